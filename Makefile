@@ -1,0 +1,44 @@
+# Every target installs what it needs into the project's virtualenv (see scripts/venv.sh).
+SHELL := /bin/bash
+VENV := $(shell scripts/venv.sh path)
+PY := $(VENV)/bin/python
+RLC := $(VENV)/bin/rl-critic
+# Tests, demo and benchmarks never touch the network for models: tiny models are built locally.
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help install test test-slow lint format demo clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install:  ## create/update the virtualenv (torch pair first, then rl-critic[dev])
+	@scripts/venv.sh install
+	@echo "virtualenv: $(VENV)  (activate: source $(VENV)/bin/activate)"
+
+lint: install  ## ruff
+	$(PY) -m ruff check rl_critic rewards data_converters tests
+
+format: install  ## ruff format + autofix
+	$(PY) -m ruff check --fix rl_critic rewards data_converters tests
+	$(PY) -m ruff format rl_critic rewards data_converters tests
+
+test: lint  ## the offline test suite (CI runs this)
+	$(PY) -m pytest -q
+
+test-slow: install  ## only the tests marked slow
+	$(PY) -m pytest -q -m slow
+
+demo: install  ## build both tiny models and answer a question about an image with each
+	@mkdir -p outputs/demo
+	$(RLC) tiny-model --arch qwen2_5_vl --out outputs/demo/tiny-qwen2_5_vl
+	$(RLC) tiny-model --arch llava_onevision --out outputs/demo/tiny-llava_onevision
+	$(RLC) generate --model outputs/demo/tiny-qwen2_5_vl --image examples/red_circle.png \
+		--prompt "What colour is the circle?" --max_new_tokens 16
+	$(RLC) generate --model outputs/demo/tiny-llava_onevision --image examples/red_circle.png examples/blue_square.png \
+		--prompt "Which image shows the red circle?" --max_new_tokens 16
+
+clean:  ## remove outputs and caches in the clone (the virtualenv is kept)
+	rm -rf outputs .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,105 @@
+"""The `rl-critic` command: one sub-command per task, each a module with `main(argv) -> int`.
+
+Sub-command modules are imported only when run, so `rl-critic --help` answers without loading torch.
+Bad input (a missing folder, an unknown name, an unreadable config) ends with one line on stderr,
+`rl-critic: error: ...`, and a non-zero exit; set `RL_CRITIC_DEBUG=1` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from rl_critic import __version__
+from rl_critic.errors import UserError
+
+# name -> (module, one-line description); the order is the order `--help` lists them in.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "tiny-model": ("rl_critic.commands.tiny_model", "build a tiny offline Qwen2.5-VL / LLaVA-OneVision checkpoint"),
+    "generate": ("rl_critic.commands.generate", "answer a prompt about image(s) with any model (smoke test)"),
+    "env": ("rl_critic.commands.env", "print versions and devices, for bug reports"),
+}
+
+
+def one_line_error(parser: argparse.ArgumentParser, message: str):
+    """argparse's `error`, minus the usage block: one line, exit code 2."""
+    parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
+
+
+class CliParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        one_line_error(self, message)
+
+
+def dataclass_parser(dataclass_types, prog: str, description: str):
+    """A `TrlParser` (flat YAML via `--config`, dataclass fields as flags) with one-line errors."""
+    from trl import TrlParser
+
+    class Parser(TrlParser):
+        def error(self, message: str):
+            one_line_error(self, message)
+
+    return Parser(dataclass_types, prog=prog, description=description)
+
+
+def parse_dataclasses(parser, argv: Sequence[str]):
+    """Parse flags and `--config FILE`; a bad config file becomes a `UserError`, not a traceback."""
+    import yaml
+
+    try:
+        return parser.parse_args_and_config(list(argv))
+    except yaml.YAMLError as err:
+        raise UserError(f"cannot parse config file: {str(err).splitlines()[0]}") from err
+    except ValueError as err:  # TrlParser: not a mapping, or keys no dataclass knows
+        raise UserError(str(err).splitlines()[0]) from err
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    return (
+        "usage: rl-critic [--version] [--help] <command> [<args>]\n\n"
+        "Train and use critic vision-language models, R1-style, on Hugging Face TRL.\n\n"
+        "commands:\n" + "\n".join(lines) + "\n\n"
+        "Run `rl-critic <command> --help` for the options of one command.\n"
+    )
+
+
+def run_command(name: str, argv: Sequence[str]) -> int:
+    """Run one sub-command, turning user errors into one line on stderr."""
+    module = importlib.import_module(COMMANDS[name][0])
+    try:
+        return int(module.main(list(argv)) or 0)
+    except (UserError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+        if os.environ.get("RL_CRITIC_DEBUG"):
+            raise
+        message = str(err) if isinstance(err, UserError) else f"{err.strerror}: {err.filename}"
+        print(f"rl-critic {name}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"rl-critic {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage(), end="")
+        return 0
+    if argv[0] in ("-V", "--version"):
+        print(f"rl-critic {__version__}")
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        print(f"rl-critic: error: unknown command {name!r}; choose from: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    return run_command(name, argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

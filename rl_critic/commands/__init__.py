@@ -1,0 +1,1 @@
+"""`rl-critic` sub-commands, one module each (see `rl_critic.cli.COMMANDS`)."""

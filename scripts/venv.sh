@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The project's virtualenv: created once outside the clone, keyed by the torch pins and the Python
+# version (the torch pair is a 5.5 GB install, so it is reused across clones and runs), then kept in
+# step with pyproject.toml on every call.
+#   scripts/venv.sh path      print the venv folder
+#   scripts/venv.sh install   create/update it: torch + torchvision first (pinned), then `-e .[$EXTRAS]`
+# RL_CRITIC_VENV overrides the folder; EXTRAS (default: dev) picks the optional dependencies.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+python=${PYTHON:-python3}
+extras=${EXTRAS:-dev}
+key=$( (cat "$root/requirements/torch.txt"; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-12)
+venv=${RL_CRITIC_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/rl-critic/venvs/py-torch-$key}
+
+case "${1:-}" in
+  path) echo "$venv"; exit 0 ;;
+  install) ;;
+  *) echo "usage: scripts/venv.sh path|install" >&2; exit 2 ;;
+esac
+
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9   # two runs at once (CI beside a developer) must not build the same venv together
+
+if [ ! -f "$venv/.torch-installed" ]; then
+  echo "creating $venv (torch + torchvision first, ~2 min)" >&2
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/requirements/torch.txt" 2> >(grep -v "is ignored" >&2)
+  touch "$venv/.torch-installed"
+fi
+
+# Reinstall the package when pyproject.toml, the clone's location or the extras change.
+stamp=$( (cat "$root/pyproject.toml"; echo "$root" "$extras") | sha256sum | cut -c1-16)
+if [ "$(cat "$venv/.rl-critic-installed" 2>/dev/null || true)" != "$stamp" ]; then
+  echo "installing rl-critic[$extras] into $venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]" 2> >(grep -v "is ignored" >&2)
+  echo "$stamp" > "$venv/.rl-critic-installed"
+fi

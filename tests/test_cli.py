@@ -1,0 +1,133 @@
+"""The `rl-critic` command: help, version, sub-commands, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rl_critic import __version__
+from rl_critic.cli import COMMANDS, main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The installed console script, as a user runs it."""
+    script = Path(sys.executable).with_name("rl-critic")
+    return subprocess.run([str(script), *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy())
+
+
+def test_help_lists_every_command_and_version_matches():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for name in COMMANDS:
+        assert f"  {name}" in result.stdout
+    version = run_cli("--version")
+    assert version.stdout.strip() == f"rl-critic {__version__}"
+
+
+def test_unknown_command_is_one_line(capsys):
+    assert main(["fly"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown command 'fly'" in err
+
+
+def test_tiny_model_command_builds_a_checkpoint(tmp_path):
+    out = tmp_path / "ov"
+    result = run_cli("tiny-model", "--arch", "llava_onevision", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "built tiny llava_onevision:" in result.stdout and "parameters" in result.stdout
+    assert json.loads((out / "config.json").read_text())["model_type"] == "llava_onevision"
+
+
+def test_unknown_arch_is_one_clean_line(tmp_path):
+    result = run_cli("tiny-model", "--arch", "gpt2", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "invalid choice: 'gpt2'" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: rl-critic " + command in capsys.readouterr().out
+
+
+def _error_line(capsys, argv: list[str], code: int = 1) -> str:
+    try:
+        returned = main(argv)
+    except SystemExit as exit_info:
+        returned = exit_info.code
+    assert returned == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_generate_errors_are_one_line(tmp_path, capsys):
+    assert "model folder not found: ./nope" in _error_line(capsys, ["generate", "--model", "./nope", "--prompt", "x"])
+    missing = str(tmp_path / "missing.yaml")
+    assert "missing.yaml" in _error_line(capsys, ["generate", "--config", missing])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("prompt: [unclosed\n")
+    assert "cannot parse config file" in _error_line(capsys, ["generate", "--config", str(bad)])
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("prompt: hi\nno_such_field: 1\n")
+    assert "no_such_field" in _error_line(capsys, ["generate", "--config", str(unknown)])
+    assert "image not found" in _error_line(capsys, ["generate", "--prompt", "x", "--image", str(tmp_path / "a.png")])
+    assert "the following arguments are required: --prompt" in _error_line(capsys, ["generate"], code=2)
+    assert "unknown tiny model" in _error_line(capsys, ["generate", "--model", "tiny-xl", "--prompt", "x"])
+
+
+def test_generate_json_reports_image_tokens_and_completion(tmp_path):
+    config = tmp_path / "gen.yaml"
+    config.write_text("model_name_or_path: tiny\nmax_new_tokens: 5\nmax_pixels: 6272\n")
+    result = run_cli(
+        "generate",
+        "--config",
+        str(config),
+        "--prompt",
+        "What colour is the circle?",
+        "--image",
+        str(EXAMPLES / "red_circle.png"),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["model_type"] == "qwen2_5_vl"
+    # 112x84 px is 12 tokens unbounded; max_pixels from the YAML makes it 84x56 px = 6 tokens.
+    assert report["image_tokens"] == 6 and report["image_sizes"] == [[84, 56]]
+    assert len(report["completions"]) == 1 and isinstance(report["completions"][0], str)
+
+
+def test_generate_plain_output_two_images_llava(capsys):
+    images = [str(EXAMPLES / "red_circle.png"), str(EXAMPLES / "blue_square.png")]
+    code = main(
+        [
+            "generate",
+            "--model",
+            "tiny-llava_onevision",
+            "--prompt",
+            "Which?",
+            "--image",
+            *images,
+            "--max_new_tokens",
+            "3",
+        ]
+    )
+    assert code == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "(llava_onevision)" in header and "34 image tokens" in header
+
+
+def test_env_lists_versions(capsys):
+    assert main(["env"]) == 0
+    out = capsys.readouterr().out
+    assert "transformers" in out and "trl" in out and "tiny-model cache" in out
