@@ -35,9 +35,9 @@ demo: install  ## build both tiny models and answer a question about an image wi
 	$(RLC) tiny-model --arch qwen2_5_vl --out outputs/demo/tiny-qwen2_5_vl
 	$(RLC) tiny-model --arch llava_onevision --out outputs/demo/tiny-llava_onevision
 	$(RLC) generate --model outputs/demo/tiny-qwen2_5_vl --image examples/red_circle.png \
-		--prompt "What colour is the circle?" --max_new_tokens 16
+		--prompt "What colour is the circle?" --max_new_tokens 16 --json
 	$(RLC) generate --model outputs/demo/tiny-llava_onevision --image examples/red_circle.png examples/blue_square.png \
-		--prompt "Which image shows the red circle?" --max_new_tokens 16
+		--prompt "Which image shows the red circle?" --max_new_tokens 16 --json
 
 clean:  ## remove outputs and caches in the clone (the virtualenv is kept)
 	rm -rf outputs .pytest_cache .ruff_cache

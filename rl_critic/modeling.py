@@ -65,8 +65,8 @@ def resolve_model_path(name: str) -> str:
         raise UserError(f"unknown tiny model {name!r}; expected one of: {', '.join(tiny_model_names())}")
     path = Path(name).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise UserError(f"{name} is a folder but holds no config.json: not a model checkpoint")
+        if not any((path / marker).is_file() for marker in ("config.json", "adapter_config.json")):
+            raise UserError(f"{name} is a folder but holds no config.json (nor adapter_config.json): not a checkpoint")
         return str(path)
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or path.exists()
     if looks_local:

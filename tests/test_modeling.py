@@ -65,6 +65,23 @@ def test_folder_without_config_is_rejected(tmp_path):
         resolve_model_path(str(tmp_path))
 
 
+def test_lora_adapter_folder_loads_base_plus_adapter(tmp_path):
+    args = ModelArguments(model_name_or_path="tiny", use_peft=True, lora_r=4, lora_target_modules=["q_proj", "v_proj"])
+    model, processor = load_model_and_processor(args, attach_peft=True)
+    for name, param in model.named_parameters():
+        if "lora_B" in name:
+            param.data.fill_(0.5)  # a non-trivial adapter, so loading it changes the outputs
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    assert not (tmp_path / "config.json").exists()
+    reloaded = load_model(ModelArguments(model_name_or_path=str(tmp_path)))
+    base = load_model(ModelArguments(model_name_or_path="tiny"))
+    with torch.no_grad():
+        losses = [_loss(m.eval(), processor, shape_image()) for m in (model, reloaded, base)]
+    torch.testing.assert_close(losses[1], losses[0])
+    assert not torch.allclose(losses[2], losses[0])
+
+
 def test_hub_ids_pass_through_and_fail_cleanly_offline():
     assert resolve_model_path("Qwen/Qwen2.5-VL-7B-Instruct") == "Qwen/Qwen2.5-VL-7B-Instruct"
     with pytest.raises(UserError, match="cannot load processor from 'nobody/no-such-model'"):
@@ -158,9 +175,7 @@ def test_gradient_checkpointing_attaches_and_keeps_gradients(name):
 
 
 def test_gradient_checkpointing_with_lora():
-    args = ModelArguments(
-        model_name_or_path="tiny", use_peft=True, lora_r=4, lora_target_modules=["q_proj", "v_proj"]
-    )
+    args = ModelArguments(model_name_or_path="tiny", use_peft=True, lora_r=4, lora_target_modules=["q_proj", "v_proj"])
     model, processor = load_model_and_processor(args, gradient_checkpointing=True, attach_peft=True)
     model.train()
     loss = _loss(model, processor, shape_image())
