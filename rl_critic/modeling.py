@@ -75,24 +75,26 @@ def resolve_model_path(name: str) -> str:
 
 
 def apply_pixel_bounds(processor, min_pixels: int | None, max_pixels: int | None) -> None:
-    """Set the image-token budget on processors that resize by pixel count (the Qwen-VL family).
+    """Set the image-token budget on image processors that resize by pixel count (the Qwen-VL family).
+
+    Video processors keep their own (larger) budget: critic data is images, and one frame budget for
+    both would starve videos.
 
     Other families (LLaVA-OneVision tiles to fixed grids) get their bounds when images are loaded through
     `rl_critic.vision.load_image`, which resizes with the same numbers before the processor sees them.
     """
     if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
         raise UserError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
-    for sub in ("image_processor", "video_processor"):
-        image_processor = getattr(processor, sub, None)
-        size = getattr(image_processor, "size", None)
-        if size is None or "longest_edge" not in size or "shortest_edge" not in size:
-            continue
-        new_size = dict(size)
-        if min_pixels is not None:
-            new_size["shortest_edge"] = min_pixels
-        if max_pixels is not None:
-            new_size["longest_edge"] = max_pixels
-        image_processor.size = type(size)(**new_size) if not isinstance(size, dict) else new_size
+    image_processor = getattr(processor, "image_processor", None)
+    size = getattr(image_processor, "size", None)
+    if size is None or "longest_edge" not in size or "shortest_edge" not in size:
+        return
+    new_size = dict(size)
+    if min_pixels is not None:
+        new_size["shortest_edge"] = min_pixels
+    if max_pixels is not None:
+        new_size["longest_edge"] = max_pixels
+    image_processor.size = new_size if isinstance(size, dict) else type(size)(**new_size)
 
 
 def load_processor(
