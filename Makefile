@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install test test-slow lint format demo clean
+.PHONY: help install test test-slow lint format demo bench sample-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,11 +18,11 @@ install:  ## create/update the virtualenv (torch pair first, then rl-critic[dev]
 	@echo "virtualenv: $(VENV)  (activate: source $(VENV)/bin/activate)"
 
 lint: install  ## ruff
-	$(PY) -m ruff check rl_critic rewards data_converters tests
+	$(PY) -m ruff check rl_critic rewards data_converters tests bench
 
 format: install  ## ruff format + autofix
-	$(PY) -m ruff check --fix rl_critic rewards data_converters tests
-	$(PY) -m ruff format rl_critic rewards data_converters tests
+	$(PY) -m ruff check --fix rl_critic rewards data_converters tests bench
+	$(PY) -m ruff format rl_critic rewards data_converters tests bench
 
 test: lint  ## the offline test suite (CI runs this)
 	$(PY) -m pytest -q
@@ -38,6 +38,12 @@ demo: install  ## build both tiny models and answer a question about an image wi
 		--prompt "What colour is the circle?" --max_new_tokens 16 --json
 	$(RLC) generate --model outputs/demo/tiny-llava_onevision --image examples/red_circle.png examples/blue_square.png \
 		--prompt "Which image shows the red circle?" --max_new_tokens 16 --json
+
+bench: install  ## benchmarks: numbers to bench/results/*.json and a table
+	$(PY) -m bench.convert
+
+sample-data: install  ## regenerate the shipped sample (examples/data/llava-critic-sample.parquet)
+	$(RLC) make-synthetic --n 200 --kind both --edge-cases --out examples/data/llava-critic-sample.parquet
 
 clean:  ## remove outputs and caches in the clone (the virtualenv is kept)
 	rm -rf outputs .pytest_cache .ruff_cache

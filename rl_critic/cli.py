@@ -19,6 +19,8 @@ from rl_critic.errors import UserError
 # name -> (module, one-line description); the order is the order `--help` lists them in.
 COMMANDS: dict[str, tuple[str, str]] = {
     "tiny-model": ("rl_critic.commands.tiny_model", "build a tiny offline Qwen2.5-VL / LLaVA-OneVision checkpoint"),
+    "convert": ("rl_critic.commands.convert", "turn critic preference data into grpo / sft / dpo / eval datasets"),
+    "make-synthetic": ("rl_critic.commands.make_synthetic", "generate shape-image critic data in the 113k schema"),
     "generate": ("rl_critic.commands.generate", "answer a prompt about image(s) with any model (smoke test)"),
     "env": ("rl_critic.commands.env", "print versions and devices, for bug reports"),
 }

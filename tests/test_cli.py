@@ -131,3 +131,25 @@ def test_env_lists_versions(capsys):
     assert main(["env"]) == 0
     out = capsys.readouterr().out
     assert "transformers" in out and "trl" in out and "tiny-model cache" in out
+
+
+def test_make_synthetic_then_convert_through_the_cli(tmp_path):
+    data = tmp_path / "syn.parquet"
+    made = run_cli("make-synthetic", "--n", "30", "--kind", "pairwise", "--edge-cases", "--out", str(data))
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("wrote 43 rows (pairwise)")
+    result = run_cli("convert", "--source", "llava-critic-pairwise", "--input", str(data), "--task", "grpo",
+                     "--out", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert f"read 43 rows, wrote {summary['rows_written']}" in result.stdout
+    assert "corrupt image" in result.stdout and "(see rejected.jsonl)" in result.stdout
+
+
+def test_convert_errors_are_one_line(tmp_path, capsys):
+    base = ["convert", "--source", "preference", "--task", "grpo", "--out", str(tmp_path / "o")]
+    assert "input not found" in _error_line(capsys, [*base, "--input", str(tmp_path / "x.jsonl")])
+    assert "invalid choice: 'nope'" in _error_line(capsys, [*base[:2], "nope", *base[3:], "--input", "x"], code=2)
+    (tmp_path / "bad.txt").write_text("x")
+    assert "unsupported input file type" in _error_line(capsys, [*base, "--input", str(tmp_path / "bad.txt")])
+    assert "--n must be >= 0" in _error_line(capsys, ["make-synthetic", "--n", "-1", "--out", "a.parquet"])

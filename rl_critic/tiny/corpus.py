@@ -11,11 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-R1_THINK_SUFFIX = (
-    "You FIRST think about the reasoning process as an internal monologue and then provide the final "
-    "answer. The reasoning process MUST BE enclosed within <think> </think> tags. The final answer MUST "
-    "BE put in \\boxed{}."
-)
+from rl_critic.prompts import PAIRWISE_INSTRUCTION, R1_THINK_SUFFIX
 
 JUDGE_SENTENCES = [
     "You are a helpful assistant.",
@@ -82,6 +78,7 @@ def corpus_lines(repeat: int = 3) -> Iterator[str]:
     """Yield the training corpus; frequency decides which merges BPE learns first."""
     for _ in range(repeat):
         yield R1_THINK_SUFFIX
+        yield PAIRWISE_INSTRUCTION
         yield from JUDGE_SENTENCES
         for colour in COLOURS:
             for shape in SHAPES:

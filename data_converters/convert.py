@@ -1,0 +1,209 @@
+"""The conversion pipeline: read a source, shape each judgment for a task, write it with its rejects.
+
+One `datasets.map` does the work (batched, `num_proc`-parallel, streamed through Arrow files, so memory
+stays flat however many rows). Every input row ends as output row(s) or as a line of `rejected.jsonl`
+with its reason: nothing is dropped silently. Output goes to a staging folder renamed into place at the
+end, so a failed or `--strict`-refused run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from data_converters.io import dataset_card, load_input, write_dataset
+from data_converters.parsing import ParseError
+from data_converters.schema import TASKS, task_row
+from data_converters.sources import all_sources
+from rl_critic.errors import UserError
+
+_INTERNAL = ("_reason", "_label", "_index")
+
+
+@functools.cache
+def _sources():
+    return all_sources()
+
+
+def output_features(task: str, image_column: str):
+    """The `datasets.Features` of a task's rows (plus the internal bookkeeping columns)."""
+    from datasets import Features, Image, List, Value
+
+    text = Value("string")
+    messages = List({"role": text, "content": List({"type": text, "text": text})})
+    columns: dict[str, Any] = {"id": text, "source": text, "group": text}
+    if task in ("grpo", "eval"):
+        columns.update(task=text, prompt=messages, solution=text, scale=text, question=text)
+        columns.update(responses=List(text), swapped=Value("bool"))
+    elif task == "sft":
+        columns.update(task=text, messages=messages)
+    else:
+        columns.update(prompt=messages, chosen=messages, rejected=messages)
+    columns[image_column] = List(Image()) if image_column == "images" else Image()
+    columns.update(_reason=text, _label=text, _index=Value("int64"))
+    return Features(columns)
+
+
+def _empty_row(features) -> dict[str, Any]:
+    from datasets import List, Value
+
+    def empty(feature):
+        if isinstance(feature, List):
+            return []
+        if isinstance(feature, Value):
+            return {"string": "", "bool": False, "int64": 0}.get(feature.dtype)
+        return None
+
+    return {name: empty(feature) for name, feature in features.items()}
+
+
+def _convert_batch(batch, indices, *, source, task, seed, keep_ties, base_dir, image_column, features):
+    """`datasets.map` function: input rows -> output rows, rejected rows marked with `_reason`."""
+    read = _sources()[source].read
+    out: dict[str, list] = {name: [] for name in features}
+    columns = list(batch)
+    for values, index in zip(zip(*(batch[c] for c in columns)), indices):
+        row = dict(zip(columns, values))
+        try:
+            records = []
+            for judgment in read(row, index, base_dir):
+                record = task_row(judgment, task, seed, keep_ties)
+                if image_column == "images":
+                    record["images"] = judgment.images
+                elif len(judgment.images) == 1:
+                    record["image"] = judgment.images[0]
+                else:
+                    raise ParseError("several images, but the output has a single image column")
+                label = judgment.label if judgment.task == "pairwise" else f"score:{judgment.label}"
+                record.update(_reason="", _label=label, _index=index)
+                records.append(record)
+        except ParseError as err:
+            records = [_rejected(row, index, str(err), features)]
+        except (TypeError, ValueError, KeyError, AttributeError) as err:  # malformed values in a row
+            records = [_rejected(row, index, f"unreadable row ({type(err).__name__}: {err})"[:300], features)]
+        for record in records:
+            for name in features:
+                out[name].append(record[name])
+    return out
+
+
+def _rejected(row: dict[str, Any], index: int, reason: str, features) -> dict[str, Any]:
+    record = _empty_row(features)
+    record.update(id=str(row.get("id") or row.get("ID") or ""), _reason=reason, _index=index)
+    return record
+
+
+def convert(
+    source: str,
+    input_path: str,
+    task: str,
+    out_dir: str,
+    *,
+    seed: int = 0,
+    keep_ties: bool = False,
+    limit: int | None = None,
+    num_proc: int | None = None,
+    strict: bool = False,
+    out_format: str = "parquet",
+    hub_config: str | None = None,
+    split: str | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Convert `input_path` read as `source` into a `task` dataset in `out_dir`; returns the summary."""
+    if source not in _sources():
+        raise UserError(f"unknown source {source!r}; choose from: {', '.join(_sources())}")
+    if task not in TASKS:
+        raise UserError(f"unknown task {task!r}; choose from: {', '.join(TASKS)}")
+    out = Path(out_dir).expanduser().resolve()
+    if out.exists() and not overwrite:
+        raise UserError(f"output folder exists: {out_dir} (pass --overwrite to replace it)")
+    start = time.perf_counter()
+    spec = _sources()[source]
+    dataset, base_dir = load_input(input_path, hub_config or spec.hub_config, split)
+    rows_read = len(dataset) if limit is None else min(limit, len(dataset))
+    if limit is not None:
+        dataset = dataset.select(range(rows_read))
+    image_column = "images" if spec.multi_image and "images" in dataset.column_names else "image"
+    features = output_features(task, image_column)
+
+    staging = out.parent / f".{out.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / ".cache").mkdir(parents=True)
+    try:
+        converted = dataset.map(
+            _convert_batch,
+            batched=True,
+            batch_size=256,
+            with_indices=True,
+            remove_columns=dataset.column_names,
+            features=features,
+            fn_kwargs=dict(
+                source=source,
+                task=task,
+                seed=seed,
+                keep_ties=keep_ties or task == "eval",
+                base_dir=base_dir,
+                image_column=image_column,
+                features=features,
+            ),
+            num_proc=num_proc if num_proc and num_proc > 1 else None,
+            cache_file_name=str(staging / ".cache" / "converted.arrow"),
+            load_from_cache_file=False,
+            desc=f"convert {source} -> {task}",
+        )
+        reasons = converted["_reason"]
+        kept = [i for i, reason in enumerate(reasons) if not reason]
+        rejected = [i for i, reason in enumerate(reasons) if reason]
+        if strict and rejected:
+            first = converted[rejected[0]]
+            raise UserError(
+                f"{len(rejected)} row(s) rejected and --strict is set; first: row {first['_index']} "
+                f"(id {first['id'] or '?'}): {first['_reason']}"
+            )
+        labels = Counter(converted.select(kept)["_label"]) if kept else Counter()
+        scores = [float(label[6:]) for label in labels.elements() if label.startswith("score:")]
+        rejected_rows = converted.select(rejected).select_columns(["id", "_index", "_reason"]) if rejected else []
+        summary = {
+            "source": source,
+            "input": input_path,
+            "task": task,
+            "seed": seed,
+            "keep_ties": keep_ties or task == "eval",
+            "format": out_format,
+            "rows_read": rows_read,
+            "rows_written": len(kept),
+            "labels": {k: labels[k] for k in ("1", "2", "tie") if labels[k]},
+            "scores": _score_stats(scores),
+            "rejected": dict(Counter(reasons[i] for i in rejected).most_common()),
+        }
+        write_dataset(converted.select(kept).remove_columns(list(_INTERNAL)), staging, out_format)
+        with open(staging / "rejected.jsonl", "w", encoding="utf-8") as handle:
+            for row in rejected_rows:
+                line = {"id": row["id"], "row": row["_index"], "reason": row["_reason"]}
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        # summary.json and the card hold no timings: the same input and seed give byte-identical folders.
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        if out_format == "parquet":
+            (staging / "README.md").write_text(dataset_card(summary))
+        del converted
+        shutil.rmtree(staging / ".cache")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    summary["seconds"] = round(time.perf_counter() - start, 3)
+    return summary
+
+
+def _score_stats(scores: list[float]) -> dict[str, float]:
+    """Count and range of the pointwise scores written (empty when there are none)."""
+    if not scores:
+        return {}
+    return {"count": len(scores), "min": min(scores), "max": max(scores), "mean": round(sum(scores) / len(scores), 2)}

@@ -1,0 +1,130 @@
+"""Reading any input the converters accept, and writing datasets folders that TRL loads directly.
+
+Inputs: a parquet file or folder of parquet files, a JSONL/JSON file (image paths relative to it), a
+`save_to_disk` folder, or a hub dataset id (where the user has network). Images are cast to
+`Image(decode=False)` so the converter sees their bytes and never decodes pixels.
+
+Outputs: `parquet` (default) is `DIR/data/train-00000-of-00001.parquet` plus a dataset card whose
+`configs:` header points at it, so `load_dataset(DIR)` and `trl ... --dataset_name DIR` read exactly the
+data (not `rejected.jsonl` or `summary.json` beside it); `disk` is a `save_to_disk` folder.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rl_critic.errors import UserError
+
+DATA_FILE = "data/train-00000-of-00001.parquet"
+FORMATS = ("parquet", "disk")
+
+
+def _no_decode(dataset):
+    """Cast every image column (single or list) to undecoded bytes."""
+    from datasets import Image, List
+
+    for name, feature in dataset.features.items():
+        if isinstance(feature, Image) and feature.decode:
+            dataset = dataset.cast_column(name, Image(decode=False))
+        elif isinstance(feature, List) and isinstance(feature.feature, Image) and feature.feature.decode:
+            dataset = dataset.cast_column(name, List(Image(decode=False)))
+    return dataset
+
+
+def _single_split(data, split: str | None, where: str):
+    from datasets import DatasetDict
+
+    if not isinstance(data, DatasetDict):
+        return data
+    if split is not None:
+        if split not in data:
+            raise UserError(f"{where} has no split {split!r}; it has: {', '.join(data)}")
+        return data[split]
+    if len(data) == 1:
+        return next(iter(data.values()))
+    for name in ("train", "test"):
+        if name in data:
+            return data[name]
+    raise UserError(f"{where} has several splits ({', '.join(data)}); pick one with --split")
+
+
+def load_input(path_or_id: str, hub_config: str | None = None, split: str | None = None):
+    """(dataset with undecoded images, folder that relative image paths start from)."""
+    from datasets import load_dataset, load_from_disk
+
+    path = Path(path_or_id).expanduser()
+    if path.is_dir() and ((path / "state.json").exists() or (path / "dataset_dict.json").exists()):
+        return _no_decode(_single_split(load_from_disk(str(path)), split, path_or_id)), str(path)
+    if path.is_dir():
+        files = sorted(glob.glob(str(path / "**" / "*.parquet"), recursive=True))
+        if files:
+            dataset = load_dataset("parquet", data_files=files, split="train")
+            return _no_decode(dataset), str(path)
+        files = sorted(glob.glob(str(path / "**" / "*.jsonl"), recursive=True))
+        if not files:
+            raise UserError(f"{path_or_id} holds no parquet, JSONL or save_to_disk dataset")
+        return _no_decode(load_dataset("json", data_files=files, split="train")), str(path)
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            return _no_decode(load_dataset("parquet", data_files=str(path), split="train")), str(path.parent)
+        if suffix in (".jsonl", ".json"):
+            return _no_decode(load_dataset("json", data_files=str(path), split="train")), str(path.parent)
+        raise UserError(f"unsupported input file type {suffix!r} (expected .parquet, .jsonl or .json)")
+    if path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") != 1:
+        raise UserError(f"input not found: {path_or_id}")
+    try:
+        data = load_dataset(path_or_id, name=hub_config)
+    except Exception as err:  # the hub raises many types; the user needs the first line
+        raise UserError(f"cannot load dataset {path_or_id!r}: {str(err).splitlines()[0][:300]}") from err
+    return _no_decode(_single_split(data, split, path_or_id)), None
+
+
+def dataset_card(summary: dict[str, Any]) -> str:
+    """A README.md whose YAML header makes `load_dataset(DIR)` read only the converted rows."""
+    header = f"---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: {DATA_FILE}\n---\n"
+    body = (
+        f"# {summary['source']} -> {summary['task']}\n\n"
+        f"Converted by `rl-critic convert` from `{summary['input']}` (seed {summary['seed']}).\n\n"
+        f"```json\n{json.dumps(summary, indent=2)}\n```\n"
+    )
+    return header + body
+
+
+def write_dataset(dataset, folder: Path, out_format: str) -> None:
+    if out_format == "parquet":
+        _write_parquet(dataset, folder / DATA_FILE)
+    elif out_format == "disk":
+        dataset.save_to_disk(str(folder))
+    else:
+        raise UserError(f"unknown output format {out_format!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _write_parquet(dataset, path: Path, batch_size: int = 1000) -> None:
+    """Stream Arrow batches into one parquet file.
+
+    `Dataset.to_parquet` holds far more than a batch at a time on an index-mapped dataset (measured: 470 MB
+    extra for 100k rows); this keeps memory flat. The schema carries the `datasets` features, so
+    `load_dataset` gives back `Image` columns.
+    """
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    schema = dataset.features.arrow_schema
+    with pq.ParquetWriter(str(path), schema) as writer:
+        for batch in dataset.with_format("arrow").iter(batch_size=batch_size):
+            writer.write_table(batch.cast(schema))
+
+
+def load_converted(folder: str | os.PathLike):
+    """Load a folder written by `rl-critic convert` (either format), images decoded as PIL."""
+    from datasets import load_dataset, load_from_disk
+
+    folder = Path(folder)
+    if (folder / "state.json").exists():
+        return load_from_disk(str(folder))
+    return load_dataset("parquet", data_files=str(folder / DATA_FILE), split="train")

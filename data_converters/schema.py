@@ -1,0 +1,155 @@
+"""The one record every source produces (`Judgment`) and the rows each task makes of it.
+
+Sources only *read* (a judge prompt, a verdict, an image reference); everything that shapes training
+data (order randomisation, label flipping, the R1 thinking suffix, which rows a task can use) happens
+here, once, identically for every source.
+
+Verifiable-target schema (tasks `grpo` and `eval`), one row per judgment:
+
+| column | content |
+|---|---|
+| `id`, `source`, `group` | row id, converter source name, sub-source / benchmark category (`""` if none) |
+| `task` | `pairwise` or `pointwise` |
+| `prompt` | TRL conversational messages: one user turn, image part(s) then the judge text + R1 suffix |
+| `image` / `images` | the image (or list, for multi-image sources), stored as the original bytes |
+| `solution` | `"1"`, `"2"`, `"tie"`, or the score as a string (pointwise) |
+| `scale` | pointwise score range (`"0-100"`, `"1-10"`, `"1-5"`), `""` for pairwise |
+| `question`, `responses` | the question and the response(s) in the order shown in the prompt |
+| `swapped` | True when the two responses were exchanged (and the label flipped) by the randomisation |
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from data_converters.parsing import PairPrompt, ParseError
+from rl_critic.prompts import pairwise_prompt, pointwise_prompt, with_think_suffix
+
+TASKS = ("grpo", "sft", "dpo", "eval")
+FLIP = {"1": "2", "2": "1", "tie": "tie"}
+
+
+@dataclass
+class Judgment:
+    """One judgment, as read from any source, before any task-specific shaping."""
+
+    id: str
+    source: str
+    task: str  # "pairwise" | "pointwise"
+    question: str
+    responses: list[str]
+    label: str  # "1" | "2" | "tie" | score
+    images: list[dict[str, Any]]  # {"bytes": ..., "path": ...}, never decoded
+    group: str = ""
+    scale: str = ""  # pointwise only, e.g. "0-100"
+    judge_prompt: PairPrompt | str | None = None  # the source's own judge prompt, when it has one
+    rationale: str | None = None  # the annotator's full answer (LLaVA-Critic), for SFT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Reject judgments that cannot make an honest training row."""
+        if not self.question.strip():
+            raise ParseError("empty question")
+        expected = 2 if self.task == "pairwise" else 1
+        if len(self.responses) != expected or not all(r.strip() for r in self.responses):
+            raise ParseError("missing response")
+        if self.task == "pairwise" and self.label not in FLIP:
+            raise ParseError(f"unknown pairwise label {self.label!r}")
+        if not self.images:
+            raise ParseError("missing image")
+
+
+def swap_decision(seed: int, row_id: str) -> bool:
+    """Whether to swap the responses of one row: a hash of (seed, id), so the decision does not depend
+    on row order, batching or the number of processes."""
+    digest = hashlib.sha256(f"{seed}\x00{row_id}".encode()).digest()
+    return digest[0] & 1 == 1
+
+
+def user_prompt(text: str, num_images: int) -> list[dict[str, Any]]:
+    """A TRL conversational prompt: one user turn, image placeholder(s) first, then the text."""
+    content: list[dict[str, Any]] = [{"type": "image", "text": None} for _ in range(num_images)]
+    content.append({"type": "text", "text": text})
+    return [{"role": "user", "content": content}]
+
+
+def _without_assistant_cue(text: str) -> str:
+    """Drop the `ASSISTANT:` cue LLaVA-style prompts end with; the R1 suffix follows instead."""
+    stripped = text.rstrip()
+    return stripped[: -len("ASSISTANT:")].rstrip() if stripped.endswith("ASSISTANT:") else stripped
+
+
+def _judge_text(j: Judgment, swapped: bool) -> str:
+    if j.task == "pointwise":
+        if isinstance(j.judge_prompt, str):
+            return _without_assistant_cue(j.judge_prompt)
+        low, high = (int(x) for x in j.scale.split("-"))
+        return pointwise_prompt(j.question, j.responses[0], low, high)
+    if isinstance(j.judge_prompt, PairPrompt) and j.judge_prompt.style != "assistant":
+        # Keep the source's own instruction and markers; only the two responses trade places.
+        return _without_assistant_cue(j.judge_prompt.swapped() if swapped else j.judge_prompt.text)
+    first, second = reversed(j.responses) if swapped else j.responses
+    return pairwise_prompt(j.question, first, second)
+
+
+def verifiable_row(j: Judgment, seed: int, keep_ties: bool) -> dict[str, Any]:
+    """The GRPO / eval row: randomised order, flipped label, R1 suffix (see the module docstring)."""
+    if j.label == "tie" and not keep_ties:
+        raise ParseError("tie (dropped; --keep-ties keeps it)")
+    swapped = j.task == "pairwise" and swap_decision(seed, j.id)
+    responses = list(reversed(j.responses)) if swapped else list(j.responses)
+    return {
+        "id": j.id,
+        "source": j.source,
+        "group": j.group,
+        "task": j.task,
+        "prompt": user_prompt(with_think_suffix(_judge_text(j, swapped)), len(j.images)),
+        "solution": FLIP[j.label] if swapped else j.label,
+        "scale": j.scale,
+        "question": j.question,
+        "responses": responses,
+        "swapped": swapped,
+    }
+
+
+def sft_row(j: Judgment) -> dict[str, Any]:
+    """LLaVA-Critic SFT: the original judge prompt as the user turn, the full rationale as the answer."""
+    if j.rationale is None or j.judge_prompt is None:
+        raise ParseError("no judge rationale (sft needs llava-critic data)")
+    prompt_text = j.judge_prompt.text if isinstance(j.judge_prompt, PairPrompt) else j.judge_prompt
+    messages = user_prompt(prompt_text, len(j.images))
+    messages.append({"role": "assistant", "content": [{"type": "text", "text": j.rationale}]})
+    return {"id": j.id, "source": j.source, "group": j.group, "task": j.task, "messages": messages}
+
+
+def dpo_row(j: Judgment) -> dict[str, Any]:
+    """Policy DPO: the question as prompt, the preferred response as chosen, the other as rejected."""
+    if j.task != "pairwise":
+        raise ParseError("pointwise row (no response pair for dpo)")
+    if j.label == "tie":
+        raise ParseError("tie (no preferred response for dpo)")
+    chosen, rejected = j.responses if j.label == "1" else reversed(j.responses)
+    return {
+        "id": j.id,
+        "source": j.source,
+        "group": j.group,
+        "prompt": user_prompt(j.question, len(j.images)),
+        "chosen": [{"role": "assistant", "content": [{"type": "text", "text": chosen}]}],
+        "rejected": [{"role": "assistant", "content": [{"type": "text", "text": rejected}]}],
+    }
+
+
+def task_row(j: Judgment, task: str, seed: int, keep_ties: bool) -> dict[str, Any]:
+    """Dispatch one judgment to the row of `task` (raises `ParseError` with the rejection reason)."""
+    j.check()
+    if task == "grpo":
+        return verifiable_row(j, seed, keep_ties)
+    if task == "eval":
+        return verifiable_row(j, seed, keep_ties=True)
+    if task == "sft":
+        return sft_row(j)
+    if task == "dpo":
+        return dpo_row(j)
+    raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")

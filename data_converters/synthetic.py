@@ -1,0 +1,240 @@
+"""Synthetic critic data in the exact LLaVA-Critic-113k schema, with pictures a tiny model can learn.
+
+Each image shows one to three shapes of known colour and place; each question asks a colour, a count or
+a position; one response is right and the other wrong (or, for ties, both right). Rows are written in
+every spelling the real data uses (pairwise markers first/second, 1/2, A/B and their verdicts, ties;
+pointwise `Final Score: N`, LLaVA-Bench two-score lines and `[[A>B]]`-style verdicts), so the same
+converter path that reads the real 113k reads these, and a demo can show a model *learning* to judge.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Iterator
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 160, 60), "blue": (30, 60, 220), "yellow": (235, 200, 20)}
+SHAPES = ("circle", "square", "triangle")
+POSITIONS = ("left", "middle", "right")
+SIDE = 84  # px; three 28 px columns, the Qwen patch grid
+
+PAIR_INSTRUCTIONS = [
+    "Given an image and a corresponding question, please serve as an unbiased and fair judge to evaluate "
+    "the quality of the answers provided by a Large Multimodal Model (LMM). Determine which answer is better "
+    "and explain your reasoning with specific details. Your task is provided as follows:",
+    "As an expert, you are asked to evaluate two responses to the given image-based question. Provide a "
+    "professional assessment of responses and decide which one is better. Here are the question and "
+    "responses:",
+    "You will be given an image and a corresponding question. Your task is to evaluate the responses "
+    "provided, select the better response, and give reasons for your choice.",
+]
+# (first marker, second marker, verdict for the first, verdict for the second)
+PAIR_STYLES = [
+    ("The first response", "The second response", "first", "second"),
+    ("Response 1", "Response 2", "1", "2"),
+    ("Response A", "Response B", "A", "B"),
+]
+POINT_INSTRUCTION = (
+    "From 0 to 100, how much do you rate the response in terms of its correctness for the question about the "
+    'image? Provide a few lines for explanation and the rate number at last after "Final Score:".'
+)
+BENCH_INSTRUCTION = (
+    "We would like to request your feedback on the performance of two AI assistants in response to the user "
+    "question displayed above. Please first output a single line containing only two values indicating the "
+    "scores for Assistant 1 and 2, respectively, on a scale of 1 to 10."
+)
+ARENA_VERDICTS = {("1", True): "[[A>>B]]", ("1", False): "[[A>B]]", ("2", False): "[[B>A]]", ("2", True): "[[B>>A]]"}
+
+
+def draw_scene(rng: random.Random) -> tuple[bytes, list[tuple[str, str, str]]]:
+    """A PNG with 1-3 shapes in distinct columns; returns (png bytes, [(colour, shape, position)])."""
+    count = rng.randint(1, 3)
+    columns = sorted(rng.sample(range(3), count))
+    image = Image.new("RGB", (SIDE, SIDE), "white")
+    draw = ImageDraw.Draw(image)
+    objects = []
+    for column in columns:
+        colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
+        x0, y0 = column * 28 + 3, rng.randint(3, SIDE - 25)
+        box = (x0, y0, x0 + 22, y0 + 22)
+        if shape == "circle":
+            draw.ellipse(box, fill=COLOURS[colour])
+        elif shape == "square":
+            draw.rectangle(box, fill=COLOURS[colour])
+        else:
+            draw.polygon([(x0 + 11, y0), (x0, y0 + 22), (x0 + 22, y0 + 22)], fill=COLOURS[colour])
+        objects.append((colour, shape, POSITIONS[column] if count > 1 else "middle"))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue(), objects
+
+
+def question_and_answers(rng: random.Random, objects: list[tuple[str, str, str]]) -> tuple[str, str, str, str]:
+    """(kind, question, right answer, wrong answer) about the scene."""
+    kind = rng.choice(("colour", "count", "position") if len(objects) > 1 else ("colour", "count"))
+    colour, shape, position = rng.choice(objects)
+    if kind == "colour":
+        wrong = rng.choice([c for c in COLOURS if c != colour])
+        question = f"What colour is the {shape}?" if len(objects) == 1 else f"What colour is the {position} shape?"
+        return kind, question, f"The {shape} is {colour}.", f"The {shape} is {wrong}."
+    if kind == "count":
+        wrong = rng.choice([n for n in (1, 2, 3, 4) if n != len(objects)])
+        noun = lambda n: "shape" if n == 1 else "shapes"  # noqa: E731
+        return (
+            kind,
+            "How many shapes are there?",
+            f"There are {len(objects)} {noun(len(objects))}.".replace("are 1 shape", "is 1 shape"),
+            f"There are {wrong} {noun(wrong)}.".replace("are 1 shape", "is 1 shape"),
+        )
+    wrong = rng.choice([p for p in POSITIONS if p != position])
+    return (
+        kind,
+        f"Where is the {colour} {shape}?",
+        f"The {colour} {shape} is {_place(position)}.",
+        (f"The {colour} {shape} is {_place(wrong)}."),
+    )
+
+
+def _place(position: str) -> str:
+    return "in the middle" if position == "middle" else f"on the {position}"
+
+
+def _pair_row(rng: random.Random, index: int, tie_rate: float) -> dict[str, Any]:
+    png, objects = draw_scene(rng)
+    kind, question, right, wrong = question_and_answers(rng, objects)
+    first_marker, second_marker, first_verdict, second_verdict = PAIR_STYLES[index % len(PAIR_STYLES)]
+    tie = rng.random() < tie_rate
+    if tie:
+        responses, reason = [right, right.replace("The ", "I think the ", 1)], "Both responses are equally good."
+    else:
+        better = rng.choice(("1", "2"))
+        responses = [right, wrong] if better == "1" else [wrong, right]
+        verdict = first_verdict if better == "1" else second_verdict
+        reason = f"The image shows that {right[0].lower() + right[1:-1]}. The better response: [{verdict}]"
+    human = (
+        f"<image>\n{rng.choice(PAIR_INSTRUCTIONS)}\nQuestion: [{question}]\n"
+        f"{first_marker}: [{responses[0]}]\n{second_marker}: [{responses[1]}]\nASSISTANT:\n"
+    )
+    return _row(f"synthetic-pair-{index}", f"synthetic-{kind}", human, reason, png)
+
+
+def _point_row(rng: random.Random, index: int, tie_rate: float) -> dict[str, Any]:
+    png, objects = draw_scene(rng)
+    kind, question, right, wrong = question_and_answers(rng, objects)
+    style = index % 3
+    if style == 0:  # single response, Final Score 0-100
+        correct = rng.random() < 0.5
+        response, score = (right, rng.randint(80, 100)) if correct else (wrong, rng.randint(0, 30))
+        human = f"<image>\n{POINT_INSTRUCTION}\nQuestion: [{question}]\nThe response: [{response}]"
+        gpt = f"The response says: {response} It is {'correct' if correct else 'wrong'}. Final Score: {score}"
+        return _row(f"synthetic-score-{index}", f"synthetic-{kind}", human, gpt, png)
+    tie = rng.random() < tie_rate
+    better = "tie" if tie else rng.choice(("1", "2"))
+    responses = [right, right] if tie else ([right, wrong] if better == "1" else [wrong, right])
+    if style == 1:  # LLaVA-Bench: two scores on the first line
+        high, low = rng.randint(8, 10), rng.randint(1, 4)
+        scores = (high, high) if tie else (high, low) if better == "1" else (low, high)
+        human = (
+            f"<image>\n[Question]\n{question}\n\n[Assistant 1]\n{responses[0]}\n\n[End of Assistant 1]\n\n"
+            f"[Assistant 2]\n{responses[1]}\n\n[End of Assistant 2]\n\n[System]\n{BENCH_INSTRUCTION}\n\n"
+        )
+        gpt = f"{scores[0]} {scores[1]}\nThe right answer is: {right}"
+        return _row(f"synthetic-bench-{index}", f"synthetic-{kind}", human, gpt, png)
+    verdict = "[[A=B]]" if tie else ARENA_VERDICTS[(better, rng.random() < 0.5)]
+    human = (
+        f"<image>\n<|User Prompt|>\n{question}\n\n<|The Start of Assistant A's Answer|>\n{responses[0]}\n"
+        f"<|The End of Assistant A's Answer|>\n\n<|The Start of Assistant B's Answer|>\n{responses[1]}\n"
+        f"<|The End of Assistant B's Answer|>"
+    )
+    gpt = f"The right answer is: {right}\n\nMy final verdict is: {verdict}"
+    return _row(f"synthetic-arena-{index}", f"synthetic-{kind}", human, gpt, png)
+
+
+def _row(row_id: str, group: str, human: str, gpt: str, png: bytes) -> dict[str, Any]:
+    return {
+        "id": row_id,
+        "source": group,
+        "conversations": [{"from": "human", "value": human}, {"from": "gpt", "value": gpt}],
+        "image": {"bytes": png, "path": f"{row_id}.png"},
+    }
+
+
+def synthetic_rows(n: int, kind: str = "pairwise", seed: int = 0, tie_rate: float = 0.1) -> Iterator[dict[str, Any]]:
+    """`n` rows of the `pairwise` or `pointwise` config (or `both`, alternating)."""
+    if kind not in ("pairwise", "pointwise", "both"):
+        raise ValueError(f"kind must be pairwise, pointwise or both, not {kind!r}")
+    rng = random.Random(seed)
+    for index in range(n):
+        pair = kind == "pairwise" or (kind == "both" and index % 2 == 0)
+        yield _pair_row(rng, index, tie_rate) if pair else _point_row(rng, index, tie_rate)
+
+
+def features():
+    """The llava-critic-113k columns as `datasets.Features`."""
+    from datasets import Features, Image, List, Value
+
+    turn = {"from": Value("string"), "value": Value("string")}
+    return Features({"id": Value("string"), "source": Value("string"), "conversations": List(turn), "image": Image()})
+
+
+def edge_case_rows(seed: int = 0) -> list[dict[str, Any]]:
+    """Hand-made rows that real data contains and parsers get wrong: brackets, newlines, markdown and
+    non-English text inside responses, a response quoting the other marker, verdict spelling variants,
+    and rows that must be *rejected* (no verdict, empty question, missing response, broken image)."""
+    rng = random.Random(seed)
+    png, _ = draw_scene(rng)
+    instruction = PAIR_INSTRUCTIONS[0]
+
+    def pair(question: str, first: str, second: str, gpt: str, markers=("Response 1", "Response 2")) -> str:
+        return f"<image>\n{instruction}\nQuestion: [{question}]\n{markers[0]}: [{first}]\n{markers[1]}: [{second}]\n"
+
+    rows = [
+        (
+            "edge-brackets",
+            pair("What does [the sign] say?", "It says [STOP] (in red).", "It says [GO].", ""),
+            "The sign reads STOP. The better response: [1]",
+        ),
+        (
+            "edge-newlines-markdown",
+            pair("Describe the image.", "**Shapes:**\n- a red circle\n- a blue square", "# Title\n\n1. nothing", ""),
+            "The better response: **Response 1**",
+        ),
+        ("edge-non-english", pair("图中是什么颜色？", "红色。", "蓝色。", ""), "图中是红色。 The better response: [2]"),
+        (
+            "edge-quoted-marker",
+            pair("Which is right?", "I agree with Response 2: [blue] is wrong.", "Red.", ""),
+            "The better response is Response B.",
+        ),
+        (
+            "edge-verdict-the-first",
+            pair("Colour?", "Red.", "Blue.", "", ("The first response", "The second response")),
+            "Overall, the first is accurate. The better response: [The first response]",
+        ),
+        ("edge-tie-equal", pair("Colour?", "Red.", "It is red.", ""), "Two responses are equally good."),
+        (
+            "edge-not-equal-then-verdict",
+            pair("Colour?", "Red.", "Blue.", ""),
+            "They are not equally good. The better response: [first]",
+        ),
+        ("edge-reject-no-verdict", pair("Colour?", "Red.", "Blue.", ""), "Both have merits and flaws."),
+        ("edge-reject-empty-question", pair("  ", "Red.", "Blue.", ""), "The better response: [1]"),
+        ("edge-reject-missing-response", pair("Colour?", "Red.", "", ""), "The better response: [1]"),
+        (
+            "edge-reject-final-score-range",
+            f"<image>\n{POINT_INSTRUCTION}\nQuestion: [Colour?]\nThe response: [Red.]",
+            "Final Score: 150",
+        ),
+    ]
+    out = [_row(row_id, "edge", human, gpt, png) for row_id, human, gpt in rows]
+    broken = _row(
+        "edge-reject-corrupt-image", "edge", pair("Colour?", "Red.", "Blue.", ""), "The better response: [1]", png
+    )
+    broken["image"] = {"bytes": b"not a png", "path": "broken.png"}
+    missing = _row(
+        "edge-reject-missing-image", "edge", pair("Colour?", "Red.", "Blue.", ""), "The better response: [2]", png
+    )
+    missing["image"] = None
+    return out + [broken, missing]

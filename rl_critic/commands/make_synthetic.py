@@ -1,0 +1,58 @@
+"""`rl-critic make-synthetic`: critic data about drawn shapes, in the exact LLaVA-Critic-113k schema.
+
+Images of 1-3 coloured shapes; questions on colour, count and position; one right and one wrong response
+(or two right ones, a tie), written in every pairwise and pointwise spelling of the real data. Convert it
+like the real thing: `rl-critic convert --source llava-critic-pairwise --input synthetic.parquet ...`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rl_critic.cli import CliParser
+from rl_critic.errors import UserError
+
+
+def make_parser() -> CliParser:
+    parser = CliParser(prog="rl-critic make-synthetic", description=__doc__.splitlines()[0].split(": ", 1)[1])
+    parser.add_argument("--n", type=int, required=True, help="rows to generate")
+    parser.add_argument("--out", required=True, help="output .parquet file")
+    parser.add_argument(
+        "--kind",
+        choices=["pairwise", "pointwise", "both"],
+        default="pairwise",
+        help="which 113k config to imitate (default: pairwise)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--tie-rate", type=float, default=0.1, help="fraction of tied pairs (default: 0.1)")
+    parser.add_argument(
+        "--edge-cases",
+        action="store_true",
+        help="append hand-made edge-case rows (odd spellings and rows that must be rejected)",
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = make_parser().parse_args(argv)
+    if args.n < 0:
+        raise UserError("--n must be >= 0")
+    if not args.out.endswith(".parquet"):
+        raise UserError("--out must be a .parquet file")
+    from datasets import Dataset
+
+    from data_converters.synthetic import edge_case_rows, features, synthetic_rows
+
+    def rows():
+        yield from synthetic_rows(args.n, args.kind, args.seed, args.tie_rate)
+        if args.edge_cases:
+            yield from edge_case_rows(args.seed)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dataset = Dataset.from_generator(rows, features=features(), keep_in_memory=True)
+    partial = out.with_name(f".{out.name}.partial")
+    dataset.to_parquet(str(partial))
+    partial.replace(out)
+    print(f"wrote {len(dataset)} rows ({args.kind}) -> {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0

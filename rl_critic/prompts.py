@@ -1,0 +1,42 @@
+"""The judge prompts every part of the toolkit shares: converters, training, self-critique, evaluation.
+
+One place, so a model trained on converted data is asked the same way at test time. The R1 thinking
+suffix is the exact sentence of LLaVA-Critic-R1; the default instructions follow LLaVA-Critic's
+general-purpose pairwise template (used when a source has no judge prompt of its own, e.g. benchmarks).
+"""
+
+from __future__ import annotations
+
+R1_THINK_SUFFIX = (
+    "You FIRST think about the reasoning process as an internal monologue and then provide the final "
+    "answer. The reasoning process MUST BE enclosed within <think> </think> tags. The final answer MUST "
+    "BE put in \\boxed{}."
+)
+
+PAIRWISE_INSTRUCTION = (
+    "Given an image and a corresponding question, please serve as an unbiased and fair judge to evaluate "
+    "the quality of the answers provided by a Large Multimodal Model (LMM). Determine which answer is "
+    "better and explain your reasoning with specific details. Your task is provided as follows:"
+)
+
+POINTWISE_INSTRUCTION = (
+    "Given an image and a corresponding question, please serve as an unbiased and fair judge to evaluate "
+    "the quality of the answer provided by a Large Multimodal Model (LMM). Rate the answer with a score "
+    "from {low} to {high}, where a higher score means a better answer. Your task is provided as follows:"
+)
+
+
+def pairwise_prompt(question: str, first: str, second: str, instruction: str = PAIRWISE_INSTRUCTION) -> str:
+    """Question and two responses in LLaVA-Critic's bracketed layout, labelled 1 and 2."""
+    return f"{instruction}\nQuestion: [{question}]\nResponse 1: [{first}]\nResponse 2: [{second}]"
+
+
+def pointwise_prompt(question: str, response: str, low: int, high: int) -> str:
+    """Question and one response, asking for a score in [low, high]."""
+    instruction = POINTWISE_INSTRUCTION.format(low=low, high=high)
+    return f"{instruction}\nQuestion: [{question}]\nThe response: [{response}]"
+
+
+def with_think_suffix(prompt: str) -> str:
+    """Append the R1 instruction to think in <think> tags and box the final answer."""
+    return f"{prompt.rstrip()}\n{R1_THINK_SUFFIX}"

@@ -1,0 +1,299 @@
+"""`rl-critic convert` end to end: labels, order randomisation, rejects, determinism, every source, TRL."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from datasets import Dataset, Features, Image, List, Value
+
+from data_converters.convert import convert
+from data_converters.io import load_converted
+from data_converters.synthetic import edge_case_rows, features, synthetic_rows
+from rl_critic.errors import UserError
+from tests.conftest import shape_image
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "data" / "llava-critic-sample.parquet"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> str:
+    """300 synthetic rows in every spelling + the edge cases, as a 113k-schema parquet file."""
+    path = tmp_path_factory.mktemp("data") / "sample.parquet"
+    rows = list(synthetic_rows(300, "both", seed=1)) + edge_case_rows()
+    Dataset.from_list(rows, features=features()).to_parquet(str(path))
+    return str(path)
+
+
+def _originals(path: str) -> dict[str, dict]:
+    """Input rows by id, images left undecoded (the sample holds a deliberately corrupt one)."""
+    dataset = Dataset.from_parquet(path).cast_column("image", Image(decode=False))
+    return {row["id"]: row for row in dataset}
+
+
+def _right_answer(gpt: str) -> str | None:
+    """The synthetic rationales name the right answer; recover it to check labels independently."""
+    match = re.search(r"The right answer is: (.+)", gpt) or re.search(r"The image shows that (.+?)\. The better", gpt)
+    if not match:
+        return None
+    text = match.group(1).strip()
+    return text if text.endswith(".") else text[0].upper() + text[1:] + "."
+
+
+def _preferred(row) -> str:
+    return row["responses"][int(row["solution"]) - 1]
+
+
+def test_every_row_is_labelled_right_and_randomised_honestly(sample, tmp_path):
+    originals = _originals(sample)
+    runs = []
+    for seed in (0, 1):
+        convert("llava-critic-pointwise", sample, "eval", str(tmp_path / f"s{seed}"), seed=seed)
+        runs.append({r["id"]: r for r in load_converted(tmp_path / f"s{seed}")})
+    assert runs[0].keys() == runs[1].keys() and len(runs[0]) > 250
+    checked = swaps = 0
+    for row_id, row in runs[0].items():
+        other = runs[1][row_id]
+        text = row["prompt"][0]["content"][-1]["text"]
+        if row["task"] == "pointwise":
+            assert row["solution"] == other["solution"] and 0 <= int(row["solution"]) <= 100
+            continue
+        # The responses appear in the prompt in the order of `responses`.
+        assert text.index(row["responses"][0]) <= text.rindex(row["responses"][1])
+        if row["solution"] == "tie":
+            assert other["solution"] == "tie"
+            continue
+        # Randomisation moves responses but never changes which text is preferred.
+        assert _preferred(row) == _preferred(other)
+        swaps += row["swapped"] != other["swapped"]
+        right = _right_answer(originals[row_id]["conversations"][1]["value"])
+        if right is not None:
+            assert _preferred(row) == right, row_id
+            checked += 1
+    assert checked > 150 and swaps > 50
+
+
+def test_rejections_are_counted_with_reasons(sample, tmp_path):
+    summary = convert("llava-critic-pairwise", sample, "grpo", str(tmp_path / "out"))
+    rejected = [json.loads(line) for line in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()]
+    reasons = {r["id"]: r["reason"] for r in rejected}
+    assert reasons["edge-reject-no-verdict"] == "no verdict in the gpt turn"
+    assert reasons["edge-reject-empty-question"] == "empty question"
+    assert reasons["edge-reject-missing-response"] == "missing response"
+    assert reasons["edge-reject-corrupt-image"] == "corrupt image"
+    assert reasons["edge-reject-missing-image"] == "missing image"
+    assert reasons["edge-tie-equal"] == "tie (dropped; --keep-ties keeps it)"
+    assert summary["rows_read"] == summary["rows_written"] + len(rejected)
+    assert sum(summary["rejected"].values()) == len(rejected)
+    assert summary["labels"]["1"] + summary["labels"]["2"] + summary["scores"]["count"] == summary["rows_written"]
+    kept = {r["id"]: r for r in load_converted(tmp_path / "out")}
+    for row_id, label in [("edge-brackets", "1"), ("edge-non-english", "2"), ("edge-quoted-marker", "2"),
+                          ("edge-newlines-markdown", "1"), ("edge-verdict-the-first", "1"),
+                          ("edge-not-equal-then-verdict", "1")]:  # fmt: skip
+        row = kept[row_id]
+        assert (row["solution"] if not row["swapped"] else {"1": "2", "2": "1"}[row["solution"]]) == label, row_id
+    assert kept["edge-brackets"]["question"] == "What does [the sign] say?"
+
+
+def test_strict_refuses_and_writes_nothing(sample, tmp_path):
+    with pytest.raises(UserError, match=r"rejected and --strict is set; first: row \d+"):
+        convert("llava-critic-pairwise", sample, "grpo", str(tmp_path / "out"), strict=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_same_seed_gives_byte_identical_folders(sample, tmp_path):
+    for name in ("a", "b"):
+        convert("llava-critic-pairwise", sample, "grpo", str(tmp_path / name), seed=3, num_proc=2 if name == "b" else 1)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    for rel in files:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_keep_ties_limit_and_disk_format(sample, tmp_path):
+    summary = convert("llava-critic-pairwise", sample, "grpo", str(tmp_path / "d"), keep_ties=True, limit=60,
+                      out_format="disk")  # fmt: skip
+    assert summary["rows_read"] == 60 and summary["labels"].get("tie", 0) > 0
+    loaded = load_converted(tmp_path / "d")
+    assert len(loaded) == summary["rows_written"] and (tmp_path / "d" / "state.json").exists()
+    # A save_to_disk folder is also valid input.
+    again = convert("preference", str(tmp_path / "d"), "dpo", str(tmp_path / "e"))
+    assert again["rows_read"] == summary["rows_written"]
+
+
+def test_sft_keeps_the_original_prompt_and_rationale(sample, tmp_path):
+    convert("llava-critic-pairwise", sample, "sft", str(tmp_path / "sft"), limit=20)
+    originals = _originals(sample)
+    for row in load_converted(tmp_path / "sft"):
+        human, gpt = (turn["value"] for turn in originals[row["id"]]["conversations"])
+        user, assistant = row["messages"]
+        assert user["content"][0]["type"] == "image"
+        assert user["content"][1]["text"] == human.removeprefix("<image>\n")
+        assert assistant == {"role": "assistant", "content": [{"type": "text", "text": gpt}]}
+
+
+def test_dpo_prefers_the_right_answer(sample, tmp_path):
+    summary = convert("llava-critic-pairwise", sample, "dpo", str(tmp_path / "dpo"))
+    originals = _originals(sample)
+    rows = list(load_converted(tmp_path / "dpo"))
+    assert len(rows) == summary["rows_written"] > 100
+    assert "tie (no preferred response for dpo)" in summary["rejected"]
+    for row in rows:
+        right = _right_answer(originals[row["id"]]["conversations"][1]["value"])
+        if right is not None:
+            assert row["chosen"][0]["content"][0]["text"] == right
+        question = row["prompt"][0]["content"][1]["text"]
+        assert question and question in originals[row["id"]]["conversations"][0]["value"]
+
+
+def test_shipped_sample_covers_every_spelling():
+    assert SAMPLE.exists() and SAMPLE.stat().st_size <= 2_000_000
+    rows = list(_originals(str(SAMPLE)).values())
+    humans = "\n".join(r["conversations"][0]["value"] for r in rows)
+    gpts = "\n".join(r["conversations"][1]["value"] for r in rows)
+    for marker in ("The first response:", "Response 1:", "Response A:", "[Assistant 1]",
+                   "<|The Start of Assistant A's Answer|>"):  # fmt: skip
+        assert marker in humans
+    for verdict in ("[first]", "[second]", "[1]", "[2]", "[A]", "[B]", "equally good", "Final Score:",
+                    "[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]", "[[B>>A]]"):  # fmt: skip
+        assert verdict in gpts
+    assert any(re.match(r"\d+ \d+\n", r["conversations"][1]["value"]) for r in rows)
+
+
+# --- benchmark sources, each in its real schema -----------------------------------------------------
+
+
+def _png(colour=(200, 0, 0)) -> bytes:
+    buffer = io.BytesIO()
+    shape_image(56, 56, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _jsonl(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return str(path)
+
+
+def test_vl_rewardbench(tmp_path):
+    rows = [
+        {"id": "wildvision-battle_1", "query": "What?", "response": ["good", "bad"], "human_ranking": [0, 1],
+         "image": {"bytes": _png(), "path": None}},
+        {"id": "RLAIF-V_2", "query": "Where?", "response": ["bad", "good"], "human_ranking": [1, 0],
+         "image": {"bytes": _png(), "path": None}},
+        {"id": "mathverse_3", "query": "How?", "response": ["same", "same too"], "human_ranking": [0, 0],
+         "image": {"bytes": _png(), "path": None}},
+    ]  # fmt: skip
+    feats = Features({"id": Value("string"), "query": Value("string"), "response": List(Value("string")),
+                      "human_ranking": List(Value("int64")), "image": Image()})  # fmt: skip
+    Dataset.from_list(rows, features=feats).to_parquet(str(tmp_path / "vl.parquet"))
+    summary = convert("vl-rewardbench", str(tmp_path / "vl.parquet"), "eval", str(tmp_path / "out"))
+    out = {r["id"]: r for r in load_converted(tmp_path / "out")}
+    assert summary["labels"] == {"1": 1, "2": 1, "tie": 1}
+    assert [out[i]["group"] for i in ("wildvision-battle_1", "RLAIF-V_2", "mathverse_3")] == [
+        "general", "hallucination", "reasoning"]  # fmt: skip
+    assert _preferred(out["wildvision-battle_1"]) == "good" and _preferred(out["RLAIF-V_2"]) == "good"
+
+
+def test_multimodal_rewardbench_with_relative_image_paths(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").write_bytes(_png())
+    rows = [
+        {"ID": "m1", "Text": "Q1", "Image": "images/a.png", "Output1": "x", "Output2": "y", "Better": "Output2",
+         "Category": "safety"},
+        {"ID": "m2", "Text": "Q2", "Image": "images/missing.png", "Output1": "x", "Output2": "y", "Better": "Output1",
+         "Category": "safety"},
+    ]  # fmt: skip
+    summary = convert("multimodal-rewardbench", _jsonl(tmp_path / "mm.jsonl", rows), "eval", str(tmp_path / "out"))
+    assert summary["rejected"] == {"image file not found: images/missing.png": 1}
+    [row] = load_converted(tmp_path / "out")
+    assert _preferred(row) == "y" and row["group"] == "safety" and row["image"].size == (56, 56)
+
+
+def test_mm_rlhf_rewardbench(tmp_path):
+    rows = [{"id": f"r{i}", "prompt": f"Q{i}", "chosen": "good", "rejected": "bad",
+             "image": {"bytes": _png(), "path": None}} for i in range(8)]  # fmt: skip
+    feats = Features({"id": Value("string"), "prompt": Value("string"), "chosen": Value("string"),
+                      "rejected": Value("string"), "image": Image()})  # fmt: skip
+    Dataset.from_list(rows, features=feats).to_parquet(str(tmp_path / "mm.parquet"))
+    convert("mm-rlhf-rewardbench", str(tmp_path / "mm.parquet"), "eval", str(tmp_path / "out"))
+    rows_out = list(load_converted(tmp_path / "out"))
+    assert all(_preferred(r) == "good" for r in rows_out)
+    assert 0 < sum(r["swapped"] for r in rows_out) < 8  # both orders occur
+
+
+def test_mllm_judge_pair_and_score(tmp_path):
+    data_uri = "data:image/png;base64," + base64.b64encode(_png()).decode()
+    pairs = [
+        {"instruction": "Q", "image_path": data_uri, "answer1": "a1", "answer2": "a2", "human_answer": h}
+        for h in ("A", "B", "C", "D")
+    ]
+    summary = convert("mllm-judge-pair", _jsonl(tmp_path / "pair.jsonl", pairs), "eval", str(tmp_path / "p"))
+    assert summary["labels"] == {"1": 1, "2": 1, "tie": 1}
+    assert summary["rejected"] == {"unknown human_answer 'd' (expected A, B or C)": 1}
+    scores = [{"instruction": "Q", "image_path": data_uri, "answer": "a", "human": h} for h in (1, 5, 7)]
+    summary = convert("mllm-judge-score", _jsonl(tmp_path / "score.jsonl", scores), "grpo", str(tmp_path / "s"))
+    assert summary["scores"] == {"count": 2, "min": 1.0, "max": 5.0, "mean": 3.0}
+    row = next(iter(load_converted(tmp_path / "s")))
+    assert row["scale"] == "1-5" and "score from 1 to 5" in row["prompt"][0]["content"][1]["text"]
+
+
+def test_generic_preference_multi_image_and_messages(tmp_path):
+    for name, colour in (("a.png", (200, 0, 0)), ("b.png", (0, 0, 200))):
+        (tmp_path / name).write_bytes(_png(colour))
+    rows = [
+        {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "image"},
+                                                 {"type": "text", "text": "Compare."}]}],
+         "chosen": [{"role": "assistant", "content": "left is red"}], "rejected": "left is blue",
+         "images": ["a.png", "b.png"]},
+    ]  # fmt: skip
+    convert("preference", _jsonl(tmp_path / "pref.jsonl", rows), "grpo", str(tmp_path / "out"))
+    [row] = load_converted(tmp_path / "out")
+    assert row["question"] == "Compare." and len(row["images"]) == 2
+    assert [part["type"] for part in row["prompt"][0]["content"]] == ["image", "image", "text"]
+    assert _preferred(row) == "left is red"
+
+
+def test_bad_inputs_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="input not found"):
+        convert("preference", str(tmp_path / "nope.jsonl"), "grpo", str(tmp_path / "o"))
+    with pytest.raises(UserError, match="unknown source"):
+        convert("nope", str(tmp_path), "grpo", str(tmp_path / "o"))
+    (tmp_path / "o").mkdir()
+    with pytest.raises(UserError, match="output folder exists"):
+        convert("preference", str(tmp_path), "grpo", str(tmp_path / "o"))
+
+
+# --- TRL --------------------------------------------------------------------------------------------
+
+
+def test_grpo_output_trains_one_step_in_trl(sample, tmp_path):
+    import torch
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rl_critic.modeling import ModelArguments, load_model_and_processor
+
+    convert("llava-critic-pairwise", sample, "grpo", str(tmp_path / "grpo"), limit=16)
+    dataset = load_converted(tmp_path / "grpo")
+    model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    def length_reward(completions, solution, **kwargs):  # varies, so advantages are non-zero
+        assert set(solution) <= {"1", "2"}
+        return [float(len(c[0]["content"]) % 7) for c in completions]
+
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "run"), per_device_train_batch_size=4, num_generations=4, max_completion_length=8,
+        max_steps=1, learning_rate=1e-2, use_cpu=True, bf16=False, gradient_checkpointing=False, report_to=[],
+        logging_steps=1, save_strategy="no",
+    )  # fmt: skip
+    trainer = GRPOTrainer(
+        model=model, reward_funcs=length_reward, args=args, train_dataset=dataset, processing_class=processor
+    )
+    trainer.train()
+    loss = trainer.state.log_history[0]["loss"]
+    assert loss == loss and abs(loss) < 1e6
+    assert any(not torch.equal(p, before[n]) for n, p in model.named_parameters())
