@@ -21,6 +21,7 @@ from data_converters.parsing import ParseError
 from data_converters.schema import TASKS, task_row
 from data_converters.sources import all_sources
 from rl_critic.errors import UserError
+from rl_critic.files import staged_folder
 
 _INTERNAL = ("_reason", "_label", "_index")
 
@@ -130,11 +131,10 @@ def convert(
         dataset = dataset.select(range(rows_read))
     image_column = "images" if spec.multi_image and "images" in dataset.column_names else "image"
     features = output_features(task, image_column)
+    keep_ties = keep_ties or task == "eval"
 
-    staging = out.parent / f".{out.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / ".cache").mkdir(parents=True)
-    try:
+    with staged_folder(out) as staging:
+        (staging / ".cache").mkdir()
         converted = dataset.map(
             _convert_batch,
             batched=True,
@@ -146,7 +146,7 @@ def convert(
                 source=source,
                 task=task,
                 seed=seed,
-                keep_ties=keep_ties or task == "eval",
+                keep_ties=keep_ties,
                 base_dir=base_dir,
                 image_column=image_column,
                 features=features,
@@ -156,50 +156,44 @@ def convert(
             load_from_cache_file=False,
             desc=f"convert {source} -> {task}",
         )
-        reasons = converted["_reason"]
-        kept = [i for i, reason in enumerate(reasons) if not reason]
-        rejected = [i for i, reason in enumerate(reasons) if reason]
-        if strict and rejected:
-            first = converted[rejected[0]]
-            raise UserError(
-                f"{len(rejected)} row(s) rejected and --strict is set; first: row {first['_index']} "
-                f"(id {first['id'] or '?'}): {first['_reason']}"
-            )
-        labels = Counter(converted.select(kept)["_label"]) if kept else Counter()
-        scores = [float(label[6:]) for label in labels.elements() if label.startswith("score:")]
-        rejected_rows = converted.select(rejected).select_columns(["id", "_index", "_reason"]) if rejected else []
-        summary = {
-            "source": source,
-            "input": input_path,
-            "task": task,
-            "seed": seed,
-            "keep_ties": keep_ties or task == "eval",
-            "format": out_format,
-            "rows_read": rows_read,
-            "rows_written": len(kept),
-            "labels": {k: labels[k] for k in ("1", "2", "tie") if labels[k]},
-            "scores": _score_stats(scores),
-            "rejected": dict(Counter(reasons[i] for i in rejected).most_common()),
-        }
-        write_dataset(converted.select(kept).remove_columns(list(_INTERNAL)), staging, out_format)
-        with open(staging / "rejected.jsonl", "w", encoding="utf-8") as handle:
-            for row in rejected_rows:
-                line = {"id": row["id"], "row": row["_index"], "reason": row["_reason"]}
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        summary = _write_outputs(converted, staging, strict=strict, out_format=out_format)
+        summary = {"source": source, "input": input_path, "task": task, "seed": seed, "keep_ties": keep_ties,
+                   "format": out_format, "rows_read": rows_read, **summary}  # fmt: skip
         # summary.json and the card hold no timings: the same input and seed give byte-identical folders.
         (staging / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         if out_format == "parquet":
             (staging / "README.md").write_text(dataset_card(summary))
         del converted
         shutil.rmtree(staging / ".cache")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     summary["seconds"] = round(time.perf_counter() - start, 3)
     return summary
+
+
+def _write_outputs(converted, staging: Path, *, strict: bool, out_format: str) -> dict[str, Any]:
+    """Split kept from rejected rows, write both; returns the counts for the summary."""
+    reasons = converted["_reason"]
+    kept = [i for i, reason in enumerate(reasons) if not reason]
+    rejected = [i for i, reason in enumerate(reasons) if reason]
+    if strict and rejected:
+        first = converted[rejected[0]]
+        raise UserError(
+            f"{len(rejected)} row(s) rejected and --strict is set; first: row {first['_index']} "
+            f"(id {first['id'] or '?'}): {first['_reason']}"
+        )
+    labels = Counter(converted.select(kept)["_label"]) if kept else Counter()
+    scores = [float(label[6:]) for label in labels.elements() if label.startswith("score:")]
+    write_dataset(converted.select(kept).remove_columns(list(_INTERNAL)), staging, out_format)
+    with open(staging / "rejected.jsonl", "w", encoding="utf-8") as handle:
+        if rejected:
+            for row in converted.select(rejected).select_columns(["id", "_index", "_reason"]):
+                line = {"id": row["id"], "row": row["_index"], "reason": row["_reason"]}
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return {
+        "rows_written": len(kept),
+        "labels": {k: labels[k] for k in ("1", "2", "tie") if labels[k]},
+        "scores": _score_stats(scores),
+        "rejected": dict(Counter(reasons[i] for i in rejected).most_common()),
+    }
 
 
 def _score_stats(scores: list[float]) -> dict[str, float]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from filelock import FileLock
 
+from rl_critic.files import staged_folder
 from rl_critic.tiny.models import ARCHS, SIZES, TINY_MODEL_FORMAT, build_tiny_model
 
 MARKER = "rl_critic_tiny.json"
@@ -51,20 +50,12 @@ def tiny_model_names() -> list[str]:
 def save_tiny_model(out_dir: str | os.PathLike, arch: str = "qwen2_5_vl", size: str = "tiny", seed: int = 0) -> Path:
     """Build a tiny model and save model + processor to `out_dir` (replaced atomically)."""
     out = Path(out_dir).expanduser().resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
     model, processor = build_tiny_model(arch, size, seed)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
         marker = {"arch": arch, "size": size, "seed": seed, "format": TINY_MODEL_FORMAT}
         (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 
