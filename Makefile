@@ -41,6 +41,7 @@ demo: install  ## build both tiny models and answer a question about an image wi
 
 bench: install  ## benchmarks: numbers to bench/results/*.json and a table
 	$(PY) -m bench.convert
+	$(PY) -m bench.rewards
 
 sample-data: install  ## regenerate the shipped sample (examples/data/llava-critic-sample.parquet)
 	$(RLC) make-synthetic --n 200 --kind both --edge-cases --out examples/data/llava-critic-sample.parquet

@@ -1,5 +1,68 @@
 """TRL-compatible reward functions for critic training (format, preference, pointwise, answer accuracy).
 
 Each function has TRL's signature `fn(prompts, completions, completion_ids=None, **kwargs) -> list[float | None]`
-and is importable by dotted path, so recipes work with both `rl-critic train grpo` and `trl grpo`.
+(dataset columns such as `solution`, `task`, `scale` arrive in kwargs), accepts conversational or plain
+completions, never raises on what a model writes, and returns floats in [0, 1] (None where the *label*
+is unusable, which TRL skips).
+
+Recipes name them (`reward_funcs: [critic]`); `trl grpo --config` users give dotted paths
+(`rewards.critic_reward`). `get("critic", format_weight=0.2)` builds a variant with other options.
 """
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+
+from rewards.accuracy import answer_accuracy_reward, make_answer_accuracy_reward
+from rewards.critic import critic_reward, make_critic_reward
+from rewards.format import format_reward, make_format_reward
+from rewards.pointwise import make_pointwise_reward, pointwise_reward
+from rewards.preference import make_preference_reward, normalise_preference, preference_reward
+
+# name -> factory; each factory's keyword arguments are that reward's options.
+FACTORIES: dict[str, Callable[..., Callable]] = {
+    "critic": make_critic_reward,
+    "format": make_format_reward,
+    "preference": make_preference_reward,
+    "pointwise": make_pointwise_reward,
+    "answer_accuracy": make_answer_accuracy_reward,
+}
+ALIASES = {"accuracy": "answer_accuracy", "r1": "critic"}
+
+
+def names() -> list[str]:
+    return sorted(FACTORIES) + sorted(ALIASES)
+
+
+def get(name: str, **options) -> Callable:
+    """A reward function by registry name (with options), or by dotted import path (`pkg.module.fn`)."""
+    key = ALIASES.get(name, name.removesuffix("_reward") if name.removesuffix("_reward") in FACTORIES else name)
+    if key in FACTORIES:
+        return FACTORIES[key](**options)
+    if "." in name:
+        if options:
+            raise ValueError(f"options are only supported for registered rewards, not {name!r}")
+        module_path, attribute = name.rsplit(".", 1)
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # as TRL does: recipes may name functions of the user's project
+        try:
+            return getattr(importlib.import_module(module_path), attribute)
+        except (ImportError, AttributeError) as err:
+            raise ValueError(f"cannot import reward function {name!r}: {err}") from err
+    raise ValueError(f"unknown reward {name!r}; choose from {', '.join(names())} or give a dotted import path")
+
+
+def resolve(reward_names: list[str] | str) -> list[Callable]:
+    """`reward_funcs` of a recipe (names or dotted paths) -> functions."""
+    if isinstance(reward_names, str):
+        reward_names = [reward_names]
+    return [get(name) for name in reward_names]
+
+
+__all__ = [
+    "FACTORIES", "answer_accuracy_reward", "critic_reward", "format_reward", "get", "names",
+    "normalise_preference", "pointwise_reward", "preference_reward", "resolve",
+]  # fmt: skip

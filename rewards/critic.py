@@ -1,0 +1,54 @@
+"""The official LLaVA-Critic-R1 reward: 0.9 x accuracy + 0.1 x format.
+
+Accuracy is the preference reward for pairwise rows and the pointwise reward for score rows, chosen per
+row from the converted dataset's `task` column (or, without it, from a non-empty `scale`), so one
+`reward_funcs: [critic]` trains on a mixed pairwise + pointwise dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rewards.format import format_ok
+from rewards.pointwise import pointwise_accuracy
+from rewards.preference import preference_accuracy
+from rewards.text import completion_text, final_answer
+
+
+def make_critic_reward(
+    accuracy_weight: float = 0.9,
+    format_weight: float = 0.1,
+    ties: str = "match",
+    pointwise_mode: str = "linear",
+    tolerance: float = 0.1,
+    single_think: bool = False,
+) -> Callable[..., list[float | None]]:
+    """A TRL reward combining accuracy and format; the weights must sum to 1 so rewards stay in [0, 1]."""
+    if abs(accuracy_weight + format_weight - 1.0) > 1e-9 or min(accuracy_weight, format_weight) < 0:
+        raise ValueError("accuracy_weight and format_weight must be >= 0 and sum to 1")
+
+    def critic_reward(prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
+        n = len(completions or [])
+        tasks = kwargs.get("task") or [None] * n
+        scales = kwargs.get("scale") or [None] * n
+        rewards: list[float | None] = []
+        answers: list[str] = []
+        for completion, label, task, scale in zip(completions or [], solution or [], tasks, scales):
+            text = completion_text(completion)
+            answer = final_answer(text)
+            answers.append((answer or "")[:40])
+            if (task == "pointwise") if task else bool(scale):
+                accuracy = pointwise_accuracy(answer, label, scale, pointwise_mode, tolerance)
+            else:
+                accuracy = preference_accuracy(answer, label, ties)
+            formatted = float(format_ok(text, single_think=single_think))
+            rewards.append(None if accuracy is None else accuracy_weight * accuracy + format_weight * formatted)
+        if kwargs.get("log_extra") is not None:
+            kwargs["log_extra"]("critic_answer", answers)
+        return rewards
+
+    return critic_reward
+
+
+critic_reward = make_critic_reward()
