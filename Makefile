@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install test test-slow lint format demo bench sample-data clean
+.PHONY: help install test test-slow lint format demo bench sample-data tiny-data sft grpo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,19 @@ demo: install  ## build both tiny models and answer a question about an image wi
 		--prompt "What colour is the circle?" --max_new_tokens 16 --json
 	$(RLC) generate --model outputs/demo/tiny-llava_onevision --image examples/red_circle.png examples/blue_square.png \
 		--prompt "Which image shows the red circle?" --max_new_tokens 16 --json
+
+RECIPE ?= recipes/tiny/$@_critic.yaml
+TINY_DATA := outputs/tiny-data
+tiny-data: $(TINY_DATA)/grpo/summary.json  ## synthetic critic data for the tiny recipes (outputs/tiny-data)
+
+$(TINY_DATA)/grpo/summary.json: | install
+	$(RLC) make-synthetic --n 512 --kind pairwise --seed 0 --out $(TINY_DATA)/synthetic.parquet
+	$(RLC) convert --source llava-critic-pairwise --input $(TINY_DATA)/synthetic.parquet --task sft --out $(TINY_DATA)/sft --overwrite
+	$(RLC) convert --source llava-critic-pairwise --input $(TINY_DATA)/synthetic.parquet --task grpo --out $(TINY_DATA)/grpo --overwrite
+
+sft grpo: install tiny-data  ## train: make grpo RECIPE=recipes/... [ACCELERATE=recipes/accelerate/...] [ARGS="--max_steps 5"]
+	$(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.$@,$(RLC) train $@) \
+		--config $(RECIPE) $(ARGS)
 
 bench: install  ## benchmarks: numbers to bench/results/*.json and a table
 	$(PY) -m bench.convert

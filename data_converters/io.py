@@ -52,36 +52,40 @@ def _single_split(data, split: str | None, where: str):
     raise UserError(f"{where} has several splits ({', '.join(data)}); pick one with --split")
 
 
-def load_input(path_or_id: str, hub_config: str | None = None, split: str | None = None):
-    """(dataset with undecoded images, folder that relative image paths start from)."""
+def load_any(path_or_id: str, hub_config: str | None = None, split: str | None = None):
+    """One split of any dataset the toolkit accepts (images decoded, as `datasets` gives them)."""
     from datasets import load_dataset, load_from_disk
 
     path = Path(path_or_id).expanduser()
     if path.is_dir() and ((path / "state.json").exists() or (path / "dataset_dict.json").exists()):
-        return _no_decode(_single_split(load_from_disk(str(path)), split, path_or_id)), str(path)
+        return _single_split(load_from_disk(str(path)), split, path_or_id)
     if path.is_dir():
-        files = sorted(glob.glob(str(path / "**" / "*.parquet"), recursive=True))
-        if files:
-            dataset = load_dataset("parquet", data_files=files, split="train")
-            return _no_decode(dataset), str(path)
-        files = sorted(glob.glob(str(path / "**" / "*.jsonl"), recursive=True))
-        if not files:
-            raise UserError(f"{path_or_id} holds no parquet, JSONL or save_to_disk dataset")
-        return _no_decode(load_dataset("json", data_files=files, split="train")), str(path)
+        if (path / "README.md").exists() and (path / DATA_FILE).exists():  # written by `rl-critic convert`
+            return load_dataset("parquet", data_files=str(path / DATA_FILE), split="train")
+        for pattern, builder in (("*.parquet", "parquet"), ("*.jsonl", "json")):
+            files = sorted(glob.glob(str(path / "**" / pattern), recursive=True))
+            if files:
+                return load_dataset(builder, data_files=files, split="train")
+        raise UserError(f"{path_or_id} holds no parquet, JSONL or save_to_disk dataset")
     if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix == ".parquet":
-            return _no_decode(load_dataset("parquet", data_files=str(path), split="train")), str(path.parent)
-        if suffix in (".jsonl", ".json"):
-            return _no_decode(load_dataset("json", data_files=str(path), split="train")), str(path.parent)
-        raise UserError(f"unsupported input file type {suffix!r} (expected .parquet, .jsonl or .json)")
+        builder = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}.get(path.suffix.lower())
+        if builder is None:
+            raise UserError(f"unsupported input file type {path.suffix!r} (expected .parquet, .jsonl or .json)")
+        return load_dataset(builder, data_files=str(path), split="train")
     if path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") != 1:
         raise UserError(f"input not found: {path_or_id}")
     try:
         data = load_dataset(path_or_id, name=hub_config)
     except Exception as err:  # the hub raises many types; the user needs the first line
         raise UserError(f"cannot load dataset {path_or_id!r}: {str(err).splitlines()[0][:300]}") from err
-    return _no_decode(_single_split(data, split, path_or_id)), None
+    return _single_split(data, split, path_or_id)
+
+
+def load_input(path_or_id: str, hub_config: str | None = None, split: str | None = None):
+    """(dataset with undecoded images, folder that relative image paths start from)."""
+    path = Path(path_or_id).expanduser()
+    base_dir = str(path) if path.is_dir() else str(path.parent) if path.is_file() else None
+    return _no_decode(load_any(path_or_id, hub_config, split)), base_dir
 
 
 def dataset_card(summary: dict[str, Any]) -> str:
@@ -122,9 +126,4 @@ def _write_parquet(dataset, path: Path, batch_size: int = 1000) -> None:
 
 def load_converted(folder: str | os.PathLike):
     """Load a folder written by `rl-critic convert` (either format), images decoded as PIL."""
-    from datasets import load_dataset, load_from_disk
-
-    folder = Path(folder)
-    if (folder / "state.json").exists():
-        return load_from_disk(str(folder))
-    return load_dataset("parquet", data_files=str(folder / DATA_FILE), split="train")
+    return load_any(str(folder))

@@ -19,6 +19,7 @@ from rl_critic.errors import UserError
 # name -> (module, one-line description); the order is the order `--help` lists them in.
 COMMANDS: dict[str, tuple[str, str]] = {
     "tiny-model": ("rl_critic.commands.tiny_model", "build a tiny offline Qwen2.5-VL / LLaVA-OneVision checkpoint"),
+    "train": ("rl_critic.commands.train", "train a critic from a recipe: sft (LLaVA-Critic) or grpo (LLaVA-Critic-R1)"),
     "convert": ("rl_critic.commands.convert", "turn critic preference data into grpo / sft / dpo / eval datasets"),
     "make-synthetic": ("rl_critic.commands.make_synthetic", "generate shape-image critic data in the 113k schema"),
     "generate": ("rl_critic.commands.generate", "answer a prompt about image(s) with any model (smoke test)"),
@@ -75,8 +76,14 @@ def _usage() -> str:
 def run_command(name: str, argv: Sequence[str]) -> int:
     """Run one sub-command, turning user errors into one line on stderr."""
     module = importlib.import_module(COMMANDS[name][0])
+    return run_module(name, module.main, argv)
+
+
+def run_module(name: str, main_function, argv: Sequence[str] | None = None) -> int:
+    """Call `main_function(argv)` with the CLI's error handling (also for `python -m rl_critic.<method>`)."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        return int(module.main(list(argv)) or 0)
+        return int(main_function(list(argv)) or 0)
     except (UserError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
         if os.environ.get("RL_CRITIC_DEBUG"):
             raise

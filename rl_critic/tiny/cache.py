@@ -52,11 +52,30 @@ def save_tiny_model(out_dir: str | os.PathLike, arch: str = "qwen2_5_vl", size: 
     out = Path(out_dir).expanduser().resolve()
     model, processor = build_tiny_model(arch, size, seed)
     with staged_folder(out) as staging:
-        model.save_pretrained(staging)
+        _save_model_on_any_rank(model, staging)
         processor.save_pretrained(staging)
         marker = {"arch": arch, "size": size, "seed": seed, "format": TINY_MODEL_FORMAT}
         (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     return out
+
+
+def _save_model_on_any_rank(model, folder: Path) -> None:
+    """What `save_pretrained` writes for a small model, without its rank gating.
+
+    Under `accelerate launch` / torchrun, `save_pretrained` writes weights on global rank 0 only; the
+    first rank to need a tiny model may be another one (they build under a lock), and it would leave a
+    folder without weights. Config, generation config and one safetensors file are all a tiny model has.
+    """
+    from safetensors.torch import save_model
+
+    model.config.architectures = [type(model).__name__]  # save_pretrained records it; TRL's ref model needs it
+    model.config.save_pretrained(folder)
+    model.generation_config.save_pretrained(folder)
+    weights = folder / "model.safetensors"
+    save_model(model, str(weights), metadata={"format": "pt"})
+    umask = os.umask(0)
+    os.umask(umask)
+    weights.chmod(0o666 & ~umask)  # safetensors writes 0600
 
 
 def _is_current(folder: Path, arch: str, size: str) -> bool:

@@ -21,7 +21,7 @@ from rl_critic.tiny.tokenizer import build_tokenizer
 ARCHS = ("qwen2_5_vl", "llava_onevision")
 SIZES = ("tiny", "small")
 # Bump when the tiny models change so cached copies are rebuilt instead of silently reused.
-TINY_MODEL_FORMAT = 2
+TINY_MODEL_FORMAT = 3
 
 # Qwen2.5-VL: 14 px patches merged 2x2, so one image token per 28x28 pixels. 56x56 -> 4 tokens;
 # the max (112x112) caps an image at 16 tokens, which keeps CPU sequences short.
