@@ -53,8 +53,9 @@ sft grpo: install tiny-data  ## train: make grpo RECIPE=recipes/... [ACCELERATE=
 		--config $(RECIPE) $(ARGS)
 
 bench: install  ## benchmarks: numbers to bench/results/*.json and a table
-	$(PY) -m bench.convert
-	$(PY) -m bench.rewards
+	$(PY) -m bench.convert_speed
+	$(PY) -m bench.reward_speed
+	$(PY) -m bench.train_step
 
 sample-data: install  ## regenerate the shipped sample (examples/data/llava-critic-sample.parquet)
 	$(RLC) make-synthetic --n 200 --kind both --edge-cases --out examples/data/llava-critic-sample.parquet

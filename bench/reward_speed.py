@@ -1,4 +1,4 @@
-"""Reward throughput: `python -m bench.rewards [--n 20000]`.
+"""Reward throughput: `python -m bench.reward_speed [--n 20000]`.
 
 20,000 realistic critic completions (~1 KB of reasoning in `<think>` tags, then a boxed verdict; mixed
 right, wrong and malformed), scored by our `critic_reward` and, as baselines on the same inputs, TRL's

@@ -1,4 +1,4 @@
-"""Converter throughput and memory: `python -m bench.convert [--rows 20000 100000]`.
+"""Converter throughput and memory: `python -m bench.convert_speed [--rows 20000 100000]`.
 
 Each size runs in its own process (so its memory peaks are its own) and converts synthetic
 LLaVA-Critic-113k rows (both configs, every spelling) to GRPO targets, images never decoded. The baseline
@@ -94,7 +94,7 @@ def convert_only(data: Path) -> dict:
 
 
 def _in_subprocess(mode: str, data: Path, datasets_cache: Path):
-    command = [sys.executable, "-m", "bench.convert", "--worker", mode, str(data)]
+    command = [sys.executable, "-m", "bench.convert_speed", "--worker", mode, str(data)]
     env = {**os.environ, "HF_DATASETS_CACHE": str(datasets_cache)}
     out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
