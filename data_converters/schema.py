@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data_converters.parsing import PairPrompt, ParseError
-from rl_critic.prompts import pairwise_prompt, pointwise_prompt, with_think_suffix
+from rl_critic.prompts import pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
 
 TASKS = ("grpo", "sft", "dpo", "eval")
 FLIP = {"1": "2", "2": "1", "tie": "tie"}
@@ -66,13 +66,6 @@ def swap_decision(seed: int, row_id: str) -> bool:
     on row order, batching or the number of processes."""
     digest = hashlib.sha256(f"{seed}\x00{row_id}".encode()).digest()
     return digest[0] & 1 == 1
-
-
-def user_prompt(text: str, num_images: int) -> list[dict[str, Any]]:
-    """A TRL conversational prompt: one user turn, image placeholder(s) first, then the text."""
-    content: list[dict[str, Any]] = [{"type": "image", "text": None} for _ in range(num_images)]
-    content.append({"type": "text", "text": text})
-    return [{"role": "user", "content": content}]
 
 
 def _without_assistant_cue(text: str) -> str:

@@ -37,16 +37,21 @@ def _parse_math(text: str, timeout: int | None):
     return parse(f"${text}$", parsing_timeout=timeout) or parse(text, parsing_timeout=timeout)
 
 
+def extract_answer(text: str) -> str:
+    """The answer a completion gives: its last box, else its `<answer>` tag, else its last non-empty line."""
+    answer = final_answer(text)
+    if answer is None:
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        answer = lines[-1] if lines else ""
+    return unwrap_latex(answer[-_MAX_ANSWER_CHARS:])
+
+
 def answer_accuracy(text: str, solution: Any) -> float | None:
     """1.0 / 0.0 for one completion against one reference answer; None for an empty reference."""
     gold = unwrap_latex(str(solution or ""))
     if not gold:
         return None
-    answer = final_answer(text)
-    if answer is None:  # no box and no <answer>: judge the last non-empty line
-        lines = [line for line in text.strip().splitlines() if line.strip()]
-        answer = lines[-1] if lines else ""
-    answer = unwrap_latex(answer[-_MAX_ANSWER_CHARS:])
+    answer = extract_answer(text)
     choice = _CHOICE_GOLD.fullmatch(gold)
     if choice:
         predicted = _CHOICE_PRED.fullmatch(answer.strip())

@@ -19,9 +19,7 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
     out = Path(out).expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the result should look like any other folder
+    staging.chmod(0o777 & ~umask())  # mkdtemp makes 0700; the result should look like any other folder
     try:
         yield staging
         if out.exists():
@@ -30,3 +28,27 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+@contextmanager
+def staged_file(out: str | Path, mode: str = "w") -> Iterator:
+    """Yield a text handle to a temporary file beside `out`; on success it becomes `out`, on error it is removed."""
+    out = Path(out).expanduser().resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{out.name}.partial-", dir=out.parent)
+    os.close(descriptor)
+    try:
+        with open(temporary, mode, encoding="utf-8") as handle:
+            yield handle
+        os.chmod(temporary, 0o666 & ~umask())
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def umask() -> int:
+    """The process umask (reading it means setting it; it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

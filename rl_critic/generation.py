@@ -25,12 +25,6 @@ class SamplingSettings:
     num_return_sequences: int = 1
 
 
-def user_message(text: str, num_images: int = 0) -> list[dict]:
-    """A one-turn conversation: the images first (as LLaVA-Critic's `<image>\\n` prompts do), then text."""
-    content = [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": text}]
-    return [{"role": "user", "content": content}]
-
-
 def generate(
     model,
     processor,
@@ -43,6 +37,19 @@ def generate(
 
     `images[i]` are the images of conversation i, in the order of its image parts.
     """
+    counted = generate_counted(model, processor, conversations, images, settings, batch_size)
+    return [[text for text, _ in outputs] for outputs in counted]
+
+
+def generate_counted(
+    model,
+    processor,
+    conversations: Sequence[list[dict]],
+    images: Sequence[Sequence[Image.Image]] | None = None,
+    settings: SamplingSettings | None = None,
+    batch_size: int = 8,
+) -> list[list[tuple[str, int]]]:
+    """`generate`, with the number of tokens each completion generated (up to and including its end token)."""
     import torch
 
     settings = settings or SamplingSettings()
@@ -52,7 +59,7 @@ def generate(
     tokenizer = getattr(processor, "tokenizer", processor)
     if tokenizer.padding_side != "left":
         raise ValueError("batched generation needs a left-padding processor (load it with rl_critic.modeling)")
-    outputs: list[list[str]] = []
+    outputs: list[list[tuple[str, int]]] = []
     for start in range(0, len(conversations), batch_size):
         batch = conversations[start : start + batch_size]
         batch_images = [list(imgs) for imgs in images[start : start + batch_size]]
@@ -74,6 +81,21 @@ def generate(
             )
         completions = generated[:, inputs["input_ids"].shape[1] :]
         decoded = tokenizer.batch_decode(completions, skip_special_tokens=True)
+        counts = _generated_lengths(completions, tokenizer.pad_token_id, model.generation_config.eos_token_id)
         n = settings.num_return_sequences
-        outputs.extend(decoded[i * n : (i + 1) * n] for i in range(len(batch)))
+        outputs.extend(list(zip(decoded[i * n : (i + 1) * n], counts[i * n : (i + 1) * n])) for i in range(len(batch)))
     return outputs
+
+
+def _generated_lengths(completions, pad_token_id: int, eos_token_id) -> list[int]:
+    """Tokens generated per row: up to and including the first end token, else the whole row."""
+    eos_ids = set(eos_token_id if isinstance(eos_token_id, (list, tuple)) else [eos_token_id]) - {None}
+    lengths = []
+    for row in completions.tolist():
+        length = len(row)
+        for index, token in enumerate(row):
+            if token in eos_ids or (token == pad_token_id and pad_token_id not in eos_ids):
+                length = index + (token in eos_ids)
+                break
+        lengths.append(length)
+    return lengths

@@ -7,6 +7,8 @@ general-purpose pairwise template (used when a source has no judge prompt of its
 
 from __future__ import annotations
 
+from typing import Any
+
 R1_THINK_SUFFIX = (
     "You FIRST think about the reasoning process as an internal monologue and then provide the final "
     "answer. The reasoning process MUST BE enclosed within <think> </think> tags. The final answer MUST "
@@ -40,3 +42,12 @@ def pointwise_prompt(question: str, response: str, low: int, high: int) -> str:
 def with_think_suffix(prompt: str) -> str:
     """Append the R1 instruction to think in <think> tags and box the final answer."""
     return f"{prompt.rstrip()}\n{R1_THINK_SUFFIX}"
+
+
+def user_prompt(text: str, num_images: int = 0) -> list[dict[str, Any]]:
+    """A TRL conversational prompt: one user turn, image placeholder(s) first (as LLaVA-Critic's `<image>\\n`
+    prompts do), then the text. Image parts carry `"text": None` so every part has the same keys (Arrow
+    needs one struct type per column)."""
+    content: list[dict[str, Any]] = [{"type": "image", "text": None} for _ in range(num_images)]
+    content.append({"type": "text", "text": text})
+    return [{"role": "user", "content": content}]

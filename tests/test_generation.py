@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rl_critic.generation import SamplingSettings, generate, user_message
+from rl_critic.generation import SamplingSettings, generate
 from rl_critic.modeling import ModelArguments, load_model_and_processor
+from rl_critic.prompts import user_prompt
 from tests.conftest import shape_image
 
 
@@ -13,9 +14,9 @@ from tests.conftest import shape_image
 def test_batched_greedy_equals_one_by_one(name):
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path=name))
     conversations = [
-        user_message("What colour is the circle?", 1),
-        user_message("Describe the image in detail. Answer the question using a single word or phrase.", 1),
-        user_message("Hi", 0),
+        user_prompt("What colour is the circle?", 1),
+        user_prompt("Describe the image in detail. Answer the question using a single word or phrase.", 1),
+        user_prompt("Hi", 0),
     ]
     images = [[shape_image(56, 56)], [shape_image(112, 84, (30, 60, 220))], []]
     settings = SamplingSettings(max_new_tokens=8)
@@ -28,7 +29,7 @@ def test_batched_greedy_equals_one_by_one(name):
 def test_sampling_returns_n_completions_per_prompt():
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
     settings = SamplingSettings(max_new_tokens=4, do_sample=True, temperature=1.0, top_p=0.99, num_return_sequences=3)
-    out = generate(model, processor, [user_message("a", 1), user_message("b", 1)], [[shape_image()]] * 2, settings)
+    out = generate(model, processor, [user_prompt("a", 1), user_prompt("b", 1)], [[shape_image()]] * 2, settings)
     assert [len(texts) for texts in out] == [3, 3]
 
 
@@ -36,4 +37,4 @@ def test_right_padding_is_refused():
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
     processor.tokenizer.padding_side = "right"
     with pytest.raises(ValueError, match="left-padding"):
-        generate(model, processor, [user_message("a")])
+        generate(model, processor, [user_prompt("a")])

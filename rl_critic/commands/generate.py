@@ -38,8 +38,9 @@ def main(argv: list[str]) -> int:
 
     from transformers import set_seed
 
-    from rl_critic.generation import SamplingSettings, generate, user_message
+    from rl_critic.generation import SamplingSettings, generate
     from rl_critic.modeling import load_model_and_processor
+    from rl_critic.prompts import user_prompt
     from rl_critic.vision import load_image
 
     images = [load_image(src, model_args.min_pixels, model_args.max_pixels) for src in gen_args.image]
@@ -47,7 +48,7 @@ def main(argv: list[str]) -> int:
     model, processor = load_model_and_processor(model_args, trust_remote_code=gen_args.trust_remote_code)
     load_seconds = time.perf_counter() - start
     set_seed(gen_args.seed)
-    conversation = user_message(gen_args.prompt, num_images=len(images))
+    conversation = user_prompt(gen_args.prompt, num_images=len(images))
     settings = SamplingSettings(
         max_new_tokens=gen_args.max_new_tokens,
         do_sample=gen_args.do_sample,

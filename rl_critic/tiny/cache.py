@@ -15,7 +15,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from rl_critic.files import staged_folder
+from rl_critic.files import staged_folder, umask
 from rl_critic.tiny.models import ARCHS, SIZES, TINY_MODEL_FORMAT, build_tiny_model
 
 MARKER = "rl_critic_tiny.json"
@@ -73,9 +73,7 @@ def _save_model_on_any_rank(model, folder: Path) -> None:
     model.generation_config.save_pretrained(folder)
     weights = folder / "model.safetensors"
     save_model(model, str(weights), metadata={"format": "pt"})
-    umask = os.umask(0)
-    os.umask(umask)
-    weights.chmod(0o666 & ~umask)  # safetensors writes 0600
+    weights.chmod(0o666 & ~umask())  # safetensors writes 0600
 
 
 def _is_current(folder: Path, arch: str, size: str) -> bool:

@@ -1,0 +1,133 @@
+"""Best-of-N selection strategies over candidate answers, judged in batches across many questions.
+
+LLaVA-Critic-R1's test-time self-critique: sample N answers, let the model (or another critic) judge
+them, keep the best. Every strategy runs over a *list* of problems at once, so each round's judgments
+for all questions go through the judge engine together (one batched `generate` per round, not one call
+per pair).
+
+| strategy | judgments per question | pick |
+|---|---|---|
+| `knockout` | N-1 (2(N-1) with `both_orders`) | winner of a single-elimination bracket, byes for odd counts |
+| `round_robin` | N(N-1) | argmax r_i = sum_k a_ki - sum_l a_il (LLaVA-Critic) |
+| `pointwise` | N | argmax score |
+| `majority` | 0 | most common final answer (the usual baseline) |
+| `first` | 0 | candidate 0 (plain sampling) |
+
+Ties and unparseable verdicts keep the earlier candidate, so results are deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from rewards.accuracy import extract_answer, normalise_text
+from rl_critic.judge import Judge, PairRequest, ScoreRequest, judgment_record, preference_scores, relative_score
+
+STRATEGIES = ("knockout", "round_robin", "pointwise", "majority", "first")
+
+
+@dataclass
+class Problem:
+    question: str
+    candidates: list[str]
+    images: list[Image.Image] = field(default_factory=list)
+
+
+@dataclass
+class Selection:
+    pick: int
+    judgments: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def judge_tokens(self) -> int:
+        return sum(j["tokens"] for j in self.judgments)
+
+
+def majority_pick(candidates: list[str]) -> int:
+    """Index of the first candidate whose normalised final answer is the most common one."""
+    if not candidates:
+        return 0
+    answers = [normalise_text(extract_answer(c)) for c in candidates]
+    counts = Counter(answers)
+    best = max(counts.values())
+    return next(i for i, answer in enumerate(answers) if counts[answer] == best)
+
+
+def _knockout(problems: list[Problem], judge: Judge, both_orders: bool) -> list[Selection]:
+    alive = [list(range(len(p.candidates))) for p in problems]
+    selections = [Selection(pick=0) for _ in problems]
+    while any(len(a) > 1 for a in alive):
+        requests, owners = [], []
+        for index, (problem, bracket) in enumerate(zip(problems, alive)):
+            for k in range(0, len(bracket) - 1, 2):
+                x, y = bracket[k], bracket[k + 1]
+                orders = ((x, y, 1), (y, x, -1)) if both_orders else ((x, y, 1),)
+                for first, second, sign in orders:
+                    requests.append(PairRequest(problem.question, problem.candidates[first],
+                                                problem.candidates[second], problem.images))  # fmt: skip
+                    owners.append((index, x, y, first, second, sign))
+        margin: dict[tuple[int, int, int], int] = defaultdict(int)  # > 0: x beat y
+        for (index, x, y, first, second, sign), judgment in zip(owners, judge.compare(requests)):
+            margin[(index, x, y)] += sign * judgment.value
+            selections[index].judgments.append(judgment_record("pair", (first, second), judgment))
+        for index, bracket in enumerate(alive):
+            winners = [bracket[k] if margin[(index, bracket[k], bracket[k + 1])] >= 0 else bracket[k + 1]
+                       for k in range(0, len(bracket) - 1, 2)]  # fmt: skip
+            alive[index] = winners + ([bracket[-1]] if len(bracket) % 2 else [])  # odd one out: a bye
+    for selection, bracket in zip(selections, alive):
+        selection.pick = bracket[0] if bracket else 0
+    return selections
+
+
+def _round_robin(problems: list[Problem], judge: Judge) -> list[Selection]:
+    requests, owners = [], []
+    for index, problem in enumerate(problems):
+        n = len(problem.candidates)
+        for i in range(n):
+            for j in range(n):
+                if i != j:
+                    requests.append(PairRequest(problem.question, problem.candidates[i], problem.candidates[j],
+                                                problem.images))  # fmt: skip
+                    owners.append((index, i, j))
+    relative: list[dict[tuple[int, int], float]] = [{} for _ in problems]
+    selections = [Selection(pick=0) for _ in problems]
+    for (index, i, j), judgment in zip(owners, judge.compare(requests)):
+        relative[index][(i, j)] = relative_score(judgment)
+        selections[index].judgments.append(judgment_record("pair", (i, j), judgment))
+    for selection, problem, a in zip(selections, problems, relative):
+        scores = preference_scores(len(problem.candidates), a)
+        selection.pick = scores.index(max(scores)) if scores else 0
+    return selections
+
+
+def _pointwise(problems: list[Problem], judge: Judge) -> list[Selection]:
+    requests = [ScoreRequest(p.question, c, p.images) for p in problems for c in p.candidates]
+    judgments = iter(judge.score(requests))
+    selections = []
+    for problem in problems:
+        scored = [next(judgments) for _ in problem.candidates]
+        values = [s.score if s.score is not None else float("-inf") for s in scored]
+        records = [judgment_record("score", i, s) for i, s in enumerate(scored)]
+        selections.append(Selection(pick=values.index(max(values)) if values else 0, judgments=records))
+    return selections
+
+
+def select(strategy: str, problems: list[Problem], judge: Judge | None = None, both_orders: bool = False):
+    """Pick one candidate per problem with `strategy` (see the module docstring)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    if strategy == "first":
+        return [Selection(pick=0) for _ in problems]
+    if strategy == "majority":
+        return [Selection(pick=majority_pick(p.candidates)) for p in problems]
+    if judge is None:
+        raise ValueError(f"strategy {strategy!r} needs a judge")
+    if strategy == "knockout":
+        return _knockout(problems, judge, both_orders)
+    if strategy == "round_robin":
+        return _round_robin(problems, judge)
+    return _pointwise(problems, judge)

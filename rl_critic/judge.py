@@ -1,0 +1,125 @@
+"""The judge engine: a critic model compares or scores responses, many judgments per `generate` call.
+
+Self-critique best-of-N, critic-reward DPO and evaluation all ask a critic the same two questions:
+"which of these two responses is better?" and "how good is this response?". The prompts are the ones
+the critic was trained on (`rl_critic.prompts`: LLaVA-Critic's layout plus the R1 thinking suffix), and
+verdicts are read with the reward functions' own parsers (`rewards.preference.normalise_preference`,
+`rewards.pointwise.parse_score`), so a critic is judged at test time exactly as it was rewarded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from rewards.pointwise import parse_score
+from rewards.preference import normalise_preference
+from rewards.text import final_answer
+from rl_critic.generation import SamplingSettings, generate_counted
+from rl_critic.prompts import pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
+
+VERDICT_VALUE = {"1": 1, "2": -1, "tie": 0}
+
+
+@dataclass
+class PairRequest:
+    """Compare `first` (shown as Response 1) with `second` (Response 2) for one question."""
+
+    question: str
+    first: str
+    second: str
+    images: list[Image.Image] = field(default_factory=list)
+
+
+@dataclass
+class ScoreRequest:
+    question: str
+    response: str
+    images: list[Image.Image] = field(default_factory=list)
+
+
+@dataclass
+class PairJudgment:
+    raw: str
+    verdict: str | None  # "1", "2", "tie", or None when unparseable
+    tokens: int
+
+    @property
+    def value(self) -> int:
+        """+1: Response 1 is better, -1: Response 2 is better, 0: tie or unparseable."""
+        return VERDICT_VALUE.get(self.verdict, 0) if self.verdict else 0
+
+
+@dataclass
+class ScoreJudgment:
+    raw: str
+    score: float | None
+    tokens: int
+
+
+class Judge:
+    """A critic model with its processor and decoding settings; judgments go through `generate` in batches."""
+
+    def __init__(self, model, processor, settings: SamplingSettings | None = None, batch_size: int = 8,
+                 score_range: tuple[int, int] = (1, 10)) -> None:  # fmt: skip
+        self.model = model
+        self.processor = processor
+        self.settings = settings or SamplingSettings(max_new_tokens=512)
+        self.batch_size = batch_size
+        self.score_range = score_range
+        self.calls = 0  # judgments made, for reports
+
+    def _run(self, texts: list[str], images: list[list[Image.Image]]) -> list[tuple[str, int]]:
+        conversations = [user_prompt(with_think_suffix(text), len(imgs)) for text, imgs in zip(texts, images)]
+        outputs = generate_counted(self.model, self.processor, conversations, images, self.settings, self.batch_size)
+        self.calls += len(texts)
+        return [completions[0] for completions in outputs]
+
+    def compare(self, requests: list[PairRequest]) -> list[PairJudgment]:
+        """One pairwise judgment per request, all in batched `generate` calls."""
+        if not requests:
+            return []
+        texts = [pairwise_prompt(r.question, r.first, r.second) for r in requests]
+        results = self._run(texts, [r.images for r in requests])
+        return [PairJudgment(raw, normalise_preference(final_answer(raw)), tokens) for raw, tokens in results]
+
+    def score(self, requests: list[ScoreRequest]) -> list[ScoreJudgment]:
+        """One pointwise score per request (in `score_range`), all in batched `generate` calls."""
+        if not requests:
+            return []
+        low, high = self.score_range
+        texts = [pointwise_prompt(r.question, r.response, low, high) for r in requests]
+        results = self._run(texts, [r.images for r in requests])
+        judgments = []
+        for raw, tokens in results:
+            value = parse_score(final_answer(raw))
+            judgments.append(ScoreJudgment(raw, value if value is not None and low <= value <= high else None, tokens))
+        return judgments
+
+
+def preference_scores(num: int, a: dict[tuple[int, int], float]) -> list[float]:
+    """LLaVA-Critic's aggregation: r_i = sum_{k != i} a_ki - sum_{l != i} a_il.
+
+    `a[(i, j)]` is the critic's relative score of y_j against y_i (from judging the ordered pair with y_i
+    shown first): +1 when y_j is better, -1 when y_i is better, 0 for a tie. Missing pairs count as 0.
+    """
+    wins = [sum(a.get((other, i), 0.0) for other in range(num) if other != i) for i in range(num)]
+    losses = [sum(a.get((i, other), 0.0) for other in range(num) if other != i) for i in range(num)]
+    return [won - lost for won, lost in zip(wins, losses)]
+
+
+def relative_score(judgment: PairJudgment) -> float:
+    """a_ij from the judgment of (y_i first, y_j second): how much better y_j is than y_i."""
+    return -float(judgment.value)
+
+
+def judgment_record(kind: str, pair: Any, judgment: PairJudgment | ScoreJudgment) -> dict[str, Any]:
+    """A JSON-ready record of one judgment (for output files)."""
+    record: dict[str, Any] = {"kind": kind, "raw": judgment.raw, "tokens": judgment.tokens}
+    if isinstance(judgment, PairJudgment):
+        record.update(pair=list(pair), verdict=judgment.verdict, value=judgment.value)
+    else:
+        record.update(candidate=pair, score=judgment.score)
+    return record
