@@ -19,13 +19,11 @@ from rl_critic.modeling import ModelArguments, load_model_and_processor
 from rl_critic.multi_image import CriticGRPOTrainer
 from rl_critic.training import (
     TrainScriptArguments,
-    announce,
     cpu_safe,
-    finish,
     load_train_dataset,
     parse_recipe,
     preflight,
-    resume_checkpoint,
+    train_and_save,
 )
 
 
@@ -58,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         script_args.preflight_rows,
         "max_position_embeddings - max_completion_length",
     )
-    # train
+    # train, save
     trainer = CriticGRPOTrainer(
         model=model,
         reward_funcs=reward_funcs,
@@ -67,12 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=processor,
         peft_config=get_peft_config(model_args),
     )
-    announce(trainer, "grpo", len(dataset))
-    trainer.train(
-        resume_from_checkpoint=resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
-    )
-    # save
-    finish(trainer, training_args.output_dir)
+    train_and_save(trainer, "grpo", len(dataset))
     return 0
 
 

@@ -17,13 +17,11 @@ from trl import SFTConfig, SFTTrainer, get_peft_config
 from rl_critic.modeling import ModelArguments, load_model_and_processor
 from rl_critic.training import (
     TrainScriptArguments,
-    announce,
     cpu_safe,
-    finish,
     load_train_dataset,
     parse_recipe,
     preflight,
-    resume_checkpoint,
+    train_and_save,
 )
 
 
@@ -37,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset = load_train_dataset(script_args)
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     preflight(dataset, processor, "messages", training_args.max_length, script_args.preflight_rows, "max_length")
-    # train
+    # train, save
     trainer = SFTTrainer(
         model=model,
         args=training_args,
@@ -45,12 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=processor,
         peft_config=get_peft_config(model_args),
     )
-    announce(trainer, "sft", len(dataset))
-    trainer.train(
-        resume_from_checkpoint=resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
-    )
-    # save
-    finish(trainer, training_args.output_dir)
+    train_and_save(trainer, "sft", len(dataset))
     return 0
 
 

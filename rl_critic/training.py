@@ -118,6 +118,14 @@ def announce(trainer, method: str, rows: int) -> None:
     )
 
 
+def train_and_save(trainer, method: str, rows: int) -> None:
+    """Announce, train (resuming when asked), then save model and processor for `--model DIR`."""
+    announce(trainer, method, rows)
+    args = trainer.args
+    trainer.train(resume_from_checkpoint=resume_checkpoint(args.resume_from_checkpoint, args.output_dir))
+    finish(trainer, args.output_dir)
+
+
 def finish(trainer, output_dir: str) -> None:
     """Save the final model and processor where a later command can load them with `--model DIR`."""
     trainer.save_model(output_dir)
