@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install test test-slow lint format demo bench sample-data tiny-data sft grpo clean
+.PHONY: help install test test-slow lint format demo bench sample-data tiny-data sft grpo critic-dpo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ $(TINY_DATA)/grpo/summary.json: | install
 sft grpo: install tiny-data  ## train: make grpo RECIPE=recipes/... [ACCELERATE=recipes/accelerate/...] [ARGS="--max_steps 5"]
 	$(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.$@,$(RLC) train $@) \
 		--config $(RECIPE) $(ARGS)
+
+critic-dpo: install  ## iterative DPO with critic rewards: make critic-dpo [RECIPE=...] [ACCELERATE=...] [ARGS=...]
+	$(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.critic_dpo,$(RLC) critic-dpo) \
+		--config $(or $(filter-out recipes/tiny/critic-dpo_critic.yaml,$(RECIPE)),recipes/tiny/critic_dpo.yaml) $(ARGS)
 
 bench: install  ## benchmarks: numbers to bench/results/*.json and a table
 	$(PY) -m bench.convert_speed

@@ -20,6 +20,7 @@ from rl_critic.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "tiny-model": ("rl_critic.commands.tiny_model", "build a tiny offline Qwen2.5-VL / LLaVA-OneVision checkpoint"),
     "train": ("rl_critic.commands.train", "train a critic from a recipe: sft (LLaVA-Critic) or grpo (LLaVA-Critic-R1)"),
+    "critic-dpo": ("rl_critic.commands.critic_dpo", "iterative DPO where a critic judges the policy's samples"),
     "best-of-n": ("rl_critic.commands.best_of_n", "self-critique: sample N answers, let a critic pick the best"),
     "convert": ("rl_critic.commands.convert", "turn critic preference data into grpo / sft / dpo / eval datasets"),
     "make-synthetic": ("rl_critic.commands.make_synthetic", "generate shape-image critic data in the 113k schema"),

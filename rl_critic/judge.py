@@ -14,11 +14,12 @@ from typing import Any
 
 from PIL import Image
 
+from data_converters.parsing import parse_two_scores
 from rewards.pointwise import parse_score
 from rewards.preference import normalise_preference
 from rewards.text import final_answer
 from rl_critic.generation import SamplingSettings, generate_counted
-from rl_critic.prompts import pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
+from rl_critic.prompts import pairwise_prompt, pointwise_prompt, two_score_prompt, user_prompt, with_think_suffix
 
 VERDICT_VALUE = {"1": 1, "2": -1, "tie": 0}
 
@@ -59,6 +60,19 @@ class ScoreJudgment:
     tokens: int
 
 
+@dataclass
+class PairScores:
+    raw: str
+    scores: tuple[float, float] | None  # (Response 1, Response 2), 1-10, or None when unparseable
+    tokens: int
+
+
+def _two_scores(raw: str) -> tuple[float, float] | None:
+    """Two scores from the box (`\\boxed{8 6}`), else from the first line (LLaVA-Bench's own layout)."""
+    boxed = final_answer(raw)
+    return parse_two_scores(boxed) if boxed is not None else parse_two_scores(raw)
+
+
 class Judge:
     """A critic model with its processor and decoding settings; judgments go through `generate` in batches."""
 
@@ -84,6 +98,14 @@ class Judge:
         texts = [pairwise_prompt(r.question, r.first, r.second) for r in requests]
         results = self._run(texts, [r.images for r in requests])
         return [PairJudgment(raw, normalise_preference(final_answer(raw)), tokens) for raw, tokens in results]
+
+    def score_pairs(self, requests: list[PairRequest]) -> list[PairScores]:
+        """Both responses scored 1-10 in one judgment (LLaVA-Bench style), batched."""
+        if not requests:
+            return []
+        texts = [two_score_prompt(r.question, r.first, r.second) for r in requests]
+        results = self._run(texts, [r.images for r in requests])
+        return [PairScores(raw, _two_scores(raw), tokens) for raw, tokens in results]
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreJudgment]:
         """One pointwise score per request (in `score_range`), all in batched `generate` calls."""
@@ -115,11 +137,21 @@ def relative_score(judgment: PairJudgment) -> float:
     return -float(judgment.value)
 
 
-def judgment_record(kind: str, pair: Any, judgment: PairJudgment | ScoreJudgment) -> dict[str, Any]:
+def relative_from_scores(judgment: PairScores) -> float:
+    """a_ij from two scores of (y_i, y_j): (s_j - s_i) / 9, in [-1, 1]; 0 when unparseable."""
+    if judgment.scores is None:
+        return 0.0
+    first, second = judgment.scores
+    return (second - first) / 9.0
+
+
+def judgment_record(kind: str, pair: Any, judgment: PairJudgment | ScoreJudgment | PairScores) -> dict[str, Any]:
     """A JSON-ready record of one judgment (for output files)."""
     record: dict[str, Any] = {"kind": kind, "raw": judgment.raw, "tokens": judgment.tokens}
     if isinstance(judgment, PairJudgment):
         record.update(pair=list(pair), verdict=judgment.verdict, value=judgment.value)
+    elif isinstance(judgment, PairScores):
+        record.update(pair=list(pair), scores=list(judgment.scores) if judgment.scores else None)
     else:
         record.update(candidate=pair, score=judgment.score)
     return record

@@ -33,6 +33,19 @@ def pairwise_prompt(question: str, first: str, second: str, instruction: str = P
     return f"{instruction}\nQuestion: [{question}]\nResponse 1: [{first}]\nResponse 2: [{second}]"
 
 
+TWO_SCORE_INSTRUCTION = (
+    "Given an image and a corresponding question, please serve as an unbiased and fair judge and rate the two "
+    "answers provided by a Large Multimodal Model (LMM) on a scale of 1 to 10, where a higher score means a "
+    "better answer. Give the two scores, for Response 1 and Response 2, separated by a space. Your task is "
+    "provided as follows:"
+)
+
+
+def two_score_prompt(question: str, first: str, second: str) -> str:
+    """LLaVA-Bench style: score both responses (1-10); used for score-based relative rewards."""
+    return pairwise_prompt(question, first, second, instruction=TWO_SCORE_INSTRUCTION)
+
+
 def pointwise_prompt(question: str, response: str, low: int, high: int) -> str:
     """Question and one response, asking for a score in [low, high]."""
     instruction = POINTWISE_INSTRUCTION.format(low=low, high=high)

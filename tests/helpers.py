@@ -9,3 +9,15 @@ def length_reward(completions, **kwargs) -> list[float]:
     """A reward that varies between completions of a random model, so GRPO advantages are non-zero
     (a random tiny model earns 0 on every critic reward; see STACK-NOTES)."""
     return [len(completion_text(c)) % 5 / 4 for c in completions]
+
+
+class LengthJudge:
+    """A rule-based judge (the `critic_judge` hook): the longer response is better. Content-dependent, so
+    critic-DPO gets real preferences from a tiny random policy, whose own critic would never box a verdict."""
+
+    def compare(self, requests):
+        from rl_critic.judge import PairJudgment
+
+        verdicts = ["1" if len(r.first) > len(r.second) else "2" if len(r.second) > len(r.first) else "tie"
+                    for r in requests]  # fmt: skip
+        return [PairJudgment(raw=f"\\boxed{{{v}}}", verdict=v, tokens=0) for v in verdicts]

@@ -189,13 +189,25 @@ def test_every_recipe_parses(recipe):
         config = yaml.safe_load(recipe.read_text())
         assert config["num_processes"] >= 1 and config["distributed_type"] in ("NO", "MULTI_GPU", "DEEPSPEED")
         return
-    method = grpo if recipe.stem.startswith("grpo") else sft
-    types = ((grpo.GRPOScriptArguments, grpo.GRPOConfig, ModelArguments) if method is grpo
-             else (sft.TrainScriptArguments, sft.SFTConfig, ModelArguments))  # fmt: skip
+    from rl_critic import critic_dpo
+
+    method = grpo if recipe.stem.startswith("grpo") else critic_dpo if recipe.stem == "critic_dpo" else sft
+    types = {
+        grpo: (grpo.GRPOScriptArguments, grpo.GRPOConfig, ModelArguments),
+        sft: (sft.TrainScriptArguments, sft.SFTConfig, ModelArguments),
+        critic_dpo: (critic_dpo.CriticDPOArguments, critic_dpo.DPOConfig, ModelArguments),
+    }[method]
     # GPU recipes ask for bf16, which the configs refuse on a CPU-only machine at parse time: override it.
     script_args, training_args, model_args = parse_recipe(types, "test", ["--config", str(recipe), "--bf16", "false",
                                                                          "--use_cpu", "true"])  # fmt: skip
     assert model_args.model_name_or_path and script_args.dataset_name and training_args.output_dir
+    if method is critic_dpo and "7b" in recipe.parent.name:  # LLaVA-Critic 4.3
+        assert (script_args.num_candidates, script_args.rounds, training_args.beta) == (5, 3, 0.1)
+        assert (script_args.sample_temperature, script_args.sample_top_p, training_args.learning_rate) == (
+            0.7,
+            0.9,
+            5e-7,
+        )
     if method is grpo:
         import rewards
 

@@ -13,11 +13,8 @@ oracle (any candidate right).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from rl_critic.best_of_n import STRATEGIES
@@ -51,52 +48,6 @@ def make_parser() -> CliParser:
     return parser
 
 
-def read_rows(source: str, limit: int | None) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
-    """(row, error, base folder) per input row; JSONL lines that do not parse become error rows."""
-    path = Path(source)
-    if path.suffix in (".jsonl", ".json") and path.is_file():
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if limit is not None and number > limit:
-                    return
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    if not isinstance(row, dict):
-                        raise ValueError("not a JSON object")
-                except ValueError as err:
-                    yield {"id": f"line-{number}"}, f"unreadable JSONL line {number}: {err}", None
-                    continue
-                yield row, None, str(path.parent)
-        return
-    from data_converters.io import load_any
-
-    dataset = load_any(source)
-    for index, row in enumerate(dataset):
-        if limit is not None and index >= limit:
-            return
-        yield {"id": row.get("id", str(index)), **row}, None, str(path if path.is_dir() else path.parent)
-
-
-def to_problem(row: dict[str, Any], base: str | None, min_pixels, max_pixels):
-    """(Problem, answer) from one input row; raises UserError with what is wrong."""
-    from rl_critic.best_of_n import Problem
-    from rl_critic.vision import load_image
-
-    question = str(row.get("question") or "").strip()
-    if not question:
-        raise UserError("empty question")
-    raw = row.get("images", row.get("image"))
-    raw = raw if isinstance(raw, list) else [raw] if raw is not None else []
-    images = []
-    for image in raw:
-        if isinstance(image, str) and base and not os.path.isabs(image) and not image.startswith(("http", "data:")):
-            image = os.path.join(base, image)
-        images.append(load_image(image, min_pixels, max_pixels))
-    return Problem(question=question, candidates=[], images=images), row.get("answer")
-
-
 def main(argv: list[str]) -> int:
     args = make_parser().parse_args(argv)
     if args.n < 1:
@@ -110,6 +61,7 @@ def main(argv: list[str]) -> int:
     from rl_critic.judge import Judge
     from rl_critic.modeling import ModelArguments, load_model_and_processor
     from rl_critic.prompts import user_prompt
+    from rl_critic.questions import read_rows, to_problem
 
     set_seed(args.seed)
 
