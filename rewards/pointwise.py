@@ -33,11 +33,19 @@ def parse_score(text: str | None) -> float | None:
     return float(numbers[0]) if len(numbers) == 1 else None
 
 
-def parse_scale(scale: str | None, label: float) -> tuple[float, float]:
-    """(low, high) from a `"0-100"` style column, else guessed from the label (>10: 0-100, else 1-10)."""
+def scale_range(scale: str | None) -> tuple[int, int] | None:
+    """(low, high) from a `"0-100"` style `scale` column; None when absent or malformed."""
     match = _SCALE.fullmatch(str(scale or "").strip())
-    if match and float(match.group(1)) < float(match.group(2)):
-        return float(match.group(1)), float(match.group(2))
+    if match and int(match.group(1)) < int(match.group(2)):
+        return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def parse_scale(scale: str | None, label: float) -> tuple[float, float]:
+    """(low, high) from the `scale` column, else guessed from the label (>10: 0-100, else 1-10)."""
+    bounds = scale_range(scale)
+    if bounds is not None:
+        return float(bounds[0]), float(bounds[1])
     return (0.0, 100.0) if label > 10 else (1.0, 10.0)
 
 

@@ -131,3 +131,21 @@ def select(strategy: str, problems: list[Problem], judge: Judge | None = None, b
     if strategy == "round_robin":
         return _round_robin(problems, judge)
     return _pointwise(problems, judge)
+
+
+def selection_accuracies(records: list[dict[str, Any]], strategy: str) -> dict[str, float]:
+    """Accuracy (0-1) of the pick, `first`, `majority` and the oracle (any candidate right), over records
+    (`candidates`, `pick`, `answer`) that have a reference answer; {} when none has."""
+    from rewards.accuracy import answer_accuracy
+
+    scored = [r for r in records if r.get("answer") not in (None, "")]
+    if not scored:
+        return {}
+    correct = {strategy: 0, "first": 0, "majority": 0, "oracle (any correct)": 0}
+    for r in scored:
+        right = [answer_accuracy(c, r["answer"]) == 1.0 for c in r["candidates"]]
+        correct[strategy] += right[r["pick"]]
+        correct["first"] += right[0]
+        correct["majority"] += right[majority_pick(r["candidates"])]
+        correct["oracle (any correct)"] += any(right)
+    return {"questions": len(scored), **{name: count / len(scored) for name, count in correct.items()}}

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rl_critic.commands.train", "train a critic from a recipe: sft (LLaVA-Critic) or grpo (LLaVA-Critic-R1)"),
     "critic-dpo": ("rl_critic.commands.critic_dpo", "iterative DPO where a critic judges the policy's samples"),
     "best-of-n": ("rl_critic.commands.best_of_n", "self-critique: sample N answers, let a critic pick the best"),
+    "eval": ("rl_critic.commands.eval", "evaluate a critic on benchmark data, or a policy on questions"),
     "convert": ("rl_critic.commands.convert", "turn critic preference data into grpo / sft / dpo / eval datasets"),
     "make-synthetic": ("rl_critic.commands.make_synthetic", "generate shape-image critic data in the 113k schema"),
     "generate": ("rl_critic.commands.generate", "answer a prompt about image(s) with any model (smoke test)"),

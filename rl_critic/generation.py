@@ -48,8 +48,11 @@ def generate_counted(
     images: Sequence[Sequence[Image.Image]] | None = None,
     settings: SamplingSettings | None = None,
     batch_size: int = 8,
+    progress: str | None = None,
 ) -> list[list[tuple[str, int]]]:
-    """`generate`, with the number of tokens each completion generated (up to and including its end token)."""
+    """`generate`, with the number of tokens each completion generated (up to and including its end token).
+
+    `progress`: a description to show a progress bar over the batches (long evaluation runs)."""
     import torch
 
     settings = settings or SamplingSettings()
@@ -60,7 +63,12 @@ def generate_counted(
     if tokenizer.padding_side != "left":
         raise ValueError("batched generation needs a left-padding processor (load it with rl_critic.modeling)")
     outputs: list[list[tuple[str, int]]] = []
-    for start in range(0, len(conversations), batch_size):
+    starts = range(0, len(conversations), batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=progress, unit="batch")
+    for start in starts:
         batch = conversations[start : start + batch_size]
         batch_images = [list(imgs) for imgs in images[start : start + batch_size]]
         texts = [processor.apply_chat_template(conv, add_generation_prompt=True, tokenize=False) for conv in batch]

@@ -39,6 +39,7 @@ class ScoreRequest:
     question: str
     response: str
     images: list[Image.Image] = field(default_factory=list)
+    scale: tuple[int, int] | None = None  # score range asked for; default: the judge's `score_range`
 
 
 @dataclass
@@ -84,10 +85,12 @@ class Judge:
         self.batch_size = batch_size
         self.score_range = score_range
         self.calls = 0  # judgments made, for reports
+        self.progress: str | None = None  # set a description to show a progress bar while judging
 
     def _run(self, texts: list[str], images: list[list[Image.Image]]) -> list[tuple[str, int]]:
         conversations = [user_prompt(with_think_suffix(text), len(imgs)) for text, imgs in zip(texts, images)]
-        outputs = generate_counted(self.model, self.processor, conversations, images, self.settings, self.batch_size)
+        outputs = generate_counted(self.model, self.processor, conversations, images, self.settings, self.batch_size,
+                                   progress=self.progress)  # fmt: skip
         self.calls += len(texts)
         return [completions[0] for completions in outputs]
 
@@ -111,11 +114,11 @@ class Judge:
         """One pointwise score per request (in `score_range`), all in batched `generate` calls."""
         if not requests:
             return []
-        low, high = self.score_range
-        texts = [pointwise_prompt(r.question, r.response, low, high) for r in requests]
+        scales = [r.scale or self.score_range for r in requests]
+        texts = [pointwise_prompt(r.question, r.response, *scale) for r, scale in zip(requests, scales)]
         results = self._run(texts, [r.images for r in requests])
         judgments = []
-        for raw, tokens in results:
+        for (raw, tokens), (low, high) in zip(results, scales):
             value = parse_score(final_answer(raw))
             judgments.append(ScoreJudgment(raw, value if value is not None and low <= value <= high else None, tokens))
         return judgments

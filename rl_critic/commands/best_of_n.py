@@ -128,19 +128,12 @@ def main(argv: list[str]) -> int:
 
 def accuracy_table(records: list[dict[str, Any]], strategy: str) -> str:
     """Accuracy of the pick against `first`, `majority` and the oracle, on rows with a reference answer."""
-    from rewards.accuracy import answer_accuracy
-    from rl_critic.best_of_n import majority_pick
+    from rl_critic.best_of_n import selection_accuracies
 
-    scored = [r for r in records if r.get("answer") not in (None, "")]
-    if not scored:
+    accuracies = selection_accuracies(records, strategy)
+    if not accuracies:
         return "(no reference answers: no accuracy table)"
-    correct = {strategy: 0, "first": 0, "majority": 0, "oracle (any correct)": 0}
-    for r in scored:
-        right = [answer_accuracy(c, r["answer"]) == 1.0 for c in r["candidates"]]
-        correct[strategy] += right[r["pick"]]
-        correct["first"] += right[0]
-        correct["majority"] += right[majority_pick(r["candidates"])]
-        correct["oracle (any correct)"] += any(right)
-    lines = [f"{'selection':<22} {'accuracy':>9}  ({len(scored)} questions with answers)"]
-    lines += [f"{name:<22} {100 * count / len(scored):>8.1f}%" for name, count in correct.items()]
+    count = accuracies.pop("questions")
+    lines = [f"{'selection':<22} {'accuracy':>9}  ({count} questions with answers)"]
+    lines += [f"{name:<22} {100 * value:>8.1f}%" for name, value in accuracies.items()]
     return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""Evaluation runs: a critic against human labels (`eval critic`), a policy against reference answers
+(`eval policy`, optionally through self-critique best-of-N). Metrics live in `rl_critic.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from PIL import Image
+
+from rewards.pointwise import scale_range
+from rl_critic import metrics
+from rl_critic.best_of_n import Problem, select, selection_accuracies
+from rl_critic.judge import Judge, PairRequest, ScoreRequest
+
+_VERDICT_LABELS = ("1", "2", "tie")
+
+
+def _images(row: dict[str, Any], blank: bool) -> list[Image.Image]:
+    images = row.get("images", row.get("image"))
+    images = images if isinstance(images, list) else [images] if images is not None else []
+    images = [image.convert("RGB") for image in images]
+    return [Image.new("RGB", image.size, "white") for image in images] if blank else images
+
+
+def _pairwise_report(rows: list[dict], forward: list, swapped: list | None) -> dict[str, Any]:
+    labels = [r["solution"] for r in rows]
+    verdicts = [j.verdict for j in forward]
+    report: dict[str, Any] = {"n": len(rows), "parse_failure_rate": metrics.parse_failure_rate(verdicts)}
+    for ties in (True, False):
+        for strict in (True, False):
+            name = f"accuracy_{'with' if ties else 'without'}_ties_{'strict' if strict else 'lenient'}"
+            report[name] = metrics.pairwise_accuracy(labels, verdicts, strict=strict, with_ties=ties)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        if row.get("group"):
+            groups[row["group"]].append(index)
+    if groups:
+        report["groups"] = {}
+        for group, indices in sorted(groups.items()):
+            g_labels, g_verdicts = [labels[i] for i in indices], [verdicts[i] for i in indices]
+            report["groups"][group] = {
+                "n": len(indices),
+                "accuracy_strict": metrics.pairwise_accuracy(g_labels, g_verdicts, strict=True),
+                "accuracy_lenient": metrics.pairwise_accuracy(g_labels, g_verdicts, strict=False),
+            }
+        for kind in ("strict", "lenient"):
+            report[f"macro_accuracy_{kind}"] = metrics.macro_average(
+                {g: v[f"accuracy_{kind}"] for g, v in report["groups"].items()}
+            )
+    if swapped is not None:  # judged with the responses exchanged: map verdicts back to the original order
+        back = [metrics.FLIP[j.verdict] for j in swapped]
+        report["swap"] = {
+            "order_consistency": metrics.order_consistency(verdicts, [j.verdict for j in swapped]),
+            "accuracy_original_order_strict": report["accuracy_with_ties_strict"],
+            "accuracy_swapped_order_strict": metrics.pairwise_accuracy(labels, back, strict=True),
+        }
+    return report
+
+
+def _pointwise_report(rows: list[dict], judgments: list) -> dict[str, Any]:
+    by_group: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+    predicted, labels = [], []
+    for row, judgment in zip(rows, judgments):
+        if judgment.score is None:
+            continue
+        predicted.append(judgment.score)
+        labels.append(float(row["solution"]))
+        by_group[row.get("group") or row["source"]][0].append(judgment.score)
+        by_group[row.get("group") or row["source"]][1].append(float(row["solution"]))
+    pearsons = {group: metrics.pearson(p, y) for group, (p, y) in sorted(by_group.items())}
+    return {
+        "n": len(rows),
+        "parse_failure_rate": metrics.parse_failure_rate([j.score for j in judgments]),
+        "pearson": metrics.pearson(predicted, labels),
+        "pearson_by_group": pearsons,
+        "average_pearson": metrics.macro_average(pearsons),
+    }
+
+
+def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool = False):
+    """Judge every row of a converted `eval` dataset; returns (report, judgment records)."""
+    rows = list(dataset)
+    pair_rows = [r for r in rows if r["task"] == "pairwise" and r["solution"] in _VERDICT_LABELS]
+    point_rows = [r for r in rows if r["task"] == "pointwise"]
+    requests = [PairRequest(r["question"], r["responses"][0], r["responses"][1], _images(r, blank_image))
+                for r in pair_rows]  # fmt: skip
+    forward = judge.compare(requests)
+    swapped = judge.compare([PairRequest(q.question, q.second, q.first, q.images) for q in requests]) if swap else None
+    scores = judge.score([ScoreRequest(r["question"], r["responses"][0], _images(r, blank_image),
+                                       scale_range(r.get("scale"))) for r in point_rows])  # fmt: skip
+    records = []
+    for index, (row, judgment) in enumerate(zip(pair_rows, forward)):
+        records.append({"id": row["id"], "order": "original", "label": row["solution"], "verdict": judgment.verdict,
+                        "raw": judgment.raw})  # fmt: skip
+        if swapped is not None:
+            records.append({"id": row["id"], "order": "swapped", "label": metrics.FLIP[row["solution"]],
+                            "verdict": swapped[index].verdict, "raw": swapped[index].raw})  # fmt: skip
+    for row, judgment in zip(point_rows, scores):
+        records.append({"id": row["id"], "order": "pointwise", "label": row["solution"], "score": judgment.score,
+                        "raw": judgment.raw})  # fmt: skip
+    report: dict[str, Any] = {"rows": len(rows), "swap": swap, "blank_image": blank_image}
+    if pair_rows:
+        report["pairwise"] = _pairwise_report(pair_rows, forward, swapped)
+    if point_rows:
+        report["pointwise"] = _pointwise_report(point_rows, scores)
+    models = [r.get("models") for r in pair_rows]
+    report["model_level"] = (
+        model_level(pair_rows, forward)
+        if models and all(models)
+        else "not available: the data has no response model names"
+    )
+    return report, records
+
+
+def model_level(rows: list[dict], judgments: list) -> dict[str, Any]:
+    """Elo from the critic's verdicts vs Elo from the human labels, and Kendall's tau between them."""
+    outcome = {"1": 1.0, "2": 0.0, "tie": 0.5}
+    human = metrics.elo_ratings([(*r["models"], outcome[r["solution"]]) for r in rows])
+    critic = metrics.elo_ratings([(*r["models"], outcome.get(j.verdict, 0.5)) for r, j in zip(rows, judgments)])
+    names = sorted(human)
+    return {"elo_human": human, "elo_critic": critic,
+            "kendall_tau": metrics.kendall_tau([human[m] for m in names], [critic[m] for m in names])}  # fmt: skip
+
+
+def eval_policy(problems: list[Problem], answers: list[Any], candidates: list[list[str]], strategy: str,
+                judge: Judge | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
+    """Accuracy of the chosen answers (one candidate: plain accuracy; several: through `strategy`)."""
+    for problem, sampled in zip(problems, candidates):
+        problem.candidates = sampled
+    chosen = select(strategy if len(candidates[0]) > 1 else "first", problems, judge)
+    records = [
+        {"question": p.question, "candidates": p.candidates, "pick": s.pick, "picked": p.candidates[s.pick],
+         "answer": a, "num_judgments": len(s.judgments)}
+        for p, s, a in zip(problems, chosen, answers)
+    ]  # fmt: skip
+    accuracies = selection_accuracies(records, strategy)
+    return {"questions": len(problems), "n": len(candidates[0]), "strategy": strategy, **accuracies}, records
+
+
+def markdown(report: dict[str, Any], title: str) -> str:
+    """A readable report.md: every number of the JSON report, one table per section."""
+    lines = [f"# {title}", ""]
+
+    def table(section: dict[str, Any], prefix: str = "") -> None:
+        for key, value in section.items():
+            if isinstance(value, dict):
+                table(value, f"{prefix}{key} / ")
+            else:
+                shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+                lines.append(f"| {prefix}{key} | {shown} |")
+
+    lines += ["| metric | value |", "|---|---|"]
+    table(report)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,152 @@
+"""Evaluation: metrics on hand-computed values, `eval critic` over every source, swap, blank images, CLI."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from data_converters.convert import convert
+from data_converters.io import load_converted
+from rl_critic import metrics
+from rl_critic.evaluate import eval_critic
+from rl_critic.generation import SamplingSettings
+from rl_critic.judge import Judge
+from rl_critic.modeling import ModelArguments, load_model_and_processor
+from tests.conftest import shape_image
+from tests.test_best_of_n import ScriptedJudge
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_pairwise_accuracy_strict_lenient_with_and_without_ties():
+    labels, verdicts = ["1", "2", "1", "tie"], ["1", None, "2", "tie"]
+    assert metrics.pairwise_accuracy(labels, verdicts, strict=True) == 0.5
+    assert metrics.pairwise_accuracy(labels, verdicts, strict=False) == pytest.approx(2 / 3)
+    assert metrics.pairwise_accuracy(labels, verdicts, strict=True, with_ties=False) == pytest.approx(1 / 3)
+    assert metrics.pairwise_accuracy(labels, verdicts, strict=False, with_ties=False) == 0.5
+    assert metrics.pairwise_accuracy(["1"], [None], strict=False) is None
+    assert metrics.parse_failure_rate(verdicts) == 0.25
+
+
+def test_correlations_macro_consistency_and_elo():
+    assert metrics.pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
+    assert metrics.pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert metrics.pearson([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    assert metrics.pearson([1, 1], [2, 3]) is None
+    assert metrics.kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+    assert metrics.kendall_tau([1, 1, 2], [1, 2, 3]) == pytest.approx(2 / (3 * 2) ** 0.5)  # tau-b with a tie
+    assert metrics.macro_average({"a": 1.0, "b": 0.5, "c": None}) == 0.75
+    assert metrics.order_consistency(["1", "2", None], ["2", "2", "1"]) == pytest.approx(1 / 3)
+    battles = [("A", "B", 1.0), ("B", "C", 1.0), ("A", "C", 1.0)] * 20 + [("A", "B", 0.5)]
+    elo = metrics.elo_ratings(battles)
+    assert elo["A"] > elo["B"] > elo["C"] and sum(elo.values()) == pytest.approx(3000)
+
+
+def _data_uri() -> str:
+    buffer = io.BytesIO()
+    shape_image(56, 56).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+SOURCES = {
+    "vl-rewardbench": lambda i, img: {"id": f"wildvision-{i}", "query": "Q?", "response": ["good", "bad"],
+                                      "human_ranking": [0, 1] if i % 2 else [1, 0], "image": img},
+    "multimodal-rewardbench": lambda i, img: {"ID": f"m{i}", "Text": "Q?", "Image": img, "Output1": "a",
+                                              "Output2": "b", "Better": "Output1", "Category": "safety"},
+    "mm-rlhf-rewardbench": lambda i, img: {"id": f"r{i}", "prompt": "Q?", "chosen": "c", "rejected": "r", "image": img},
+    "mllm-judge-pair": lambda i, img: {"instruction": "Q?", "image_path": img, "answer1": "x", "answer2": "y",
+                                       "human_answer": "ABC"[i % 3]},
+    "mllm-judge-score": lambda i, img: {"instruction": "Q?", "image_path": img, "answer": "x", "human": 1 + i % 5},
+    "preference": lambda i, img: {"question": "Q?", "chosen": "c", "rejected": "r", "image": img},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def eval_sets(tmp_path_factory) -> dict[str, Path]:
+    root, image = tmp_path_factory.mktemp("eval"), _data_uri()
+    sets = {}
+    for source, make in SOURCES.items():
+        (root / f"{source}.jsonl").write_text("".join(json.dumps(make(i, image)) + "\n" for i in range(6)))
+        convert(source, str(root / f"{source}.jsonl"), "eval", str(root / source))
+        sets[source] = root / source
+    convert("llava-critic-pointwise", str(ROOT / "examples/data/llava-critic-sample.parquet"), "eval",
+            str(root / "llava-critic"), limit=12)  # fmt: skip
+    sets["llava-critic"] = root / "llava-critic"
+    return sets
+
+
+def test_eval_critic_runs_on_the_tiny_model_over_every_source(eval_sets):
+    model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
+    judge = Judge(model, processor, SamplingSettings(max_new_tokens=4), batch_size=8)
+    for source, folder in eval_sets.items():
+        dataset = load_converted(folder)
+        report, records = eval_critic(dataset, judge)
+        assert report["rows"] == len(dataset), source
+        section = report.get("pairwise") or report.get("pointwise")
+        assert section["n"] > 0 and 0.0 <= section["parse_failure_rate"] <= 1.0
+        assert len(records) == len(dataset) and all("raw" in r for r in records)
+    groups = eval_critic(load_converted(eval_sets["vl-rewardbench"]), judge)[0]["pairwise"]["groups"]
+    assert set(groups) == {"general"}
+
+
+def test_scripted_critic_scores_are_exact_and_swap_doubles_the_judgments(eval_sets):
+    dataset = load_converted(eval_sets["mm-rlhf-rewardbench"])  # the chosen text is "c", the rejected "r"
+
+    class PrefersC(ScriptedJudge):
+        quality = staticmethod(lambda text: 1 if text == "c" else 0)
+
+    judge = PrefersC()
+    report, records = eval_critic(dataset, judge, swap=True)
+    pairwise = report["pairwise"]
+    assert pairwise["accuracy_with_ties_strict"] == 1.0 and pairwise["parse_failure_rate"] == 0.0
+    assert pairwise["swap"] == {"order_consistency": 1.0, "accuracy_original_order_strict": 1.0,
+                                "accuracy_swapped_order_strict": 1.0}  # fmt: skip
+    assert len(judge.requests) == 2 * len(dataset) and len(records) == 2 * len(dataset)
+
+
+def test_blank_image_replaces_every_image(eval_sets):
+    seen = []
+
+    class Spy(ScriptedJudge):
+        quality = staticmethod(lambda text: 0)
+
+        def compare(self, requests):
+            seen.extend(image for r in requests for image in r.images)
+            return super().compare(requests)
+
+    dataset = load_converted(eval_sets["preference"])
+    eval_critic(dataset, Spy(), blank_image=True)
+    assert seen and all(image.getextrema() == ((255, 255), (255, 255), (255, 255)) for image in seen)
+    seen.clear()
+    report, _ = eval_critic(dataset, Spy())
+    assert any(image.getextrema() != ((255, 255), (255, 255), (255, 255)) for image in seen)
+    assert report["blank_image"] is False
+
+
+def test_cli_writes_reports(eval_sets, tmp_path):
+    script = Path(sys.executable).with_name("rl-critic")
+    out = tmp_path / "critic" / "report.json"
+    command = [str(script), "eval", "critic", "--data", str(eval_sets["llava-critic"]), "--out", str(out),
+               "--max-new-tokens", "4", "--swap", "--blank-image"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["swap"] and report["blank_image"] and "accuracy_with_ties_strict" in report["pairwise"]
+    assert "| pairwise / accuracy_without_ties_lenient |" in (out.parent / "report.md").read_text()
+    assert len((out.parent / "judgments.jsonl").read_text().splitlines()) >= report["rows"]
+    out = tmp_path / "policy" / "report.json"
+    command = [str(script), "eval", "policy", "--data", str(ROOT / "examples/questions.jsonl"), "--out", str(out),
+               "--max-new-tokens", "4", "--best-of-n", "3"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["questions"] == 4 and report["n"] == 3 and "oracle (any correct)" in report
+    bad = subprocess.run([str(script), "eval", "critic", "--data", str(ROOT / "examples/questions.jsonl"), "--out",
+                          str(tmp_path / "x.json")], capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 1 and "not converted eval data" in bad.stderr
