@@ -41,7 +41,7 @@ def output_features(task: str, image_column: str):
     if task in ("grpo", "eval"):
         columns.update(task=text, prompt=messages, solution=text, scale=text, question=text)
         columns.update(responses=List(text), swapped=Value("bool"))
-    elif task == "sft":
+    elif task in ("sft", "sft-r1"):
         columns.update(task=text, messages=messages)
     else:
         columns.update(prompt=messages, chosen=messages, rejected=messages)

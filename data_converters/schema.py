@@ -27,7 +27,7 @@ from typing import Any
 from data_converters.parsing import PairPrompt, ParseError
 from rl_critic.prompts import pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
 
-TASKS = ("grpo", "sft", "dpo", "eval")
+TASKS = ("grpo", "sft", "sft-r1", "dpo", "eval")
 FLIP = {"1": "2", "2": "1", "tie": "tie"}
 
 
@@ -117,6 +117,35 @@ def sft_row(j: Judgment) -> dict[str, Any]:
     return {"id": j.id, "source": j.source, "group": j.group, "task": j.task, "messages": messages}
 
 
+def _reasoning(rationale: str) -> str:
+    """The rationale without its closing verdict (`... The better response: [first]`), which the box replaces."""
+    cut = rationale.lower().rfind("the better response")
+    return (rationale[:cut] if cut > 0 else rationale).strip()
+
+
+def sft_r1_row(j: Judgment, seed: int) -> dict[str, Any]:
+    """A warm start in the R1 format: the verifiable prompt (R1 suffix, order randomised like `grpo`) answered
+    with `<think>reasoning</think>\\boxed{label}`, so a model learns the format GRPO then rewards.
+
+    The reasoning is the annotator's rationale, kept only when the order was not swapped (rationales name
+    positions: "the first response ..."); swapped rows think in a position-free sentence instead."""
+    if j.rationale is None:
+        raise ParseError("no judge rationale (sft-r1 needs llava-critic data)")
+    row = verifiable_row(j, seed, keep_ties=True)
+    label = row["solution"]
+    if j.task == "pointwise":
+        thought = _reasoning(j.rationale)
+    elif row["swapped"]:
+        thought = (
+            "Comparing the two responses with the image." if label != "tie" else "Both responses are equally good."
+        )
+    else:
+        thought = _reasoning(j.rationale)
+    answer = f"<think>{thought}</think>\\boxed{{{label}}}"
+    messages = row["prompt"] + [{"role": "assistant", "content": [{"type": "text", "text": answer}]}]
+    return {"id": j.id, "source": j.source, "group": j.group, "task": j.task, "messages": messages}
+
+
 def dpo_row(j: Judgment) -> dict[str, Any]:
     """Policy DPO: the question as prompt, the preferred response as chosen, the other as rejected."""
     if j.task != "pairwise":
@@ -143,6 +172,8 @@ def task_row(j: Judgment, task: str, seed: int, keep_ties: bool) -> dict[str, An
         return verifiable_row(j, seed, keep_ties=True)
     if task == "sft":
         return sft_row(j)
+    if task == "sft-r1":
+        return sft_r1_row(j, seed)
     if task == "dpo":
         return dpo_row(j)
     raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")

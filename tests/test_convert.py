@@ -297,3 +297,22 @@ def test_grpo_output_trains_one_step_in_trl(sample, tmp_path):
     loss = trainer.state.log_history[0]["loss"]
     assert loss == loss and abs(loss) < 1e6
     assert any(not torch.equal(p, before[n]) for n, p in model.named_parameters())
+
+
+def test_sft_r1_answers_are_rewarded_by_the_grpo_reward(sample, tmp_path):
+    """The R1 warm start teaches exactly what GRPO rewards: same prompt, same randomised label, right format."""
+    import rewards
+
+    convert("llava-critic-pairwise", sample, "sft-r1", str(tmp_path / "sft"), seed=5)
+    convert("llava-critic-pairwise", sample, "eval", str(tmp_path / "eval"), seed=5)
+    targets = {r["id"]: r for r in load_converted(tmp_path / "eval")}
+    rows = list(load_converted(tmp_path / "sft"))
+    assert len(rows) == len(targets) > 250
+    for row in rows:
+        target = targets[row["id"]]
+        user, assistant = row["messages"]
+        assert user["content"][-1]["text"] == target["prompt"][0]["content"][-1]["text"]
+        answer = assistant["content"][0]["text"]
+        reward = rewards.critic_reward(completions=[answer], solution=[target["solution"]], task=[target["task"]],
+                                       scale=[target["scale"]])  # fmt: skip
+        assert reward == [pytest.approx(1.0)], (row["id"], answer)

@@ -19,7 +19,12 @@ def make_parser() -> CliParser:
     parser = CliParser(prog="rl-critic convert", description=__doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument("--source", required=True, choices=SOURCE_NAMES, help="what the input is")
     parser.add_argument("--input", required=True, help="parquet/JSONL file, save_to_disk or parquet folder, or hub id")
-    parser.add_argument("--task", required=True, choices=["grpo", "sft", "dpo", "eval"], help="what to make of it")
+    parser.add_argument(
+        "--task",
+        required=True,
+        choices=["grpo", "sft", "sft-r1", "dpo", "eval"],
+        help="what to make of it (sft-r1: R1-format warm start: think + boxed verdict)",
+    )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=0, help="response-order randomisation seed (default: 0)")
     parser.add_argument("--keep-ties", action="store_true", help="keep tied pairs for grpo (eval always keeps them)")
