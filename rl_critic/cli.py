@@ -85,6 +85,7 @@ def run_command(name: str, argv: Sequence[str]) -> int:
 def run_module(name: str, main_function, argv: Sequence[str] | None = None) -> int:
     """Call `main_function(argv)` with the CLI's error handling (also for `python -m rl_critic.<method>`)."""
     argv = sys.argv[1:] if argv is None else argv
+    quiet_optional_kernel_warnings()
     try:
         return int(main_function(list(argv)) or 0)
     except (UserError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
@@ -98,8 +99,17 @@ def run_module(name: str, main_function, argv: Sequence[str] | None = None) -> i
         return 130
 
 
+def quiet_optional_kernel_warnings() -> None:
+    """bitsandbytes warns at import, on every CPU run, that an optional `kernels` package is missing (its CPU
+    4-bit path works without it); TRL and peft import it, so every command would start with that line."""
+    import logging
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_optional_kernel_warnings()
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage(), end="")
         return 0
