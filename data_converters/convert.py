@@ -40,7 +40,7 @@ def output_features(task: str, image_column: str):
     columns: dict[str, Any] = {"id": text, "source": text, "group": text}
     if task in ("grpo", "eval"):
         columns.update(task=text, prompt=messages, solution=text, scale=text, question=text)
-        columns.update(responses=List(text), swapped=Value("bool"))
+        columns.update(responses=List(text), swapped=Value("bool"), models=List(text))
     elif task in ("sft", "sft-r1"):
         columns.update(task=text, messages=messages)
     else:

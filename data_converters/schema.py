@@ -16,6 +16,7 @@ Verifiable-target schema (tasks `grpo` and `eval`), one row per judgment:
 | `scale` | pointwise score range (`"0-100"`, `"1-10"`, `"1-5"`), `""` for pairwise |
 | `question`, `responses` | the question and the response(s) in the order shown in the prompt |
 | `swapped` | True when the two responses were exchanged (and the label flipped) by the randomisation |
+| `models` | the models that wrote `responses`, same order (`[]` when the source does not say) |
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Judgment:
     scale: str = ""  # pointwise only, e.g. "0-100"
     judge_prompt: PairPrompt | str | None = None  # the source's own judge prompt, when it has one
     rationale: str | None = None  # the annotator's full answer (LLaVA-Critic), for SFT
+    models: list[str] = field(default_factory=list)  # the models that wrote the responses, when known
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -104,6 +106,7 @@ def verifiable_row(j: Judgment, seed: int, keep_ties: bool) -> dict[str, Any]:
         "question": j.question,
         "responses": responses,
         "swapped": swapped,
+        "models": list(reversed(j.models)) if swapped else list(j.models),
     }
 
 

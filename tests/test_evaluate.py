@@ -150,3 +150,25 @@ def test_cli_writes_reports(eval_sets, tmp_path):
     bad = subprocess.run([str(script), "eval", "critic", "--data", str(ROOT / "examples/questions.jsonl"), "--out",
                           str(tmp_path / "x.json")], capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 1 and "not converted eval data" in bad.stderr
+
+
+def test_model_level_elo_and_kendall_tau_when_models_are_known(tmp_path):
+    image, rows = _data_uri(), []
+    for i, (strong, weak) in enumerate([("A", "B"), ("B", "C"), ("A", "C")] * 4):
+        first_is_strong = i % 2 == 0  # the stronger model's answer is "good", shown first or second
+        rows.append({"id": f"wildvision-{i}", "query": "Q?", "image": image,
+                     "response": ["good", "bad"] if first_is_strong else ["bad", "good"],
+                     "models": [strong, weak] if first_is_strong else [weak, strong],
+                     "human_ranking": [0, 1] if first_is_strong else [1, 0]})  # fmt: skip
+    (tmp_path / "vl.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    convert("vl-rewardbench", str(tmp_path / "vl.jsonl"), "eval", str(tmp_path / "eval"))
+    dataset = load_converted(tmp_path / "eval")
+    for row in dataset:  # models follow their responses through the order randomisation
+        assert row["models"][row["responses"].index("good")] in "AB" and len(row["models"]) == 2
+
+    class PrefersGood(ScriptedJudge):
+        quality = staticmethod(lambda text: 1 if text == "good" else 0)
+
+    level = eval_critic(dataset, PrefersGood())[0]["model_level"]
+    assert level["elo_human"]["A"] > level["elo_human"]["B"] > level["elo_human"]["C"]
+    assert level["kendall_tau"] == pytest.approx(1.0)

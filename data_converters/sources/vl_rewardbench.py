@@ -1,7 +1,8 @@
 """VL-RewardBench (`MMInstruction/VL-RewardBench`, 1,250 rows).
 
 Columns: `id`, `query`, `response` (two strings), `image`, `human_ranking` (rank per response, lower is
-better: `[0, 1]` means the first response is better). Groups follow the benchmark's three parts, derived
+better: `[0, 1]` means the first response is better), and `models` (who wrote each response) when present,
+which model-level metrics (Elo, Kendall's tau) use. Groups follow the benchmark's three parts, derived
 from the id prefix as its official script does: general (WildVision, VLFeedback), hallucination (POVID,
 RLAIF-V, RLHF-V) and reasoning (MathVerse, MMMU-Pro).
 """
@@ -49,6 +50,7 @@ def read(row: dict[str, Any], index: int, base_dir: str | None) -> list[Judgment
             label=label,
             images=[image_ref(column(row, "image"), base_dir)],
             group=group_of(id_),
+            models=[str(m) for m in (row.get("models") or [])][:2] if len(row.get("models") or []) == 2 else [],
         )
     ]
 
