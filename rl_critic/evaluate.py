@@ -24,6 +24,31 @@ def _images(row: dict[str, Any], blank: bool) -> list[Image.Image]:
     return [Image.new("RGB", image.size, "white") for image in images] if blank else images
 
 
+def swap_responses(text: str, first: str, second: str) -> str | None:
+    """`text` with the two responses exchanged in place (bracketed `[...]` or one-per-line blocks, the layouts
+    the converters write); None when they cannot be located unambiguously."""
+    for left, right in (("[", "]"), ("\n", "\n")):
+        a, b = f"{left}{first}{right}", f"{left}{second}{right}"
+        i = text.find(a)
+        j = text.find(b, i + len(a)) if i != -1 else -1
+        if i != -1 and j != -1:
+            return text[:i] + b + text[i + len(a) : j] + a + text[j + len(b) :]
+    return None
+
+
+def _pair_requests(row: dict[str, Any], images: list[Image.Image], own_prompt: bool) -> tuple[PairRequest, PairRequest]:
+    """(original order, swapped order) requests. With `own_prompt`, the row's converted judge prompt is
+    used as is (the critic is asked exactly what it was trained on), its responses exchanged in place for the
+    swapped order; rows whose prompt cannot be swapped that way fall back to the default layout for both."""
+    first, second = row["responses"]
+    text = row["prompt"][-1]["content"][-1]["text"] if own_prompt and row.get("prompt") else None
+    swapped = swap_responses(text, first, second) if text else None
+    if swapped is None:
+        text = None
+    return (PairRequest(row["question"], first, second, images, prompt=text),
+            PairRequest(row["question"], second, first, images, prompt=swapped))  # fmt: skip
+
+
 def _pairwise_report(rows: list[dict], forward: list, swapped: list | None) -> dict[str, Any]:
     labels = [r["solution"] for r in rows]
     verdicts = [j.verdict for j in forward]
@@ -79,15 +104,16 @@ def _pointwise_report(rows: list[dict], judgments: list) -> dict[str, Any]:
     }
 
 
-def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool = False):
-    """Judge every row of a converted `eval` dataset; returns (report, judgment records)."""
+def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool = False, own_prompt: bool = True):
+    """Judge every row of a converted `eval` dataset; returns (report, judgment records).
+
+    own_prompt: ask with each row's converted judge prompt (default) rather than the default layout."""
     rows = list(dataset)
     pair_rows = [r for r in rows if r["task"] == "pairwise" and r["solution"] in _VERDICT_LABELS]
     point_rows = [r for r in rows if r["task"] == "pointwise"]
-    requests = [PairRequest(r["question"], r["responses"][0], r["responses"][1], _images(r, blank_image))
-                for r in pair_rows]  # fmt: skip
-    forward = judge.compare(requests)
-    swapped = judge.compare([PairRequest(q.question, q.second, q.first, q.images) for q in requests]) if swap else None
+    requests = [_pair_requests(r, _images(r, blank_image), own_prompt) for r in pair_rows]
+    forward = judge.compare([original for original, _ in requests])
+    swapped = judge.compare([other for _, other in requests]) if swap else None
     scores = judge.score([ScoreRequest(r["question"], r["responses"][0], _images(r, blank_image),
                                        scale_range(r.get("scale"))) for r in point_rows])  # fmt: skip
     records = []
@@ -100,7 +126,8 @@ def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool 
     for row, judgment in zip(point_rows, scores):
         records.append({"id": row["id"], "order": "pointwise", "label": row["solution"], "score": judgment.score,
                         "raw": judgment.raw})  # fmt: skip
-    report: dict[str, Any] = {"rows": len(rows), "swap": swap, "blank_image": blank_image}
+    report: dict[str, Any] = {"rows": len(rows), "swap": swap, "blank_image": blank_image,
+                              "prompts": "row" if own_prompt else "default"}  # fmt: skip
     if pair_rows:
         report["pairwise"] = _pairwise_report(pair_rows, forward, swapped)
     if point_rows:

@@ -32,6 +32,7 @@ class PairRequest:
     first: str
     second: str
     images: list[Image.Image] = field(default_factory=list)
+    prompt: str | None = None  # a ready judge text (R1 suffix included) to use instead of the default layout
 
 
 @dataclass
@@ -88,7 +89,7 @@ class Judge:
         self.progress: str | None = None  # set a description to show a progress bar while judging
 
     def _run(self, texts: list[str], images: list[list[Image.Image]]) -> list[tuple[str, int]]:
-        conversations = [user_prompt(with_think_suffix(text), len(imgs)) for text, imgs in zip(texts, images)]
+        conversations = [user_prompt(text, len(imgs)) for text, imgs in zip(texts, images)]
         outputs = generate_counted(self.model, self.processor, conversations, images, self.settings, self.batch_size,
                                    progress=self.progress)  # fmt: skip
         self.calls += len(texts)
@@ -98,7 +99,7 @@ class Judge:
         """One pairwise judgment per request, all in batched `generate` calls."""
         if not requests:
             return []
-        texts = [pairwise_prompt(r.question, r.first, r.second) for r in requests]
+        texts = [r.prompt or with_think_suffix(pairwise_prompt(r.question, r.first, r.second)) for r in requests]
         results = self._run(texts, [r.images for r in requests])
         return [PairJudgment(raw, normalise_preference(final_answer(raw)), tokens) for raw, tokens in results]
 
@@ -106,7 +107,7 @@ class Judge:
         """Both responses scored 1-10 in one judgment (LLaVA-Bench style), batched."""
         if not requests:
             return []
-        texts = [two_score_prompt(r.question, r.first, r.second) for r in requests]
+        texts = [with_think_suffix(two_score_prompt(r.question, r.first, r.second)) for r in requests]
         results = self._run(texts, [r.images for r in requests])
         return [PairScores(raw, _two_scores(raw), tokens) for raw, tokens in results]
 
@@ -115,7 +116,9 @@ class Judge:
         if not requests:
             return []
         scales = [r.scale or self.score_range for r in requests]
-        texts = [pointwise_prompt(r.question, r.response, *scale) for r, scale in zip(requests, scales)]
+        texts = [
+            with_think_suffix(pointwise_prompt(r.question, r.response, *scale)) for r, scale in zip(requests, scales)
+        ]
         results = self._run(texts, [r.images for r in requests])
         judgments = []
         for (raw, tokens), (low, high) in zip(results, scales):

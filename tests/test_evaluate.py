@@ -172,3 +172,39 @@ def test_model_level_elo_and_kendall_tau_when_models_are_known(tmp_path):
     level = eval_critic(dataset, PrefersGood())[0]["model_level"]
     assert level["elo_human"]["A"] > level["elo_human"]["B"] > level["elo_human"]["C"]
     assert level["kendall_tau"] == pytest.approx(1.0)
+
+
+def test_swap_responses_in_place():
+    from rl_critic.evaluate import swap_responses
+
+    text = "Judge.\nQuestion: [Q]\nThe first response: [It is [red].]\nThe second response: [Blue.]\nThink."
+    assert swap_responses(text, "It is [red].", "Blue.") == text.replace("[It is [red].]", "@").replace(
+        "[Blue.]", "[It is [red].]").replace("@", "[Blue.]")  # fmt: skip
+    block = "[Assistant 1]\nfoo\n\n[End of Assistant 1]\n\n[Assistant 2]\nbar\n\n[End]"
+    expected = "[Assistant 1]\nbar\n\n[End of Assistant 1]\n\n[Assistant 2]\nfoo\n\n[End]"
+    assert swap_responses(block, "foo", "bar") == expected
+    assert swap_responses("no responses here", "a", "b") is None
+
+
+def test_eval_critic_asks_with_each_rows_own_prompt(eval_sets):
+    dataset = load_converted(eval_sets["llava-critic"])
+    seen = []
+
+    class Spy(ScriptedJudge):
+        quality = staticmethod(lambda text: 0)
+
+        def compare(self, requests):
+            seen.append([r.prompt for r in requests])
+            return super().compare(requests)
+
+    report, _ = eval_critic(dataset, Spy(), swap=True)
+    pair_rows = [r for r in dataset if r["task"] == "pairwise" and r["solution"] in ("1", "2", "tie")]
+    forward, swapped = seen
+    assert report["prompts"] == "row"
+    assert forward == [r["prompt"][-1]["content"][-1]["text"] for r in pair_rows]
+    for row, text in zip(pair_rows, swapped):
+        first, second = row["responses"]
+        assert text.index(second) < text.index(first) or first == second
+    seen.clear()
+    eval_critic(dataset, Spy(), own_prompt=False)
+    assert all(prompt is None for prompt in seen[0])

@@ -37,6 +37,12 @@ def make_parser() -> CliParser:
         if name == "critic":
             p.add_argument("--swap", action="store_true", help="also judge every pair in the other order")
             p.add_argument("--blank-image", action="store_true", help="replace every image by a blank one")
+            p.add_argument(
+                "--prompt",
+                choices=["row", "default"],
+                default="row",
+                help="judge with each row's converted prompt (default) or the default judge layout",
+            )
         else:
             p.add_argument("--best-of-n", type=int, default=1, help="candidates per question (default: 1)")
             p.add_argument("--strategy", choices=STRATEGIES, default="knockout", help="selection with --best-of-n")
@@ -75,7 +81,8 @@ def main(argv: list[str]) -> int:
         model, processor = load(args.model)
         judge = Judge(model, processor, settings, args.batch_size)
         judge.progress = f"judging {len(dataset)} rows"
-        report, records = eval_critic(dataset, judge, swap=args.swap, blank_image=args.blank_image)
+        report, records = eval_critic(dataset, judge, swap=args.swap, blank_image=args.blank_image,
+                                      own_prompt=args.prompt == "row")  # fmt: skip
         title = f"Critic evaluation: {args.model} on {args.data}"
     else:
         from rl_critic.questions import read_rows, to_problem
