@@ -22,10 +22,11 @@ Verifiable-target schema (tasks `grpo` and `eval`), one row per judgment:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from data_converters.parsing import PairPrompt, ParseError
+from data_converters.parsing import PairPrompt, ParseError, parse_two_scores
 from rl_critic.prompts import pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
 
 TASKS = ("grpo", "sft", "sft-r1", "dpo", "eval")
@@ -126,21 +127,25 @@ def _reasoning(rationale: str) -> str:
     return (rationale[:cut] if cut > 0 else rationale).strip()
 
 
+_POSITION_WORDS = re.compile(r"\b(?:first|second|(?:response|assistant|answer|output)\s?[12ab])\b", re.I)
+
+
 def sft_r1_row(j: Judgment, seed: int) -> dict[str, Any]:
     """A warm start in the R1 format: the verifiable prompt (R1 suffix, order randomised like `grpo`) answered
     with `<think>reasoning</think>\\boxed{label}`, so a model learns the format GRPO then rewards.
 
-    The reasoning is the annotator's rationale, kept only when the order was not swapped (rationales name
-    positions: "the first response ..."); swapped rows think in a position-free sentence instead."""
+    The reasoning is the annotator's rationale without its verdict. When the order was swapped it is kept
+    only if it names no position ("the first response ...", "Response A ...", LLaVA-Bench's "8 6" score
+    line), which the swap would make false; otherwise the model thinks a position-free sentence."""
     if j.rationale is None:
         raise ParseError("no judge rationale (sft-r1 needs llava-critic data)")
     row = verifiable_row(j, seed, keep_ties=True)
     label = row["solution"]
     if j.task == "pointwise":
         thought = _reasoning(j.rationale)
-    elif row["swapped"]:
+    elif row["swapped"] and (_POSITION_WORDS.search(_reasoning(j.rationale)) or parse_two_scores(j.rationale)):
         thought = (
-            "Comparing the two responses with the image." if label != "tie" else "Both responses are equally good."
+            "Both responses are equally good." if label == "tie" else "Comparing the two responses with the image."
         )
     else:
         thought = _reasoning(j.rationale)

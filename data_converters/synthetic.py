@@ -72,9 +72,15 @@ def draw_scene(rng: random.Random) -> tuple[bytes, list[tuple[str, str, str]]]:
     return buffer.getvalue(), objects
 
 
-def question_and_answers(rng: random.Random, objects: list[tuple[str, str, str]]) -> tuple[str, str, str, str]:
-    """(kind, question, right answer, wrong answer) about the scene."""
-    kind = rng.choice(("colour", "count", "position") if len(objects) > 1 else ("colour", "count"))
+QUESTION_KINDS = ("colour", "count", "position")
+
+
+def question_and_answers(
+    rng: random.Random, objects: list[tuple[str, str, str]], questions: tuple[str, ...] = QUESTION_KINDS
+) -> tuple[str, str, str, str]:
+    """(kind, question, right answer, wrong answer) about the scene, of one of the `questions` kinds
+    (a position question needs 2+ shapes; see `_scene`)."""
+    kind = rng.choice([k for k in questions if k != "position" or len(objects) > 1])
     colour, shape, position = rng.choice(objects)
     if kind == "colour":
         wrong = rng.choice([c for c in COLOURS if c != colour])
@@ -102,9 +108,17 @@ def _place(position: str) -> str:
     return "in the middle" if position == "middle" else f"on the {position}"
 
 
-def _pair_row(rng: random.Random, index: int, tie_rate: float) -> dict[str, Any]:
+def _scene(rng: random.Random, questions: tuple[str, ...]) -> tuple[bytes, list[tuple[str, str, str]]]:
+    """A scene some requested question kind can be asked about (position-only needs 2+ shapes)."""
     png, objects = draw_scene(rng)
-    kind, question, right, wrong = question_and_answers(rng, objects)
+    while questions == ("position",) and len(objects) < 2:
+        png, objects = draw_scene(rng)
+    return png, objects
+
+
+def _pair_row(rng: random.Random, index: int, tie_rate: float, questions: tuple[str, ...]) -> dict[str, Any]:
+    png, objects = _scene(rng, questions)
+    kind, question, right, wrong = question_and_answers(rng, objects, questions)
     first_marker, second_marker, first_verdict, second_verdict = PAIR_STYLES[index % len(PAIR_STYLES)]
     tie = rng.random() < tie_rate
     if tie:
@@ -121,9 +135,9 @@ def _pair_row(rng: random.Random, index: int, tie_rate: float) -> dict[str, Any]
     return _row(f"synthetic-pair-{index}", f"synthetic-{kind}", human, reason, png)
 
 
-def _point_row(rng: random.Random, index: int, tie_rate: float) -> dict[str, Any]:
-    png, objects = draw_scene(rng)
-    kind, question, right, wrong = question_and_answers(rng, objects)
+def _point_row(rng: random.Random, index: int, tie_rate: float, questions: tuple[str, ...]) -> dict[str, Any]:
+    png, objects = _scene(rng, questions)
+    kind, question, right, wrong = question_and_answers(rng, objects, questions)
     style = index % 3
     if style == 0:  # single response, Final Score 0-100
         correct = rng.random() < 0.5
@@ -162,14 +176,19 @@ def _row(row_id: str, group: str, human: str, gpt: str, png: bytes) -> dict[str,
     }
 
 
-def synthetic_rows(n: int, kind: str = "pairwise", seed: int = 0, tie_rate: float = 0.1) -> Iterator[dict[str, Any]]:
-    """`n` rows of the `pairwise` or `pointwise` config (or `both`, alternating)."""
+def synthetic_rows(
+    n: int, kind: str = "pairwise", seed: int = 0, tie_rate: float = 0.1, questions: tuple[str, ...] = QUESTION_KINDS
+) -> Iterator[dict[str, Any]]:
+    """`n` rows of the `pairwise` or `pointwise` config (or `both`, alternating), asking `questions` kinds."""
     if kind not in ("pairwise", "pointwise", "both"):
         raise ValueError(f"kind must be pairwise, pointwise or both, not {kind!r}")
+    questions = tuple(questions)
+    if not questions or set(questions) - set(QUESTION_KINDS):
+        raise ValueError(f"questions must be among {', '.join(QUESTION_KINDS)}, not {questions!r}")
     rng = random.Random(seed)
     for index in range(n):
         pair = kind == "pairwise" or (kind == "both" and index % 2 == 0)
-        yield _pair_row(rng, index, tie_rate) if pair else _point_row(rng, index, tie_rate)
+        yield _pair_row(rng, index, tie_rate, questions) if pair else _point_row(rng, index, tie_rate, questions)
 
 
 def features():

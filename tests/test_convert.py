@@ -316,3 +316,11 @@ def test_sft_r1_answers_are_rewarded_by_the_grpo_reward(sample, tmp_path):
         reward = rewards.critic_reward(completions=[answer], solution=[target["solution"]], task=[target["task"]],
                                        scale=[target["scale"]])  # fmt: skip
         assert reward == [pytest.approx(1.0)], (row["id"], answer)
+
+
+def test_synthetic_question_kinds_can_be_chosen():
+    assert {r["source"] for r in synthetic_rows(30, "pairwise", seed=3, questions=("colour",))} == {"synthetic-colour"}
+    position = list(synthetic_rows(30, "both", seed=3, questions=("position",)))
+    assert {r["source"] for r in position} == {"synthetic-position"}
+    with pytest.raises(ValueError, match="questions must be among"):
+        list(synthetic_rows(1, questions=("size",)))

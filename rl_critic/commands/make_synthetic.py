@@ -26,6 +26,9 @@ def make_parser() -> CliParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--tie-rate", type=float, default=0.1, help="fraction of tied pairs (default: 0.1)")
     parser.add_argument(
+        "--questions", default="colour,count,position", help="question kinds, comma-separated (default: all three)"
+    )
+    parser.add_argument(
         "--edge-cases",
         action="store_true",
         help="append hand-made edge-case rows (odd spellings and rows that must be rejected)",
@@ -43,8 +46,14 @@ def main(argv: list[str]) -> int:
 
     from data_converters.synthetic import edge_case_rows, features, synthetic_rows
 
+    questions = tuple(q.strip() for q in args.questions.split(",") if q.strip())
+    try:
+        list(synthetic_rows(0, args.kind, args.seed, args.tie_rate, questions))
+    except ValueError as err:
+        raise UserError(str(err)) from err
+
     def rows():
-        yield from synthetic_rows(args.n, args.kind, args.seed, args.tie_rate)
+        yield from synthetic_rows(args.n, args.kind, args.seed, args.tie_rate, questions)
         if args.edge_cases:
             yield from edge_case_rows(args.seed)
 
