@@ -37,6 +37,15 @@ def names() -> list[str]:
     return sorted(FACTORIES) + sorted(ALIASES)
 
 
+def import_object(dotted: str):
+    """`pkg.module.name` -> that object, with the working directory importable (as TRL does for reward
+    functions: recipes may name code of the user's own project). Raises ImportError / AttributeError."""
+    module_path, _, attribute = dotted.rpartition(".")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return getattr(importlib.import_module(module_path), attribute)
+
+
 def get(name: str, **options) -> Callable:
     """A reward function by registry name (with options), or by dotted import path (`pkg.module.fn`)."""
     key = ALIASES.get(name, name.removesuffix("_reward") if name.removesuffix("_reward") in FACTORIES else name)
@@ -45,12 +54,9 @@ def get(name: str, **options) -> Callable:
     if "." in name:
         if options:
             raise ValueError(f"options are only supported for registered rewards, not {name!r}")
-        module_path, attribute = name.rsplit(".", 1)
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())  # as TRL does: recipes may name functions of the user's project
         try:
-            return getattr(importlib.import_module(module_path), attribute)
-        except (ImportError, AttributeError) as err:
+            return import_object(name)
+        except (ImportError, AttributeError, ValueError) as err:
             raise ValueError(f"cannot import reward function {name!r}: {err}") from err
     raise ValueError(f"unknown reward {name!r}; choose from {', '.join(names())} or give a dotted import path")
 
@@ -63,6 +69,6 @@ def resolve(reward_names: list[str] | str) -> list[Callable]:
 
 
 __all__ = [
-    "FACTORIES", "answer_accuracy_reward", "critic_reward", "format_reward", "get", "names",
+    "FACTORIES", "answer_accuracy_reward", "critic_reward", "format_reward", "get", "import_object", "names",
     "normalise_preference", "pointwise_reward", "preference_reward", "resolve",
 ]  # fmt: skip

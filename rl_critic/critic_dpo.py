@@ -76,12 +76,10 @@ def best_and_worst(scores: list[float]) -> tuple[int, int] | None:
 
 def _load_judge(args: CriticDPOArguments, model_args: ModelArguments, batch: int):
     if args.critic_judge:
-        import importlib
+        from rewards import import_object
 
-        module, _, name = args.critic_judge.rpartition(".")
-        sys.path.insert(0, str(Path.cwd()))  # as for reward functions: the user's project is importable
         try:
-            return getattr(importlib.import_module(module), name)()
+            return import_object(args.critic_judge)()
         except (ImportError, AttributeError, ValueError) as err:
             raise UserError(f"cannot import critic_judge {args.critic_judge!r}: {err}") from err
     critic_args = ModelArguments(model_name_or_path=args.critic_model or model_args.model_name_or_path,

@@ -206,12 +206,6 @@ def load_model_and_processor(args: ModelArguments, **kwargs):
     return load_model(args, **kwargs), processor
 
 
-def model_family(model_or_config) -> str:
-    """`qwen2_5_vl`, `llava_onevision`, ... from a model or config (its `model_type`)."""
-    config = getattr(model_or_config, "config", model_or_config)
-    return getattr(config, "model_type", "unknown")
-
-
 def _first_line(err: BaseException) -> str:
     text = str(err).strip() or type(err).__name__
     return text.splitlines()[0][:300]
