@@ -30,14 +30,8 @@ test: lint  ## the offline test suite (CI runs this)
 test-slow: install  ## only the tests marked slow
 	$(PY) -m pytest -q -m slow
 
-demo: install  ## build both tiny models and answer a question about an image with each
-	@mkdir -p outputs/demo
-	$(RLC) tiny-model --arch qwen2_5_vl --out outputs/demo/tiny-qwen2_5_vl
-	$(RLC) tiny-model --arch llava_onevision --out outputs/demo/tiny-llava_onevision
-	$(RLC) generate --model outputs/demo/tiny-qwen2_5_vl --image examples/red_circle.png \
-		--prompt "What colour is the circle?" --max_new_tokens 16 --json
-	$(RLC) generate --model outputs/demo/tiny-llava_onevision --image examples/red_circle.png examples/blue_square.png \
-		--prompt "Which image shows the red circle?" --max_new_tokens 16 --json
+demo: install  ## the whole pipeline on a CPU (<10 min): data -> SFT -> GRPO -> eval -> best-of-N; demo_out/REPORT.md
+	$(RLC) demo --out demo_out $(ARGS)
 
 RECIPE ?= recipes/tiny/$@_critic.yaml
 TINY_DATA := outputs/tiny-data
@@ -66,5 +60,5 @@ sample-data: install  ## regenerate the shipped sample (examples/data/llava-crit
 	$(RLC) make-synthetic --n 200 --kind both --edge-cases --out examples/data/llava-critic-sample.parquet
 
 clean:  ## remove outputs and caches in the clone (the virtualenv is kept)
-	rm -rf outputs .pytest_cache .ruff_cache
+	rm -rf outputs demo_out .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -41,7 +41,7 @@ def output_features(task: str, image_column: str):
     if task in ("grpo", "eval"):
         columns.update(task=text, prompt=messages, solution=text, scale=text, question=text)
         columns.update(responses=List(text), swapped=Value("bool"), models=List(text))
-    elif task in ("sft", "sft-r1"):
+    elif task in ("sft", "sft-r1", "sft-policy"):
         columns.update(task=text, messages=messages)
     else:
         columns.update(prompt=messages, chosen=messages, rejected=messages)
@@ -105,7 +105,7 @@ def convert(
     task: str,
     out_dir: str,
     *,
-    seed: int = 0,
+    seed: int | None = 0,
     keep_ties: bool = False,
     limit: int | None = None,
     num_proc: int | None = None,

@@ -29,7 +29,7 @@ from typing import Any
 from data_converters.parsing import PairPrompt, ParseError, parse_two_scores
 from rl_critic.prompts import pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
 
-TASKS = ("grpo", "sft", "sft-r1", "dpo", "eval")
+TASKS = ("grpo", "sft", "sft-r1", "sft-policy", "dpo", "eval")
 FLIP = {"1": "2", "2": "1", "tie": "tie"}
 
 
@@ -64,9 +64,12 @@ class Judgment:
             raise ParseError("missing image")
 
 
-def swap_decision(seed: int, row_id: str) -> bool:
+def swap_decision(seed: int | None, row_id: str) -> bool:
     """Whether to swap the responses of one row: a hash of (seed, id), so the decision does not depend
-    on row order, batching or the number of processes."""
+    on row order, batching or the number of processes. `seed=None` keeps the source's order (for data
+    already in random order, whose position-naming rationales a swap would make false)."""
+    if seed is None:
+        return False
     digest = hashlib.sha256(f"{seed}\x00{row_id}".encode()).digest()
     return digest[0] & 1 == 1
 
@@ -171,6 +174,20 @@ def dpo_row(j: Judgment) -> dict[str, Any]:
     }
 
 
+def sft_policy_row(j: Judgment) -> dict[str, Any]:
+    """Policy SFT: the question answered with the preferred response (the `chosen` side of `dpo`, as
+    `messages`), so a model that starts from nothing can also *answer* the questions it learns to judge:
+    self-critique needs a policy. Same columns as `sft` / `sft-r1`, so the datasets can be mixed."""
+    row = dpo_row(j)
+    return {
+        "id": j.id,
+        "source": j.source,
+        "group": j.group,
+        "task": "policy",
+        "messages": row["prompt"] + row["chosen"],
+    }
+
+
 def task_row(j: Judgment, task: str, seed: int, keep_ties: bool) -> dict[str, Any]:
     """Dispatch one judgment to the row of `task` (raises `ParseError` with the rejection reason)."""
     j.check()
@@ -182,6 +199,8 @@ def task_row(j: Judgment, task: str, seed: int, keep_ties: bool) -> dict[str, An
         return sft_row(j)
     if task == "sft-r1":
         return sft_r1_row(j, seed)
+    if task == "sft-policy":
+        return sft_policy_row(j)
     if task == "dpo":
         return dpo_row(j)
     raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")

@@ -31,6 +31,9 @@ PAIR_INSTRUCTIONS = [
     "You will be given an image and a corresponding question. Your task is to evaluate the responses "
     "provided, select the better response, and give reasons for your choice.",
 ]
+# The `short` layout: one brief instruction and one marker style, so a tiny model's prompt stays short.
+SHORT_INSTRUCTION = "Which response answers the question about the image correctly?"
+LAYOUTS = ("mixed", "short")
 # (first marker, second marker, verdict for the first, verdict for the second)
 PAIR_STYLES = [
     ("The first response", "The second response", "first", "second"),
@@ -49,23 +52,28 @@ BENCH_INSTRUCTION = (
 ARENA_VERDICTS = {("1", True): "[[A>>B]]", ("1", False): "[[A>B]]", ("2", False): "[[B>A]]", ("2", True): "[[B>>A]]"}
 
 
-def draw_scene(rng: random.Random) -> tuple[bytes, list[tuple[str, str, str]]]:
-    """A PNG with 1-3 shapes in distinct columns; returns (png bytes, [(colour, shape, position)])."""
-    count = rng.randint(1, 3)
+def draw_scene(rng: random.Random, max_shapes: int = 3) -> tuple[bytes, list[tuple[str, str, str]]]:
+    """A PNG with 1-`max_shapes` shapes in distinct columns; returns (png bytes, [(colour, shape, position)])."""
+    count = rng.randint(1, max_shapes)
     columns = sorted(rng.sample(range(3), count))
     image = Image.new("RGB", (SIDE, SIDE), "white")
     draw = ImageDraw.Draw(image)
     objects = []
     for column in columns:
         colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
-        x0, y0 = column * 28 + 3, rng.randint(3, SIDE - 25)
-        box = (x0, y0, x0 + 22, y0 + 22)
+        if max_shapes == 1:  # one shape filling most of the picture: the easiest scene to read
+            size = rng.randint(48, 64)
+            x0, y0 = rng.randint(2, SIDE - size - 2), rng.randint(2, SIDE - size - 2)
+        else:
+            size, x0, y0 = 22, column * 28 + 3, rng.randint(3, SIDE - 25)
+        box = (x0, y0, x0 + size, y0 + size)
         if shape == "circle":
             draw.ellipse(box, fill=COLOURS[colour])
         elif shape == "square":
             draw.rectangle(box, fill=COLOURS[colour])
         else:
-            draw.polygon([(x0 + 11, y0), (x0, y0 + 22), (x0 + 22, y0 + 22)], fill=COLOURS[colour])
+            apex = (x0 + size // 2, y0)
+            draw.polygon([apex, (x0, y0 + size), (x0 + size, y0 + size)], fill=COLOURS[colour])
         objects.append((colour, shape, POSITIONS[column] if count > 1 else "middle"))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
@@ -76,12 +84,18 @@ QUESTION_KINDS = ("colour", "count", "position")
 
 
 def question_and_answers(
-    rng: random.Random, objects: list[tuple[str, str, str]], questions: tuple[str, ...] = QUESTION_KINDS
+    rng: random.Random,
+    objects: list[tuple[str, str, str]],
+    questions: tuple[str, ...] = QUESTION_KINDS,
+    name_shape: bool = True,
 ) -> tuple[str, str, str, str]:
     """(kind, question, right answer, wrong answer) about the scene, of one of the `questions` kinds
-    (a position question needs 2+ shapes; see `_scene`)."""
+    (a position question needs 2+ shapes; see `_scene`). `name_shape=False` asks about a lone shape as
+    "the shape", so answers differ only in what the question asks (no shape word to get wrong)."""
     kind = rng.choice([k for k in questions if k != "position" or len(objects) > 1])
     colour, shape, position = rng.choice(objects)
+    if not name_shape and len(objects) == 1:
+        shape = "shape"
     if kind == "colour":
         wrong = rng.choice([c for c in COLOURS if c != colour])
         question = f"What colour is the {shape}?" if len(objects) == 1 else f"What colour is the {position} shape?"
@@ -108,18 +122,41 @@ def _place(position: str) -> str:
     return "in the middle" if position == "middle" else f"on the {position}"
 
 
-def _scene(rng: random.Random, questions: tuple[str, ...]) -> tuple[bytes, list[tuple[str, str, str]]]:
+def _scene(rng: random.Random, questions: tuple[str, ...], max_shapes: int) -> tuple[bytes, list[tuple[str, str, str]]]:
     """A scene some requested question kind can be asked about (position-only needs 2+ shapes)."""
-    png, objects = draw_scene(rng)
+    png, objects = draw_scene(rng, max_shapes)
     while questions == ("position",) and len(objects) < 2:
-        png, objects = draw_scene(rng)
+        png, objects = draw_scene(rng, max_shapes)
     return png, objects
 
 
-def _pair_row(rng: random.Random, index: int, tie_rate: float, questions: tuple[str, ...]) -> dict[str, Any]:
-    png, objects = _scene(rng, questions)
-    kind, question, right, wrong = question_and_answers(rng, objects, questions)
-    first_marker, second_marker, first_verdict, second_verdict = PAIR_STYLES[index % len(PAIR_STYLES)]
+def _claim(response: str, other: str) -> str:
+    """What `response` claims that `other` does not: the words after their common prefix ("blue")."""
+    words, other_words = response.rstrip(".").split(), other.rstrip(".").split()
+    same = 0
+    while same < min(len(words), len(other_words)) - 1 and words[same] == other_words[same]:
+        same += 1
+    return " ".join(words[same:])
+
+
+def pair_reasoning(right: str, responses: list[str], markers: tuple[str, str]) -> str:
+    """A step-by-step rationale: the fact in the image, then each response's claim checked against it.
+
+    Short steps are what a small model can learn to chain (read the image, copy each claim, compare);
+    a single "the image shows X" sentence leaves the matching of X to a response position implicit."""
+    steps = [f"The image shows that {right[0].lower() + right[1:-1]}."]
+    for marker, response, other in zip(markers, responses, reversed(responses)):
+        steps.append(f"{marker} says {_claim(response, other)}, which is {'right' if response == right else 'wrong'}.")
+    return " ".join(steps)
+
+
+def _pair_row(
+    rng: random.Random, index: int, tie_rate: float, questions: tuple[str, ...], max_shapes: int, layout: str
+) -> dict[str, Any]:
+    png, objects = _scene(rng, questions, max_shapes)
+    kind, question, right, wrong = question_and_answers(rng, objects, questions, name_shape=layout != "short")
+    style = 1 if layout == "short" else index % len(PAIR_STYLES)
+    first_marker, second_marker, first_verdict, second_verdict = PAIR_STYLES[style]
     tie = rng.random() < tie_rate
     if tie:
         responses, reason = [right, right.replace("The ", "I think the ", 1)], "Both responses are equally good."
@@ -127,17 +164,21 @@ def _pair_row(rng: random.Random, index: int, tie_rate: float, questions: tuple[
         better = rng.choice(("1", "2"))
         responses = [right, wrong] if better == "1" else [wrong, right]
         verdict = first_verdict if better == "1" else second_verdict
-        reason = f"The image shows that {right[0].lower() + right[1:-1]}. The better response: [{verdict}]"
+        reasoning = pair_reasoning(right, responses, (first_marker, second_marker))
+        reason = f"{reasoning} The better response: [{verdict}]"
+    instruction = SHORT_INSTRUCTION if layout == "short" else rng.choice(PAIR_INSTRUCTIONS)
     human = (
-        f"<image>\n{rng.choice(PAIR_INSTRUCTIONS)}\nQuestion: [{question}]\n"
+        f"<image>\n{instruction}\nQuestion: [{question}]\n"
         f"{first_marker}: [{responses[0]}]\n{second_marker}: [{responses[1]}]\nASSISTANT:\n"
     )
     return _row(f"synthetic-pair-{index}", f"synthetic-{kind}", human, reason, png)
 
 
-def _point_row(rng: random.Random, index: int, tie_rate: float, questions: tuple[str, ...]) -> dict[str, Any]:
-    png, objects = _scene(rng, questions)
-    kind, question, right, wrong = question_and_answers(rng, objects, questions)
+def _point_row(
+    rng: random.Random, index: int, tie_rate: float, questions: tuple[str, ...], max_shapes: int, layout: str
+) -> dict[str, Any]:
+    png, objects = _scene(rng, questions, max_shapes)
+    kind, question, right, wrong = question_and_answers(rng, objects, questions, name_shape=layout != "short")
     style = index % 3
     if style == 0:  # single response, Final Score 0-100
         correct = rng.random() < 0.5
@@ -177,18 +218,34 @@ def _row(row_id: str, group: str, human: str, gpt: str, png: bytes) -> dict[str,
 
 
 def synthetic_rows(
-    n: int, kind: str = "pairwise", seed: int = 0, tie_rate: float = 0.1, questions: tuple[str, ...] = QUESTION_KINDS
+    n: int,
+    kind: str = "pairwise",
+    seed: int = 0,
+    tie_rate: float = 0.1,
+    questions: tuple[str, ...] = QUESTION_KINDS,
+    max_shapes: int = 3,
+    layout: str = "mixed",
 ) -> Iterator[dict[str, Any]]:
-    """`n` rows of the `pairwise` or `pointwise` config (or `both`, alternating), asking `questions` kinds."""
+    """`n` rows of the `pairwise` or `pointwise` config (or `both`, alternating), asking `questions` kinds
+    about scenes of 1-`max_shapes` shapes. `layout="short"` writes every pairwise row with one brief
+    instruction and the `Response 1/2` markers (the demo's tiny model learns far faster on short prompts)
+    and asks about a lone shape as "the shape"; `mixed` varies instructions and markers like the real data."""
     if kind not in ("pairwise", "pointwise", "both"):
         raise ValueError(f"kind must be pairwise, pointwise or both, not {kind!r}")
     questions = tuple(questions)
     if not questions or set(questions) - set(QUESTION_KINDS):
         raise ValueError(f"questions must be among {', '.join(QUESTION_KINDS)}, not {questions!r}")
+    if not 1 <= max_shapes <= 3:
+        raise ValueError(f"max_shapes must be 1, 2 or 3, not {max_shapes}")
+    if questions == ("position",) and max_shapes < 2:
+        raise ValueError("position questions need max_shapes >= 2")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     rng = random.Random(seed)
     for index in range(n):
         pair = kind == "pairwise" or (kind == "both" and index % 2 == 0)
-        yield _pair_row(rng, index, tie_rate, questions) if pair else _point_row(rng, index, tie_rate, questions)
+        make_row = _pair_row if pair else _point_row
+        yield make_row(rng, index, tie_rate, questions, max_shapes, layout)
 
 
 def features():

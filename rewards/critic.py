@@ -34,6 +34,8 @@ def make_critic_reward(
         scales = kwargs.get("scale") or [None] * n
         rewards: list[float | None] = []
         answers: list[str] = []
+        accuracies: list[float] = []
+        formats: list[float] = []
         for completion, label, task, scale in zip(completions or [], solution or [], tasks, scales):
             text = completion_text(completion)
             answer = final_answer(text)
@@ -43,9 +45,17 @@ def make_critic_reward(
             else:
                 accuracy = preference_accuracy(answer, label, ties)
             formatted = float(format_ok(text, single_think=single_think))
+            formats.append(formatted)
+            if accuracy is not None:
+                accuracies.append(accuracy)
             rewards.append(None if accuracy is None else accuracy_weight * accuracy + format_weight * formatted)
         if kwargs.get("log_extra") is not None:
             kwargs["log_extra"]("critic_answer", answers)
+        if kwargs.get("log_metric") is not None and formats:
+            # The two components apart, so a run shows whether reward comes from format or from verdicts.
+            kwargs["log_metric"]("critic/format", sum(formats) / len(formats))
+            if accuracies:
+                kwargs["log_metric"]("critic/accuracy", sum(accuracies) / len(accuracies))
         return rewards
 
     return critic_reward

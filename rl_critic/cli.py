@@ -18,6 +18,7 @@ from rl_critic.errors import UserError
 
 # name -> (module, one-line description); the order is the order `--help` lists them in.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("rl_critic.commands.demo", "the whole pipeline on synthetic data in minutes on a CPU, with a report"),
     "tiny-model": ("rl_critic.commands.tiny_model", "build a tiny offline Qwen2.5-VL / LLaVA-OneVision checkpoint"),
     "train": ("rl_critic.commands.train", "train a critic from a recipe: sft (LLaVA-Critic) or grpo (LLaVA-Critic-R1)"),
     "critic-dpo": ("rl_critic.commands.critic_dpo", "iterative DPO where a critic judges the policy's samples"),

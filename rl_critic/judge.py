@@ -19,7 +19,14 @@ from rewards.pointwise import parse_score
 from rewards.preference import normalise_preference
 from rewards.text import final_answer
 from rl_critic.generation import SamplingSettings, generate_counted
-from rl_critic.prompts import pairwise_prompt, pointwise_prompt, two_score_prompt, user_prompt, with_think_suffix
+from rl_critic.prompts import (
+    PAIRWISE_INSTRUCTION,
+    pairwise_prompt,
+    pointwise_prompt,
+    two_score_prompt,
+    user_prompt,
+    with_think_suffix,
+)
 
 VERDICT_VALUE = {"1": 1, "2": -1, "tie": 0}
 
@@ -79,8 +86,9 @@ class Judge:
     """A critic model with its processor and decoding settings; judgments go through `generate` in batches."""
 
     def __init__(self, model, processor, settings: SamplingSettings | None = None, batch_size: int = 8,
-                 score_range: tuple[int, int] = (1, 10)) -> None:  # fmt: skip
+                 score_range: tuple[int, int] = (1, 10), instruction: str = PAIRWISE_INSTRUCTION) -> None:  # fmt: skip
         self.model = model
+        self.instruction = instruction  # pairwise instruction of the default layout: ask as the critic was trained
         self.processor = processor
         self.settings = settings or SamplingSettings(max_new_tokens=512)
         self.batch_size = batch_size
@@ -99,7 +107,10 @@ class Judge:
         """One pairwise judgment per request, all in batched `generate` calls."""
         if not requests:
             return []
-        texts = [r.prompt or with_think_suffix(pairwise_prompt(r.question, r.first, r.second)) for r in requests]
+        texts = [
+            r.prompt or with_think_suffix(pairwise_prompt(r.question, r.first, r.second, self.instruction))
+            for r in requests
+        ]
         results = self._run(texts, [r.images for r in requests])
         return [PairJudgment(raw, normalise_preference(final_answer(raw)), tokens) for raw, tokens in results]
 

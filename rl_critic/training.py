@@ -27,6 +27,11 @@ class TrainScriptArguments(ScriptArguments):
         metadata={"help": "Training data: a folder written by `rl-critic convert`, a parquet/JSONL file, a "
                   "save_to_disk folder, or a hub dataset id."},
     )  # fmt: skip
+    extra_datasets: list[str] = field(
+        default_factory=list,
+        metadata={"help": "More training data (same kinds as dataset_name) appended to it, e.g. `sft-policy` "
+                  "answers beside `sft-r1` critic rows; the columns must match. Shuffled together by the trainer."},
+    )  # fmt: skip
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Use only the first N training rows (quick runs, smoke tests)."}
     )
@@ -45,12 +50,25 @@ def parse_recipe(dataclass_types: Sequence[type], prog: str, argv: Sequence[str]
 
 
 def load_train_dataset(script_args: TrainScriptArguments):
-    """The training split, images decoded, optionally cut to `max_train_samples`."""
+    """The training split (plus `extra_datasets`), images decoded, optionally cut to `max_train_samples`."""
     from data_converters.io import load_any
 
     if not script_args.dataset_name:
         raise UserError("no training data: set dataset_name in the recipe or pass --dataset_name")
     dataset = load_any(script_args.dataset_name, script_args.dataset_config, script_args.dataset_train_split)
+    if script_args.extra_datasets:
+        from datasets import concatenate_datasets
+
+        parts = [dataset]
+        for extra in script_args.extra_datasets:
+            part = load_any(extra, None, script_args.dataset_train_split)
+            if set(part.column_names) != set(dataset.column_names):
+                raise UserError(
+                    f"extra dataset {extra} has columns {sorted(part.column_names)}, "
+                    f"but {script_args.dataset_name} has {sorted(dataset.column_names)}"
+                )
+            parts.append(part.select_columns(dataset.column_names).cast(dataset.features))
+        dataset = concatenate_datasets(parts)
     if script_args.max_train_samples is not None:
         dataset = dataset.select(range(min(script_args.max_train_samples, len(dataset))))
     if len(dataset) == 0:

@@ -11,7 +11,7 @@ import pytest
 
 from rl_critic.best_of_n import Problem, majority_pick, select
 from rl_critic.generation import SamplingSettings
-from rl_critic.judge import Judge, PairJudgment, ScoreJudgment, preference_scores
+from rl_critic.judge import Judge, PairJudgment, PairRequest, ScoreJudgment, preference_scores
 from rl_critic.modeling import ModelArguments, load_model_and_processor
 from tests.conftest import shape_image
 
@@ -159,3 +159,15 @@ def test_cli_fails_only_when_nothing_could_be_processed(tmp_path):
                              str(tmp_path / "r.jsonl"), "--n", "2", "--strategy", "first"],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 1 and "no question could be processed" in result.stderr
+
+
+def test_judge_asks_with_the_instruction_it_is_given(monkeypatch):
+    seen = []
+    judge = Judge(None, None, instruction="Which response is right?")
+    monkeypatch.setattr(judge, "_run", lambda texts, images: seen.extend(texts) or [("\\boxed{2}", 3)] * len(texts))
+    [verdict] = judge.compare([PairRequest("What colour?", "red", "blue")])
+    assert verdict.verdict == "2"
+    assert seen[0].startswith(
+        "Which response is right?\nQuestion: [What colour?]\nResponse 1: [red]\nResponse 2: [blue]"
+    )
+    assert seen[0].endswith("put in \\boxed{}.")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from datasets import Dataset, Features, Image, List, Value
+from PIL import Image as PILImage
 
 from data_converters.convert import convert
 from data_converters.io import load_converted
@@ -37,7 +38,7 @@ def _originals(path: str) -> dict[str, dict]:
 
 def _right_answer(gpt: str) -> str | None:
     """The synthetic rationales name the right answer; recover it to check labels independently."""
-    match = re.search(r"The right answer is: (.+)", gpt) or re.search(r"The image shows that (.+?)\. The better", gpt)
+    match = re.search(r"The right answer is: (.+)", gpt) or re.search(r"The image shows that (.+?)\.(?: |$)", gpt)
     if not match:
         return None
     text = match.group(1).strip()
@@ -324,3 +325,64 @@ def test_synthetic_question_kinds_can_be_chosen():
     assert {r["source"] for r in position} == {"synthetic-position"}
     with pytest.raises(ValueError, match="questions must be among"):
         list(synthetic_rows(1, questions=("size",)))
+
+
+def test_synthetic_pair_reasoning_checks_each_response_against_the_image():
+    """The rationale states the fact, then each response's claim and whether it is right, in prompt order."""
+    rows = [r for r in synthetic_rows(60, "pairwise", seed=4, tie_rate=0.0)]
+    assert len(rows) == 60
+    for row in rows:
+        human, gpt = (turn["value"] for turn in row["conversations"])
+        first, second = re.findall(r": \[(.+?)\]\n", human.split("Question:")[1])[:2]
+        fact = re.match(r"The image shows that (.+?)\. ", gpt).group(1)
+        claims = re.findall(r"says (.+?), which is (right|wrong)\.", gpt)
+        assert len(claims) == 2
+        for response, (claim, verdict) in zip((first, second), claims):
+            assert claim in response
+            assert (verdict == "right") == (response[0].lower() + response[1:-1] == fact), (response, gpt)
+        winner = 1 if claims[0][1] == "right" else 2
+        assert gpt.endswith(("[first]", "[1]", "[A]") if winner == 1 else ("[second]", "[2]", "[B]"))
+
+
+def test_short_layout_one_big_shape(tmp_path):
+    rows = list(
+        synthetic_rows(40, "pairwise", seed=2, tie_rate=0.0, questions=("colour",), max_shapes=1, layout="short")
+    )
+    for row in rows:
+        human = row["conversations"][0]["value"]
+        assert human.startswith("<image>\nWhich response answers the question about the image correctly?\nQuestion: [")
+        assert "Response 1: [" in human and "Response 2: [" in human
+        picture = PILImage.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
+        coloured = sum(1 for pixel in picture.getdata() if pixel != (255, 255, 255))
+        assert coloured > 0.15 * 84 * 84  # one shape filling much of the picture (a 22 px one: < 4%)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        list(synthetic_rows(1, layout="long"))
+    with pytest.raises(ValueError, match="max_shapes must be 1, 2 or 3"):
+        list(synthetic_rows(1, max_shapes=4))
+
+
+def test_keep_order_and_sft_policy(tmp_path):
+    """--keep-order (seed None) never swaps, so the positional rationale survives into sft-r1; sft-policy
+    answers the question with the preferred response."""
+    path = tmp_path / "short.parquet"
+    rows = list(synthetic_rows(40, "pairwise", seed=6, tie_rate=0.0, questions=("colour",), layout="short"))
+    Dataset.from_list(rows, features=features()).to_parquet(str(path))
+    originals = {r["id"]: r for r in rows}
+    convert("llava-critic-pairwise", str(path), "sft-r1", str(tmp_path / "r1"), seed=None)
+    convert("llava-critic-pairwise", str(path), "eval", str(tmp_path / "eval"), seed=None)
+    convert("llava-critic-pairwise", str(path), "sft-policy", str(tmp_path / "policy"), seed=None)
+    assert not any(load_converted(tmp_path / "eval")["swapped"])
+    for row in load_converted(tmp_path / "r1"):
+        gpt = originals[row["id"]]["conversations"][1]["value"]
+        answer = row["messages"][1]["content"][0]["text"]
+        assert answer == f"<think>{gpt[: gpt.rindex(' The better')]}</think>\\boxed{{{gpt[-2]}}}"
+    policy = list(load_converted(tmp_path / "policy"))
+    assert len(policy) == 40 and {r["task"] for r in policy} == {"policy"}
+    for row in policy:
+        user, assistant = row["messages"]
+        assert [part["type"] for part in user["content"]] == ["image", "text"]
+        question = user["content"][1]["text"]
+        assert question.startswith("What colour is the")
+        human = originals[row["id"]]["conversations"][0]["value"]
+        assert f"Question: [{question}]" in human
+        assert _right_answer(originals[row["id"]]["conversations"][1]["value"]) == assistant["content"][0]["text"]

@@ -172,6 +172,12 @@ def test_log_extra_and_log_metric_are_used():
     rewards.format_reward(completions=["<think>a</think>\\boxed{1}", "x"], **hooks)
     assert extra["verdict"] == ["1", ""]
     assert metrics["preference/unparsed_rate"] == 0.5 and metrics["format/ok_rate"] == 0.5
+    rewards.critic_reward(
+        completions=["<think>a</think>\\boxed{1}", "<think>a</think>\\boxed{2}", "\\boxed{1}", "nothing"],
+        solution=["1", "1", "1", "1"],
+        **hooks,
+    )
+    assert metrics["critic/format"] == 0.5 and metrics["critic/accuracy"] == 0.5
 
 
 # --- invariants on 10,000+ generated completions ------------------------------------------------------

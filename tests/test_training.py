@@ -33,9 +33,10 @@ def data(tmp_path_factory) -> dict[str, str]:
     Dataset.from_list(list(synthetic_rows(48, "pairwise", seed=2)), features=features()).to_parquet(
         str(root / "s.parquet")
     )
-    for task in ("sft", "grpo"):
+    tasks = ("sft", "grpo", "sft-r1", "sft-policy")
+    for task in tasks:
         convert("llava-critic-pairwise", str(root / "s.parquet"), task, str(root / task))
-    return {task: str(root / task) for task in ("sft", "grpo")}
+    return {task: str(root / task) for task in tasks}
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -239,3 +240,16 @@ def test_preflight_warns_when_prompts_exceed_the_budget(data, caplog):
         assert not caplog.records
         preflight(dataset, load_processor("tiny"), "messages", 40, 4, "max_length")
     assert "4 of 4 checked rows need more than max_length=40 tokens" in caplog.text
+
+
+def test_extra_datasets_are_appended_when_columns_match(data):
+    from rl_critic.errors import UserError
+    from rl_critic.training import TrainScriptArguments, load_train_dataset
+
+    critic = load_train_dataset(TrainScriptArguments(dataset_name=data["sft-r1"]))
+    mixed = load_train_dataset(TrainScriptArguments(dataset_name=data["sft-r1"], extra_datasets=[data["sft-policy"]]))
+    policy_rows = len(load_train_dataset(TrainScriptArguments(dataset_name=data["sft-policy"])))
+    assert len(mixed) == len(critic) + policy_rows and policy_rows > 30
+    assert mixed[len(critic)]["task"] == "policy" and mixed[len(critic)]["image"].size == critic[0]["image"].size
+    with pytest.raises(UserError, match=r"extra dataset .*grpo has columns"):
+        load_train_dataset(TrainScriptArguments(dataset_name=data["sft-r1"], extra_datasets=[data["grpo"]]))

@@ -36,6 +36,11 @@ def make_parser() -> CliParser:
     add("--top-p", type=float, default=0.99, help="candidate nucleus sampling (default: 0.99)")
     add("--max-new-tokens", type=int, default=512, help="tokens per candidate (default: 512)")
     add("--judge-max-new-tokens", type=int, default=512, help="tokens per judgment (default: 512)")
+    add(
+        "--judge-instruction",
+        help="pairwise judge instruction (default: LLaVA-Critic's); use the one the critic "
+        "was trained with, e.g. make-synthetic --layout short's",
+    )
     add("--judge-temperature", type=float, default=0.0, help="0 = greedy judging (default), else sampled")
     add("--batch-size", type=int, default=8, help="prompts per generate call (default: 8)")
     add("--chunk", type=int, default=8, help="questions judged together per round (default: 8)")
@@ -60,7 +65,7 @@ def main(argv: list[str]) -> int:
     from rl_critic.generation import SamplingSettings, generate_counted
     from rl_critic.judge import Judge
     from rl_critic.modeling import ModelArguments, load_model_and_processor
-    from rl_critic.prompts import user_prompt
+    from rl_critic.prompts import PAIRWISE_INSTRUCTION, user_prompt
     from rl_critic.questions import read_rows, to_problem
 
     set_seed(args.seed)
@@ -77,7 +82,8 @@ def main(argv: list[str]) -> int:
     )
     judge = Judge(critic, critic_processor, SamplingSettings(
         max_new_tokens=args.judge_max_new_tokens, do_sample=args.judge_temperature > 0,
-        temperature=args.judge_temperature or 1.0), batch_size=args.batch_size) if needs_critic else None  # fmt: skip
+        temperature=args.judge_temperature or 1.0), batch_size=args.batch_size,
+        instruction=args.judge_instruction or PAIRWISE_INSTRUCTION) if needs_critic else None  # fmt: skip
     sampling = SamplingSettings(max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature,
                                 top_p=args.top_p, num_return_sequences=args.n)  # fmt: skip
 

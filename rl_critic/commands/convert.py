@@ -22,11 +22,18 @@ def make_parser() -> CliParser:
     parser.add_argument(
         "--task",
         required=True,
-        choices=["grpo", "sft", "sft-r1", "dpo", "eval"],
-        help="what to make of it (sft-r1: R1-format warm start: think + boxed verdict)",
+        choices=["grpo", "sft", "sft-r1", "sft-policy", "dpo", "eval"],
+        help="what to make of it (sft-r1: R1-format warm start: think + boxed verdict; sft-policy: the "
+        "question answered with the preferred response)",
     )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=0, help="response-order randomisation seed (default: 0)")
+    parser.add_argument(
+        "--keep-order",
+        action="store_true",
+        help="keep the source's response order (data already in random order, e.g. make-synthetic): "
+        "rationales that name positions then stay true for sft-r1",
+    )
     parser.add_argument("--keep-ties", action="store_true", help="keep tied pairs for grpo (eval always keeps them)")
     parser.add_argument("--limit", type=int, help="convert only the first N input rows")
     parser.add_argument("--num-proc", type=int, help="worker processes (default: 1)")
@@ -49,8 +56,10 @@ def main(argv: list[str]) -> int:
         make_parser().error("--limit must be >= 0")
     from data_converters.convert import convert
 
+    seed = None if args.keep_order else args.seed
+
     summary = convert(
-        args.source, args.input, args.task, args.out, seed=args.seed, keep_ties=args.keep_ties, limit=args.limit,
+        args.source, args.input, args.task, args.out, seed=seed, keep_ties=args.keep_ties, limit=args.limit,
         num_proc=args.num_proc, strict=args.strict, out_format=args.format, hub_config=args.hub_config,
         split=args.split, overwrite=args.overwrite,
     )  # fmt: skip

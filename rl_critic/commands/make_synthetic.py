@@ -7,6 +7,7 @@ like the real thing: `rl-critic convert --source llava-critic-pairwise --input s
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from rl_critic.cli import CliParser
@@ -29,6 +30,16 @@ def make_parser() -> CliParser:
         "--questions", default="colour,count,position", help="question kinds, comma-separated (default: all three)"
     )
     parser.add_argument(
+        "--max-shapes", type=int, default=3, help="shapes per image, 1 to this (default: 3; 1 is the easiest)"
+    )
+    parser.add_argument(
+        "--layout",
+        choices=["mixed", "short"],
+        default="mixed",
+        help="pairwise prompts: mixed instructions and markers like the real data (default), or one short "
+        "instruction with Response 1/2 markers (the demo's tiny model learns faster)",
+    )
+    parser.add_argument(
         "--edge-cases",
         action="store_true",
         help="append hand-made edge-case rows (odd spellings and rows that must be rejected)",
@@ -48,20 +59,25 @@ def main(argv: list[str]) -> int:
 
     questions = tuple(q.strip() for q in args.questions.split(",") if q.strip())
     try:
-        list(synthetic_rows(0, args.kind, args.seed, args.tie_rate, questions))
+        list(synthetic_rows(0, args.kind, args.seed, args.tie_rate, questions, args.max_shapes, args.layout))
     except ValueError as err:
         raise UserError(str(err)) from err
 
     def rows():
-        yield from synthetic_rows(args.n, args.kind, args.seed, args.tie_rate, questions)
+        yield from synthetic_rows(args.n, args.kind, args.seed, args.tie_rate, questions, args.max_shapes, args.layout)
         if args.edge_cases:
             yield from edge_case_rows(args.seed)
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    dataset = Dataset.from_generator(rows, features=features(), keep_in_memory=True)
     partial = out.with_name(f".{out.name}.partial")
-    dataset.to_parquet(str(partial))
+    # A private cache dir: datasets would otherwise reuse an earlier run's rows when its hash of the
+    # generator closure collides (measured: a new --layout came back with the old prompts).
+    with tempfile.TemporaryDirectory(prefix="rl-critic-synthetic-") as cache_dir:
+        dataset = Dataset.from_generator(rows, features=features(), cache_dir=cache_dir)
+        dataset.to_parquet(str(partial))
+        rows_written = len(dataset)
+        del dataset
     partial.replace(out)
-    print(f"wrote {len(dataset)} rows ({args.kind}) -> {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    print(f"wrote {rows_written} rows ({args.kind}) -> {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
