@@ -7,7 +7,7 @@ A finished stage leaves `stages/<name>.json`; a re-run skips it (and everything 
 Model selection never looks at the reported numbers: checkpoints are scored on a separate validation
 split (seed+2) while training runs (on the second core), the held-out test split (seed+1) is only used
 for the table. The warm start ends at the first checkpoint that has clearly begun to match images to
-responses (`sft_stop_at` on validation): on a model trained from scratch, GRPO helps from there and
+responses (`sft_stop_at` on validation, twice in a row): on a model trained from scratch, GRPO helps from there and
 not from a critic still at chance (see STACK-NOTES' spike).
 """
 
@@ -244,7 +244,9 @@ class Demo:
                     history[name][step] = accuracy
                     who = f"{method} {name}" if len(runs) > 1 else method
                     self.say(f"  {who} step {step}: validation accuracy {accuracy:.3f}")
-                    if stop_at is not None and accuracy >= stop_at:
+                    # Twice in a row: one 100-row reading of a half-trained critic can reach the threshold by luck.
+                    previous = [a for s, a in history[name].items() if s < step]
+                    if stop_at is not None and accuracy >= stop_at and previous and previous[-1] >= stop_at:
                         stopped, hit = "validation threshold", (name, step)
                         break
         except BaseException:  # interrupted or failed: no training run may outlive the demo

@@ -24,7 +24,7 @@ class DemoPlan:
     sft_seconds: float
     sft_max_steps: int
     sft_save_steps: int
-    sft_stop_at: float  # warm start ends at the first checkpoint this accurate on val
+    sft_stop_at: float  # warm start ends when two checkpoints in a row are this accurate on val
     sft_runs: int  # seeded warm-start runs racing side by side (one thread each)
     grpo_seconds: float
     grpo_max_steps: int
