@@ -76,6 +76,13 @@ def test_report_tables_say_what_each_stage_did():
     results["best_of_n"]["accuracies"]["knockout"] = 0.8
     assert _best_of_n_reading(results).startswith("Self-critique did not beat the majority vote here")
     assert "critic (88.0% on held-out pairs)" in _best_of_n_reading(results)
+    results["best_of_n"]["accuracies"].update(knockout=1.0, first=1.0, majority=1.0)
+    assert _best_of_n_reading(results).endswith(
+        "matched the best baseline (100.0%): the policy's first sample is "
+        "already right 100.0% of the time, little to fix."
+    )
+    results["best_of_n"]["accuracies"].update(knockout=0.5, first=0.5, majority=0.5)
+    assert _best_of_n_reading(results).endswith("(50.0%), with a critic right on 88.0% of held-out pairs.")
 
 
 def test_reward_curve_is_drawn_from_the_grpo_log(tmp_path):

@@ -73,6 +73,11 @@ def _best_of_n_reading(results: dict[str, Any]) -> str:
     if pick > max(first, majority):
         return "Self-critique picked better answers than both the first sample and the majority vote."
     critic = results["grpo"]["test"]["accuracy"]
+    if pick == max(first, majority):
+        matched = f"Self-critique matched the best baseline ({_pct(pick)})"
+        if first < 0.9:
+            return f"{matched}, with a critic right on {_pct(critic)} of held-out pairs."
+        return f"{matched}: the policy's first sample is already right {_pct(first)} of the time, little to fix."
     return (
         f"Self-critique did not beat {'the majority vote' if majority >= pick else 'the first sample'} here: "
         f"it can only help where the critic ({_pct(critic)} on held-out pairs) is more reliable than the "
