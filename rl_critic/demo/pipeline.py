@@ -5,10 +5,10 @@ A finished stage leaves `stages/<name>.json`; a re-run skips it (and everything 
 `--force`, and re-runs every stage after the first one that ran.
 
 Model selection never looks at the reported numbers: checkpoints are scored on a separate validation
-split (seed+2) while training runs (on the second core), the held-out test split (seed+1) is only used
-for the table. The warm start ends at the first checkpoint that has clearly begun to match images to
-responses (`sft_stop_at` on validation, twice in a row): on a model trained from scratch, GRPO helps from there and
-not from a critic still at chance (see STACK-NOTES' spike).
+split (seed+2) while training runs, the held-out test split (seed+1) is only used for the table. The
+warm start ends at the first checkpoint that has clearly begun to match images to responses
+(`sft_stop_at` on validation, twice in a row): on a model trained from scratch, GRPO helps from there
+and not from a critic still at chance (see STACK-NOTES' spike).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from rl_critic.files import staged_file
 
 STAGES = ("data", "base", "untrained", "sft", "grpo", "blank", "best_of_n")
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "demo"
-TRAINING_ONLY_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json", "training_args.bin")
+TRAINING_ONLY_FILES = ("optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin")
 EVAL_TOKENS = "64"  # the trained rationale is ~40 tokens; an untrained model is cut here
 
 
@@ -282,7 +282,7 @@ class Demo:
         """Copy a checkpoint's model files (no optimizer state) to a folder every command can load."""
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(checkpoint, target, ignore=shutil.ignore_patterns(*TRAINING_ONLY_FILES, "rng_state*"))
+        shutil.copytree(checkpoint, target, ignore=shutil.ignore_patterns(*TRAINING_ONLY_FILES))
 
 
 def _checkpoints(run_dir: Path) -> list[Path]:
