@@ -7,6 +7,7 @@ not be used, with its reason) and `summary.json`.
 
 from __future__ import annotations
 
+from data_converters.schema import TASKS
 from rl_critic.cli import CliParser
 
 SOURCE_NAMES = [
@@ -22,7 +23,7 @@ def make_parser() -> CliParser:
     parser.add_argument(
         "--task",
         required=True,
-        choices=["grpo", "sft", "sft-r1", "sft-policy", "dpo", "eval"],
+        choices=list(TASKS),
         help="what to make of it (sft-r1: R1-format warm start: think + boxed verdict; sft-policy: the "
         "question answered with the preferred response)",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from data_converters.synthetic import LAYOUTS
 from rl_critic.cli import CliParser
 from rl_critic.errors import UserError
 
@@ -34,7 +35,7 @@ def make_parser() -> CliParser:
     )
     parser.add_argument(
         "--layout",
-        choices=["mixed", "short"],
+        choices=list(LAYOUTS),
         default="mixed",
         help="pairwise prompts: mixed instructions and markers like the real data (default), or one short "
         "instruction with Response 1/2 markers (the demo's tiny model learns faster)",
