@@ -8,10 +8,10 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install test test-slow lint format demo bench sample-data tiny-data sft grpo critic-dpo clean
+.PHONY: help install test test-slow lint format demo bench sample-data tiny-data sft dpo grpo critic-dpo clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 install:  ## create/update the virtualenv (torch pair first, then rl-critic[dev])
 	@scripts/venv.sh install
@@ -33,22 +33,24 @@ test-slow: install  ## only the tests marked slow
 demo: install  ## the whole pipeline on a CPU (<10 min): data -> SFT -> GRPO -> eval -> best-of-N; demo_out/REPORT.md
 	$(RLC) demo --out demo_out $(ARGS)
 
-RECIPE ?= recipes/tiny/$@_critic.yaml
+# Each training target's default recipe (a tiny one that runs on this CPU); RECIPE=... picks another.
+DEFAULT_RECIPE_sft := recipes/tiny/sft_critic.yaml
+DEFAULT_RECIPE_dpo := recipes/tiny/dpo_policy.yaml
+DEFAULT_RECIPE_grpo := recipes/tiny/grpo_critic.yaml
+DEFAULT_RECIPE_critic-dpo := recipes/tiny/critic_dpo_policy.yaml
 TINY_DATA := outputs/tiny-data
-tiny-data: $(TINY_DATA)/grpo/summary.json  ## synthetic critic data for the tiny recipes (outputs/tiny-data)
+tiny-data: $(TINY_DATA)/dpo/summary.json  ## synthetic critic data for the tiny recipes (outputs/tiny-data)
 
-$(TINY_DATA)/grpo/summary.json: | install
+$(TINY_DATA)/dpo/summary.json: | install
 	$(RLC) make-synthetic --n 512 --kind pairwise --seed 0 --out $(TINY_DATA)/synthetic.parquet
-	$(RLC) convert --source llava-critic-pairwise --input $(TINY_DATA)/synthetic.parquet --task sft --out $(TINY_DATA)/sft --overwrite
-	$(RLC) convert --source llava-critic-pairwise --input $(TINY_DATA)/synthetic.parquet --task grpo --out $(TINY_DATA)/grpo --overwrite
+	for task in sft grpo dpo; do \
+		$(RLC) convert --source llava-critic-pairwise --input $(TINY_DATA)/synthetic.parquet --task $$task \
+			--out $(TINY_DATA)/$$task --overwrite || exit 1; \
+	done
 
-sft grpo: install tiny-data  ## train: make grpo RECIPE=recipes/... [ACCELERATE=recipes/accelerate/...] [ARGS="--max_steps 5"]
-	$(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.$@,$(RLC) train $@) \
-		--config $(RECIPE) $(ARGS)
-
-critic-dpo: install  ## iterative DPO with critic rewards: make critic-dpo [RECIPE=...] [ACCELERATE=...] [ARGS=...]
-	$(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.critic_dpo,$(RLC) critic-dpo) \
-		--config $(or $(filter-out recipes/tiny/critic-dpo_critic.yaml,$(RECIPE)),recipes/tiny/critic_dpo.yaml) $(ARGS)
+sft dpo grpo critic-dpo: install tiny-data  ## train: make grpo [RECIPE=recipes/...] [ACCELERATE=recipes/accelerate/...] [ARGS="--max_steps 5"]
+	$(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.$(subst -,_,$@),$(RLC) train $@) \
+		--config $(or $(RECIPE),$(DEFAULT_RECIPE_$@)) $(ARGS)
 
 bench: install  ## benchmarks: numbers to bench/results/*.json and a table
 	$(PY) -m bench.convert_speed

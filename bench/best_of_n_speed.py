@@ -30,12 +30,12 @@ def main() -> None:
     from PIL import Image
     from transformers import set_seed
 
+    from data_converters.prompts import user_prompt
     from data_converters.synthetic import draw_scene, question_and_answers
-    from rl_critic.best_of_n import Problem, select
-    from rl_critic.generation import SamplingSettings, generate_counted
-    from rl_critic.judge import Judge
-    from rl_critic.modeling import ModelArguments, load_model_and_processor
-    from rl_critic.prompts import user_prompt
+    from rl_critic.critique.generation import SamplingSettings, generate_counted
+    from rl_critic.critique.judge import Judge
+    from rl_critic.critique.strategies import Problem, select
+    from rl_critic.models.loader import ModelArguments, load_model_and_processor
 
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
     rng = random.Random(0)

@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     from data_converters.convert import convert
     from data_converters.io import DATA_FILE
-    from rl_critic.tiny import ensure_tiny_model
+    from rl_critic.models.tiny import ensure_tiny_model
 
     model_dir = ensure_tiny_model("qwen2_5_vl")
     runs: dict[str, list[dict]] = {"rl-critic train grpo": [], "bare TRL GRPOTrainer": []}

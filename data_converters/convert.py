@@ -16,12 +16,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from data_converters.errors import UserError
+from data_converters.files import staged_folder
 from data_converters.io import dataset_card, load_input, write_dataset
 from data_converters.parsing import ParseError
 from data_converters.schema import TASKS, task_row
 from data_converters.sources import all_sources
-from rl_critic.errors import UserError
-from rl_critic.files import staged_folder
 
 _INTERNAL = ("_reason", "_label", "_index")
 
@@ -120,6 +120,8 @@ def convert(
         raise UserError(f"unknown source {source!r}; choose from: {', '.join(_sources())}")
     if task not in TASKS:
         raise UserError(f"unknown task {task!r}; choose from: {', '.join(TASKS)}")
+    if out_format not in ("parquet", "disk"):
+        raise UserError(f"unknown output format {out_format!r}; choose from: parquet, disk")
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and not overwrite:
         raise UserError(f"output folder exists: {out_dir} (pass --overwrite to replace it)")

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from rl_critic.errors import UserError
+from data_converters.errors import UserError
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
-FORMATS = ("parquet", "disk")
 
 
 def _no_decode(dataset):
@@ -100,12 +98,11 @@ def dataset_card(summary: dict[str, Any]) -> str:
 
 
 def write_dataset(dataset, folder: Path, out_format: str) -> None:
-    if out_format == "parquet":
-        _write_parquet(dataset, folder / DATA_FILE)
-    elif out_format == "disk":
+    """`parquet` (the default: a data file + card, see the module docstring) or `disk` (`save_to_disk`)."""
+    if out_format == "disk":
         dataset.save_to_disk(str(folder))
     else:
-        raise UserError(f"unknown output format {out_format!r}; expected one of {', '.join(FORMATS)}")
+        _write_parquet(dataset, folder / DATA_FILE)
 
 
 def _write_parquet(dataset, path: Path, batch_size: int = 1000) -> None:
@@ -122,8 +119,3 @@ def _write_parquet(dataset, path: Path, batch_size: int = 1000) -> None:
     with pq.ParquetWriter(str(path), schema) as writer:
         for batch in dataset.with_format("arrow").iter(batch_size=batch_size):
             writer.write_table(batch.cast(schema))
-
-
-def load_converted(folder: str | os.PathLike):
-    """Load a folder written by `rl-critic convert` (either format), images decoded as PIL."""
-    return load_any(str(folder))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data_converters.parsing import PairPrompt, ParseError, parse_two_scores
-from rl_critic.prompts import pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
+from data_converters.prompts import pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
 
 TASKS = ("grpo", "sft", "sft-r1", "sft-policy", "dpo", "eval")
 FLIP = {"1": "2", "2": "1", "tie": "tie"}
@@ -49,7 +49,6 @@ class Judgment:
     judge_prompt: PairPrompt | str | None = None  # the source's own judge prompt, when it has one
     rationale: str | None = None  # the annotator's full answer (LLaVA-Critic), for SFT
     models: list[str] = field(default_factory=list)  # the models that wrote the responses, when known
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         """Reject judgments that cannot make an honest training row."""

@@ -171,7 +171,7 @@ def _pair_row(
         f"<image>\n{instruction}\nQuestion: [{question}]\n"
         f"{first_marker}: [{responses[0]}]\n{second_marker}: [{responses[1]}]\nASSISTANT:\n"
     )
-    return _row(f"synthetic-pair-{index}", f"synthetic-{kind}", human, reason, png)
+    return raw_row(f"synthetic-pair-{index}", f"synthetic-{kind}", human, reason, png)
 
 
 def _point_row(
@@ -185,7 +185,7 @@ def _point_row(
         response, score = (right, rng.randint(80, 100)) if correct else (wrong, rng.randint(0, 30))
         human = f"<image>\n{POINT_INSTRUCTION}\nQuestion: [{question}]\nThe response: [{response}]"
         gpt = f"The response says: {response} It is {'correct' if correct else 'wrong'}. Final Score: {score}"
-        return _row(f"synthetic-score-{index}", f"synthetic-{kind}", human, gpt, png)
+        return raw_row(f"synthetic-score-{index}", f"synthetic-{kind}", human, gpt, png)
     tie = rng.random() < tie_rate
     better = "tie" if tie else rng.choice(("1", "2"))
     responses = [right, right] if tie else ([right, wrong] if better == "1" else [wrong, right])
@@ -197,7 +197,7 @@ def _point_row(
             f"[Assistant 2]\n{responses[1]}\n\n[End of Assistant 2]\n\n[System]\n{BENCH_INSTRUCTION}\n\n"
         )
         gpt = f"{scores[0]} {scores[1]}\nThe right answer is: {right}"
-        return _row(f"synthetic-bench-{index}", f"synthetic-{kind}", human, gpt, png)
+        return raw_row(f"synthetic-bench-{index}", f"synthetic-{kind}", human, gpt, png)
     verdict = "[[A=B]]" if tie else ARENA_VERDICTS[(better, rng.random() < 0.5)]
     human = (
         f"<image>\n<|User Prompt|>\n{question}\n\n<|The Start of Assistant A's Answer|>\n{responses[0]}\n"
@@ -205,10 +205,11 @@ def _point_row(
         f"<|The End of Assistant B's Answer|>"
     )
     gpt = f"The right answer is: {right}\n\nMy final verdict is: {verdict}"
-    return _row(f"synthetic-arena-{index}", f"synthetic-{kind}", human, gpt, png)
+    return raw_row(f"synthetic-arena-{index}", f"synthetic-{kind}", human, gpt, png)
 
 
-def _row(row_id: str, group: str, human: str, gpt: str, png: bytes) -> dict[str, Any]:
+def raw_row(row_id: str, group: str, human: str, gpt: str, png: bytes) -> dict[str, Any]:
+    """One row in the 113k schema: the judge prompt (human turn), the judgment (gpt turn), the PNG."""
     return {
         "id": row_id,
         "source": group,
@@ -254,63 +255,3 @@ def features():
 
     turn = {"from": Value("string"), "value": Value("string")}
     return Features({"id": Value("string"), "source": Value("string"), "conversations": List(turn), "image": Image()})
-
-
-def edge_case_rows(seed: int = 0) -> list[dict[str, Any]]:
-    """Hand-made rows that real data contains and parsers get wrong: brackets, newlines, markdown and
-    non-English text inside responses, a response quoting the other marker, verdict spelling variants,
-    and rows that must be *rejected* (no verdict, empty question, missing response, broken image)."""
-    rng = random.Random(seed)
-    png, _ = draw_scene(rng)
-    instruction = PAIR_INSTRUCTIONS[0]
-
-    def pair(question: str, first: str, second: str, gpt: str, markers=("Response 1", "Response 2")) -> str:
-        return f"<image>\n{instruction}\nQuestion: [{question}]\n{markers[0]}: [{first}]\n{markers[1]}: [{second}]\n"
-
-    rows = [
-        (
-            "edge-brackets",
-            pair("What does [the sign] say?", "It says [STOP] (in red).", "It says [GO].", ""),
-            "The sign reads STOP. The better response: [1]",
-        ),
-        (
-            "edge-newlines-markdown",
-            pair("Describe the image.", "**Shapes:**\n- a red circle\n- a blue square", "# Title\n\n1. nothing", ""),
-            "The better response: **Response 1**",
-        ),
-        ("edge-non-english", pair("图中是什么颜色？", "红色。", "蓝色。", ""), "图中是红色。 The better response: [2]"),
-        (
-            "edge-quoted-marker",
-            pair("Which is right?", "I agree with Response 2: [blue] is wrong.", "Red.", ""),
-            "The better response is Response B.",
-        ),
-        (
-            "edge-verdict-the-first",
-            pair("Colour?", "Red.", "Blue.", "", ("The first response", "The second response")),
-            "Overall, the first is accurate. The better response: [The first response]",
-        ),
-        ("edge-tie-equal", pair("Colour?", "Red.", "It is red.", ""), "Two responses are equally good."),
-        (
-            "edge-not-equal-then-verdict",
-            pair("Colour?", "Red.", "Blue.", ""),
-            "They are not equally good. The better response: [first]",
-        ),
-        ("edge-reject-no-verdict", pair("Colour?", "Red.", "Blue.", ""), "Both have merits and flaws."),
-        ("edge-reject-empty-question", pair("  ", "Red.", "Blue.", ""), "The better response: [1]"),
-        ("edge-reject-missing-response", pair("Colour?", "Red.", "", ""), "The better response: [1]"),
-        (
-            "edge-reject-final-score-range",
-            f"<image>\n{POINT_INSTRUCTION}\nQuestion: [Colour?]\nThe response: [Red.]",
-            "Final Score: 150",
-        ),
-    ]
-    out = [_row(row_id, "edge", human, gpt, png) for row_id, human, gpt in rows]
-    broken = _row(
-        "edge-reject-corrupt-image", "edge", pair("Colour?", "Red.", "Blue.", ""), "The better response: [1]", png
-    )
-    broken["image"] = {"bytes": b"not a png", "path": "broken.png"}
-    missing = _row(
-        "edge-reject-missing-image", "edge", pair("Colour?", "Red.", "Blue.", ""), "The better response: [2]", png
-    )
-    missing["image"] = None
-    return out + [broken, missing]

@@ -5,8 +5,9 @@ Each function has TRL's signature `fn(prompts, completions, completion_ids=None,
 completions, never raises on what a model writes, and returns floats in [0, 1] (None where the *label*
 is unusable, which TRL skips).
 
-Recipes name them (`reward_funcs: [critic]`); `trl grpo --config` users give dotted paths
-(`rewards.critic_reward`). `get("critic", format_weight=0.2)` builds a variant with other options.
+Recipes name them (`reward_funcs: [critic]`), with options after a colon (`critic:format_weight=0.2`,
+`preference:ties=skip`; several separated by commas); `trl grpo --config` users give dotted paths
+(`rewards.critic_reward`). `get("critic", format_weight=0.2)` builds the same variant from Python.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from rewards.accuracy import answer_accuracy_reward, make_answer_accuracy_reward
 from rewards.critic import critic_reward, make_critic_reward
@@ -61,14 +63,40 @@ def get(name: str, **options) -> Callable:
     raise ValueError(f"unknown reward {name!r}; choose from {', '.join(names())} or give a dotted import path")
 
 
-def resolve(reward_names: list[str] | str) -> list[Callable]:
-    """`reward_funcs` of a recipe (names or dotted paths) -> functions."""
-    if isinstance(reward_names, str):
-        reward_names = [reward_names]
-    return [get(name) for name in reward_names]
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """`name:key=value,key=value` -> (name, options); values read as YAML scalars (0.2, true, skip)."""
+    import yaml
+
+    name, _, text = spec.partition(":")
+    options: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"reward option {item!r} in {spec!r} is not key=value")
+        options[key.strip()] = yaml.safe_load(value.strip()) if value.strip() else ""
+    return name.strip(), options
+
+
+def resolve(reward_specs: list[str] | str) -> list[Callable]:
+    """`reward_funcs` of a recipe (names with optional options, or dotted paths) -> functions.
+
+    A reward with options gets its own `__name__` (`critic:format_weight=0.2`), so TRL logs it apart."""
+    if isinstance(reward_specs, str):
+        reward_specs = [reward_specs]
+    functions = []
+    for spec in reward_specs:
+        name, options = parse_spec(spec)
+        try:
+            function = get(name, **options)
+        except TypeError as err:  # an option the reward does not have
+            raise ValueError(f"reward {name!r} does not take these options: {err}") from err
+        if options:
+            function.__name__ = spec.replace(" ", "")
+        functions.append(function)
+    return functions
 
 
 __all__ = [
     "FACTORIES", "answer_accuracy_reward", "critic_reward", "format_reward", "get", "import_object", "names",
-    "normalise_preference", "pointwise_reward", "preference_reward", "resolve",
+    "normalise_preference", "parse_spec", "pointwise_reward", "preference_reward", "resolve",
 ]  # fmt: skip

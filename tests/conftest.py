@@ -28,7 +28,7 @@ def tiny_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_dirs(tiny_cache):
     """arch -> cached folder of the tiny model of that arch."""
-    from rl_critic.tiny import ensure_tiny_model
+    from rl_critic.models.tiny import ensure_tiny_model
 
     return {arch: ensure_tiny_model(arch) for arch in ("qwen2_5_vl", "llava_onevision")}
 

@@ -7,7 +7,7 @@ from rewards.text import completion_text
 
 def length_reward(completions, **kwargs) -> list[float]:
     """A reward that varies between completions of a random model, so GRPO advantages are non-zero
-    (a random tiny model earns 0 on every critic reward; see STACK-NOTES)."""
+    (a random tiny model earns 0 on every critic reward, and equal rewards give zero advantages)."""
     return [len(completion_text(c)) % 5 / 4 for c in completions]
 
 
@@ -16,7 +16,7 @@ class LengthJudge:
     critic-DPO gets real preferences from a tiny random policy, whose own critic would never box a verdict."""
 
     def compare(self, requests):
-        from rl_critic.judge import PairJudgment
+        from rl_critic.critique.judgments import PairJudgment
 
         verdicts = ["1" if len(r.first) > len(r.second) else "2" if len(r.second) > len(r.first) else "tie"
                     for r in requests]  # fmt: skip

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from rl_critic.best_of_n import Problem, majority_pick, select
-from rl_critic.generation import SamplingSettings
-from rl_critic.judge import Judge, PairJudgment, PairRequest, ScoreJudgment, preference_scores
-from rl_critic.modeling import ModelArguments, load_model_and_processor
+from rl_critic.critique.aggregation import preference_scores
+from rl_critic.critique.generation import SamplingSettings
+from rl_critic.critique.judge import Judge
+from rl_critic.critique.judgments import PairJudgment, PairRequest, ScoreJudgment
+from rl_critic.critique.strategies import Problem, majority_pick, select
+from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from tests.conftest import shape_image
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -156,7 +158,7 @@ def test_cli_fails_only_when_nothing_could_be_processed(tmp_path):
     (tmp_path / "q.jsonl").write_text(json.dumps({"id": "x", "question": ""}) + "\n")
     script = Path(sys.executable).with_name("rl-critic")
     result = subprocess.run([str(script), "best-of-n", "--input", str(tmp_path / "q.jsonl"), "--out",
-                             str(tmp_path / "r.jsonl"), "--n", "2", "--strategy", "first"],
+                             str(tmp_path / "r.jsonl"), "--n", "2", "--strategy", "first", "--max_new_tokens", "4"],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 1 and "no question could be processed" in result.stderr
 

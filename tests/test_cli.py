@@ -52,14 +52,108 @@ def test_unknown_arch_is_one_clean_line(tmp_path):
     assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("command", list(COMMANDS))
-def test_every_command_has_help(command, capsys):
+# Every runnable command: (argv prefix, module holding its ARGUMENTS, required flags).
+RUNNABLE = {
+    "demo": ("rl_critic.cli.demo", []),
+    "tiny-model": ("rl_critic.cli.tiny_model", ["--out", "x"]),
+    "train sft": ("rl_critic.train.sft", []),
+    "train dpo": ("rl_critic.train.dpo", []),
+    "train grpo": ("rl_critic.train.grpo", []),
+    "train critic-dpo": ("rl_critic.train.critic_dpo", []),
+    "critic-dpo": ("rl_critic.train.critic_dpo", []),
+    "best-of-n": ("rl_critic.cli.best_of_n", ["--input", "q.jsonl", "--out", "r.jsonl"]),
+    "eval critic": ("rl_critic.cli.eval_critic", ["--data", "d", "--out", "r.json"]),
+    "eval policy": ("rl_critic.cli.eval_policy", ["--data", "d", "--out", "r.json"]),
+    "convert": ("rl_critic.cli.convert", ["--source", "preference", "--input", "i", "--task", "dpo", "--out", "o"]),
+    "make-synthetic": ("rl_critic.cli.make_synthetic", ["--n", "1", "--out", "x.parquet"]),
+    "generate": ("rl_critic.cli.generate", ["--prompt", "x"]),
+    "env": ("rl_critic.cli.env", []),
+}
+# One field with an underscore per command (kebab and snake spellings), and a value for it.
+SPELLINGS = {
+    "demo": None, "tiny-model": None, "env": None,  # no multi-word field
+    "train sft": ("max_steps", "7"), "train dpo": ("max_length", "77"), "train grpo": ("num_generations", "4"),
+    "train critic-dpo": ("num_candidates", "3"), "critic-dpo": ("judge_max_new_tokens", "9"),
+    "best-of-n": ("max_new_tokens", "5"), "eval critic": ("max_new_tokens", "5"), "eval policy": ("best_of_n", "3"),
+    "convert": ("dataset_config", "pairwise"), "make-synthetic": ("tie_rate", "0.25"),
+    "generate": ("max_new_tokens", "5"),
+}  # fmt: skip
+TRAINING = ["--use_cpu", "true", "--bf16", "false"]  # TRL configs refuse bf16 on a CPU-only machine
+
+
+def _parse(command: str, argv: list[str]):
+    import importlib
+
+    from rl_critic.cli.parsing import parse
+
+    module, required = RUNNABLE[command]
+    extra = TRAINING if module.startswith("rl_critic.train") else []
+    return parse(importlib.import_module(module).ARGUMENTS, f"rl-critic {command}", [*required, *extra, *argv])
+
+
+def _field(parsed, name: str):
+    return next(getattr(instance, name) for instance in parsed if hasattr(instance, name))
+
+
+def test_every_command_is_covered():
+    runnable = set(COMMANDS) - {"train", "eval"} | {f"train {m}" for m in ("sft", "dpo", "grpo", "critic-dpo")}
+    assert runnable | {"eval critic", "eval policy"} == set(RUNNABLE) == set(SPELLINGS)
+
+
+@pytest.mark.parametrize("command", sorted(RUNNABLE))
+def test_snake_kebab_and_yaml_spellings_agree(command, tmp_path):
+    """The same field set three ways: `--snake_case`, `--kebab-case`, and a flat YAML file via --config."""
+    name, value = SPELLINGS[command] or ("seed", "3")
+    if command == "env":
+        name, value = "json", "true"
+    config = tmp_path / "c.yaml"
+    config.write_text(f"{name}: {value}\n")
+    readings = [_parse(command, [f"--{name}", value]), _parse(command, [f"--{name.replace('_', '-')}", value]),
+                _parse(command, ["--config", str(config)])]  # fmt: skip
+    values = [_field(parsed, name) for parsed in readings]
+    assert values[0] == values[1] == values[2] and str(values[0]).lower() == value
+
+
+@pytest.mark.parametrize("command", sorted(RUNNABLE))
+def test_help_shows_snake_case_flags_and_groups_loader_options(command, capsys):
+    import dataclasses
+    import importlib
+
     try:
-        code = main([command, "--help"])
+        code = main([*command.split(), "--help"])
     except SystemExit as exit_info:  # argparse exits after printing help
         code = exit_info.code
-    assert code == 0
-    assert "usage: rl-critic " + command in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("usage: rl-critic ")
+    types = importlib.import_module(RUNNABLE[command][0]).ARGUMENTS
+    for name in [f.name for t in types for f in dataclasses.fields(t)]:
+        assert f"--{name}" in out
+    from rl_critic.models.loader import ModelArguments
+
+    if any(issubclass(t, ModelArguments) for t in types):
+        assert "model loading (TRL ModelConfig + vision):" in out and "--attn_implementation" in out
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_commands_with_sub_commands_list_them(command, capsys):
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"  {name}" in out for name in (["sft", "dpo", "grpo", "critic-dpo"] if command == "train"
+                                               else ["critic", "policy"]))  # fmt: skip
+
+
+def test_inference_commands_take_every_loader_option():
+    parsed = _parse("eval critic", ["--dtype", "bfloat16", "--attn-implementation", "sdpa", "--trust_remote_code",
+                                    "--load_in_4bit", "true", "--model_revision", "v1", "--model", "tiny"])  # fmt: skip
+    model_args = parsed[-1]
+    assert (model_args.dtype, model_args.attn_implementation, model_args.trust_remote_code) == (
+        "bfloat16",
+        "sdpa",
+        True,
+    )
+    assert model_args.load_in_4bit and model_args.model_revision == "v1" and model_args.model_name_or_path == "tiny"
+    judge_args = _parse("best-of-n", ["--critic", "tiny-llava_onevision"])[1]
+    assert judge_args.critic_model == "tiny-llava_onevision"
 
 
 def _error_line(capsys, argv: list[str], code: int = 1) -> str:

@@ -13,9 +13,10 @@ from datasets import Dataset, Features, Image, List, Value
 from PIL import Image as PILImage
 
 from data_converters.convert import convert
-from data_converters.io import load_converted
-from data_converters.synthetic import edge_case_rows, features, synthetic_rows
-from rl_critic.errors import UserError
+from data_converters.edge_cases import edge_case_rows
+from data_converters.errors import UserError
+from data_converters.io import load_any
+from data_converters.synthetic import features, synthetic_rows
 from tests.conftest import shape_image
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "data" / "llava-critic-sample.parquet"
@@ -54,7 +55,7 @@ def test_every_row_is_labelled_right_and_randomised_honestly(sample, tmp_path):
     runs = []
     for seed in (0, 1):
         convert("llava-critic-pointwise", sample, "eval", str(tmp_path / f"s{seed}"), seed=seed)
-        runs.append({r["id"]: r for r in load_converted(tmp_path / f"s{seed}")})
+        runs.append({r["id"]: r for r in load_any(str(tmp_path / f"s{seed}"))})
     assert runs[0].keys() == runs[1].keys() and len(runs[0]) > 250
     checked = swaps = 0
     for row_id, row in runs[0].items():
@@ -91,7 +92,7 @@ def test_rejections_are_counted_with_reasons(sample, tmp_path):
     assert summary["rows_read"] == summary["rows_written"] + len(rejected)
     assert sum(summary["rejected"].values()) == len(rejected)
     assert summary["labels"]["1"] + summary["labels"]["2"] + summary["scores"]["count"] == summary["rows_written"]
-    kept = {r["id"]: r for r in load_converted(tmp_path / "out")}
+    kept = {r["id"]: r for r in load_any(str(tmp_path / "out"))}
     for row_id, label in [("edge-brackets", "1"), ("edge-non-english", "2"), ("edge-quoted-marker", "2"),
                           ("edge-newlines-markdown", "1"), ("edge-verdict-the-first", "1"),
                           ("edge-not-equal-then-verdict", "1")]:  # fmt: skip
@@ -119,7 +120,7 @@ def test_keep_ties_limit_and_disk_format(sample, tmp_path):
     summary = convert("llava-critic-pairwise", sample, "grpo", str(tmp_path / "d"), keep_ties=True, limit=60,
                       out_format="disk")  # fmt: skip
     assert summary["rows_read"] == 60 and summary["labels"].get("tie", 0) > 0
-    loaded = load_converted(tmp_path / "d")
+    loaded = load_any(str(tmp_path / "d"))
     assert len(loaded) == summary["rows_written"] and (tmp_path / "d" / "state.json").exists()
     # A save_to_disk folder is also valid input.
     again = convert("preference", str(tmp_path / "d"), "dpo", str(tmp_path / "e"))
@@ -129,7 +130,7 @@ def test_keep_ties_limit_and_disk_format(sample, tmp_path):
 def test_sft_keeps_the_original_prompt_and_rationale(sample, tmp_path):
     convert("llava-critic-pairwise", sample, "sft", str(tmp_path / "sft"), limit=20)
     originals = _originals(sample)
-    for row in load_converted(tmp_path / "sft"):
+    for row in load_any(str(tmp_path / "sft")):
         human, gpt = (turn["value"] for turn in originals[row["id"]]["conversations"])
         user, assistant = row["messages"]
         assert user["content"][0]["type"] == "image"
@@ -140,7 +141,7 @@ def test_sft_keeps_the_original_prompt_and_rationale(sample, tmp_path):
 def test_dpo_prefers_the_right_answer(sample, tmp_path):
     summary = convert("llava-critic-pairwise", sample, "dpo", str(tmp_path / "dpo"))
     originals = _originals(sample)
-    rows = list(load_converted(tmp_path / "dpo"))
+    rows = list(load_any(str(tmp_path / "dpo")))
     assert len(rows) == summary["rows_written"] > 100
     assert "tie (no preferred response for dpo)" in summary["rejected"]
     for row in rows:
@@ -192,7 +193,7 @@ def test_vl_rewardbench(tmp_path):
                       "human_ranking": List(Value("int64")), "image": Image()})  # fmt: skip
     Dataset.from_list(rows, features=feats).to_parquet(str(tmp_path / "vl.parquet"))
     summary = convert("vl-rewardbench", str(tmp_path / "vl.parquet"), "eval", str(tmp_path / "out"))
-    out = {r["id"]: r for r in load_converted(tmp_path / "out")}
+    out = {r["id"]: r for r in load_any(str(tmp_path / "out"))}
     assert summary["labels"] == {"1": 1, "2": 1, "tie": 1}
     assert [out[i]["group"] for i in ("wildvision-battle_1", "RLAIF-V_2", "mathverse_3")] == [
         "general", "hallucination", "reasoning"]  # fmt: skip
@@ -210,7 +211,7 @@ def test_multimodal_rewardbench_with_relative_image_paths(tmp_path):
     ]  # fmt: skip
     summary = convert("multimodal-rewardbench", _jsonl(tmp_path / "mm.jsonl", rows), "eval", str(tmp_path / "out"))
     assert summary["rejected"] == {"image file not found: images/missing.png": 1}
-    [row] = load_converted(tmp_path / "out")
+    [row] = load_any(str(tmp_path / "out"))
     assert _preferred(row) == "y" and row["group"] == "safety" and row["image"].size == (56, 56)
 
 
@@ -221,7 +222,7 @@ def test_mm_rlhf_rewardbench(tmp_path):
                       "rejected": Value("string"), "image": Image()})  # fmt: skip
     Dataset.from_list(rows, features=feats).to_parquet(str(tmp_path / "mm.parquet"))
     convert("mm-rlhf-rewardbench", str(tmp_path / "mm.parquet"), "eval", str(tmp_path / "out"))
-    rows_out = list(load_converted(tmp_path / "out"))
+    rows_out = list(load_any(str(tmp_path / "out")))
     assert all(_preferred(r) == "good" for r in rows_out)
     assert 0 < sum(r["swapped"] for r in rows_out) < 8  # both orders occur
 
@@ -238,7 +239,7 @@ def test_mllm_judge_pair_and_score(tmp_path):
     scores = [{"instruction": "Q", "image_path": data_uri, "answer": "a", "human": h} for h in (1, 5, 7)]
     summary = convert("mllm-judge-score", _jsonl(tmp_path / "score.jsonl", scores), "grpo", str(tmp_path / "s"))
     assert summary["scores"] == {"count": 2, "min": 1.0, "max": 5.0, "mean": 3.0}
-    row = next(iter(load_converted(tmp_path / "s")))
+    row = next(iter(load_any(str(tmp_path / "s"))))
     assert row["scale"] == "1-5" and "score from 1 to 5" in row["prompt"][0]["content"][1]["text"]
 
 
@@ -252,7 +253,7 @@ def test_generic_preference_multi_image_and_messages(tmp_path):
          "images": ["a.png", "b.png"]},
     ]  # fmt: skip
     convert("preference", _jsonl(tmp_path / "pref.jsonl", rows), "grpo", str(tmp_path / "out"))
-    [row] = load_converted(tmp_path / "out")
+    [row] = load_any(str(tmp_path / "out"))
     assert row["question"] == "Compare." and len(row["images"]) == 2
     assert [part["type"] for part in row["prompt"][0]["content"]] == ["image", "image", "text"]
     assert _preferred(row) == "left is red"
@@ -275,10 +276,10 @@ def test_grpo_output_trains_one_step_in_trl(sample, tmp_path):
     import torch
     from trl import GRPOConfig, GRPOTrainer
 
-    from rl_critic.modeling import ModelArguments, load_model_and_processor
+    from rl_critic.models.loader import ModelArguments, load_model_and_processor
 
     convert("llava-critic-pairwise", sample, "grpo", str(tmp_path / "grpo"), limit=16)
-    dataset = load_converted(tmp_path / "grpo")
+    dataset = load_any(str(tmp_path / "grpo"))
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
 
@@ -306,8 +307,8 @@ def test_sft_r1_answers_are_rewarded_by_the_grpo_reward(sample, tmp_path):
 
     convert("llava-critic-pairwise", sample, "sft-r1", str(tmp_path / "sft"), seed=5)
     convert("llava-critic-pairwise", sample, "eval", str(tmp_path / "eval"), seed=5)
-    targets = {r["id"]: r for r in load_converted(tmp_path / "eval")}
-    rows = list(load_converted(tmp_path / "sft"))
+    targets = {r["id"]: r for r in load_any(str(tmp_path / "eval"))}
+    rows = list(load_any(str(tmp_path / "sft")))
     assert len(rows) == len(targets) > 250
     for row in rows:
         target = targets[row["id"]]
@@ -371,12 +372,12 @@ def test_keep_order_and_sft_policy(tmp_path):
     convert("llava-critic-pairwise", str(path), "sft-r1", str(tmp_path / "r1"), seed=None)
     convert("llava-critic-pairwise", str(path), "eval", str(tmp_path / "eval"), seed=None)
     convert("llava-critic-pairwise", str(path), "sft-policy", str(tmp_path / "policy"), seed=None)
-    assert not any(load_converted(tmp_path / "eval")["swapped"])
-    for row in load_converted(tmp_path / "r1"):
+    assert not any(load_any(str(tmp_path / "eval"))["swapped"])
+    for row in load_any(str(tmp_path / "r1")):
         gpt = originals[row["id"]]["conversations"][1]["value"]
         answer = row["messages"][1]["content"][0]["text"]
         assert answer == f"<think>{gpt[: gpt.rindex(' The better')]}</think>\\boxed{{{gpt[-2]}}}"
-    policy = list(load_converted(tmp_path / "policy"))
+    policy = list(load_any(str(tmp_path / "policy")))
     assert len(policy) == 40 and {r["task"] for r in policy} == {"policy"}
     for row in policy:
         user, assistant = row["messages"]

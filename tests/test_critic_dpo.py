@@ -9,12 +9,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rl_critic.critic_dpo import best_and_worst, main
-from rl_critic.tiny import ensure_tiny_model
+from rl_critic.critique.aggregation import best_and_worst
+from rl_critic.models.tiny import ensure_tiny_model
+from rl_critic.train.critic_dpo import main
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--num_candidates", "3", "--sample_max_new_tokens", "12", "--judge_max_new_tokens", "6",
-        "--per_device_train_batch_size", "2", "--max_train_samples", "3"]  # fmt: skip
+        "--per_device_train_batch_size", "2", "--max_questions", "3"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -26,7 +27,7 @@ def test_best_and_worst(scores, expected):
 
 
 def _run(out: Path, *extra: str) -> int:
-    return main(["--config", str(ROOT / "recipes/tiny/critic_dpo.yaml"), "--dataset_name",
+    return main(["--config", str(ROOT / "recipes/tiny/critic_dpo_policy.yaml"), "--dataset_name",
                  str(ROOT / "examples/questions.jsonl"), "--output_dir", str(out), *FAST, *extra])  # fmt: skip
 
 
@@ -75,10 +76,11 @@ def test_scripted_judge_preferences_train_the_policy_and_a_run_resumes(tmp_path)
 def test_bad_judge_and_questions_are_clean_errors(tmp_path, capsys):
     from rl_critic.cli import main as cli
 
-    code = cli(["critic-dpo", "--config", str(ROOT / "recipes/tiny/critic_dpo.yaml"), "--output_dir", str(tmp_path),
-                "--critic_judge", "tests.helpers.NoSuchJudge"])  # fmt: skip
+    recipe = str(ROOT / "recipes/tiny/critic_dpo_policy.yaml")
+    code = cli(["critic-dpo", "--config", recipe, "--output_dir", str(tmp_path), "--critic_judge",
+                "tests.helpers.NoSuchJudge"])  # fmt: skip
     assert code == 1 and "cannot import critic_judge" in capsys.readouterr().err
     (tmp_path / "q.jsonl").write_text(json.dumps({"id": "x", "question": ""}) + "\n")
-    code = cli(["critic-dpo", "--config", str(ROOT / "recipes/tiny/critic_dpo.yaml"), "--output_dir", str(tmp_path),
+    code = cli(["train", "critic-dpo", "--config", recipe, "--output_dir", str(tmp_path),
                 "--dataset_name", str(tmp_path / "q.jsonl")])  # fmt: skip
     assert code == 1 and "no usable question" in capsys.readouterr().err

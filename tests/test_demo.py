@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from data_converters.errors import UserError
 from rl_critic.demo.pipeline import STAGES, Demo
 from rl_critic.demo.plan import DemoPlan
 from rl_critic.demo.report import _best_of_n_reading, accuracy_table, best_of_n_table, plot_curves
-from rl_critic.errors import UserError
 from tests.test_cli import _error_line
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from data_converters.convert import convert
-from data_converters.io import load_converted
-from rl_critic import metrics
-from rl_critic.evaluate import eval_critic
-from rl_critic.generation import SamplingSettings
-from rl_critic.judge import Judge
-from rl_critic.modeling import ModelArguments, load_model_and_processor
+from data_converters.io import load_any
+from rl_critic.critique.generation import SamplingSettings
+from rl_critic.critique.judge import Judge
+from rl_critic.evaluation import metrics
+from rl_critic.evaluation.critic import eval_critic
+from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from tests.conftest import shape_image
 from tests.test_best_of_n import ScriptedJudge
 
@@ -85,18 +85,18 @@ def test_eval_critic_runs_on_the_tiny_model_over_every_source(eval_sets):
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
     judge = Judge(model, processor, SamplingSettings(max_new_tokens=4), batch_size=8)
     for source, folder in eval_sets.items():
-        dataset = load_converted(folder)
+        dataset = load_any(str(folder))
         report, records = eval_critic(dataset, judge)
         assert report["rows"] == len(dataset), source
         section = report.get("pairwise") or report.get("pointwise")
         assert section["n"] > 0 and 0.0 <= section["parse_failure_rate"] <= 1.0
         assert len(records) == len(dataset) and all("raw" in r for r in records)
-    groups = eval_critic(load_converted(eval_sets["vl-rewardbench"]), judge)[0]["pairwise"]["groups"]
+    groups = eval_critic(load_any(str(eval_sets["vl-rewardbench"])), judge)[0]["pairwise"]["groups"]
     assert set(groups) == {"general"}
 
 
 def test_scripted_critic_scores_are_exact_and_swap_doubles_the_judgments(eval_sets):
-    dataset = load_converted(eval_sets["mm-rlhf-rewardbench"])  # the chosen text is "c", the rejected "r"
+    dataset = load_any(str(eval_sets["mm-rlhf-rewardbench"]))  # the chosen text is "c", the rejected "r"
 
     class PrefersC(ScriptedJudge):
         quality = staticmethod(lambda text: 1 if text == "c" else 0)
@@ -120,7 +120,7 @@ def test_blank_image_replaces_every_image(eval_sets):
             seen.extend(image for r in requests for image in r.images)
             return super().compare(requests)
 
-    dataset = load_converted(eval_sets["preference"])
+    dataset = load_any(str(eval_sets["preference"]))
     eval_critic(dataset, Spy(), blank_image=True)
     assert seen and all(image.getextrema() == ((255, 255), (255, 255), (255, 255)) for image in seen)
     seen.clear()
@@ -141,8 +141,9 @@ def test_cli_writes_reports(eval_sets, tmp_path):
     assert "| pairwise / accuracy_without_ties_lenient |" in (out.parent / "report.md").read_text()
     assert len((out.parent / "judgments.jsonl").read_text().splitlines()) >= report["rows"]
     out = tmp_path / "policy" / "report.json"
+    # snake_case flags here, kebab-case above: both spellings run
     command = [str(script), "eval", "policy", "--data", str(ROOT / "examples/questions.jsonl"), "--out", str(out),
-               "--max-new-tokens", "4", "--best-of-n", "3"]  # fmt: skip
+               "--max_new_tokens", "4", "--best_of_n", "3"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
@@ -162,7 +163,7 @@ def test_model_level_elo_and_kendall_tau_when_models_are_known(tmp_path):
                      "human_ranking": [0, 1] if first_is_strong else [1, 0]})  # fmt: skip
     (tmp_path / "vl.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     convert("vl-rewardbench", str(tmp_path / "vl.jsonl"), "eval", str(tmp_path / "eval"))
-    dataset = load_converted(tmp_path / "eval")
+    dataset = load_any(str(tmp_path / "eval"))
     for row in dataset:  # models follow their responses through the order randomisation
         assert row["models"][row["responses"].index("good")] in "AB" and len(row["models"]) == 2
 
@@ -175,7 +176,7 @@ def test_model_level_elo_and_kendall_tau_when_models_are_known(tmp_path):
 
 
 def test_swap_responses_in_place():
-    from rl_critic.evaluate import swap_responses
+    from rl_critic.evaluation.critic import swap_responses
 
     text = "Judge.\nQuestion: [Q]\nThe first response: [It is [red].]\nThe second response: [Blue.]\nThink."
     assert swap_responses(text, "It is [red].", "Blue.") == text.replace("[It is [red].]", "@").replace(
@@ -187,7 +188,7 @@ def test_swap_responses_in_place():
 
 
 def test_eval_critic_asks_with_each_rows_own_prompt(eval_sets):
-    dataset = load_converted(eval_sets["llava-critic"])
+    dataset = load_any(str(eval_sets["llava-critic"]))
     seen = []
 
     class Spy(ScriptedJudge):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rl_critic.generation import SamplingSettings, generate
-from rl_critic.modeling import ModelArguments, load_model_and_processor
-from rl_critic.prompts import user_prompt
+from data_converters.prompts import user_prompt
+from rl_critic.critique.generation import SamplingSettings, generate
+from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from tests.conftest import shape_image
 
 

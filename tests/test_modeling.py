@@ -8,8 +8,8 @@ import io
 import pytest
 import torch
 
-from rl_critic.errors import UserError
-from rl_critic.modeling import (
+from data_converters.errors import UserError
+from rl_critic.models.loader import (
     ModelArguments,
     load_model,
     load_model_and_processor,
@@ -17,7 +17,7 @@ from rl_critic.modeling import (
     resolve_model_path,
     vision_tower,
 )
-from rl_critic.vision import load_image
+from rl_critic.models.vision import load_image
 from tests.conftest import shape_image
 
 

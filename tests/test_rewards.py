@@ -241,8 +241,8 @@ def test_grpo_step_with_critic_reward_from_a_recipe_by_name(tmp_path):
     from trl import GRPOConfig, GRPOTrainer, TrlParser
 
     from data_converters.convert import convert
-    from data_converters.io import load_converted
-    from rl_critic.modeling import ModelArguments, load_model_and_processor
+    from data_converters.io import load_any
+    from rl_critic.models.loader import ModelArguments, load_model_and_processor
     from tests.test_convert import SAMPLE
 
     @dataclass
@@ -264,12 +264,56 @@ def test_grpo_step_with_critic_reward_from_a_recipe_by_name(tmp_path):
     convert("llava-critic-pairwise", str(SAMPLE), "grpo", str(tmp_path / "data"), limit=12)
     model, processor = load_model_and_processor(model_args)
     # A random tiny model never formats its answer, so critic rewards are all 0 and nothing would move;
-    # a second, varying reward gives the step non-zero advantages (STACK-NOTES).
+    # a second, varying reward gives the step non-zero advantages (all-zero rewards give zero advantages).
     length = lambda completions, **kw: [len(completion_text(c)) % 5 / 4 for c in completions]  # noqa: E731
     trainer = GRPOTrainer(model=model, reward_funcs=[*reward_funcs, length], args=training_args,
-                          train_dataset=load_converted(tmp_path / "data"), processing_class=processor)  # fmt: skip
+                          train_dataset=load_any(str(tmp_path / "data")), processing_class=processor)  # fmt: skip
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     trainer.train()
     logged = trainer.state.log_history[0]
     assert "rewards/critic_reward/mean" in logged and 0.0 <= logged["rewards/critic_reward/mean"] <= 1.0
     assert any(not torch.equal(p, before[n]) for n, p in model.named_parameters())
+
+
+def test_reward_options_from_a_recipe_entry():
+    default, weighted, skip_ties = rewards.resolve(
+        ["critic", "critic:accuracy_weight=0.8, format_weight=0.2", "preference:ties=skip"]
+    )
+    completions, solution = ["<think>x</think>\\boxed{2}", "\\boxed{1}"], ["1", "1"]
+    assert default(completions=completions, solution=solution) == pytest.approx([0.1, 0.9])
+    assert weighted(completions=completions, solution=solution) == pytest.approx([0.2, 0.8])
+    assert weighted.__name__ == "critic:accuracy_weight=0.8,format_weight=0.2" and default.__name__ == "critic_reward"
+    assert skip_ties(completions=["\\boxed{1}"], solution=["tie"]) == [None]
+    assert rewards.parse_spec("pointwise:mode=band,tolerance=0.05") == (
+        "pointwise",
+        {"mode": "band", "tolerance": 0.05},
+    )
+    for bad, message in [
+        ("critic:format_weight", "not key=value"),
+        ("critic:colour=red", "does not take"),
+        ("critic:accuracy_weight=0.5", "sum to 1"),
+        ("tests.helpers.length_reward:x=1", "options"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            rewards.resolve([bad])
+
+
+def test_grpo_recipe_with_reward_options_and_weights_parses_and_bad_options_are_one_line(tmp_path, capsys):
+    from pathlib import Path
+
+    from rl_critic.cli import main
+    from rl_critic.cli.parsing import parse
+    from rl_critic.train import grpo
+
+    root = Path(__file__).resolve().parent.parent
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("reward_funcs: ['critic:accuracy_weight=0.8,format_weight=0.2', format]\n"
+                      "reward_weights: [1.0, 0.5]\nuse_cpu: true\nbf16: false\n")  # fmt: skip
+    script_args, training_args, _ = parse(grpo.ARGUMENTS, "test", ["--config", str(recipe)])
+    assert [f.__name__ for f in rewards.resolve(script_args.reward_funcs)] == [
+        "critic:accuracy_weight=0.8,format_weight=0.2", "format_reward"]  # fmt: skip
+    assert training_args.reward_weights == [1.0, 0.5]
+    code = main(["train", "grpo", "--config", str(root / "recipes/tiny/grpo_critic.yaml"), "--reward_funcs",
+                 "critic:colour=red", "--use_cpu", "true", "--bf16", "false"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "does not take these options" in err

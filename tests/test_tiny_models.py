@@ -8,8 +8,8 @@ import pytest
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from rl_critic.tiny import build_tiny_model, ensure_tiny_model, parse_tiny_name, tiny_model_names
-from rl_critic.tiny.cache import MARKER
+from rl_critic.models.tiny import build_tiny_model, ensure_tiny_model, parse_tiny_name, tiny_model_names
+from rl_critic.models.tiny.cache import MARKER
 from tests.conftest import shape_image
 
 ARCHS = ["qwen2_5_vl", "llava_onevision"]

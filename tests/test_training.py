@@ -17,9 +17,9 @@ from safetensors.torch import load_file
 
 from data_converters.convert import convert
 from data_converters.synthetic import features, synthetic_rows
-from rl_critic import grpo, sft
-from rl_critic.modeling import ModelArguments, load_model
-from rl_critic.tiny import ensure_tiny_model
+from rl_critic.models.loader import ModelArguments, load_model
+from rl_critic.models.tiny import ensure_tiny_model
+from rl_critic.train import grpo, sft
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU = ["--use_cpu", "true", "--bf16", "false", "--gradient_checkpointing", "false", "--report_to", "none"]
@@ -123,11 +123,11 @@ def test_upstream_trl_still_breaks_llava_onevision(tmp_path, beta, error):
     """Documents the TRL 1.16 bugs CriticGRPOTrainer fixes; if this starts passing, drop the fix."""
     from trl import GRPOConfig, GRPOTrainer
 
-    from data_converters.io import load_converted
-    from rl_critic.modeling import load_model_and_processor
+    from data_converters.io import load_any
+    from rl_critic.models.loader import load_model_and_processor
     from tests.helpers import length_reward
 
-    dataset = load_converted(_multi_image_data(tmp_path))
+    dataset = load_any(str(_multi_image_data(tmp_path)))
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny-llava_onevision"))
     args = GRPOConfig(output_dir=str(tmp_path / "o"), max_steps=1, per_device_train_batch_size=4, num_generations=2,
                       max_completion_length=8, use_cpu=True, bf16=False, gradient_checkpointing=False,
@@ -182,7 +182,7 @@ def test_grpo_on_two_processes_with_accelerate(data, tmp_path):
 
 @pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*/*.yaml")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_recipe_parses(recipe):
-    from rl_critic.training import parse_recipe
+    from rl_critic.train.common import parse_recipe
 
     if recipe.parent.name == "accelerate":
         import yaml
@@ -190,26 +190,24 @@ def test_every_recipe_parses(recipe):
         config = yaml.safe_load(recipe.read_text())
         assert config["num_processes"] >= 1 and config["distributed_type"] in ("NO", "MULTI_GPU", "DEEPSPEED")
         return
-    from rl_critic import critic_dpo
+    import importlib
 
-    method = grpo if recipe.stem.startswith("grpo") else critic_dpo if recipe.stem == "critic_dpo" else sft
-    types = {
-        grpo: (grpo.GRPOScriptArguments, grpo.GRPOConfig, ModelArguments),
-        sft: (sft.TrainScriptArguments, sft.SFTConfig, ModelArguments),
-        critic_dpo: (critic_dpo.CriticDPOArguments, critic_dpo.DPOConfig, ModelArguments),
-    }[method]
+    # recipes/<model>/<method>_<what it trains>[_variant].yaml
+    name = next(m for m in ("critic_dpo", "grpo", "dpo", "sft") if recipe.stem.startswith(m))
+    method = importlib.import_module(f"rl_critic.train.{name}")
     # GPU recipes ask for bf16, which the configs refuse on a CPU-only machine at parse time: override it.
-    script_args, training_args, model_args = parse_recipe(types, "test", ["--config", str(recipe), "--bf16", "false",
-                                                                         "--use_cpu", "true"])  # fmt: skip
+    parsed = parse_recipe(method.ARGUMENTS, "test", ["--config", str(recipe), "--bf16", "false", "--use_cpu", "true"])
+    script_args, training_args, model_args = parsed[0], parsed[-2], parsed[-1]
     assert model_args.model_name_or_path and script_args.dataset_name and training_args.output_dir
-    if method is critic_dpo and "7b" in recipe.parent.name:  # LLaVA-Critic 4.3
-        assert (script_args.num_candidates, script_args.rounds, training_args.beta) == (5, 3, 0.1)
-        assert (script_args.sample_temperature, script_args.sample_top_p, training_args.learning_rate) == (
-            0.7,
-            0.9,
-            5e-7,
-        )
-    if method is grpo:
+    if name in ("critic_dpo", "dpo") and "7b" in recipe.parent.name:  # LLaVA-Critic 4.3: DPO beta 0.1, lr 5e-7
+        assert training_args.beta == 0.1 and training_args.learning_rate == (5e-6 if "lora" in recipe.stem else 5e-7)
+    if name == "critic_dpo" and "7b" in recipe.parent.name:
+        assert (script_args.num_candidates, script_args.rounds) == (5, 3)
+        assert (script_args.sample_temperature, script_args.sample_top_p) == (0.7, 0.9)
+        assert parsed[1].critic_model  # a separate critic model
+    if name == "dpo" and "lora" in recipe.stem:
+        assert model_args.use_peft and model_args.load_in_4bit == ("qlora" in recipe.stem)
+    if name == "grpo":
         import rewards
 
         assert rewards.resolve(script_args.reward_funcs)
@@ -231,8 +229,8 @@ def test_train_errors_are_one_line(tmp_path, capsys):
 
 
 def test_preflight_warns_when_prompts_exceed_the_budget(data, caplog):
-    from rl_critic.modeling import load_processor
-    from rl_critic.training import TrainScriptArguments, load_train_dataset, preflight
+    from rl_critic.models.loader import load_processor
+    from rl_critic.train.common import TrainScriptArguments, load_train_dataset, preflight
 
     dataset = load_train_dataset(TrainScriptArguments(dataset_name=data["sft"], max_train_samples=4))
     with caplog.at_level("WARNING", logger="rl_critic"):
@@ -243,8 +241,8 @@ def test_preflight_warns_when_prompts_exceed_the_budget(data, caplog):
 
 
 def test_extra_datasets_are_appended_when_columns_match(data):
-    from rl_critic.errors import UserError
-    from rl_critic.training import TrainScriptArguments, load_train_dataset
+    from data_converters.errors import UserError
+    from rl_critic.train.common import TrainScriptArguments, load_train_dataset
 
     critic = load_train_dataset(TrainScriptArguments(dataset_name=data["sft-r1"]))
     mixed = load_train_dataset(TrainScriptArguments(dataset_name=data["sft-r1"], extra_datasets=[data["sft-policy"]]))

@@ -20,9 +20,7 @@ Reader = Callable[[dict[str, Any], int, "str | None"], list[Judgment]]
 class Source:
     name: str
     read: Reader  # (row, index, base_dir of the input file) -> judgments
-    description: str
-    hub_id: str = ""  # where the data lives on the hub, for users with network
-    hub_config: str | None = None
+    hub_config: str | None = None  # the hub dataset config to read when the user names none
     multi_image: bool = False
 
 

@@ -94,8 +94,6 @@ SOURCES = {
     name: Source(
         name=name,
         read=lambda row, index, base_dir, _name=name: read(row, index, base_dir, _name),
-        description=f"LLaVA-Critic-113k, {config} config",
-        hub_id="lmms-lab/llava-critic-113k",
         hub_config=config,
     )
     for name, config in (("llava-critic-pairwise", "pairwise"), ("llava-critic-pointwise", "pointwise"))

@@ -61,8 +61,6 @@ def read_score(row: dict[str, Any], index: int, base_dir: str | None) -> list[Ju
 
 
 SOURCES = {
-    "mllm-judge-pair": Source(
-        "mllm-judge-pair", read_pair, "MLLM-as-a-Judge pair comparison (answer1, answer2, human_answer A/B/C)"
-    ),
-    "mllm-judge-score": Source("mllm-judge-score", read_score, "MLLM-as-a-Judge scoring (answer, human 1-5)"),
+    "mllm-judge-pair": Source("mllm-judge-pair", read_pair),  # answer1, answer2, human_answer A/B/C
+    "mllm-judge-score": Source("mllm-judge-score", read_score),  # answer, human 1-5
 }

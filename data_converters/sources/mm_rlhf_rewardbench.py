@@ -29,8 +29,4 @@ def read(row: dict[str, Any], index: int, base_dir: str | None) -> list[Judgment
     ]
 
 
-SOURCES = {
-    NAME: Source(
-        NAME, read, "MM-RLHF-RewardBench (prompt, chosen, rejected, image)", "yifanzhang114/MM-RLHF-RewardBench"
-    )
-}
+SOURCES = {NAME: Source(NAME, read)}

@@ -35,4 +35,4 @@ def read(row: dict[str, Any], index: int, base_dir: str | None) -> list[Judgment
     ]
 
 
-SOURCES = {NAME: Source(NAME, read, "Multimodal RewardBench (Text, Image, Output1, Output2, Better)")}
+SOURCES = {NAME: Source(NAME, read)}

@@ -48,4 +48,4 @@ def read(row: dict[str, Any], index: int, base_dir: str | None) -> list[Judgment
     ]
 
 
-SOURCES = {NAME: Source(NAME, read, "generic pairs: prompt/question, chosen, rejected, image(s)", multi_image=True)}
+SOURCES = {NAME: Source(NAME, read, multi_image=True)}

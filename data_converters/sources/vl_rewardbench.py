@@ -55,6 +55,4 @@ def read(row: dict[str, Any], index: int, base_dir: str | None) -> list[Judgment
     ]
 
 
-SOURCES = {
-    NAME: Source(NAME, read, "VL-RewardBench (query, response[2], human_ranking)", "MMInstruction/VL-RewardBench")
-}
+SOURCES = {NAME: Source(NAME, read)}

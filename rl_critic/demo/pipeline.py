@@ -8,7 +8,8 @@ Model selection never looks at the reported numbers: checkpoints are scored on a
 split (seed+2) while training runs, the held-out test split (seed+1) is only used for the table. The
 warm start ends at the first checkpoint that has clearly begun to match images to responses
 (`sft_stop_at` on validation, twice in a row): on a model trained from scratch, GRPO helps from there
-and not from a critic still at chance (see STACK-NOTES' spike).
+and not from a critic still at chance (measured: GRPO from a warm start at chance collapsed, the
+model stopped closing its turn and the format reward fell to 0).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from data_converters.errors import UserError
+from data_converters.files import staged_file
 from data_converters.synthetic import SHORT_INSTRUCTION
 from rl_critic.demo.plan import DemoPlan
 from rl_critic.demo.runner import Runner
-from rl_critic.errors import UserError
-from rl_critic.files import staged_file
 
 STAGES = ("data", "base", "untrained", "sft", "grpo", "blank", "best_of_n")
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "demo"
@@ -156,7 +157,7 @@ class Demo:
         return {"test": self._eval(self.out / "final", "test", "final_blank_image", ["--blank-image"])}
 
     def stage_best_of_n(self) -> dict[str, Any]:
-        from rl_critic.best_of_n import selection_accuracies
+        from rl_critic.critique.strategies import selection_accuracies
 
         results = self.out / "best_of_n" / "knockout.jsonl"
         self.runner.run(["best-of-n", "--model", str(self.out / "final"),
@@ -190,10 +191,10 @@ class Demo:
         import transformers
 
         from data_converters.io import load_any
-        from rl_critic.evaluate import eval_critic
-        from rl_critic.generation import SamplingSettings
-        from rl_critic.judge import Judge
-        from rl_critic.modeling import ModelArguments, load_model_and_processor
+        from rl_critic.critique.generation import SamplingSettings
+        from rl_critic.critique.judge import Judge
+        from rl_critic.evaluation.critic import eval_critic
+        from rl_critic.models.loader import ModelArguments, load_model_and_processor
 
         torch.set_num_threads(1)  # the training runs keep the other threads busy
         transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar between the stage lines

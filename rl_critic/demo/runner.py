@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from rl_critic.errors import UserError
+from data_converters.errors import UserError
 
 
 class Process:

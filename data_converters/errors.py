@@ -1,0 +1,15 @@
+"""The one exception type the CLI turns into a one-line message instead of a traceback.
+
+It lives in the lowest package that raises it (a converter meets a missing input first), so every layer
+above can raise and catch the same type without importing upward.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input from the user (a missing folder, an unknown name, an unreadable file).
+
+    Raised with a message that says what was wrong and, where possible, what to do; the CLI prints it as
+    `rl-critic <command>: error: <message>` and exits non-zero.
+    """

@@ -1,0 +1,98 @@
+"""`rl-critic best-of-n`: sample N answers per question, let a critic pick the best (self-critique).
+
+    rl-critic best-of-n --model M [--critic C] --input questions.jsonl --n 8 --strategy knockout --out results.jsonl
+
+Input: JSONL rows `{"id", "image": path or [paths] (relative to the file), "question", "answer"?}`, or a
+dataset folder / parquet file with those columns. `--critic` defaults to `--model` (self-critique, as in
+LLaVA-Critic-R1); both load with the same model options (dtype, attention, quantisation, ...). Output: one
+JSON object per question (`id`, `candidates`, `judgments`, `pick`, `picked`, `answer`, `num_judgments`,
+`generated_tokens`); rows that cannot be used carry an `errors` list instead and the run goes on. With
+reference answers, a table compares the pick with `first`, `majority` and the oracle (any candidate right).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from data_converters.errors import UserError
+from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.critique.pipeline import JudgeArguments
+from rl_critic.critique.strategies import STRATEGIES
+from rl_critic.models.loader import InferenceModelArguments
+
+
+@dataclass
+class BestOfNArguments:
+    input: str = field(metadata={"help": "Questions: JSONL file, or dataset folder / parquet file."})
+    out: str = field(metadata={"help": "Results JSONL file."})
+    n: int = field(default=8, metadata={"help": "Candidates per question."})
+    strategy: str = field(default="knockout", metadata={"help": "How to pick.", "choices": list(STRATEGIES)})
+    both_orders: bool = field(
+        default=False, metadata={"help": "knockout: judge each pair in both orders (cancels position bias)."}
+    )
+    temperature: float = field(default=1.0, metadata={"help": "Candidate sampling temperature."})
+    top_p: float = field(default=0.99, metadata={"help": "Candidate nucleus sampling."})
+    max_new_tokens: int = field(default=512, metadata={"help": "Tokens per candidate."})
+    batch_size: int = field(default=8, metadata={"help": "Prompts per generate call."})
+    chunk: int = field(default=8, metadata={"help": "Questions judged together per round."})
+    limit: int | None = field(default=None, metadata={"help": "Only the first N questions."})
+    seed: int = field(default=0, metadata={"help": "Sampling seed."})
+
+
+ARGUMENTS = (BestOfNArguments, JudgeArguments, InferenceModelArguments)
+
+
+def main(argv: list[str]) -> int:
+    args, judge_args, model_args = parse(ARGUMENTS, "rl-critic best-of-n", argv, docstring_summary(__doc__))
+    if args.n < 1:
+        raise UserError("--n must be at least 1")
+    from transformers import set_seed
+
+    from data_converters.files import staged_file
+    from rl_critic.critique.generation import SamplingSettings
+    from rl_critic.critique.pipeline import BestOfN, build_judge
+    from rl_critic.critique.questions import read_rows
+    from rl_critic.critique.strategies import JUDGED_STRATEGIES
+    from rl_critic.models.loader import load_model_and_processor
+
+    set_seed(args.seed)
+    rows = read_rows(args.input, args.limit)
+    policy = load_model_and_processor(model_args)
+    judge = build_judge(judge_args, model_args, args.batch_size, policy) if args.strategy in JUDGED_STRATEGIES else None
+    sampling = SamplingSettings(max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature,
+                                top_p=args.top_p, num_return_sequences=args.n)  # fmt: skip
+    best_of_n = BestOfN(policy, judge, sampling, args.strategy, args.both_orders, batch_size=args.batch_size)
+
+    start, records = time.perf_counter(), []
+    with staged_file(args.out) as handle:
+        for record in best_of_n.over(rows, args.chunk, model_args.min_pixels, model_args.max_pixels,
+                                     progress=f"best-of-{args.n} {args.strategy}"):  # fmt: skip
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            records.append(record)
+    done = [r for r in records if "errors" not in r]
+    seconds = time.perf_counter() - start
+    print(f"best-of-{args.n} ({args.strategy}): {len(done)} questions, {len(records) - len(done)} with errors, "
+          f"{sum(r['num_judgments'] for r in done)} judgments, "
+          f"{sum(r['generated_tokens'] for r in done)} generated tokens, {seconds:.1f} s -> {args.out}")  # fmt: skip
+    print(accuracy_table(done, args.strategy))
+    if not done:
+        print("rl-critic best-of-n: error: no question could be processed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def accuracy_table(records: list[dict[str, Any]], strategy: str) -> str:
+    """Accuracy of the pick against `first`, `majority` and the oracle, on rows with a reference answer."""
+    from rl_critic.critique.strategies import selection_accuracies
+
+    accuracies = selection_accuracies(records, strategy)
+    if not accuracies:
+        return "(no reference answers: no accuracy table)"
+    count = accuracies.pop("questions")
+    lines = [f"{'selection':<22} {'accuracy':>9}  ({count} questions with answers)"]
+    lines += [f"{name:<22} {100 * value:>8.1f}%" for name, value in accuracies.items()]
+    return "\n".join(lines)

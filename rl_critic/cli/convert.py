@@ -1,0 +1,86 @@
+"""`rl-critic convert`: critic preference data -> verifiable targets and SFT / DPO / GRPO / eval datasets.
+
+Reads a parquet / JSONL file, a `save_to_disk` folder or a hub id as one of the known sources, writes a
+dataset folder that TRL loads directly (`--dataset_name DIR`), plus `rejected.jsonl` (every row that could
+not be used, with its reason) and `summary.json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from data_converters.errors import UserError
+from data_converters.schema import TASKS
+from rl_critic.cli.parsing import docstring_summary, parse
+
+SOURCE_NAMES = [
+    "llava-critic-pairwise", "llava-critic-pointwise", "vl-rewardbench", "multimodal-rewardbench",
+    "mm-rlhf-rewardbench", "mllm-judge-pair", "mllm-judge-score", "preference",
+]  # fmt: skip
+
+
+@dataclass
+class ConvertArguments:
+    source: str = field(metadata={"help": "What the input is.", "choices": SOURCE_NAMES})
+    input: str = field(metadata={"help": "Parquet/JSONL file, save_to_disk or parquet folder, or hub id."})
+    task: str = field(
+        metadata={"help": "What to make of it (sft-r1: R1-format warm start, think + boxed verdict; sft-policy: "
+                  "the question answered with the preferred response).", "choices": list(TASKS)}
+    )  # fmt: skip
+    out: str = field(metadata={"help": "Output folder."})
+    seed: int = field(default=0, metadata={"help": "Response-order randomisation seed."})
+    keep_order: bool = field(
+        default=False,
+        metadata={"help": "Keep the source's response order (data already in random order, e.g. make-synthetic): "
+                  "rationales that name positions then stay true for sft-r1."},
+    )  # fmt: skip
+    keep_ties: bool = field(default=False, metadata={"help": "Keep tied pairs for grpo (eval always keeps them)."})
+    limit: int | None = field(default=None, metadata={"help": "Convert only the first N input rows."})
+    num_proc: int | None = field(default=None, metadata={"help": "Worker processes (default: 1)."})
+    strict: bool = field(default=False, metadata={"help": "Fail, writing nothing, if any row is rejected."})
+    format: str = field(
+        default="parquet",
+        metadata={"help": "parquet folder (`load_dataset(DIR)` and `trl` read it) or save_to_disk folder.",
+                  "choices": ["parquet", "disk"]},
+    )  # fmt: skip
+    dataset_config: str | None = field(
+        default=None, metadata={"help": "Hub dataset config (default: the source's own, e.g. pairwise)."}
+    )
+    split: str | None = field(default=None, metadata={"help": "Split to read when the input has several."})
+    overwrite: bool = field(default=False, metadata={"help": "Replace the output folder if it exists."})
+
+
+ARGUMENTS = (ConvertArguments,)
+
+
+def main(argv: list[str]) -> int:
+    (args,) = parse(ARGUMENTS, "rl-critic convert", argv, docstring_summary(__doc__))
+    if args.limit is not None and args.limit < 0:
+        raise UserError("--limit must be >= 0")
+    from data_converters.convert import convert
+
+    seed = None if args.keep_order else args.seed
+
+    summary = convert(
+        args.source, args.input, args.task, args.out, seed=seed, keep_ties=args.keep_ties, limit=args.limit,
+        num_proc=args.num_proc, strict=args.strict, out_format=args.format, hub_config=args.dataset_config,
+        split=args.split, overwrite=args.overwrite,
+    )  # fmt: skip
+    print(format_summary(summary, args.out))
+    return 0
+
+
+def format_summary(summary: dict, out: str) -> str:
+    rate = summary["rows_read"] / summary["seconds"] if summary["seconds"] else 0.0
+    lines = [
+        f"{summary['source']} -> {summary['task']}: read {summary['rows_read']} rows, wrote {summary['rows_written']}"
+        f" ({summary['seconds']:.1f} s, {rate:,.0f} rows/s) -> {out}",
+        "labels:   " + (", ".join(f"{k}: {v}" for k, v in summary["labels"].items()) or "none"),
+    ]
+    if summary["scores"]:
+        s = summary["scores"]
+        lines.append(f"scores:   {s['count']} (min {s['min']:g}, max {s['max']:g}, mean {s['mean']:g})")
+    rejected = summary["rejected"]
+    lines.append(f"rejected: {sum(rejected.values())}" + (" (see rejected.jsonl)" if rejected else ""))
+    lines += [f"  {count:>6}  {reason}" for reason, count in rejected.items()]
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""`rl-critic eval critic`: a critic's verdicts on converted benchmark data against the human labels.
+
+Reads the `eval` output of `rl-critic convert` (any benchmark source); writes `report.json`, `report.md`
+and `judgments.jsonl` beside each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from data_converters.errors import UserError
+from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
+from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.models.loader import InferenceModelArguments
+
+
+@dataclass
+class EvalCriticArguments(EvalArguments):
+    swap: bool = field(default=False, metadata={"help": "Also judge every pair in the other order."})
+    blank_image: bool = field(default=False, metadata={"help": "Replace every image by a blank one."})
+    prompt: str = field(
+        default="row",
+        metadata={"help": "Judge with each row's converted prompt or the default judge layout.",
+                  "choices": ["row", "default"]},
+    )  # fmt: skip
+
+
+ARGUMENTS = (EvalCriticArguments, InferenceModelArguments)
+
+
+def main(argv: list[str]) -> int:
+    args, model_args = parse(ARGUMENTS, "rl-critic eval critic", argv, docstring_summary(__doc__))
+    from transformers import set_seed
+
+    from data_converters.io import load_any
+    from rl_critic.critique.judge import Judge
+    from rl_critic.evaluation.critic import eval_critic
+    from rl_critic.models.loader import load_model_and_processor
+
+    set_seed(args.seed)
+    dataset = load_any(args.data)
+    if "solution" not in dataset.column_names or "responses" not in dataset.column_names:
+        raise UserError(f"{args.data} is not converted eval data (run `rl-critic convert --task eval` first)")
+    if args.limit is not None:
+        dataset = dataset.select(range(min(args.limit, len(dataset))))
+    model, processor = load_model_and_processor(model_args)
+    judge = Judge(model, processor, sampling_settings(args), args.batch_size)
+    judge.progress = f"judging {len(dataset)} rows"
+    report, records = eval_critic(dataset, judge, swap=args.swap, blank_image=args.blank_image,
+                                  own_prompt=args.prompt == "row")  # fmt: skip
+    return write_reports(args, model_args, report, records, "Critic")

@@ -1,0 +1,54 @@
+"""`rl-critic eval policy`: a policy's answers against reference answers, optionally through best-of-N.
+
+Plain accuracy with one candidate per question; with `--best_of_n N`, the pick of a critic next to the
+first sample, the majority vote and the oracle (LLaVA-Critic-R1's test-time comparison).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from data_converters.errors import UserError
+from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
+from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.critique.pipeline import JudgeArguments
+from rl_critic.critique.strategies import STRATEGIES
+from rl_critic.models.loader import InferenceModelArguments
+
+
+@dataclass
+class EvalPolicyArguments(EvalArguments):
+    best_of_n: int = field(default=1, metadata={"help": "Candidates per question."})
+    strategy: str = field(default="knockout", metadata={"help": "Selection with best_of_n.", "choices": STRATEGIES})
+    chunk: int = field(default=8, metadata={"help": "Questions judged together per round."})
+
+
+ARGUMENTS = (EvalPolicyArguments, JudgeArguments, InferenceModelArguments)
+
+
+def main(argv: list[str]) -> int:
+    args, judge_args, model_args = parse(ARGUMENTS, "rl-critic eval policy", argv, docstring_summary(__doc__))
+    from transformers import set_seed
+
+    from rl_critic.critique.generation import SamplingSettings
+    from rl_critic.critique.pipeline import BestOfN, build_judge
+    from rl_critic.critique.questions import read_rows
+    from rl_critic.critique.strategies import JUDGED_STRATEGIES
+    from rl_critic.evaluation.policy import policy_report
+    from rl_critic.models.loader import load_model_and_processor
+
+    set_seed(args.seed)
+    rows = read_rows(args.data, args.limit)
+    policy = load_model_and_processor(model_args)
+    judged = args.best_of_n > 1 and args.strategy in JUDGED_STRATEGIES
+    judge = build_judge(judge_args, model_args, args.batch_size, policy) if judged else None
+    sampling = sampling_settings(args) if args.best_of_n == 1 else SamplingSettings(
+        max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature or 1.0,
+        top_p=args.top_p if args.temperature else 0.99, num_return_sequences=args.best_of_n)  # fmt: skip
+    best_of_n = BestOfN(policy, judge, sampling, args.strategy, batch_size=args.batch_size)
+    records = list(best_of_n.over(rows, args.chunk, model_args.min_pixels, model_args.max_pixels,
+                                  progress=f"answering {len(rows)} questions"))  # fmt: skip
+    report = policy_report(records, args.strategy, args.best_of_n)
+    if not report["questions"]:
+        raise UserError(f"no usable question in {args.data}")
+    return write_reports(args, model_args, report, [r for r in records if "errors" not in r], "Policy")

@@ -1,0 +1,82 @@
+"""One command-line convention for every command: TRL's `TrlParser` over dataclasses.
+
+Flags are the dataclass fields in snake_case, with kebab-case aliases (`--max_new_tokens` and
+`--max-new-tokens`); `--config FILE.yaml` is a flat YAML file of the same fields (a recipe), and flags
+given beside it override it. Dataclasses with an `_argument_group_name` get their own `--help` section.
+Errors are one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from data_converters.errors import UserError
+
+
+def one_line_error(parser: argparse.ArgumentParser, message: str):
+    """argparse's `error`, minus the usage block: one line, exit code 2."""
+    parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
+
+
+def dataclass_parser(dataclass_types, prog: str, description: str):
+    """A `TrlParser` (flat YAML via `--config`, dataclass fields as flags) with one-line errors and a short
+    usage line (argparse's would list every loader and trainer field)."""
+    import dataclasses
+
+    from trl import TrlParser
+
+    class Parser(TrlParser):
+        def error(self, message: str):
+            one_line_error(self, message)
+
+    required = [f"--{f.name} {f.name.upper()}" for t in dataclass_types for f in dataclasses.fields(t)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]  # fmt: skip
+    usage = " ".join([prog, *required, "[--config FILE.yaml] [--<field> VALUE ...]"])
+    epilog = ("Every flag is a dataclass field, also spelled with dashes (--max-new-tokens = --max_new_tokens); "
+              "--config FILE.yaml sets fields from a flat YAML file, and flags given beside it win.")  # fmt: skip
+    return Parser(dataclass_types, prog=prog, description=description, usage=usage, epilog=epilog)
+
+
+def parse_dataclasses(parser, argv: Sequence[str]):
+    """Parse flags and `--config FILE`; a bad config file becomes a `UserError`, not a traceback."""
+    import yaml
+
+    argv = list(argv)
+    if argv and argv[-1] == "--config":
+        raise UserError("--config needs a YAML file")
+    try:
+        return parser.parse_args_and_config(argv)
+    except yaml.YAMLError as err:
+        raise UserError(f"cannot parse config file: {str(err).splitlines()[0]}") from err
+    except ValueError as err:  # TrlParser: not a mapping, or keys no dataclass knows
+        raise UserError(str(err).splitlines()[0]) from err
+
+
+def parse(dataclass_types, prog: str, argv: Sequence[str], description: str = ""):
+    """`dataclass_parser` + `parse_dataclasses`: the dataclass instances, in the order of the types."""
+    return parse_dataclasses(dataclass_parser(dataclass_types, prog, description), argv)
+
+
+def docstring_summary(doc: str | None) -> str:
+    """The description after `rl-critic <command>: ` on a module docstring's first line."""
+    first = (doc or "").strip().splitlines()[0] if doc else ""
+    return first.split(": ", 1)[1] if ": " in first else first
+
+
+def dispatch(prog: str, choices: dict[str, tuple[str, str]], argv: Sequence[str], what: str, epilog: str = "") -> int:
+    """A command with sub-commands (`train sft|...`, `eval critic|policy`): run the chosen module's `main`."""
+    import importlib
+
+    width = max(len(name) for name in choices)
+    usage = (f"usage: {prog} {{{','.join(choices)}}} [--config FILE.yaml] [--field value ...]\n\n"
+             + "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in choices.items())
+             + f"\n\n`{prog} <{what}> --help` lists every field.\n{epilog}")  # fmt: skip
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage, end="")
+        return 0
+    if argv[0] not in choices:
+        print(f"{prog}: error: unknown {what} {argv[0]!r}; choose from: {', '.join(choices)}", file=sys.stderr)
+        return 2
+    return importlib.import_module(choices[argv[0]][0]).main(list(argv[1:]))

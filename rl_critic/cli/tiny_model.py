@@ -1,0 +1,44 @@
+"""`rl-critic tiny-model`: build a tiny, randomly initialised VLM checkpoint with no network.
+
+The folder it writes is an ordinary `save_pretrained` checkpoint (model, processor, tokenizer, chat
+template) that `AutoModelForImageTextToText` / `AutoProcessor` reload offline. Commands that take
+`--model tiny` build the same thing into the cache on first use; this command is for putting one where
+you want it (a recipe, a test fixture, a bug report).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.models.tiny.models import ARCHS, SIZES
+
+
+@dataclass
+class TinyModelArguments:
+    out: str = field(metadata={"help": "Folder to write (replaced if it exists)."})
+    arch: str = field(default="qwen2_5_vl", metadata={"help": "Model family.", "choices": list(ARCHS)})
+    size: str = field(default="tiny", metadata={"help": "tiny ~0.4M params, small ~4M.", "choices": list(SIZES)})
+    seed: int = field(default=0, metadata={"help": "Initialisation seed."})
+
+
+ARGUMENTS = (TinyModelArguments,)
+
+
+def main(argv: list[str]) -> int:
+    (args,) = parse(ARGUMENTS, "rl-critic tiny-model", argv, docstring_summary(__doc__))
+    from safetensors import safe_open
+
+    from rl_critic.models.tiny.cache import save_tiny_model
+
+    start = time.perf_counter()
+    out = save_tiny_model(args.out, args.arch, args.size, args.seed)
+    seconds = time.perf_counter() - start
+    files = [p for p in out.rglob("*") if p.is_file()]
+    megabytes = sum(p.stat().st_size for p in files) / 1e6
+    with safe_open(out / "model.safetensors", "pt") as weights:
+        params = sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+    print(f"built {args.size} {args.arch}: {params:,} parameters, {megabytes:.2f} MB on disk, {seconds:.2f} s -> {out}")
+    return 0

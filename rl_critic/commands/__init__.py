@@ -1,1 +1,0 @@
-"""`rl-critic` sub-commands, one module each (see `rl_critic.cli.COMMANDS`)."""

@@ -1,0 +1,89 @@
+"""The judge engine: a critic model compares or scores responses, many judgments per `generate` call.
+
+Self-critique best-of-N, critic-reward DPO and evaluation all ask a critic the same two questions:
+"which of these two responses is better?" and "how good is this response?". The prompts are the ones
+the critic was trained on (`data_converters.prompts`: LLaVA-Critic's layout plus the R1 thinking suffix), and
+verdicts are read with the reward functions' own parsers (`rewards.preference.normalise_preference`,
+`rewards.pointwise.parse_score`), so a critic is judged at test time exactly as it was rewarded.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from data_converters.parsing import parse_two_scores
+from data_converters.prompts import (
+    PAIRWISE_INSTRUCTION,
+    pairwise_prompt,
+    pointwise_prompt,
+    two_score_prompt,
+    user_prompt,
+    with_think_suffix,
+)
+from rewards.pointwise import parse_score
+from rewards.preference import normalise_preference
+from rewards.text import final_answer
+from rl_critic.critique.generation import SamplingSettings, generate_counted
+from rl_critic.critique.judgments import PairJudgment, PairRequest, PairScores, ScoreJudgment, ScoreRequest
+
+
+def _two_scores(raw: str) -> tuple[float, float] | None:
+    """Two scores from the box (`\\boxed{8 6}`), else from the first line (LLaVA-Bench's own layout)."""
+    boxed = final_answer(raw)
+    return parse_two_scores(boxed) if boxed is not None else parse_two_scores(raw)
+
+
+class Judge:
+    """A critic model with its processor and decoding settings; judgments go through `generate` in batches."""
+
+    def __init__(self, model, processor, settings: SamplingSettings | None = None, batch_size: int = 8,
+                 score_range: tuple[int, int] = (1, 10), instruction: str = PAIRWISE_INSTRUCTION) -> None:  # fmt: skip
+        self.model = model
+        self.instruction = instruction  # pairwise instruction of the default layout: ask as the critic was trained
+        self.processor = processor
+        self.settings = settings or SamplingSettings(max_new_tokens=512)
+        self.batch_size = batch_size
+        self.score_range = score_range
+        self.calls = 0  # judgments made, for reports
+        self.progress: str | None = None  # set a description to show a progress bar while judging
+
+    def _run(self, texts: list[str], images: list[list[Image.Image]]) -> list[tuple[str, int]]:
+        conversations = [user_prompt(text, len(imgs)) for text, imgs in zip(texts, images)]
+        outputs = generate_counted(self.model, self.processor, conversations, images, self.settings, self.batch_size,
+                                   progress=self.progress)  # fmt: skip
+        self.calls += len(texts)
+        return [completions[0] for completions in outputs]
+
+    def compare(self, requests: list[PairRequest]) -> list[PairJudgment]:
+        """One pairwise judgment per request, all in batched `generate` calls."""
+        if not requests:
+            return []
+        texts = [
+            r.prompt or with_think_suffix(pairwise_prompt(r.question, r.first, r.second, self.instruction))
+            for r in requests
+        ]
+        results = self._run(texts, [r.images for r in requests])
+        return [PairJudgment(raw, normalise_preference(final_answer(raw)), tokens) for raw, tokens in results]
+
+    def score_pairs(self, requests: list[PairRequest]) -> list[PairScores]:
+        """Both responses scored 1-10 in one judgment (LLaVA-Bench style), batched."""
+        if not requests:
+            return []
+        texts = [with_think_suffix(two_score_prompt(r.question, r.first, r.second)) for r in requests]
+        results = self._run(texts, [r.images for r in requests])
+        return [PairScores(raw, _two_scores(raw), tokens) for raw, tokens in results]
+
+    def score(self, requests: list[ScoreRequest]) -> list[ScoreJudgment]:
+        """One pointwise score per request (in `score_range`), all in batched `generate` calls."""
+        if not requests:
+            return []
+        scales = [r.scale or self.score_range for r in requests]
+        texts = [
+            with_think_suffix(pointwise_prompt(r.question, r.response, *scale)) for r, scale in zip(requests, scales)
+        ]
+        results = self._run(texts, [r.images for r in requests])
+        judgments = []
+        for (raw, tokens), (low, high) in zip(results, scales):
+            value = parse_score(final_answer(raw))
+            judgments.append(ScoreJudgment(raw, value if value is not None and low <= value <= high else None, tokens))
+        return judgments

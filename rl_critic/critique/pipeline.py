@@ -1,0 +1,134 @@
+"""The one sample -> judge layer: questions in, sampled candidates judged by a critic, one record each out.
+
+Self-critique best-of-N (`rl-critic best-of-n`), policy evaluation (`rl-critic eval policy`) and critic-DPO
+(`rl-critic train critic-dpo`) all do the same four things: read questions (unusable rows kept with
+their error), sample N candidates per question in batches, build a judge from the same `ModelArguments`
+as the policy (any checkpoint, dtype, attention, quantisation) plus judge decoding settings, and run a
+selection strategy. They do it here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from data_converters.errors import UserError
+from data_converters.prompts import PAIRWISE_INSTRUCTION, user_prompt
+from rl_critic.critique.generation import SamplingSettings, generate_counted
+from rl_critic.critique.judge import Judge
+from rl_critic.critique.questions import Question, Row, load_question
+from rl_critic.critique.strategies import JUDGED_STRATEGIES, Problem, select
+
+
+@dataclass
+class JudgeArguments:
+    """Which critic judges and how it decodes (shared by every command that judges a policy's answers)."""
+
+    _argument_group_name = "critic (the judge)"
+
+    critic_model: str | None = field(
+        default=None,
+        metadata={"help": "The critic: `tiny`, a checkpoint folder or a hub id, loaded with the same model "
+                  "options as the policy. Default: the policy itself (self-critique).", "aliases": ["--critic"]},
+    )  # fmt: skip
+    critic_judge: str | None = field(
+        default=None,
+        metadata={"help": "Instead of a critic model: dotted path to a judge class with the engine's `compare` "
+                  "method (a rule-based or API judge)."},
+    )  # fmt: skip
+    judge_max_new_tokens: int = field(default=512, metadata={"help": "Tokens per judgment."})
+    judge_temperature: float = field(default=0.0, metadata={"help": "0 = greedy judging, else sampled."})
+    judge_instruction: str | None = field(
+        default=None,
+        metadata={"help": "Pairwise judge instruction (default: LLaVA-Critic's); use the one the critic was "
+                  "trained with, e.g. make-synthetic --layout short's."},
+    )  # fmt: skip
+
+
+def build_judge(args: JudgeArguments, model_args, batch_size: int, policy: tuple | None = None,
+                trust_remote_code: bool | None = None):  # fmt: skip
+    """The judge `args` describe. The critic loads with `model_args` (only the name changed); when it is
+    the policy itself and `policy` (model, processor) is given, that model judges (self-critique)."""
+    if args.critic_judge:
+        from rewards import import_object
+
+        try:
+            return import_object(args.critic_judge)()
+        except (ImportError, AttributeError, ValueError, TypeError) as err:
+            raise UserError(f"cannot import critic_judge {args.critic_judge!r}: {err}") from err
+    from rl_critic.models.loader import load_model_and_processor
+
+    name = args.critic_model or model_args.model_name_or_path
+    if policy is not None and name == model_args.model_name_or_path:
+        model, processor = policy
+    else:
+        critic_args = replace(model_args, model_name_or_path=name)
+        model, processor = load_model_and_processor(critic_args, trust_remote_code=trust_remote_code)
+    settings = SamplingSettings(max_new_tokens=args.judge_max_new_tokens, do_sample=args.judge_temperature > 0,
+                                temperature=args.judge_temperature or 1.0)  # fmt: skip
+    return Judge(model, processor, settings, batch_size, instruction=args.judge_instruction or PAIRWISE_INSTRUCTION)
+
+
+def sample_candidates(model, processor, problems: list[Problem], settings: SamplingSettings,
+                      batch_size: int) -> list[int]:  # fmt: skip
+    """Fill every problem's `candidates` (`settings.num_return_sequences` each, batched generation);
+    returns the tokens generated per problem."""
+    conversations = [user_prompt(p.question, len(p.images)) for p in problems]
+    outputs = generate_counted(model, processor, conversations, [p.images for p in problems], settings, batch_size)
+    for problem, sampled in zip(problems, outputs):
+        problem.candidates = [text for text, _ in sampled]
+    return [sum(tokens for _, tokens in sampled) for sampled in outputs]
+
+
+@dataclass
+class BestOfN:
+    """Sample N answers per question with `policy` (model, processor), let `judge` pick one by `strategy`."""
+
+    policy: tuple[Any, Any]
+    judge: Any  # a Judge, a judge-like object (`critic_judge`), or None for `first` / `majority`
+    sampling: SamplingSettings
+    strategy: str = "knockout"
+    both_orders: bool = False  # knockout: each pair in both orders
+    relative: str = "preference"  # round_robin: a_ij from verdicts or from two scores
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.judge is None and self.strategy in JUDGED_STRATEGIES and self.sampling.num_return_sequences > 1:
+            raise ValueError(f"strategy {self.strategy!r} needs a judge")
+
+    def run(self, questions: list[Question]) -> list[dict[str, Any]]:
+        """One record per question, in input order; an unusable question's record holds its `errors`."""
+        usable = [q for q in questions if q.problem is not None]
+        problems = [q.problem for q in usable]
+        tokens = sample_candidates(*self.policy, problems, self.sampling, self.batch_size)
+        strategy = self.strategy if self.sampling.num_return_sequences > 1 else "first"
+        selections = iter(zip(tokens, select(strategy, problems, self.judge, self.both_orders, self.relative)))
+        records = []
+        for question in questions:
+            if question.problem is None:
+                records.append({"id": question.id, "errors": [question.error]})
+                continue
+            sampled_tokens, selection = next(selections)
+            problem = question.problem
+            record = {
+                "id": question.id, "question": problem.question, "candidates": problem.candidates,
+                "judgments": selection.judgments, "pick": selection.pick, "picked": problem.candidates[selection.pick],
+                "answer": question.answer, "num_judgments": len(selection.judgments),
+                "generated_tokens": sampled_tokens + selection.judge_tokens,
+            }  # fmt: skip
+            if selection.scores:
+                record["scores"] = selection.scores
+            records.append(record)
+        return records
+
+    def over(self, rows: list[Row], chunk: int, min_pixels: int | None, max_pixels: int | None,
+             progress: str | None = None) -> Iterator[dict[str, Any]]:  # fmt: skip
+        """`run` over `rows`, `chunk` questions at a time (images loaded per chunk), with a progress bar."""
+        from tqdm import tqdm
+
+        with tqdm(total=len(rows), desc=progress, disable=progress is None) as bar:
+            for offset in range(0, len(rows), chunk):
+                questions = [load_question(row, min_pixels, max_pixels) for row in rows[offset : offset + chunk]]
+                yield from self.run(questions)
+                bar.update(len(questions))

@@ -1,0 +1,2 @@
+"""Evaluation: a critic against human labels (`critic`), a policy against reference answers (`policy`), the
+papers' metrics (`metrics`), and the report files (`report`)."""

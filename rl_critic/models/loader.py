@@ -1,0 +1,226 @@
+"""One loader for every command: model + processor from `tiny`, a local folder or a hub id.
+
+Training, generation, self-critique and evaluation all load through here, so a checkpoint behaves the
+same everywhere: same dtype and attention defaults, same LoRA/QLoRA wiring, the same image-token budget
+(`min_pixels`/`max_pixels`) and left padding (batched generation and GRPO need it; hub Qwen processors
+pad right, which silently corrupts M-RoPE positions).
+
+`ModelArguments` extends TRL's `ModelConfig`, so recipes keep TRL's field names (`model_name_or_path`,
+`dtype`, `use_peft`, `lora_r`, `load_in_4bit`, ...) and `TrlParser` reads them from flat YAML.
+`trust_remote_code` belongs to TRL's training configs, so training scripts take it from there; commands
+that do not train use `InferenceModelArguments`, which adds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trl import ModelConfig
+
+from data_converters.errors import UserError
+
+
+@dataclass
+class ModelArguments(ModelConfig):
+    """TRL's model fields plus the vision settings every rl-critic command shares."""
+
+    _argument_group_name = "model loading (TRL ModelConfig + vision)"  # one --help section
+
+    model_name_or_path: str | None = field(
+        default="tiny",
+        metadata={
+            "help": "Model to load: `tiny` (a tiny Qwen2.5-VL built offline on first use), `tiny-llava_onevision`, "
+            "`tiny-<arch>-small`, a local checkpoint folder, or a hub id.",
+            "aliases": ["--model"],
+        },
+    )
+    min_pixels: int | None = field(
+        default=None,
+        metadata={"help": "Lower bound on pixels per image (default: the processor's own)."},
+    )
+    max_pixels: int | None = field(
+        default=None,
+        metadata={"help": "Upper bound on pixels per image; caps image tokens (default: the processor's own)."},
+    )
+    freeze_vision_tower: bool = field(
+        default=False,
+        metadata={"help": "Freeze the vision encoder (LLaVA-Critic-R1 trains it; freezing saves memory)."},
+    )
+
+
+@dataclass
+class InferenceModelArguments(ModelArguments):
+    """`ModelArguments` for commands that load a model without a TRL training config (which owns
+    `trust_remote_code` when training)."""
+
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Allow model code from the checkpoint (off: only transformers' own code)."}
+    )
+
+
+def resolve_model_path(name: str) -> str:
+    """Map `tiny*` names to their cached folder (building it once); check local folders exist.
+
+    Anything that is neither a tiny name nor an existing folder is passed on as a hub id, unless it
+    looks like a path (`./x`, `/x`, `~/x`, or more than one `/`), which gives a clear error instead of a
+    confusing hub lookup.
+    """
+    from rl_critic.models.tiny.cache import ensure_tiny_model, parse_tiny_name, tiny_model_names
+
+    if not name:
+        raise UserError("no model given; pass --model tiny, a checkpoint folder or a hub id")
+    tiny = parse_tiny_name(name)
+    if tiny is not None:
+        return str(ensure_tiny_model(*tiny))
+    if name.startswith("tiny-") or name == "tiny":
+        raise UserError(f"unknown tiny model {name!r}; expected one of: {', '.join(tiny_model_names())}")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not any((path / marker).is_file() for marker in ("config.json", "adapter_config.json")):
+            raise UserError(f"{name} is a folder but holds no config.json (nor adapter_config.json): not a checkpoint")
+        return str(path)
+    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or path.exists()
+    if looks_local:
+        raise UserError(f"model folder not found: {name}")
+    return name
+
+
+def apply_pixel_bounds(processor, min_pixels: int | None, max_pixels: int | None) -> None:
+    """Set the image-token budget on image processors that resize by pixel count (the Qwen-VL family).
+
+    Video processors keep their own (larger) budget: critic data is images, and one frame budget for
+    both would starve videos.
+
+    Other families (LLaVA-OneVision tiles to fixed grids) get their bounds when images are loaded through
+    `rl_critic.models.vision.load_image`, which resizes with the same numbers before the processor sees them.
+    """
+    if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
+        raise UserError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
+    image_processor = getattr(processor, "image_processor", None)
+    size = getattr(image_processor, "size", None)
+    if size is None or "longest_edge" not in size or "shortest_edge" not in size:
+        return
+    new_size = dict(size)
+    if min_pixels is not None:
+        new_size["shortest_edge"] = min_pixels
+    if max_pixels is not None:
+        new_size["longest_edge"] = max_pixels
+    image_processor.size = new_size if isinstance(size, dict) else type(size)(**new_size)
+
+
+def load_processor(
+    name_or_path: str,
+    *,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    revision: str = "main",
+    trust_remote_code: bool = False,
+    padding_side: str = "left",
+):
+    """Load a processor with the shared pixel bounds and (by default) left padding."""
+    from transformers import AutoProcessor
+
+    path = resolve_model_path(name_or_path)
+    try:
+        processor = AutoProcessor.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
+    except OSError as err:
+        raise UserError(f"cannot load processor from {name_or_path!r}: {_first_line(err)}") from err
+    tokenizer = getattr(processor, "tokenizer", processor)
+    tokenizer.padding_side = padding_side
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    apply_pixel_bounds(processor, min_pixels, max_pixels)
+    return processor
+
+
+def vision_tower(model):
+    """The vision encoder of a VLM (Qwen `visual`, LLaVA `vision_tower`), through PEFT wrappers."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    for owner in (getattr(base, "model", None), base):
+        for name in ("visual", "vision_tower", "vision_model"):
+            module = getattr(owner, name, None) if owner is not None else None
+            if module is not None:
+                return module
+    raise ValueError(f"cannot find the vision tower of {type(base).__name__}")
+
+
+def quantization_device_map() -> dict[str, int | str]:
+    """bitsandbytes needs the whole model on one device per process."""
+    import torch
+    from accelerate import PartialState
+
+    if torch.cuda.is_available():
+        return {"": PartialState().local_process_index}
+    return {"": "cpu"}
+
+
+def load_model(
+    args: ModelArguments,
+    *,
+    trust_remote_code: bool = False,
+    gradient_checkpointing: bool = False,
+    attach_peft: bool = False,
+):
+    """Load the VLM described by `args`.
+
+    `attach_peft=True` wraps it in a LoRA adapter (from the `lora_*` fields, after k-bit preparation
+    when quantised). Training entry points usually leave it False and hand `trl.get_peft_config(args)`
+    to the TRL trainer, which does the same wrapping itself.
+    """
+    import torch
+    from transformers import AutoModelForImageTextToText
+    from trl import get_peft_config, get_quantization_config
+
+    path = resolve_model_path(args.model_name_or_path)
+    dtype = args.dtype if args.dtype in (None, "auto") else getattr(torch, args.dtype)
+    quantization_config = get_quantization_config(args)
+    kwargs = dict(
+        revision=args.model_revision,
+        trust_remote_code=trust_remote_code,
+        attn_implementation=args.attn_implementation,
+        dtype=dtype,
+    )
+    if quantization_config is not None:
+        kwargs.update(quantization_config=quantization_config, device_map=quantization_device_map())
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+    except OSError as err:
+        raise UserError(f"cannot load model from {args.model_name_or_path!r}: {_first_line(err)}") from err
+    if args.freeze_vision_tower:
+        vision_tower(model).requires_grad_(False)
+    if gradient_checkpointing:
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+    if attach_peft:
+        from peft import get_peft_model, prepare_model_for_kbit_training
+
+        peft_config = get_peft_config(args)
+        if peft_config is None:
+            raise UserError("attach_peft needs use_peft=True (and lora_* fields)")
+        if quantization_config is not None:
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+        elif gradient_checkpointing:
+            model.enable_input_require_grads()
+        model = get_peft_model(model, peft_config)
+    return model
+
+
+def load_model_and_processor(args: ModelArguments, *, trust_remote_code: bool | None = None, **kwargs):
+    """`load_model` and `load_processor` with the same name, revision and pixel bounds. `trust_remote_code`
+    defaults to the field of `InferenceModelArguments` (False for plain `ModelArguments`)."""
+    if trust_remote_code is None:
+        trust_remote_code = getattr(args, "trust_remote_code", False)
+    processor = load_processor(
+        args.model_name_or_path,
+        min_pixels=args.min_pixels,
+        max_pixels=args.max_pixels,
+        revision=args.model_revision,
+        trust_remote_code=trust_remote_code,
+    )
+    return load_model(args, trust_remote_code=trust_remote_code, **kwargs), processor
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0][:300]

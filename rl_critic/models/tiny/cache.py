@@ -1,0 +1,96 @@
+"""Names like `tiny` resolve to a tiny model built once into a local cache folder.
+
+Every command accepts `--model tiny` (or `tiny-llava_onevision`, `tiny-qwen2_5_vl-small`, ...). The
+first use builds the model into `$RL_CRITIC_CACHE` (default `~/.cache/rl-critic`); later uses load the
+folder like any checkpoint. A file lock makes concurrent first uses (two DDP ranks, parallel tests) build
+it once, and the build goes to a temporary folder renamed into place, so a killed build never leaves a
+half-written model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from filelock import FileLock
+
+from data_converters.files import staged_folder, umask
+from rl_critic.models.tiny.models import ARCHS, SIZES, TINY_MODEL_FORMAT, build_tiny_model
+
+MARKER = "rl_critic_tiny.json"
+
+
+def cache_root() -> Path:
+    """The folder tiny models are cached in: `$RL_CRITIC_CACHE`, else `~/.cache/rl-critic`."""
+    return Path(os.environ.get("RL_CRITIC_CACHE") or Path.home() / ".cache" / "rl-critic").expanduser()
+
+
+def parse_tiny_name(name: str) -> tuple[str, str] | None:
+    """`tiny` / `tiny-<arch>` / `tiny-<arch>-<size>` -> (arch, size); anything else -> None."""
+    if name == "tiny":
+        return "qwen2_5_vl", "tiny"
+    if not name.startswith("tiny-"):
+        return None
+    rest = name[len("tiny-") :]
+    for arch in ARCHS:
+        if rest == arch:
+            return arch, "tiny"
+        for size in SIZES:
+            if rest == f"{arch}-{size}":
+                return arch, size
+    return None
+
+
+def tiny_model_names() -> list[str]:
+    """Every name `parse_tiny_name` accepts, for help texts and error messages."""
+    return ["tiny"] + [f"tiny-{arch}" + ("" if size == "tiny" else f"-{size}") for arch in ARCHS for size in SIZES]
+
+
+def save_tiny_model(out_dir: str | os.PathLike, arch: str = "qwen2_5_vl", size: str = "tiny", seed: int = 0) -> Path:
+    """Build a tiny model and save model + processor to `out_dir` (replaced atomically)."""
+    out = Path(out_dir).expanduser().resolve()
+    model, processor = build_tiny_model(arch, size, seed)
+    with staged_folder(out) as staging:
+        _save_model_on_any_rank(model, staging)
+        processor.save_pretrained(staging)
+        marker = {"arch": arch, "size": size, "seed": seed, "format": TINY_MODEL_FORMAT}
+        (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+    return out
+
+
+def _save_model_on_any_rank(model, folder: Path) -> None:
+    """What `save_pretrained` writes for a small model, without its rank gating.
+
+    Under `accelerate launch` / torchrun, `save_pretrained` writes weights on global rank 0 only; the
+    first rank to need a tiny model may be another one (they build under a lock), and it would leave a
+    folder without weights. Config, generation config and one safetensors file are all a tiny model has.
+    """
+    from safetensors.torch import save_model
+
+    model.config.architectures = [type(model).__name__]  # save_pretrained records it; TRL's ref model needs it
+    model.config.save_pretrained(folder)
+    model.generation_config.save_pretrained(folder)
+    weights = folder / "model.safetensors"
+    save_model(model, str(weights), metadata={"format": "pt"})
+    weights.chmod(0o666 & ~umask())  # safetensors writes 0600
+
+
+def _is_current(folder: Path, arch: str, size: str) -> bool:
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return marker.get("format") == TINY_MODEL_FORMAT and (marker.get("arch"), marker.get("size")) == (arch, size)
+
+
+def ensure_tiny_model(arch: str = "qwen2_5_vl", size: str = "tiny") -> Path:
+    """Return the cached folder of a tiny model, building it first if missing or outdated."""
+    folder = cache_root() / (f"tiny-{arch}" + ("" if size == "tiny" else f"-{size}"))
+    if _is_current(folder, arch, size):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if not _is_current(folder, arch, size):
+            save_tiny_model(folder, arch, size)
+    return folder

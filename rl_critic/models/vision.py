@@ -1,0 +1,56 @@
+"""Image loading: paths, URLs, base64 data URIs and PIL images, resized the way Qwen users expect.
+
+All image inputs go through qwen-vl-utils' `fetch_image`, which converts to RGB and resizes to a multiple
+of 28 px within `[min_pixels, max_pixels]` (Qwen's `smart_resize`). Using the same bounds for every
+family means one `min_pixels`/`max_pixels` pair controls the image-token budget everywhere: Qwen
+processors get the bounds directly (see `modeling.apply_pixel_bounds`), LLaVA-OneVision picks its anyres
+grid from the already-bounded image.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PIL import Image
+
+from data_converters.errors import UserError
+
+# qwen-vl-utils' own defaults (4 and 16384 tokens of 28x28 px).
+DEFAULT_MIN_PIXELS = 4 * 28 * 28
+DEFAULT_MAX_PIXELS = 16384 * 28 * 28
+
+
+def load_image(
+    source: str | os.PathLike | Image.Image | dict[str, Any],
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+) -> Image.Image:
+    """Load one image and bound its pixel count; `source` may be a path, URL, data URI, PIL image or a
+    `{"path": ...}` / `{"bytes": ...}` dict as `datasets` stores images."""
+    from qwen_vl_utils import fetch_image
+
+    if isinstance(source, dict) and ("bytes" in source or "path" in source):
+        source = _from_datasets_dict(source)
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if isinstance(source, str) and not source.startswith(("http://", "https://", "data:image", "file://")):
+        if not os.path.isfile(source):
+            raise UserError(f"image not found: {source}")
+    element: dict[str, Any] = {"image": source}
+    element["min_pixels"] = DEFAULT_MIN_PIXELS if min_pixels is None else min_pixels
+    element["max_pixels"] = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    if element["min_pixels"] > element["max_pixels"]:
+        raise UserError(f"min_pixels ({element['min_pixels']}) is larger than max_pixels ({element['max_pixels']})")
+    try:
+        return fetch_image(element)
+    except (OSError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
+        raise UserError(f"cannot read image {str(source)[:200]!r}: {err}") from err
+
+
+def _from_datasets_dict(value: dict[str, Any]) -> Image.Image | str:
+    import io
+
+    if value.get("bytes"):
+        return Image.open(io.BytesIO(value["bytes"]))
+    return value["path"]

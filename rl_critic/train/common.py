@@ -1,0 +1,155 @@
+"""What the training entry points share: recipe parsing, data loading, pre-flight, resume, saving.
+
+Each method module (`sft`, `dpo`, `grpo`, `critic_dpo`) stays a flat TRL-style script (parse -> load ->
+train -> save); the pieces that are the same for every method live here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from trl import ScriptArguments
+
+from data_converters.errors import UserError
+
+logger = logging.getLogger("rl_critic")
+
+
+@dataclass
+class TrainScriptArguments(ScriptArguments):
+    """TRL's script fields (`dataset_name`, `dataset_config`, `dataset_train_split`, ...) plus ours."""
+
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "Training data: a folder written by `rl-critic convert`, a parquet/JSONL file, a "
+                  "save_to_disk folder, or a hub dataset id."},
+    )  # fmt: skip
+    extra_datasets: list[str] = field(
+        default_factory=list,
+        metadata={"help": "More training data (same kinds as dataset_name) appended to it, e.g. `sft-policy` "
+                  "answers beside `sft-r1` critic rows; the columns must match. Shuffled together by the trainer."},
+    )  # fmt: skip
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N training rows (quick runs, smoke tests)."}
+    )
+    preflight_rows: int = field(
+        default=64,
+        metadata={"help": "Rows checked before training for prompts (image tokens + text) over the length "
+                  "budget; 0 disables the check."},
+    )  # fmt: skip
+
+
+def parse_recipe(dataclass_types: Sequence[type], prog: str, argv: Sequence[str]):
+    """Flat YAML (`--config FILE`) + command-line overrides -> dataclass instances, one-line errors."""
+    from rl_critic.cli.parsing import parse
+
+    return parse(dataclass_types, prog, argv, f"{prog}: train from a flat TRL recipe")
+
+
+def load_train_dataset(script_args: TrainScriptArguments):
+    """The training split (plus `extra_datasets`), images decoded, optionally cut to `max_train_samples`."""
+    from data_converters.io import load_any
+
+    if not script_args.dataset_name:
+        raise UserError("no training data: set dataset_name in the recipe or pass --dataset_name")
+    dataset = load_any(script_args.dataset_name, script_args.dataset_config, script_args.dataset_train_split)
+    if script_args.extra_datasets:
+        from datasets import concatenate_datasets
+
+        parts = [dataset]
+        for extra in script_args.extra_datasets:
+            part = load_any(extra, None, script_args.dataset_train_split)
+            if set(part.column_names) != set(dataset.column_names):
+                raise UserError(
+                    f"extra dataset {extra} has columns {sorted(part.column_names)}, "
+                    f"but {script_args.dataset_name} has {sorted(dataset.column_names)}"
+                )
+            parts.append(part.select_columns(dataset.column_names).cast(dataset.features))
+        dataset = concatenate_datasets(parts)
+    if script_args.max_train_samples is not None:
+        dataset = dataset.select(range(min(script_args.max_train_samples, len(dataset))))
+    if len(dataset) == 0:
+        raise UserError(f"training data {script_args.dataset_name} is empty")
+    return dataset
+
+
+def prompt_lengths(dataset, processor, column: str, rows: int) -> list[int]:
+    """Token lengths (image tokens included) of the first `rows` conversations in `column`."""
+    lengths = []
+    image_column = "images" if "images" in dataset.column_names else "image"
+    for row in dataset.select(range(min(rows, len(dataset)))):
+        images = row.get(image_column)
+        images = images if isinstance(images, list) else [images] if images is not None else []
+        messages = row[column]
+        generation = messages[-1]["role"] != "assistant"
+        text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
+        encoded = processor(text=[text], images=[images] if images else None, return_tensors="pt")
+        lengths.append(int(encoded["input_ids"].shape[1]))
+    return lengths
+
+
+def preflight(dataset, processor, column: str, budget: int | None, rows: int, what: str) -> None:
+    """Warn when sampled rows exceed the length budget: truncation would cut image tokens and fail later
+    with "Image features and image tokens do not match" (or silently drop the answer)."""
+    if not budget or rows <= 0:
+        return
+    lengths = prompt_lengths(dataset, processor, column, rows)
+    over = [n for n in lengths if n > budget]
+    if over:
+        logger.warning(
+            "%d of %d checked rows need more than %s=%d tokens (longest %d, image tokens included): raise it, "
+            "or lower max_pixels to spend fewer tokens per image.", len(over), len(lengths), what, budget, max(over)
+        )  # fmt: skip
+
+
+def resume_checkpoint(value: str | None, output_dir: str) -> str | None:
+    """`auto`/`true` -> the last checkpoint in output_dir (or None to start fresh); a path is kept."""
+    if value is None or str(value).lower() in ("", "false", "none"):
+        return None
+    if str(value).lower() in ("auto", "true"):
+        from transformers.trainer_utils import get_last_checkpoint
+
+        return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+    if not os.path.isdir(value):
+        raise UserError(f"checkpoint to resume from not found: {value}")
+    return value
+
+
+def cpu_safe(training_args) -> None:
+    """TRL configs default to bf16 and gradient checkpointing; on a machine without CUDA, bf16 would fail."""
+    import torch
+
+    if not torch.cuda.is_available() and (training_args.bf16 or training_args.fp16):
+        logger.warning("no CUDA device: turning off bf16/fp16 mixed precision")
+        training_args.bf16 = training_args.fp16 = False
+
+
+def announce(trainer, method: str, rows: int) -> None:
+    """One line before training: what runs where (the first thing to check on a cluster)."""
+    accelerator = trainer.accelerator
+    accelerator.print(
+        f"{method}: {rows} training rows, {accelerator.num_processes} process(es) on {accelerator.device.type}, "
+        f"output -> {trainer.args.output_dir}"
+    )
+
+
+def train_and_save(trainer, method: str, rows: int) -> None:
+    """Announce, train (resuming when asked), then save model and processor for `--model DIR`."""
+    announce(trainer, method, rows)
+    args = trainer.args
+    trainer.train(resume_from_checkpoint=resume_checkpoint(args.resume_from_checkpoint, args.output_dir))
+    finish(trainer, args.output_dir)
+
+
+def finish(trainer, output_dir: str) -> None:
+    """Save the final model and processor where a later command can load them with `--model DIR`."""
+    trainer.save_model(output_dir)
+    if trainer.accelerator.is_main_process:
+        trainer.processing_class.save_pretrained(output_dir)
+        trainer.accelerator.print(f"saved model and processor to {output_dir}")
+    trainer.accelerator.wait_for_everyone()
+    if hasattr(trainer, "end"):
+        trainer.end()

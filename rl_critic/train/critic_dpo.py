@@ -1,0 +1,176 @@
+"""Iterative DPO with critic rewards (LLaVA-Critic section 4.3): the critic replaces human preference labels.
+
+    rl-critic train critic-dpo --config recipes/tiny/critic_dpo_policy.yaml [--field value ...]
+    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.critic_dpo --config RECIPE.yaml
+
+Each round: the policy samples K answers per question (temperature 0.7, top-p 0.9); the critic judges all
+K(K-1) ordered pairs (round-robin best-of-K of the shared sample -> judge layer); r_i = sum_{k!=i} a_ki -
+sum_{l!=i} a_il; the best and worst answer become (chosen, rejected); TRL's DPOTrainer trains the policy on
+them; the next round samples from the result. Questions whose r_i are all equal carry no preference and
+are skipped (and counted).
+
+`output_dir/round_<m>/` holds `candidates.jsonl`, `judgments.jsonl`, `preferences/` (the DPO dataset, with
+the r_i), `model/` (the trained policy) and `summary.json`, written last: a killed run resumes after the
+last round that has one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from trl import DPOConfig, DPOTrainer, get_peft_config
+
+from data_converters.errors import UserError
+from data_converters.prompts import user_prompt
+from rl_critic.critique.aggregation import best_and_worst
+from rl_critic.critique.generation import SamplingSettings
+from rl_critic.critique.pipeline import BestOfN, JudgeArguments, build_judge
+from rl_critic.critique.questions import Question, load_question, read_rows
+from rl_critic.models.loader import ModelArguments, load_model_and_processor
+from rl_critic.train.common import cpu_safe, parse_recipe, train_and_save
+
+
+@dataclass
+class CriticDPOArguments:
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "Questions: JSONL rows {id, image(s), question} or a dataset folder."}
+    )
+    max_questions: int | None = field(default=None, metadata={"help": "Use only the first N questions."})
+    num_candidates: int = field(default=5, metadata={"help": "K answers sampled per question (LLaVA-Critic: 5)."})
+    rounds: int = field(default=3, metadata={"help": "M rounds of sample -> judge -> DPO (LLaVA-Critic: 3)."})
+    sample_temperature: float = field(default=0.7, metadata={"help": "Candidate sampling temperature."})
+    sample_top_p: float = field(default=0.9, metadata={"help": "Candidate nucleus sampling."})
+    sample_max_new_tokens: int = field(default=512, metadata={"help": "Tokens per candidate."})
+    generation_batch_size: int = field(default=8, metadata={"help": "Prompts per generate call."})
+    relative_score: str = field(
+        default="preference",
+        metadata={"help": "a_ij from a pairwise verdict (+1/0/-1) or from two scores (s_j - s_i) / 9.",
+                  "choices": ["preference", "score"]},
+    )  # fmt: skip
+
+
+# what a recipe of this method may set
+ARGUMENTS = (CriticDPOArguments, JudgeArguments, DPOConfig, ModelArguments)
+
+
+def _questions(args: CriticDPOArguments, model_args: ModelArguments) -> list[Question]:
+    questions = [load_question(row, model_args.min_pixels, model_args.max_pixels)
+                 for row in read_rows(args.dataset_name, args.max_questions)]  # fmt: skip
+    errors = [q for q in questions if q.problem is None]
+    if errors:
+        print(f"critic-dpo: {len(errors)} question(s) unusable, e.g. {errors[0].id}: {errors[0].error}")
+    usable = [q for q in questions if q.problem is not None]
+    if not usable:
+        raise UserError(f"no usable question in {args.dataset_name}")
+    return usable
+
+
+def run_round(round_dir: Path, policy_name: str, questions: list[Question], judge, args: CriticDPOArguments,
+              model_args: ModelArguments, dpo_args: DPOConfig) -> dict[str, Any]:  # fmt: skip
+    """One round: sample, judge, build preferences, train; returns its summary (written last)."""
+    from datasets import Dataset, Features, Image, List, Value
+
+    policy, processor = load_model_and_processor(replace(model_args, model_name_or_path=policy_name),
+                                                 trust_remote_code=dpo_args.trust_remote_code)  # fmt: skip
+    sampling = SamplingSettings(max_new_tokens=args.sample_max_new_tokens, do_sample=True,
+                                temperature=args.sample_temperature, top_p=args.sample_top_p,
+                                num_return_sequences=args.num_candidates)  # fmt: skip
+    best_of_k = BestOfN((policy, processor), judge, sampling, "round_robin", relative=args.relative_score,
+                        batch_size=args.generation_batch_size)  # fmt: skip
+    records = best_of_k.run(questions)
+    rows, skipped = [], 0
+    with open(round_dir / "judgments.jsonl", "w", encoding="utf-8") as judgments, \
+            open(round_dir / "candidates.jsonl", "w", encoding="utf-8") as candidates:  # fmt: skip
+        for question, record in zip(questions, records):
+            for judgment in record["judgments"]:
+                judgments.write(json.dumps({"id": question.id, **judgment}, ensure_ascii=False) + "\n")
+            r = record["scores"]
+            line = {"id": question.id, "question": record["question"], "candidates": record["candidates"], "r": r}
+            candidates.write(json.dumps(line, ensure_ascii=False) + "\n")
+            chosen_rejected = best_and_worst(r)
+            if chosen_rejected is None:
+                skipped += 1
+                continue
+            best, worst = chosen_rejected
+            problem = question.problem
+            rows.append({
+                "id": question.id, "prompt": user_prompt(problem.question, len(problem.images)),
+                "chosen": [{"role": "assistant", "content": [{"type": "text", "text": problem.candidates[best]}]}],
+                "rejected": [{"role": "assistant", "content": [{"type": "text", "text": problem.candidates[worst]}]}],
+                "images": problem.images, "r": r, "r_chosen": r[best], "r_rejected": r[worst],
+            })  # fmt: skip
+    summary = {"round": round_dir.name, "policy": policy_name, "questions": len(questions),
+               "judgments": sum(r["num_judgments"] for r in records), "preferences": len(rows),
+               "skipped_all_equal": skipped}  # fmt: skip
+    text = Value("string")
+    messages = List({"role": text, "content": List({"type": text, "text": text})})
+    features = Features({"id": text, "prompt": messages, "chosen": messages, "rejected": messages,
+                         "images": List(Image()), "r": List(Value("float64")), "r_chosen": Value("float64"),
+                         "r_rejected": Value("float64")})  # fmt: skip
+    columns = {name: [row[name] for row in rows] for name in features}  # from_list([]) would lose the columns
+    Dataset.from_dict(columns, features=features).save_to_disk(str(round_dir / "preferences"))
+    model_dir = round_dir / "model"
+    if not rows:  # nothing to learn from: the policy carries over unchanged
+        policy.save_pretrained(model_dir)
+        processor.save_pretrained(model_dir)
+        return summary
+    dpo_args.output_dir = str(round_dir / "checkpoints")
+    preferences = Dataset.load_from_disk(str(round_dir / "preferences"))
+    trainer = DPOTrainer(model=policy, args=dpo_args, train_dataset=preferences, processing_class=processor,
+                         peft_config=get_peft_config(model_args))  # fmt: skip
+    train_and_save(trainer, f"critic-dpo {round_dir.name}", len(rows))
+    model = trainer.model.merge_and_unload() if hasattr(trainer.model, "merge_and_unload") else trainer.model
+    model.save_pretrained(model_dir)  # a full model, so the next round loads it like any checkpoint
+    processor.save_pretrained(model_dir)
+    shutil.rmtree(round_dir / "checkpoints", ignore_errors=True)
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    summary["train_loss"] = losses[-1] if losses else None
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, judge_args, dpo_args, model_args = parse_recipe(
+        ARGUMENTS, "rl-critic train critic-dpo",
+        sys.argv[1:] if argv is None else argv,
+    )  # fmt: skip
+    cpu_safe(dpo_args)
+    if not args.dataset_name:
+        raise UserError("no questions: set dataset_name in the recipe or pass --dataset_name")
+    if args.num_candidates < 2:
+        raise UserError("num_candidates must be at least 2 (a preference needs two answers)")
+    root = Path(dpo_args.output_dir)
+    questions = _questions(args, model_args)
+    # The critic stays the round-1 policy (or `critic_model`) while the policy it judges moves on.
+    judge = build_judge(judge_args, model_args, args.generation_batch_size,
+                        trust_remote_code=dpo_args.trust_remote_code)  # fmt: skip
+    policy_name = model_args.model_name_or_path
+    for m in range(1, args.rounds + 1):
+        round_dir = root / f"round_{m}"
+        if (round_dir / "summary.json").exists():  # finished before: resume after it
+            policy_name = str(round_dir / "model")
+            print(f"critic-dpo: round {m} already done, skipping")
+            continue
+        shutil.rmtree(round_dir, ignore_errors=True)  # an unfinished round starts over
+        round_dir.mkdir(parents=True)
+        start = time.perf_counter()
+        summary = run_round(round_dir, policy_name, questions, judge, args, model_args, dpo_args)
+        summary["seconds"] = round(time.perf_counter() - start, 2)
+        (round_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"critic-dpo round {m}: {summary['preferences']} preference pairs from {summary['judgments']} "
+              f"judgments, {summary['skipped_all_equal']} questions skipped (all r_i equal), "
+              f"{summary['seconds']:.1f} s")  # fmt: skip
+        policy_name = str(round_dir / "model")
+    print(f"critic-dpo: final policy -> {policy_name}")
+    return 0
+
+
+if __name__ == "__main__":
+    from rl_critic.cli import run_module
+
+    sys.exit(run_module("train critic-dpo", main))

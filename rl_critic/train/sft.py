@@ -1,0 +1,55 @@
+"""SFT a critic, LLaVA-Critic style: judge prompt in, GPT-4o's rationale + verdict out.
+
+    rl-critic train sft --config recipes/tiny/sft_critic.yaml [--field value ...]
+    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.sft --config RECIPE.yaml
+
+Data: the `sft` output of `rl-critic convert` (a `messages` column + image(s)). Loss on assistant tokens
+only (`assistant_only_loss: true`): the tiny models' chat templates mark the assistant turn with
+`{% generation %}`; for hub models TRL swaps in a training template when it knows one.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from trl import SFTConfig, SFTTrainer, get_peft_config
+
+from rl_critic.models.loader import ModelArguments, load_model_and_processor
+from rl_critic.train.common import (
+    TrainScriptArguments,
+    cpu_safe,
+    load_train_dataset,
+    parse_recipe,
+    preflight,
+    train_and_save,
+)
+
+ARGUMENTS = (TrainScriptArguments, SFTConfig, ModelArguments)  # what a recipe of this method may set
+
+
+def main(argv: list[str] | None = None) -> int:
+    # parse
+    script_args, training_args, model_args = parse_recipe(
+        ARGUMENTS, "rl-critic train sft", sys.argv[1:] if argv is None else argv
+    )
+    cpu_safe(training_args)
+    # load (data first: a wrong path fails before minutes of model loading)
+    dataset = load_train_dataset(script_args)
+    model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
+    preflight(dataset, processor, "messages", training_args.max_length, script_args.preflight_rows, "max_length")
+    # train, save
+    trainer = SFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=get_peft_config(model_args),
+    )
+    train_and_save(trainer, "sft", len(dataset))
+    return 0
+
+
+if __name__ == "__main__":
+    from rl_critic.cli import run_module
+
+    sys.exit(run_module("train sft", main))
