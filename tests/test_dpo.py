@@ -26,7 +26,7 @@ def dpo_data(tmp_path_factory) -> str:
     return str(out)
 
 
-@pytest.mark.parametrize(("model", "arch", "lora"), [("tiny", "qwen2_5_vl", False),
+@pytest.mark.parametrize(("model", "arch", "lora"), [("tiny", "qwen2_5_vl", False), ("tiny", "qwen2_5_vl", "qlora"),
                                                      ("tiny-llava_onevision", "llava_onevision", True)])  # fmt: skip
 def test_train_dpo_two_steps_changes_parameters_and_saves(dpo_data, tmp_path, capsys, model, arch, lora):
     out = tmp_path / "run"
@@ -35,6 +35,8 @@ def test_train_dpo_two_steps_changes_parameters_and_saves(dpo_data, tmp_path, ca
             "--logging_steps", "1", *CPU]  # fmt: skip
     if lora:
         argv += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
+    if lora == "qlora":  # 4-bit base (bitsandbytes runs on the CPU)
+        argv += ["--load_in_4bit", "true"]
     assert cli(argv) == 0
     assert "dpo: " in capsys.readouterr().out and (out / "processor_config.json").exists()
     state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())

@@ -9,6 +9,7 @@ Errors are one line.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
@@ -51,7 +52,11 @@ def parse_dataclasses(parser, argv: Sequence[str]):
     except yaml.YAMLError as err:
         raise UserError(f"cannot parse config file: {str(err).splitlines()[0]}") from err
     except ValueError as err:  # TrlParser: not a mapping, or keys no dataclass knows
-        raise UserError(str(err).splitlines()[0]) from err
+        message = str(err).splitlines()[0]
+        if message.startswith("Unknown arguments from config file"):
+            unknown = re.findall(r"'--([^']+)'", message)
+            message = f"the config file sets fields {parser.prog} does not have: {', '.join(unknown)}"
+        raise UserError(message) from err
 
 
 def parse(dataclass_types, prog: str, argv: Sequence[str], description: str = ""):
