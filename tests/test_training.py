@@ -228,6 +228,25 @@ def test_train_errors_are_one_line(tmp_path, capsys):
     assert code == 1 and err.count("\n") == 1 and "input not found" in err
 
 
+@pytest.mark.parametrize(
+    ("method", "task", "expected"),
+    [("grpo", "sft", "this looks like `sft` data (sft, sft-r1 or sft-policy); `rl-critic train grpo` needs the `grpo`"),
+     ("sft", "grpo", "this looks like `grpo` / `eval` data; `rl-critic train sft` needs the `sft` output"),
+     ("dpo", "grpo", "this looks like `grpo` / `eval` data; `rl-critic train dpo` needs the `dpo` output"),
+     ("grpo", "raw", "this looks like raw LLaVA-Critic-113k rows")],
+)  # fmt: skip
+def test_data_of_the_wrong_kind_is_named(data, tmp_path, capsys, method, task, expected):
+    from rl_critic.cli import main
+
+    dataset = str(ROOT / "examples/data/llava-critic-sample.parquet") if task == "raw" else data[task]
+    recipe = ROOT / "recipes/tiny" / f"{method}_{'policy' if method == 'dpo' else 'critic'}.yaml"
+    code = main(["train", method, "--config", str(recipe), "--dataset_name", dataset, "--output_dir",
+                 str(tmp_path / "o"), *CPU])  # fmt: skip
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # above it: the datasets library's loading bar
+    assert code == 1 and last.startswith("rl-critic train: error: ") and expected in last
+    assert not (tmp_path / "o").exists()
+
+
 def test_preflight_warns_when_prompts_exceed_the_budget(data, caplog):
     from rl_critic.models.loader import load_processor
     from rl_critic.train.common import TrainScriptArguments, load_train_dataset, preflight

@@ -49,6 +49,25 @@ def parse_recipe(dataclass_types: Sequence[type], prog: str, argv: Sequence[str]
     return parse(dataclass_types, prog, argv, f"{prog}: train from a flat TRL recipe")
 
 
+# Columns that tell which `rl-critic convert` output (or raw input) a dataset is, to name a user's mix-up.
+DATA_KINDS = (
+    ({"prompt", "chosen", "rejected"}, "`dpo` data"),
+    ({"prompt", "solution"}, "`grpo` / `eval` data"),
+    ({"messages"}, "`sft` data (sft, sft-r1 or sft-policy)"),
+    ({"conversations"}, "raw LLaVA-Critic-113k rows (convert them first: `rl-critic convert --task ...`)"),
+)
+
+
+def check_columns(dataset, needed: set[str], method: str, task: str) -> None:
+    """One clear line, before any model loads, when the data is not what `method` trains on."""
+    columns = set(dataset.column_names)
+    missing = needed - columns
+    if missing:
+        kind = next((name for wanted, name in DATA_KINDS if wanted <= columns), f"data with columns {sorted(columns)}")
+        raise UserError(f"this looks like {kind}; `rl-critic train {method}` needs the `{task}` output of "
+                        f"`rl-critic convert` (missing column(s): {', '.join(sorted(missing))})")  # fmt: skip
+
+
 def load_train_dataset(script_args: TrainScriptArguments):
     """The training split (plus `extra_datasets`), images decoded, optionally cut to `max_train_samples`."""
     from data_converters.io import load_any

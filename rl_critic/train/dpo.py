@@ -18,6 +18,7 @@ from trl import DPOConfig, DPOTrainer, get_peft_config
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.train.common import (
     TrainScriptArguments,
+    check_columns,
     cpu_safe,
     load_train_dataset,
     parse_recipe,
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu_safe(training_args)
     # load (data first: a wrong path fails before minutes of model loading)
     dataset = load_train_dataset(script_args)
+    check_columns(dataset, {"prompt", "chosen", "rejected"}, "dpo", "dpo")
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     preflight(dataset, processor, "prompt", training_args.max_length, script_args.preflight_rows, "max_length")
     # train, save

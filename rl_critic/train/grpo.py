@@ -20,6 +20,7 @@ from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.train.batch_num_images import BatchNumImagesGRPOTrainer
 from rl_critic.train.common import (
     TrainScriptArguments,
+    check_columns,
     cpu_safe,
     load_train_dataset,
     parse_recipe,
@@ -57,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(str(err)) from err
     # load (data first: a wrong path fails before minutes of model loading)
     dataset = load_train_dataset(script_args)
+    # The built-in rewards but `format` score against the row's `solution`.
+    graded = any(rewards.parse_spec(spec)[0] in rewards.names() and not spec.startswith("format")
+                 for spec in script_args.reward_funcs)  # fmt: skip
+    check_columns(dataset, {"prompt", "solution"} if graded else {"prompt"}, "grpo", "grpo")
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     budget = model.config.get_text_config().max_position_embeddings - training_args.max_completion_length
     preflight(

@@ -17,6 +17,7 @@ from trl import SFTConfig, SFTTrainer, get_peft_config
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.train.common import (
     TrainScriptArguments,
+    check_columns,
     cpu_safe,
     load_train_dataset,
     parse_recipe,
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu_safe(training_args)
     # load (data first: a wrong path fails before minutes of model loading)
     dataset = load_train_dataset(script_args)
+    check_columns(dataset, {"messages"}, "sft", "sft")
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     preflight(dataset, processor, "messages", training_args.max_length, script_args.preflight_rows, "max_length")
     # train, save
