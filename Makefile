@@ -57,6 +57,7 @@ bench: install  ## benchmarks: numbers to bench/results/*.json and a table
 	$(PY) -m bench.reward_speed
 	$(PY) -m bench.train_step
 	$(PY) -m bench.best_of_n_speed
+	$(PY) -m bench.critic_reward_speed
 
 sample-data: install  ## regenerate the shipped sample (examples/data/llava-critic-sample.parquet)
 	$(RLC) make-synthetic --n 200 --kind both --edge-cases --out examples/data/llava-critic-sample.parquet

@@ -309,7 +309,7 @@ def test_grpo_recipe_with_reward_options_and_weights_parses_and_bad_options_are_
     recipe = tmp_path / "r.yaml"
     recipe.write_text("reward_funcs: ['critic:accuracy_weight=0.8,format_weight=0.2', format]\n"
                       "reward_weights: [1.0, 0.5]\nuse_cpu: true\nbf16: false\n")  # fmt: skip
-    script_args, training_args, _ = parse(grpo.ARGUMENTS, "test", ["--config", str(recipe)])
+    script_args, _, training_args, _ = parse(grpo.ARGUMENTS, "test", ["--config", str(recipe)])
     assert [f.__name__ for f in rewards.resolve(script_args.reward_funcs)] == [
         "critic:accuracy_weight=0.8,format_weight=0.2", "format_reward"]  # fmt: skip
     assert training_args.reward_weights == [1.0, 0.5]

@@ -208,9 +208,10 @@ def test_every_recipe_parses(recipe):
     if name == "dpo" and "lora" in recipe.stem:
         assert model_args.use_peft and model_args.load_in_4bit == ("qlora" in recipe.stem)
     if name == "grpo":
-        import rewards
-
-        assert rewards.resolve(script_args.reward_funcs)
+        functions = method.build_rewards(script_args.reward_funcs, parsed[1], model_args)
+        assert len(functions) == len(script_args.reward_funcs)
+        if "policy_critic" in recipe.stem:  # a critic as the reward of a policy
+            assert functions[0].__name__ == "critic_judge" and parsed[1].critic_model and parsed[1].critic_both_orders
         if "7b" in recipe.parent.name:  # the paper's values
             assert (training_args.num_generations, training_args.beta, training_args.epsilon) == (
                 8 if "qlora" not in recipe.stem else 4, 0.01, 0.2)  # fmt: skip

@@ -1,3 +1,4 @@
 """Using a critic: batched generation (`generation`), the judge engine (`judge`, `judgments`), LLaVA-Critic's
-r_i aggregation (`aggregation`), best-of-N strategies (`strategies`), question input (`questions`), and the
-one sample -> judge layer every user of a critic calls (`pipeline`)."""
+r_i aggregation (`aggregation`), best-of-N strategies (`strategies`), question input (`questions`), the one
+sample -> judge layer every user of a critic calls (`pipeline`), and the critic as a GRPO reward (`reward`,
+with its group schedules in `group_scores`)."""

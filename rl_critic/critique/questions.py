@@ -94,3 +94,17 @@ def _relative_to(image: Any, base: str | None) -> Any:
     if isinstance(image, str) and base and not os.path.isabs(image) and not image.startswith(("http", "data:")):
         return os.path.join(base, image)
     return image
+
+
+def load_usable_questions(source: str, limit: int | None, min_pixels: int | None, max_pixels: int | None,
+                          who: str) -> list[Question]:  # fmt: skip
+    """Every usable question of `source` (images loaded); the unusable ones are counted on stdout with the
+    first reason, and none usable is a `UserError`. For commands that need all questions at once."""
+    questions = [load_question(row, min_pixels, max_pixels) for row in read_rows(source, limit)]
+    unusable = [q for q in questions if q.problem is None]
+    if unusable:
+        print(f"{who}: {len(unusable)} question(s) unusable, e.g. {unusable[0].id}: {unusable[0].error}")
+    usable = [q for q in questions if q.problem is not None]
+    if not usable:
+        raise UserError(f"no usable question in {source}")
+    return usable

@@ -31,7 +31,7 @@ from data_converters.prompts import user_prompt
 from rl_critic.critique.aggregation import best_and_worst
 from rl_critic.critique.generation import SamplingSettings
 from rl_critic.critique.pipeline import BestOfN, JudgeArguments, build_judge
-from rl_critic.critique.questions import Question, load_question, read_rows
+from rl_critic.critique.questions import Question, load_usable_questions
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.train.common import cpu_safe, parse_recipe, train_and_save
 
@@ -57,18 +57,6 @@ class CriticDPOArguments:
 
 # what a recipe of this method may set
 ARGUMENTS = (CriticDPOArguments, JudgeArguments, DPOConfig, ModelArguments)
-
-
-def _questions(args: CriticDPOArguments, model_args: ModelArguments) -> list[Question]:
-    questions = [load_question(row, model_args.min_pixels, model_args.max_pixels)
-                 for row in read_rows(args.dataset_name, args.max_questions)]  # fmt: skip
-    errors = [q for q in questions if q.problem is None]
-    if errors:
-        print(f"critic-dpo: {len(errors)} question(s) unusable, e.g. {errors[0].id}: {errors[0].error}")
-    usable = [q for q in questions if q.problem is not None]
-    if not usable:
-        raise UserError(f"no usable question in {args.dataset_name}")
-    return usable
 
 
 def run_round(round_dir: Path, policy_name: str, questions: list[Question], judge, args: CriticDPOArguments,
@@ -145,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.num_candidates < 2:
         raise UserError("num_candidates must be at least 2 (a preference needs two answers)")
     root = Path(dpo_args.output_dir)
-    questions = _questions(args, model_args)
+    questions = load_usable_questions(args.dataset_name, args.max_questions, model_args.min_pixels,
+                                      model_args.max_pixels, "critic-dpo")  # fmt: skip
     # The critic stays the round-1 policy (or `critic_model`) while the policy it judges moves on.
     judge = build_judge(judge_args, model_args, args.generation_batch_size,
                         trust_remote_code=dpo_args.trust_remote_code)  # fmt: skip

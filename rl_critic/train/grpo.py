@@ -1,10 +1,13 @@
-"""GRPO a critic, LLaVA-Critic-R1 style: verifiable preference targets, rule-based rewards.
+"""GRPO: a critic, LLaVA-Critic-R1 style (verifiable preference targets, rule-based rewards), or a policy
+with a critic as its reward (`reward_funcs: [critic_judge]`).
 
     rl-critic train grpo --config recipes/tiny/grpo_critic.yaml [--field value ...]
+    rl-critic train grpo --config recipes/tiny/grpo_policy_critic.yaml
     accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.grpo --config RECIPE.yaml
 
-Data: the `grpo` output of `rl-critic convert` (`prompt`, image(s), `solution`, `task`, `scale`).
-Rewards by registry name or dotted path (`reward_funcs: [critic]`, see `rewards/`).
+Data: the `grpo` output of `rl-critic convert` (`prompt`, image(s), `solution`, `task`, `scale`); for a
+policy also question files or `sft-policy` output (`rl_critic.train.policy_data`). Rewards by registry
+name or dotted path (see `rewards/`), plus `critic_judge` (`rl_critic.critique.reward`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from trl import GRPOConfig, get_peft_config
 
 import rewards
 from data_converters.errors import UserError
+from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.train.batch_num_images import BatchNumImagesGRPOTrainer
 from rl_critic.train.common import (
@@ -27,6 +31,7 @@ from rl_critic.train.common import (
     preflight,
     train_and_save,
 )
+from rl_critic.train.policy_data import is_policy_messages, is_question_file, load_question_file, prompts_from_messages
 
 
 @dataclass
@@ -35,29 +40,48 @@ class GRPOScriptArguments(TrainScriptArguments):
         default_factory=lambda: ["critic"],
         metadata={
             "help": f"Reward functions: {', '.join(rewards.names())}, each with options after a colon "
-            "(`critic:accuracy_weight=0.8,format_weight=0.2`), or dotted import paths. Weights: TRL's "
-            "`reward_weights`."
+            "(`critic:accuracy_weight=0.8,format_weight=0.2`), dotted import paths, or `critic_judge` (a critic "
+            "model judging each group; the critic_* fields). Weights: TRL's `reward_weights`."
         },
     )
 
 
-ARGUMENTS = (GRPOScriptArguments, GRPOConfig, ModelArguments)  # what a recipe of this method may set
+# what a recipe of this method may set
+ARGUMENTS = (GRPOScriptArguments, CriticRewardArguments, GRPOConfig, ModelArguments)
+
+
+def build_rewards(specs: list[str], critic_args: CriticRewardArguments, model_args: ModelArguments) -> list:
+    """Registry names, dotted paths and `critic_judge` -> reward functions (the critic loads later, once)."""
+    functions = []
+    for spec in specs:
+        name, options = rewards.parse_spec(spec)
+        if name in ("critic_judge", "rl_critic.critique.reward.critic_judge"):
+            if options:
+                raise UserError("critic_judge takes its settings from the critic_* fields, not after a colon")
+            functions.append(CriticJudgeReward(critic_args, model_args))
+            continue
+        try:
+            functions += rewards.resolve([spec])
+        except ValueError as err:
+            raise UserError(str(err)) from err
+    return functions
 
 
 def main(argv: list[str] | None = None) -> int:
     # parse
-    script_args, training_args, model_args = parse_recipe(
-        ARGUMENTS,
-        "rl-critic train grpo",
-        sys.argv[1:] if argv is None else argv,
+    script_args, critic_args, training_args, model_args = parse_recipe(
+        ARGUMENTS, "rl-critic train grpo", sys.argv[1:] if argv is None else argv
     )
     cpu_safe(training_args)
-    try:
-        reward_funcs = rewards.resolve(script_args.reward_funcs)
-    except ValueError as err:
-        raise UserError(str(err)) from err
+    reward_funcs = build_rewards(script_args.reward_funcs, critic_args, model_args)
     # load (data first: a wrong path fails before minutes of model loading)
-    dataset = load_train_dataset(script_args)
+    if is_question_file(script_args.dataset_name):
+        dataset = load_question_file(script_args.dataset_name, script_args.max_train_samples, model_args.min_pixels,
+                                     model_args.max_pixels)  # fmt: skip
+    else:
+        dataset = load_train_dataset(script_args)
+        if is_policy_messages(dataset):
+            dataset = prompts_from_messages(dataset)
     # The built-in rewards but `format` score against the row's `solution`.
     graded = any(rewards.parse_spec(spec)[0] in rewards.names() and not spec.startswith("format")
                  for spec in script_args.reward_funcs)  # fmt: skip
@@ -81,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=processor,
         peft_config=get_peft_config(model_args),
     )
+    for function in reward_funcs:  # the critic: once per process, frozen, on the policy's device
+        if isinstance(function, CriticJudgeReward):
+            function.load(policy=trainer.model, processor=processor, device=trainer.accelerator.device)
+            function.group_size = training_args.num_generations
     train_and_save(trainer, "grpo", len(dataset))
     return 0
 

@@ -1,0 +1,210 @@
+"""A critic as the reward of a policy: during GRPO, a critic judges each group of completions.
+
+`reward_funcs: [critic_judge]` in an `rl-critic train grpo` recipe (the `critic_*` fields below configure it),
+or `rl_critic.critique.reward.critic_judge` by dotted path (e.g. `trl grpo`, the critic then named by the
+environment variable `RL_CRITIC_CRITIC_MODEL`, settable from the recipe's `env:` section). The critic sees
+exactly what the policy saw: the question is the text of the prompt's last user turn, the images are the
+row's `image` / `images`. Completions of one prompt form a group (consecutive rows with the same prompt,
+as TRL lays them out), scored by `rl_critic.critique.group_scores`. Logged through TRL: judgments and judge
+seconds per call, the parse-failure rate, and, where rows carry a reference `solution`, how often the
+critic's favourite is right (`answer_accuracy`) - the number that says whether to trust the critic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from data_converters.errors import UserError
+from rewards.accuracy import answer_accuracy
+from rewards.text import completion_text
+from rl_critic.critique.group_scores import SCHEDULES, score_groups
+from rl_critic.critique.strategies import Problem
+
+POLICY = "policy"  # critic_model value: judge with the policy being trained
+
+
+@dataclass
+class CriticRewardArguments:
+    """The `critic_judge` reward's critic (recipe fields of `rl-critic train grpo`)."""
+
+    _argument_group_name = "critic reward (reward_funcs: [critic_judge])"
+
+    critic_model: str | None = field(
+        default=None,
+        metadata={"help": "The critic: `tiny`, a folder or a hub id, loaded once, frozen, on the policy's device. "
+                  "Default: a frozen copy of the policy's starting checkpoint; `policy`: the policy being trained."},
+    )  # fmt: skip
+    critic_schedule: str = field(
+        default="round_robin", metadata={"help": "How a group is judged.", "choices": list(SCHEDULES)}
+    )
+    critic_both_orders: bool = field(
+        default=True, metadata={"help": "Judge each pair in both orders (cancels the critic's position bias)."}
+    )
+    critic_max_new_tokens: int = field(default=512, metadata={"help": "Tokens per judgment (greedy)."})
+    critic_batch_size: int = field(default=16, metadata={"help": "Judgments per generate call."})
+    critic_dtype: str | None = field(
+        default=None, metadata={"help": "Critic dtype (default: bfloat16 on a GPU, else the policy's `dtype`)."}
+    )
+    critic_instruction: str | None = field(
+        default=None, metadata={"help": "Pairwise judge instruction (default: LLaVA-Critic's)."}
+    )
+
+
+class CriticJudgeReward:
+    """A TRL reward function (`fn(prompts, completions, **kwargs) -> list[float]`) backed by a critic."""
+
+    def __init__(self, args: CriticRewardArguments | None = None, model_args=None, judge=None) -> None:
+        self.__name__ = "critic_judge"  # TRL names the reward's metrics after it
+        self.args = args or CriticRewardArguments()
+        self.model_args = model_args
+        self.judge = judge  # loaded on first use unless given (tests give a scripted one)
+        self.live_policy = False
+        self.group_size: int | None = None  # TRL's num_generations, set by `rl-critic train grpo`
+
+    def load(self, policy=None, processor=None, device=None) -> None:
+        """Build the judge once: the live `policy` (critic_model `policy`), else a frozen critic on `device`."""
+        import torch
+
+        from rl_critic.critique.pipeline import JudgeArguments, build_judge
+        from rl_critic.models.loader import ModelArguments
+
+        if self.args.critic_schedule not in SCHEDULES:
+            raise UserError(f"critic_schedule must be one of {', '.join(SCHEDULES)}, not {self.args.critic_schedule!r}")
+        model_args = self.model_args or ModelArguments(model_name_or_path=os.environ.get("RL_CRITIC_CRITIC_MODEL"))
+        name = self.args.critic_model or model_args.model_name_or_path
+        if not name:
+            raise UserError("critic_judge needs a critic: set critic_model (or RL_CRITIC_CRITIC_MODEL)")
+        judge_args = JudgeArguments(critic_model=None if name == POLICY else name,
+                                    judge_max_new_tokens=self.args.critic_max_new_tokens,
+                                    judge_instruction=self.args.critic_instruction)  # fmt: skip
+        if name == POLICY:
+            if policy is None:
+                raise UserError("critic_model: policy needs the policy model (use rl-critic train grpo)")
+            self.live_policy = True
+            model_args = replace(model_args, model_name_or_path=POLICY)
+            self.judge = build_judge(judge_args, model_args, self.args.critic_batch_size, policy=(policy, processor))
+            return
+        dtype = self.args.critic_dtype or ("bfloat16" if torch.cuda.is_available() else model_args.dtype)
+        critic_args = replace(model_args, model_name_or_path=name, dtype=dtype, use_peft=False)
+        self.judge = build_judge(judge_args, critic_args, self.args.critic_batch_size)
+        model = self.judge.model
+        model.eval().requires_grad_(False)
+        device = device or (torch.device("cuda") if torch.cuda.is_available() else None)
+        if device is not None and getattr(model, "hf_quantizer", None) is None:
+            model.to(device)
+
+    def __call__(self, prompts=None, completions=None, completion_ids=None, **kwargs: Any) -> list[float]:
+        if self.judge is None:
+            self.load()
+        texts = [completion_text(c) for c in completions or []]
+        groups = _groups(prompts or [], kwargs, self.group_size)
+        problems = [Problem(_question(prompts[a]), texts[a:b], _images(kwargs, a)) for a, b in groups]
+        start_time = time.perf_counter()
+        model = getattr(self.judge, "model", None)
+        was_training = bool(model is not None and model.training)
+        if was_training:  # the live policy judges without dropout
+            model.eval()
+        try:
+            results = score_groups(problems, self.judge, self.args.critic_schedule, self.args.critic_both_orders)
+        finally:
+            if was_training:
+                model.train()
+        seconds = time.perf_counter() - start_time
+        rewards = [score for result in results for score in result.scores]
+        self._log(kwargs, texts, groups, results, rewards, seconds)
+        return rewards
+
+    def _log(self, kwargs, texts, groups, results, rewards, seconds) -> None:
+        judgments = sum(len(r.judgments) for r in results)
+        log_metric, log_extra = kwargs.get("log_metric"), kwargs.get("log_extra")
+        if log_metric is not None:
+            log_metric("critic_judge/judgments", float(judgments))
+            log_metric("critic_judge/seconds", seconds)
+            log_metric(
+                "critic_judge/parse_failure_rate", sum(r.unparsed for r in results) / judgments if judgments else 0.0
+            )
+            right = _favourite_right(texts, groups, rewards, kwargs.get("solution"))
+            if right is not None:
+                log_metric("critic_judge/favourite_right", right[0])
+                if right[1] is not None:
+                    log_metric("critic_judge/favourite_right_when_mixed", right[1])
+        if log_extra is not None:  # a raw judgment per completion, for the completions table
+            raws = []
+            for (start, end), result in zip(groups, results):
+                first = {}
+                for record in result.judgments:
+                    for index in record.get("pair") or [record.get("candidate")]:
+                        first.setdefault(index, record["raw"][:200])
+                raws += [first.get(i, "") for i in range(end - start)]
+            log_extra("critic_judgment", raws)
+
+
+def _groups(prompts: list, kwargs: dict[str, Any], size: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each group. TRL repeats each prompt `num_generations` (`size`) times in a row: chunks of
+    `size` whose rows agree are the groups; otherwise (a group split across processes, or `size` unknown)
+    runs of consecutive rows with the same prompt and images."""
+
+    def stable(value):  # TRL may put image objects into the prompt: compare them by content, not address
+        return _fingerprint(value) if hasattr(value, "convert") else type(value).__name__
+
+    keys = [json.dumps(p, sort_keys=True, default=stable) + str([_fingerprint(im) for im in _row_images(kwargs, i)])
+            for i, p in enumerate(prompts)]  # fmt: skip
+    if size and len(keys) % size == 0 and all(len(set(keys[a : a + size])) == 1 for a in range(0, len(keys), size)):
+        return [(start, start + size) for start in range(0, len(keys), size)]
+    groups, start = [], 0
+    for index in range(1, len(keys) + 1):
+        if index == len(keys) or keys[index] != keys[start]:
+            groups.append((start, index))
+            start = index
+    return groups
+
+
+def _fingerprint(image) -> str:
+    """A cheap content key for an image: its size and an 8x8 grey thumbnail."""
+    if not hasattr(image, "convert"):
+        return str(image)
+    return f"{image.size}:{image.convert('L').resize((8, 8)).tobytes().hex()}"
+
+
+def _question(prompt) -> str:
+    """The text of the prompt's last user turn (what the policy was asked)."""
+    if isinstance(prompt, str):
+        return prompt
+    user = [m for m in prompt if m.get("role") == "user"][-1]
+    content = user.get("content")
+    if isinstance(content, str):
+        return content
+    return "\n".join(part.get("text") or "" for part in content if part.get("type") == "text").strip()
+
+
+def _row_images(kwargs: dict[str, Any], index: int) -> list:
+    """Row `index`'s image(s), from the dataset's `images` or `image` column."""
+    value = (kwargs.get("images") or kwargs.get("image") or [None] * (index + 1))[index]
+    return value if isinstance(value, list) else [value] if value is not None else []
+
+
+def _images(kwargs: dict[str, Any], index: int) -> list:
+    return [image.convert("RGB") if hasattr(image, "convert") else image for image in _row_images(kwargs, index)]
+
+
+def _favourite_right(texts, groups, rewards, solutions) -> tuple[float, float | None] | None:
+    """Share of groups whose top-rewarded completion is right, overall and among groups with both right and
+    wrong completions (where the critic's choice matters); None without reference answers."""
+    if not solutions or all(s in (None, "") for s in solutions):
+        return None
+    overall, mixed = [], []
+    for start, end in groups:
+        right = [answer_accuracy(texts[i], solutions[i]) == 1.0 for i in range(start, end)]
+        scores = rewards[start:end]
+        favourite_right = right[scores.index(max(scores))]
+        overall.append(favourite_right)
+        if any(right) and not all(right):
+            mixed.append(favourite_right)
+    return sum(overall) / len(overall), (sum(mixed) / len(mixed) if mixed else None)
+
+
+critic_judge = CriticJudgeReward()  # the dotted-path form: critic from RL_CRITIC_CRITIC_MODEL, loaded on first call

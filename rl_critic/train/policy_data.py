@@ -1,0 +1,66 @@
+"""GRPO on a *policy* (a critic as the reward): question sets become conversational prompts.
+
+A policy needs no verifiable target when a critic scores it, so any question set with images trains: the
+question files `best-of-n` and `eval policy` read (JSONL `{id, image(s), question, answer?}`, relative image
+paths), or `rl-critic convert --task sft-policy` output (the question turn becomes the prompt, the preferred
+answer the reference `solution`). A reference answer, where there is one, is kept as `solution`, so the
+critic reward can report how often its favourite is right.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from data_converters.prompts import user_prompt
+
+
+def is_question_file(source: str | None) -> bool:
+    """A JSONL / JSON file whose first row is a question (has `question`, no `prompt`)."""
+    path = Path(source or "")
+    if path.suffix not in (".jsonl", ".json") or not path.is_file():
+        return False
+    with open(path, encoding="utf-8") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    try:
+        row = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and "question" in row and "prompt" not in row
+
+
+def load_question_file(source: str, limit: int | None, min_pixels: int | None, max_pixels: int | None):
+    """Question rows -> a dataset of `prompt`, `images`, `solution` (unusable rows are counted and skipped)."""
+    from datasets import Dataset, Features, Image, List, Value
+
+    from rl_critic.critique.questions import load_usable_questions
+
+    usable = load_usable_questions(source, limit, min_pixels, max_pixels, "grpo")
+    text = Value("string")
+    features = Features({"prompt": List({"role": text, "content": List({"type": text, "text": text})}),
+                         "images": List(Image()), "solution": text})  # fmt: skip
+    columns = {
+        "prompt": [user_prompt(q.problem.question, len(q.problem.images)) for q in usable],
+        "images": [q.problem.images for q in usable],
+        "solution": ["" if q.answer is None else str(q.answer) for q in usable],
+    }
+    return Dataset.from_dict(columns, features=features)
+
+
+def is_policy_messages(dataset) -> bool:
+    """`sft-policy` output (question -> answer `messages`, task `policy`), not critic SFT data."""
+    columns = dataset.column_names
+    if "messages" not in columns or "prompt" in columns:
+        return False
+    return "task" not in columns or set(dataset.unique("task")) == {"policy"}
+
+
+def prompts_from_messages(dataset):
+    """`sft-policy`-style `messages` (question turn, answer turn) -> `prompt` + reference `solution`."""
+
+    def split(row):
+        answer = row["messages"][-1]
+        parts = answer["content"] if isinstance(answer["content"], list) else [{"text": answer["content"]}]
+        return {"prompt": row["messages"][:-1], "solution": "".join(p.get("text") or "" for p in parts)}
+
+    return dataset.map(split, remove_columns=["messages"], desc="policy prompts")
