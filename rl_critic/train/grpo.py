@@ -20,7 +20,7 @@ from trl import GRPOConfig, get_peft_config
 import rewards
 from data_converters.errors import UserError
 from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
-from rl_critic.models.loader import ModelArguments, load_model_and_processor
+from rl_critic.models.loader import ModelArguments, load_model_and_processor, resolve_model_path
 from rl_critic.train.batch_num_images import BatchNumImagesGRPOTrainer
 from rl_critic.train.common import (
     TrainScriptArguments,
@@ -58,6 +58,8 @@ def build_rewards(specs: list[str], critic_args: CriticRewardArguments, model_ar
         if name in ("critic_judge", "rl_critic.critique.reward.critic_judge"):
             if options:
                 raise UserError("critic_judge takes its settings from the critic_* fields, not after a colon")
+            if critic_args.critic_model not in (None, "policy"):
+                resolve_model_path(critic_args.critic_model)  # a wrong critic path fails before the policy loads
             functions.append(CriticJudgeReward(critic_args, model_args))
             continue
         try:
