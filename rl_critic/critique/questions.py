@@ -1,8 +1,9 @@
 """Questions to answer (image(s) + question + optional reference answer), read from JSONL or a dataset.
 
 Every user of a critic on a policy's answers (best-of-N, policy evaluation, critic-DPO) starts here. Rows
-are read cheaply first (`read_rows`, no image decoded) and turned into `Question`s chunk by chunk
-(`load_question`), so a large question file never holds all its images at once. A row that cannot be
+are read first (`read_rows`: a JSONL file's image paths are not opened yet) and turned into `Question`s
+chunk by chunk (`load_question`, which loads and bounds the images), so a large question file never holds
+all its loaded images at once. A row that cannot be
 used becomes a `Question` with an `error` (why), never a silent skip.
 """
 

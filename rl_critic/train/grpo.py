@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         if is_policy_messages(dataset):
             dataset = prompts_from_messages(dataset)
     # The built-in rewards but `format` score against the row's `solution`.
-    graded = any(rewards.parse_spec(spec)[0] in rewards.names() and not spec.startswith("format")
-                 for spec in script_args.reward_funcs)  # fmt: skip
+    names = [rewards.parse_spec(spec)[0] for spec in script_args.reward_funcs]
+    graded = any(name in rewards.names() and name != "format" for name in names)
     check_columns(dataset, {"prompt", "solution"} if graded else {"prompt"}, "grpo", "grpo")
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     budget = model.config.get_text_config().max_position_embeddings - training_args.max_completion_length
