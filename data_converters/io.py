@@ -70,7 +70,9 @@ def load_any(path_or_id: str, hub_config: str | None = None, split: str | None =
         if builder is None:
             raise UserError(f"unsupported input file type {path.suffix!r} (expected .parquet, .jsonl or .json)")
         return load_dataset(builder, data_files=str(path), split="train")
-    if path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") != 1:
+    # A name with a data-file ending is a local file, not a hub id (`data/q.jsonl` has one slash, like `org/name`).
+    looks_like_file = path.suffix.lower() in (".parquet", ".jsonl", ".json", ".arrow", ".csv")
+    if looks_like_file or path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") != 1:
         raise UserError(f"input not found: {path_or_id}")
     try:
         data = load_dataset(path_or_id, name=hub_config)

@@ -262,6 +262,8 @@ def test_generic_preference_multi_image_and_messages(tmp_path):
 def test_bad_inputs_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="input not found"):
         convert("preference", str(tmp_path / "nope.jsonl"), "grpo", str(tmp_path / "o"))
+    with pytest.raises(UserError, match="input not found: data/nope.jsonl"):  # one slash, yet not a hub id
+        convert("preference", "data/nope.jsonl", "grpo", str(tmp_path / "o"))
     with pytest.raises(UserError, match="unknown source"):
         convert("nope", str(tmp_path), "grpo", str(tmp_path / "o"))
     (tmp_path / "o").mkdir()
