@@ -27,7 +27,8 @@ def make_input(path: Path, rows: int) -> None:
     """`rows` synthetic rows: 2,000 distinct ones (drawn images) repeated with fresh ids."""
     from datasets import Dataset
 
-    from data_converters.synthetic import features, synthetic_rows
+    from data_converters.layouts import features
+    from data_converters.synthetic import synthetic_rows
 
     base = list(synthetic_rows(min(rows, 2000), "both", seed=0))
 

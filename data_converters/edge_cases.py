@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from data_converters.synthetic import PAIR_INSTRUCTIONS, POINT_INSTRUCTION, draw_scene, raw_row
+from data_converters.layouts import PAIR_INSTRUCTIONS, raw_row
+from data_converters.synthetic import POINT_INSTRUCTION, draw_scene
 
 
 def edge_case_rows(seed: int = 0) -> list[dict[str, Any]]:

@@ -16,30 +16,13 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from data_converters.layouts import LAYOUTS, PAIR_STYLES, judge_row, raw_row
+
 COLOURS = {"red": (220, 30, 30), "green": (30, 160, 60), "blue": (30, 60, 220), "yellow": (235, 200, 20)}
 SHAPES = ("circle", "square", "triangle")
 POSITIONS = ("left", "middle", "right")
 SIDE = 84  # px; three 28 px columns, the Qwen patch grid
 
-PAIR_INSTRUCTIONS = [
-    "Given an image and a corresponding question, please serve as an unbiased and fair judge to evaluate "
-    "the quality of the answers provided by a Large Multimodal Model (LMM). Determine which answer is better "
-    "and explain your reasoning with specific details. Your task is provided as follows:",
-    "As an expert, you are asked to evaluate two responses to the given image-based question. Provide a "
-    "professional assessment of responses and decide which one is better. Here are the question and "
-    "responses:",
-    "You will be given an image and a corresponding question. Your task is to evaluate the responses "
-    "provided, select the better response, and give reasons for your choice.",
-]
-# The `short` layout: one brief instruction and one marker style, so a tiny model's prompt stays short.
-SHORT_INSTRUCTION = "Which response answers the question about the image correctly?"
-LAYOUTS = ("mixed", "short")
-# (first marker, second marker, verdict for the first, verdict for the second)
-PAIR_STYLES = [
-    ("The first response", "The second response", "first", "second"),
-    ("Response 1", "Response 2", "1", "2"),
-    ("Response A", "Response B", "A", "B"),
-]
 POINT_INSTRUCTION = (
     "From 0 to 100, how much do you rate the response in terms of its correctness for the question about the "
     'image? Provide a few lines for explanation and the rate number at last after "Final Score:".'
@@ -130,48 +113,19 @@ def _scene(rng: random.Random, questions: tuple[str, ...], max_shapes: int) -> t
     return png, objects
 
 
-def _claim(response: str, other: str) -> str:
-    """What `response` claims that `other` does not: the words after their common prefix ("blue")."""
-    words, other_words = response.rstrip(".").split(), other.rstrip(".").split()
-    same = 0
-    while same < min(len(words), len(other_words)) - 1 and words[same] == other_words[same]:
-        same += 1
-    return " ".join(words[same:])
-
-
-def pair_reasoning(right: str, responses: list[str], markers: tuple[str, str]) -> str:
-    """A step-by-step rationale: the fact in the image, then each response's claim checked against it.
-
-    Short steps are what a small model can learn to chain (read the image, copy each claim, compare);
-    a single "the image shows X" sentence leaves the matching of X to a response position implicit."""
-    steps = [f"The image shows that {right[0].lower() + right[1:-1]}."]
-    for marker, response, other in zip(markers, responses, reversed(responses)):
-        steps.append(f"{marker} says {_claim(response, other)}, which is {'right' if response == right else 'wrong'}.")
-    return " ".join(steps)
-
-
 def _pair_row(
     rng: random.Random, index: int, tie_rate: float, questions: tuple[str, ...], max_shapes: int, layout: str
 ) -> dict[str, Any]:
     png, objects = _scene(rng, questions, max_shapes)
     kind, question, right, wrong = question_and_answers(rng, objects, questions, name_shape=layout != "short")
-    style = 1 if layout == "short" else index % len(PAIR_STYLES)
-    first_marker, second_marker, first_verdict, second_verdict = PAIR_STYLES[style]
-    tie = rng.random() < tie_rate
-    if tie:
-        responses, reason = [right, right.replace("The ", "I think the ", 1)], "Both responses are equally good."
+    if rng.random() < tie_rate:
+        responses, better = [right, right.replace("The ", "I think the ", 1)], "tie"
     else:
         better = rng.choice(("1", "2"))
         responses = [right, wrong] if better == "1" else [wrong, right]
-        verdict = first_verdict if better == "1" else second_verdict
-        reasoning = pair_reasoning(right, responses, (first_marker, second_marker))
-        reason = f"{reasoning} The better response: [{verdict}]"
-    instruction = SHORT_INSTRUCTION if layout == "short" else rng.choice(PAIR_INSTRUCTIONS)
-    human = (
-        f"<image>\n{instruction}\nQuestion: [{question}]\n"
-        f"{first_marker}: [{responses[0]}]\n{second_marker}: [{responses[1]}]\nASSISTANT:\n"
-    )
-    return raw_row(f"synthetic-pair-{index}", f"synthetic-{kind}", human, reason, png)
+    style = index % len(PAIR_STYLES)
+    return judge_row(f"synthetic-pair-{index}", f"synthetic-{kind}", png, question, responses, better, right, rng,
+                     style, layout)  # fmt: skip
 
 
 def _point_row(
@@ -208,16 +162,6 @@ def _point_row(
     return raw_row(f"synthetic-arena-{index}", f"synthetic-{kind}", human, gpt, png)
 
 
-def raw_row(row_id: str, group: str, human: str, gpt: str, png: bytes) -> dict[str, Any]:
-    """One row in the 113k schema: the judge prompt (human turn), the judgment (gpt turn), the PNG."""
-    return {
-        "id": row_id,
-        "source": group,
-        "conversations": [{"from": "human", "value": human}, {"from": "gpt", "value": gpt}],
-        "image": {"bytes": png, "path": f"{row_id}.png"},
-    }
-
-
 def synthetic_rows(
     n: int,
     kind: str = "pairwise",
@@ -247,11 +191,3 @@ def synthetic_rows(
         pair = kind == "pairwise" or (kind == "both" and index % 2 == 0)
         make_row = _pair_row if pair else _point_row
         yield make_row(rng, index, tie_rate, questions, max_shapes, layout)
-
-
-def features():
-    """The llava-critic-113k columns as `datasets.Features`."""
-    from datasets import Features, Image, List, Value
-
-    turn = {"from": Value("string"), "value": Value("string")}
-    return Features({"id": Value("string"), "source": Value("string"), "conversations": List(turn), "image": Image()})

@@ -66,6 +66,7 @@ RUNNABLE = {
     "eval policy": ("rl_critic.cli.eval_policy", ["--data", "d", "--out", "r.json"]),
     "convert": ("rl_critic.cli.convert", ["--source", "preference", "--input", "i", "--task", "dpo", "--out", "o"]),
     "make-synthetic": ("rl_critic.cli.make_synthetic", ["--n", "1", "--out", "x.parquet"]),
+    "make-pairs": ("rl_critic.cli.make_pairs", ["--input", "q.jsonl", "--out", "p.parquet"]),
     "generate": ("rl_critic.cli.generate", ["--prompt", "x"]),
     "env": ("rl_critic.cli.env", []),
 }
@@ -76,7 +77,7 @@ SPELLINGS = {
     "train critic-dpo": ("num_candidates", "3"), "critic-dpo": ("judge_max_new_tokens", "9"),
     "best-of-n": ("max_new_tokens", "5"), "eval critic": ("max_new_tokens", "5"), "eval policy": ("best_of_n", "3"),
     "convert": ("dataset_config", "pairwise"), "make-synthetic": ("tie_rate", "0.25"),
-    "generate": ("max_new_tokens", "5"),
+    "make-pairs": ("pairs_per_question", "2"), "generate": ("max_new_tokens", "5"),
 }  # fmt: skip
 TRAINING = ["--use_cpu", "true", "--bf16", "false"]  # TRL configs refuse bf16 on a CPU-only machine
 

@@ -16,7 +16,8 @@ from data_converters.convert import convert
 from data_converters.edge_cases import edge_case_rows
 from data_converters.errors import UserError
 from data_converters.io import load_any
-from data_converters.synthetic import features, synthetic_rows
+from data_converters.layouts import features
+from data_converters.synthetic import synthetic_rows
 from tests.conftest import shape_image
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "data" / "llava-critic-sample.parquet"

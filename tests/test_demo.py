@@ -12,18 +12,20 @@ from pathlib import Path
 import pytest
 
 from data_converters.errors import UserError
+from rl_critic.demo.figures import plot_curves, plot_policy
 from rl_critic.demo.pipeline import STAGES, Demo
 from rl_critic.demo.plan import DemoPlan
-from rl_critic.demo.report import _best_of_n_reading, accuracy_table, best_of_n_table, plot_curves
+from rl_critic.demo.report import _best_of_n_reading, accuracy_table, best_of_n_table, policy_table, summary
 from tests.test_cli import _error_line
 
 
 def test_plan_scales_with_the_budget():
-    full, quick = DemoPlan.for_minutes(10), DemoPlan.for_minutes(2, seed=3)
-    assert full.sft_seconds == 240 and full.grpo_seconds == 150
-    assert quick.sft_seconds == 48 and quick.grpo_seconds == 30 and quick.seed == 3
-    assert quick.train_rows < full.train_rows and quick.test_rows < full.test_rows
-    assert full.sft_seconds + full.grpo_seconds < 0.7 * 10 * 60  # room left for evaluation and start-up
+    full, quick = DemoPlan.for_minutes(12), DemoPlan.for_minutes(2, seed=3)
+    assert full.sft_seconds == 180 and full.policy_grpo_seconds == 86.4 and full.dpo_rounds == 3
+    assert quick.sft_seconds == 30 and quick.seed == 3 and quick.dpo_rounds == 1
+    assert quick.critic_rows < full.critic_rows and quick.test_questions < full.test_questions
+    # training budgets leave room for data, evaluation, critic-DPO and start-up
+    assert full.sft_seconds + full.grpo_seconds + full.policy_grpo_seconds < 0.55 * 12 * 60
     with pytest.raises(ValueError, match="at least 1"):
         DemoPlan.for_minutes(0.5)
 
@@ -48,6 +50,8 @@ def _results() -> dict:
     test = lambda accuracy, failures=0.0: {"test": {"accuracy": accuracy, "parse_failure_rate": failures, "n": 200}}  # noqa: E731
     return {
         "data": {"seconds": 20.0},
+        "start": {"seconds": 30.0, "chosen_step": 70, "validation": {"start": {"60": 0.4, "70": 0.68}},
+                  "stopped": "validation target"},
         "untrained": {**test(0.0, 1.0), "seconds": 15.0},
         "sft": {**test(0.725), "seconds": 200.0, "chosen_step": 700, "train_seconds": 180.0,
                 "stopped": "validation threshold", "runs": 2, "chosen_run": "seed-0",
@@ -59,12 +63,42 @@ def _results() -> dict:
         "best_of_n": {"n": 8, "judgments": 336, "seconds": 30.0,
                       "accuracies": {"questions": 48, "knockout": 0.9, "first": 0.75, "majority": 0.85,
                                      "oracle (any correct)": 1.0}},
+        "critic_dpo": {"seconds": 90.0, "runs": {
+                       "critic_dpo": {"rounds": [{}] * 3, "test_by_round": [0.6, 0.7, 0.8], "judgments": 10800,
+                                      "preferences": 700},
+                       "critic_dpo_random": {"rounds": [{}] * 3, "test_by_round": [0.5, 0.52, 0.49],
+                                             "judgments": 10800, "preferences": 880}}},
+        "policy_grpo": {"validation": {"critic_grpo": {"10": 0.55, "20": 0.7}, "rule_grpo": {"10": 0.6, "20": 0.8}},
+                        "critic_grpo": {"chosen_step": 20, "steps": 20, "judgments": 4800},
+                        "rule_grpo": {"chosen_step": 20, "steps": 20}, "train_seconds": 80.0, "stopped": "time budget",
+                        "seconds": 100.0},
+        "policy_eval": {"seconds": 20.0, "questions": 200,
+                        "accuracy": {"start": 0.5, "critic_dpo": 0.8, "critic_dpo_random": 0.49,
+                                                       "critic_grpo": 0.71, "rule_grpo": 0.82, "critic (final)": 0.3}},
     }  # fmt: skip
+
+
+def test_policy_table_shows_each_method_against_the_start():
+    table = "\n".join(policy_table(_results()))
+    assert "| policy (200 held-out questions) | greedy accuracy | vs start | critic judgments spent |" in table
+    assert "| starting policy | 50.0% | - | - |" in table
+    assert "| critic-DPO, trained critic judges (3 rounds) | 80.0% | +30.0 | 10,800 |" in table
+    assert "| critic-DPO, coin-flip judge (control, 3 rounds) | 49.0% | -1.0 | 0 (random verdicts) |" in table
+    assert "| GRPO, critic as reward (step 20) | 71.0% | +21.0 | 4,800 |" in table
+    numbers = summary(DemoPlan.for_minutes(12), _results(), 700.0, 1000.0)
+    assert numbers["policy"]["gain_over_start"]["critic_dpo"] == pytest.approx(0.3)
+    assert numbers["critic"]["sft"]["accuracy"] == 0.725 and numbers["self_critique"]["knockout"] == 0.9
+    assert json.loads(json.dumps(numbers)) == numbers  # machine-readable as it is
+
+
+def test_policy_curve_is_drawn(tmp_path):
+    path = plot_policy(tmp_path, _results())
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
 
 
 def test_report_tables_say_what_each_stage_did():
     table = "\n".join(accuracy_table(_results()))
-    assert "| untrained | 0.0% | 100.0% | - |" in table
+    assert "| starting policy, no critic training | 0.0% | 100.0% | - |" in table
     assert "| SFT warm start (step 700) | 72.5% | 0.0% | 180 s, validation threshold |" in table
     assert "| + GRPO (step 125) | 88.0% | 0.0% | 140 s, time budget |" in table
     assert "| final, blank images | 51.5% |" in table
@@ -96,30 +130,40 @@ def test_reward_curve_is_drawn_from_the_grpo_log(tmp_path):
 
 @pytest.mark.slow
 def test_reduced_demo_end_to_end(tmp_path):
-    """`rl-critic demo --minutes 2`: every stage through the public commands, a report a user can read,
-    a critic that beats the untrained one, and a second call that skips the finished stages."""
+    """`rl-critic demo --minutes 2`: every stage through the public commands, a report a user can read with
+    both tables and figures, every model a loadable folder, and a second call that skips finished stages."""
     out = tmp_path / "demo"
     command = [sys.executable, "-m", "rl_critic.cli", "demo", "--out", str(out), "--minutes", "2", "--quiet"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = (out / "REPORT.md").read_text()
-    for heading in ("# rl-critic demo report", "## Self-critique best-of-N", "## Wall time per stage",
+    for heading in ("# rl-critic demo report", "## The critic", "## The policy: three ways the critic makes it better",
+                    "## Self-critique best-of-N", "## Wall time per stage",
                     "## The same on a GPU with Qwen2.5-VL-7B"):  # fmt: skip
         assert heading in report
-    rows = dict(
-        re.findall(r"^\| (untrained|SFT warm start \(step \d+\)|\+ GRPO \(step \d+\)) \| ([\d.]+)%", report, re.M)
-    )
+    rows = re.findall(r"^\| (starting policy, no critic training|SFT warm start \(step \d+\)|\+ GRPO \(step \d+\)) "
+                      r"\| ([\d.]+)%", report, re.M)  # fmt: skip
     assert len(rows) == 3, report
-    accuracies = [float(value) for value in rows.values()]
-    assert accuracies[0] < max(accuracies[1:]), report  # training beats the untrained critic
-    assert (out / "reward_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert re.search(r"^\| critic-DPO, coin-flip judge \(control, 1 rounds\) \| [\d.]+% \|", report, re.M), report
+    for figure in ("reward_curve.png", "policy_curve.png"):
+        assert (out / figure).read_bytes()[:4] == b"\x89PNG"
+    numbers = json.loads((out / "summary.json").read_text())
+    assert set(numbers["policy"]["greedy_accuracy"]) == {"start", "critic_dpo", "critic_dpo_random", "critic_grpo",
+                                                         "rule_grpo", "critic (final)"}  # fmt: skip
     assert (out / "final" / "model.safetensors").exists() and not (out / "final" / "optimizer.pt").exists()
+    from rl_critic.models.loader import ModelArguments, load_model_and_processor
+
+    for policy in ("start", "critic_dpo", "critic_dpo_random", "critic_grpo", "rule_grpo"):  # every policy loads
+        model, _ = load_model_and_processor(ModelArguments(model_name_or_path=str(out / "policy" / policy)))
+        assert sum(p.numel() for p in model.parameters()) > 100_000
     commands = (out / "commands.sh").read_text()
     for public in ("rl-critic make-synthetic", "rl-critic convert", "rl-critic train sft", "rl-critic train grpo",
-                   "rl-critic eval critic", "rl-critic best-of-n"):  # fmt: skip
+                   "rl-critic eval critic", "rl-critic best-of-n", "rl-critic make-pairs", "rl-critic train critic-dpo",
+                   "rl-critic eval policy"):  # fmt: skip
         assert public in commands
+    assert "'loss'" not in result.stdout  # TRL's per-step dicts stay in logs/
     assert sorted(p.stem for p in (out / "stages").glob("*.json")) == sorted(STAGES)
-    assert "held-out accuracy" in result.stdout  # the table is printed at the end
+    assert "held-out pair accuracy" in result.stdout and "greedy accuracy" in result.stdout  # tables at the end
     start = time.perf_counter()
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -130,7 +174,7 @@ def test_reduced_demo_end_to_end(tmp_path):
 def test_runner_logs_records_and_fails_with_one_line(tmp_path):
     from rl_critic.demo.runner import Runner
 
-    runner = Runner(tmp_path, echo=False)
+    runner = Runner(tmp_path, progress=False)
     runner.run(["make-synthetic", "--n", "3", "--out", str(tmp_path / "d.parquet")], "synthetic")
     assert (tmp_path / "d.parquet").exists()
     assert "wrote 3 rows" in (tmp_path / "logs" / "synthetic.log").read_text()
@@ -145,7 +189,7 @@ def test_a_stopped_command_does_not_outlive_the_demo(tmp_path):
     from rl_critic.demo.runner import Process
 
     script = "import time; print('started', flush=True); time.sleep(60)"
-    process = Process([sys.executable, "-c", script], tmp_path / "sleep.log", echo=False, threads=1)
+    process = Process([sys.executable, "-c", script], tmp_path / "sleep.log", threads=1)
     deadline = time.monotonic() + 20
     while "started" not in (tmp_path / "sleep.log").read_text() and time.monotonic() < deadline:
         time.sleep(0.1)

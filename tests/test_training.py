@@ -16,7 +16,8 @@ import torch
 from safetensors.torch import load_file
 
 from data_converters.convert import convert
-from data_converters.synthetic import features, synthetic_rows
+from data_converters.layouts import features
+from data_converters.synthetic import synthetic_rows
 from rl_critic.models.loader import ModelArguments, load_model
 from rl_critic.models.tiny import ensure_tiny_model
 from rl_critic.train import grpo, sft

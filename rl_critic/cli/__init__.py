@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("rl_critic.cli.eval", "evaluate a critic on benchmark data, or a policy on questions"),
     "convert": ("rl_critic.cli.convert", "turn critic preference data into grpo / sft / dpo / eval datasets"),
     "make-synthetic": ("rl_critic.cli.make_synthetic", "generate shape-image critic data in the 113k schema"),
+    "make-pairs": ("rl_critic.cli.make_pairs", "critic data from a policy's own answers, labelled against references"),
     "generate": ("rl_critic.cli.generate", "answer a prompt about image(s) with any model (smoke test)"),
     "env": ("rl_critic.cli.env", "print versions and devices, for bug reports"),
 }

@@ -22,10 +22,10 @@ from rl_critic.cli.parsing import docstring_summary, parse
 @dataclass
 class DemoArguments:
     out: str = field(default="demo_out", metadata={"help": "Output folder."})
-    minutes: float = field(default=10.0, metadata={"help": "Time budget; training stages scale with it."})
+    minutes: float = field(default=12.0, metadata={"help": "Time budget; training stages scale with it."})
     seed: int = field(default=0, metadata={"help": "Seed of data, model and training."})
     force: bool = field(default=False, metadata={"help": "Re-run every stage, even finished ones."})
-    quiet: bool = field(default=False, metadata={"help": "Keep the commands' own output in the logs only."})
+    quiet: bool = field(default=False, metadata={"help": "No progress bars (the stage lines only)."})
 
 
 ARGUMENTS = (DemoArguments,)
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out = Path(args.out).expanduser().resolve()
     start = time.perf_counter()
-    results = Demo(out, plan, force=args.force, echo=not args.quiet).run()
+    results = Demo(out, plan, force=args.force, progress=not args.quiet).run()
     # A skipped stage counts with the time it took when it ran, so the total is the demo's, not this call's.
     wall = sum(r["seconds"] for r in results.values())
     peak_mb = max(r.get("peak_rss_mb", 0) for r in results.values())

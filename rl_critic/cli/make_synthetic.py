@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_converters.errors import UserError
-from data_converters.synthetic import LAYOUTS
+from data_converters.layouts import LAYOUTS
 from rl_critic.cli.parsing import docstring_summary, parse
 
 
@@ -51,7 +51,8 @@ def main(argv: list[str]) -> int:
     from datasets import Dataset
 
     from data_converters.edge_cases import edge_case_rows
-    from data_converters.synthetic import features, synthetic_rows
+    from data_converters.layouts import features
+    from data_converters.synthetic import synthetic_rows
 
     questions = tuple(q.strip() for q in args.questions.split(",") if q.strip())
     try:

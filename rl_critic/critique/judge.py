@@ -87,3 +87,22 @@ class Judge:
             value = parse_score(final_answer(raw))
             judgments.append(ScoreJudgment(raw, value if value is not None and low <= value <= high else None, tokens))
         return judgments
+
+
+class RandomJudge:
+    """The control judge: a coin flip per pair, no model, no image. Whatever a policy gains from it is what
+    *any* preference signal gives (more training on its own samples); a critic's effect is what it adds
+    on top. `--critic_judge rl_critic.critique.judge.RandomJudge`; the seed comes from
+    `RL_CRITIC_RANDOM_JUDGE_SEED` (default 0), so a control run is repeatable."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        import os
+        import random
+
+        self.rng = random.Random(int(os.environ.get("RL_CRITIC_RANDOM_JUDGE_SEED", "0")) if seed is None else seed)
+        self.calls = 0
+
+    def compare(self, requests: list[PairRequest]) -> list[PairJudgment]:
+        self.calls += len(requests)
+        verdicts = [self.rng.choice(("1", "2")) for _ in requests]
+        return [PairJudgment(f"random verdict: \\boxed{{{verdict}}}", verdict, 0) for verdict in verdicts]

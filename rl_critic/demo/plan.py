@@ -1,9 +1,10 @@
 """How big each demo stage is, derived from one number: the minutes the user gives it.
 
-The sizes were measured on 2 CPU cores with the tiny Qwen2.5-VL (SFT ~5.5 steps/s, GRPO ~2 steps/s at
-8 generations x 48 tokens): a 10-minute budget gives the warm start up to ~4 minutes and GRPO ~2.5, the
-rest goes to evaluation, self-critique and start-up. Training stops on time or on steps, whichever
-comes first, so a slower machine trains less rather than overrunning.
+Sizes measured on 2 CPU cores with the tiny Qwen2.5-VL (critic SFT ~5.5 steps/s on one thread, policy
+SFT ~14 steps/s): with 12 minutes the critic's SFT gets up to ~3 minutes, its GRPO ~1, critic-DPO and the
+policy GRPO ~1.5 each (two runs side by side, one thread each); the rest is data, evaluation and start-up.
+Training stops on time, on a validation target or on steps, whichever comes first, so a slower machine
+trains less rather than overrunning.
 """
 
 from __future__ import annotations
@@ -16,43 +17,55 @@ from dataclasses import asdict, dataclass
 class DemoPlan:
     minutes: float
     seed: int
-    train_rows: int  # critic rows (sft-r1 and grpo are made from the same rows)
-    policy_rows: int  # question -> answer rows mixed into the warm start, so the model can also answer
-    val_rows: int  # model selection (checkpoints) only
-    test_rows: int  # the reported held-out accuracy
-    question_rows: int  # self-critique questions
+    critic_rows: int  # synthetic critic pairs; never repeated within the warm start (a tiny model memorises)
+    policy_rows: int  # question -> answer rows: the starting policy's SFT, replayed in the critic's
+    val_rows: int  # critic checkpoint selection only
+    test_rows: int  # the reported held-out critic accuracy
+    train_questions: int  # make-pairs, critic-DPO and policy GRPO train on these
+    val_questions: int  # policy checkpoint selection only
+    test_questions: int  # the reported held-out policy accuracy and best-of-N
+    start_max_steps: int
+    start_stop_at: float  # the starting policy: first checkpoint at least this accurate (greedy, validation)
     sft_seconds: float
     sft_max_steps: int
-    sft_save_steps: int
-    sft_stop_at: float  # warm start ends when two checkpoints in a row are this accurate on val
+    sft_stop_at: float  # critic warm start ends when two checkpoints in a row are this accurate on val
     sft_runs: int  # seeded warm-start runs racing side by side (one thread each)
     grpo_seconds: float
     grpo_max_steps: int
-    grpo_save_steps: int
     best_of_n: int
+    dpo_rounds: int
+    dpo_questions: int
+    policy_grpo_seconds: float
+    policy_grpo_max_steps: int
 
     @classmethod
     def for_minutes(cls, minutes: float, seed: int = 0) -> DemoPlan:
         if minutes < 1:
             raise ValueError("--minutes must be at least 1")
-        full = minutes >= 5
+        full = minutes >= 8
         return cls(
             minutes=minutes,
             seed=seed,
-            train_rows=3000 if full else 1000,
+            critic_rows=8000 if full else 3000,
             policy_rows=1000 if full else 300,
             val_rows=100 if full else 50,
             test_rows=200 if full else 64,
-            question_rows=48 if full else 8,
-            sft_seconds=round(minutes * 60 * 0.40, 1),
-            sft_max_steps=2000,
-            sft_save_steps=50,  # the jump from chance to ~90% can take 100 steps: catch it on the way up
-            sft_stop_at=0.75,  # 0.70 twice was met by a run stuck half-reading colours (64% on test)
+            train_questions=600 if full else 64,
+            val_questions=100 if full else 32,
+            test_questions=200 if full else 32,
+            start_max_steps=200,
+            start_stop_at=0.5,
+            sft_seconds=round(minutes * 60 * 0.25, 1),
+            sft_max_steps=3000,
+            sft_stop_at=0.9,
             sft_runs=2 if (os.cpu_count() or 1) >= 2 else 1,
-            grpo_seconds=round(minutes * 60 * 0.25, 1),
-            grpo_max_steps=500,
-            grpo_save_steps=25 if full else 10,
+            grpo_seconds=round(minutes * 60 * 0.07, 1),
+            grpo_max_steps=300,
             best_of_n=8 if full else 4,
+            dpo_rounds=3 if full else 1,
+            dpo_questions=300 if full else 32,
+            policy_grpo_seconds=round(minutes * 60 * 0.12, 1),
+            policy_grpo_max_steps=400,
         )
 
     def as_dict(self) -> dict:

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from data_converters.files import staged_file
 from rl_critic.demo.plan import DemoPlan
 
 GPU_COMMANDS = """\
@@ -41,18 +42,41 @@ def _pct(value: float | None) -> str:
 
 
 def accuracy_table(results: dict[str, Any]) -> list[str]:
-    """The headline: held-out pairwise accuracy after each stage (strict: no verdict counts as wrong)."""
+    """The critic: held-out pairwise accuracy after each stage (strict: no verdict counts as wrong)."""
     sft, grpo = results["sft"], results["grpo"]
     rows = [
-        ("untrained", results["untrained"]["test"], "-"),
+        ("starting policy, no critic training", results["untrained"]["test"], "-"),
         (f"SFT warm start (step {sft['chosen_step']})", sft["test"], f"{sft['train_seconds']:.0f} s, {sft['stopped']}"),
         (f"+ GRPO (step {grpo['chosen_step']})", grpo["test"], f"{grpo['train_seconds']:.0f} s, {grpo['stopped']}"),
         ("final, blank images", results["blank"]["test"], "-"),
     ]
-    lines = ["| stage | held-out accuracy | no verdict | training |", "|---|---:|---:|---|"]
+    lines = ["| critic | held-out pair accuracy | no verdict | training |", "|---|---:|---:|---|"]
     lines += [
         f"| {name} | {_pct(r['accuracy'])} | {_pct(r['parse_failure_rate'])} | {note} |" for name, r, note in rows
     ]
+    return lines
+
+
+def policy_table(results: dict[str, Any]) -> list[str]:
+    """The policy: greedy accuracy on held-out questions of each policy, and the judgments each method spent."""
+    accuracy, dpo, grpo = results["policy_eval"]["accuracy"], results["critic_dpo"]["runs"], results["policy_grpo"]
+    start = accuracy["start"]
+    rounds = len(dpo["critic_dpo"]["rounds"])
+    rows = [
+        ("starting policy", "start", "-"),
+        (f"critic-DPO, trained critic judges ({rounds} rounds)", "critic_dpo", f"{dpo['critic_dpo']['judgments']:,}"),
+        (f"critic-DPO, coin-flip judge (control, {rounds} rounds)", "critic_dpo_random", "0 (random verdicts)"),
+        (f"GRPO, critic as reward (step {grpo['critic_grpo']['chosen_step']})", "critic_grpo",
+         f"{grpo['critic_grpo'].get('judgments', 0):,}"),
+        (f"GRPO, rule reward: upper bound (step {grpo['rule_grpo']['chosen_step']})", "rule_grpo",
+         "0 (reference answers)"),
+        ("the critic itself, answering", "critic (final)", "-"),
+    ]  # fmt: skip
+    lines = [f"| policy ({results['policy_eval']['questions']} held-out questions) | greedy accuracy | vs start "
+             "| critic judgments spent |", "|---|---:|---:|---:|"]  # fmt: skip
+    for name, key, spent in rows:
+        change = "-" if key == "start" else f"{100 * (accuracy[key] - start):+.1f}"
+        lines.append(f"| {name} | {_pct(accuracy[key])} | {change} | {spent} |")
     return lines
 
 
@@ -93,80 +117,84 @@ def constant_baseline(out: Path) -> float:
     return max(labels.values()) / sum(labels.values())
 
 
-def plot_curves(out: Path, results: dict[str, Any]) -> Path:
-    """reward_curve.png: SFT validation accuracy, then GRPO reward with its format / preference parts."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    history = json.loads((out / "runs" / "grpo" / "log_history.json").read_text())["log_history"]
-    logged = [h for h in history if "reward" in h]
-    steps = [h["step"] for h in logged]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for run, curve in results["sft"]["validation"].items():
-        marker = "o-" if run == results["sft"]["chosen_run"] else "o:"
-        left.plot([int(s) for s in curve], list(curve.values()), marker, label=run, ms=4)
-    left.legend(fontsize=8, loc="upper left")
-    left.axhline(0.5, ls=":", color="black", lw=0.8)
-    left.set(
-        title="SFT warm start (seeded runs racing)",
-        xlabel="step",
-        ylabel="validation pairwise accuracy",
-        ylim=(0, 1.02),
-    )
-    right.plot(steps, [h["reward"] for h in logged], label="reward (0.9 preference + 0.1 format)", color="tab:blue")
-    for key, label, colour in (("critic/accuracy", "preference (verdict right)", "tab:green"),
-                               ("critic/format", "format (<think> + \\boxed)", "tab:orange")):  # fmt: skip
-        points = [(h["step"], h[key]) for h in logged if key in h]
-        if points:
-            right.plot(*zip(*points), label=label, color=colour, alpha=0.8)
-    [grpo_val] = ({int(s): a for s, a in curve.items()} for curve in results["grpo"]["validation"].values())
-    right.plot(list(grpo_val), list(grpo_val.values()), "ko--", label="validation accuracy (greedy)", ms=4)
-    right.set(title="GRPO (sampled completions, temperature 1)", xlabel="step", ylim=(0, 1.02))
-    right.legend(fontsize=8, loc="lower right")
-    figure.tight_layout()
-    path = out / "reward_curve.png"
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+def summary(plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_rss_mb: float) -> dict[str, Any]:
+    """Every number of the report, machine-readable (`summary.json`)."""
+    accuracy = results["policy_eval"]["accuracy"]
+    return {
+        "plan": plan.as_dict(),
+        "wall_seconds": wall_seconds,
+        "peak_rss_mb": peak_rss_mb,
+        "stage_seconds": {name: r["seconds"] for name, r in results.items()},
+        "critic": {"start_policy_as_critic": results["untrained"]["test"], "sft": results["sft"]["test"],
+                   "grpo": results["grpo"]["test"], "blank_images": results["blank"]["test"],
+                   "sft_step": results["sft"]["chosen_step"], "grpo_step": results["grpo"]["chosen_step"]},
+        "self_critique": {"n": results["best_of_n"]["n"], "judgments": results["best_of_n"]["judgments"],
+                          **results["best_of_n"]["accuracies"]},
+        "policy": {"greedy_accuracy": accuracy,
+                   "gain_over_start": {k: v - accuracy["start"] for k, v in accuracy.items()},
+                   "critic_dpo_by_round": {k: v["test_by_round"] for k, v in results["critic_dpo"]["runs"].items()},
+                   "critic_dpo_judgments": results["critic_dpo"]["runs"]["critic_dpo"]["judgments"],
+                   "critic_grpo_judgments": results["policy_grpo"]["critic_grpo"].get("judgments", 0),
+                   "grpo_validation": results["policy_grpo"]["validation"]},
+    }  # fmt: skip
 
 
 def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_rss_mb: float,
                  date: str) -> str:  # fmt: skip
-    """Write REPORT.md (and the plot); returns the accuracy table for the terminal."""
+    """Write REPORT.md, summary.json and the figures; returns the tables for the terminal."""
+    from rl_critic.demo.figures import plot_curves, plot_policy
+
     plot_curves(out, results)
-    table = accuracy_table(results)
+    plot_policy(out, results)
+    with staged_file(out / "summary.json") as handle:
+        json.dump(summary(plan, results, wall_seconds, peak_rss_mb), handle, indent=2)
+    table, policy = accuracy_table(results), policy_table(results)
     sft, grpo = results["sft"], results["grpo"]
     gain = grpo["test"]["accuracy"] - sft["test"]["accuracy"]
     stage_times = ["| stage | wall time |", "|---|---:|"]
     stage_times += [f"| {name} | {r['seconds']:.0f} s |" for name, r in results.items()]
     stage_times += [f"| **total** | **{wall_seconds:.0f} s ({wall_seconds / 60:.1f} min)** |"]
+    start_step = results["start"]["chosen_step"]
     text = "\n".join([
         "# rl-critic demo report",
         "",
         f"{date}, {platform.machine()} CPU, `rl-critic demo --minutes {plan.minutes:g} --seed {plan.seed}`: "
         f"**{wall_seconds / 60:.1f} min** wall time, peak RSS of one command **{peak_rss_mb:.0f} MB**.",
         "",
-        "A tiny Qwen2.5-VL (~0.4M parameters, random init) learns to judge which of two answers about a picture is "
-        "right: synthetic LLaVA-Critic-113k rows (one shape, colour questions) -> `rl-critic convert` -> SFT warm "
-        "start in the R1 format -> GRPO with the official critic reward -> evaluation. Held-out accuracy on "
-        f"{results['untrained']['test']['n']} test pairs no checkpoint choice ever saw (checkpoints are chosen on a "
-        "separate validation split).",
+        "A tiny Qwen2.5-VL (~0.4M parameters, random init) first learns to answer colour questions about a picture "
+        f"(the starting policy: question->answer SFT, kept at step {start_step}, when it is right about half the "
+        "time), then learns to *judge* answers as a critic, in the LLaVA-Critic-113k prompt layouts, from "
+        "synthetic pairs and from pairs of the starting policy's own answers (`make-pairs`): R1-format SFT, then "
+        "GRPO with the official reward. The critic is then used three ways on the policy. Checkpoints are chosen "
+        "on validation splits; every number below is on held-out data no choice saw.",
+        "",
+        "## The critic",
         "",
         *table,
         "",
-        f"Chance: always giving the most common verdict scores {_pct(constant_baseline(out))}. The untrained model "
-        "gives no verdict at all (strict scoring counts that as wrong). GRPO added "
-        f"**{100 * gain:+.1f} points** over the warm start it began from. The blank-image row is the final critic "
-        "with every picture replaced by a blank one: near chance means its verdicts come from the image.",
+        f"{results['untrained']['test']['n']} held-out pairs in the mixed 113k layouts. Chance: always giving the "
+        f"most common verdict scores {_pct(constant_baseline(out))}. GRPO added **{100 * gain:+.1f} points** over "
+        "the warm start it began from. The blank-image row is the final critic with every picture replaced by a "
+        "blank one: near chance means its verdicts come from the image.",
         "",
-        "![reward curve](reward_curve.png)",
+        "![critic curves](reward_curve.png)",
+        "",
+        "## The policy: three ways the critic makes it better",
+        "",
+        *policy,
+        "",
+        "critic-DPO: each round the policy samples 4 answers a question, the critic judges all 12 ordered pairs "
+        "(default LLaVA-Critic prompt), best and worst r_i become a DPO pair; the control runs the same loop "
+        "with a coin flip for every verdict. GRPO: the critic's round-robin win rate in each group of 4 is the "
+        "reward (both orders); the rule reward checks the answer against the reference. Held-out accuracy by "
+        f"round: {json.dumps({k: v['test_by_round'] for k, v in results['critic_dpo'].items()})}.",
+        "",
+        "![policy curves](policy_curve.png)",
         "",
         "## Self-critique best-of-N",
         "",
-        f"The final model answers each held-out question {results['best_of_n']['n']} times (temperature 1) and "
-        f"judges its own answers in a knockout ({results['best_of_n']['judgments']} judgments).",
+        f"The final critic answers each held-out question {results['best_of_n']['n']} times (temperature 1) and "
+        f"judges its own answers in a knockout ({results['best_of_n']['judgments']} judgments, default prompt).",
         "",
         *best_of_n_table(results),
         "",
@@ -176,12 +204,13 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         "",
         *stage_times,
         "",
-        f"Warm start: {sft['runs']} seeded runs side by side, validation accuracy by step "
+        f"Critic warm start: {sft['runs']} seeded runs side by side, validation accuracy by step "
         f"{json.dumps(sft['validation'])}; stopped by {sft['stopped']}, kept {sft['chosen_run']} step "
         f"{sft['chosen_step']}. GRPO: {json.dumps(grpo['validation']['grpo'])}, stopped by {grpo['stopped']}.",
         "",
-        "Every command the demo ran is in `commands.sh` (logs in `logs/`); the final critic is `final/`, loadable "
-        "by every command (`rl-critic eval critic --model demo_out/final ...`).",
+        "Every command the demo ran is in `commands.sh` (logs in `logs/`); the models are folders every command "
+        "loads: `final/` (the critic), `policy/start`, `policy/critic_dpo`, `policy/critic_dpo_random`, "
+        "`policy/critic_grpo`, `policy/rule_grpo`. All numbers: `summary.json`.",
         "",
         "## The same on a GPU with Qwen2.5-VL-7B",
         "",
@@ -189,4 +218,4 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         "",
     ])  # fmt: skip
     (out / "REPORT.md").write_text(text, encoding="utf-8")
-    return "\n".join(table)
+    return "\n".join([*table, "", *policy, "", *best_of_n_table(results)])

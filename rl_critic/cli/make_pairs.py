@@ -1,0 +1,106 @@
+"""`rl-critic make-pairs`: critic data from a policy's own answers, in the exact LLaVA-Critic-113k schema.
+
+    rl-critic make-pairs --model POLICY --input questions.jsonl --out pairs.parquet [--n 4] [--pairs_per_question 1]
+
+The policy samples `--n` answers per question; each is labelled right or wrong against the question's
+reference `answer`, and (right, wrong) pairs become pairwise judge rows in the 113k layouts (instructions,
+first/second, 1/2, A/B markers) with a rationale that checks each answer against the reference. A question
+none of whose samples is right pairs the reference answer with a wrong sample; one with no wrong sample,
+no reference or not exactly one image gives no row (counted). Then convert it like the real data:
+`rl-critic convert --source llava-critic-pairwise --input pairs.parquet --task sft-r1 --keep-order ...`
+(the order is already random).
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data_converters.errors import UserError
+from data_converters.layouts import LAYOUTS
+from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.models.loader import InferenceModelArguments
+
+
+@dataclass
+class MakePairsArguments:
+    input: str = field(metadata={"help": "Questions with reference answers: JSONL {id, image, question, answer}, "
+                                 "or a dataset folder / parquet file with those columns."})  # fmt: skip
+    out: str = field(metadata={"help": "Output .parquet file (113k pairwise schema)."})
+    n: int = field(default=4, metadata={"help": "Answers sampled per question."})
+    pairs_per_question: int = field(default=1, metadata={"help": "At most this many (right, wrong) pairs a question."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (wrong answers need diversity)."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
+    max_new_tokens: int = field(default=64, metadata={"help": "Tokens per answer."})
+    layout: str = field(default="mixed", metadata={"help": "Judge prompt layouts (as make-synthetic).",
+                                                   "choices": list(LAYOUTS)})  # fmt: skip
+    batch_size: int = field(default=32, metadata={"help": "Prompts per generate call."})
+    chunk: int = field(default=64, metadata={"help": "Questions loaded and sampled together."})
+    limit: int | None = field(default=None, metadata={"help": "Only the first N questions."})
+    seed: int = field(default=0, metadata={"help": "Sampling and layout seed."})
+
+
+ARGUMENTS = (MakePairsArguments, InferenceModelArguments)
+
+
+def main(argv: list[str]) -> int:
+    args, model_args = parse(ARGUMENTS, "rl-critic make-pairs", argv, docstring_summary(__doc__))
+    if args.n < 2:
+        raise UserError("--n must be at least 2 (a pair needs two answers)")
+    if args.pairs_per_question < 1:
+        raise UserError("--pairs_per_question must be at least 1")
+    if not args.out.endswith(".parquet"):
+        raise UserError("--out must be a .parquet file")
+    from datasets import Dataset
+    from tqdm import tqdm
+    from transformers import set_seed
+
+    from data_converters.layouts import features
+    from rl_critic.critique.generation import SamplingSettings
+    from rl_critic.critique.model_pairs import question_pairs
+    from rl_critic.critique.pipeline import sample_candidates
+    from rl_critic.critique.questions import load_question, read_rows
+    from rl_critic.models.loader import load_model_and_processor
+
+    set_seed(args.seed)
+    rows = read_rows(args.input, args.limit)
+    if not rows:
+        raise UserError(f"no question in {args.input}")
+    model, processor = load_model_and_processor(model_args)
+    sampling = SamplingSettings(max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature,
+                                top_p=args.top_p, num_return_sequences=args.n)  # fmt: skip
+    rng, counts = random.Random(args.seed), Counter()
+
+    def pairs():
+        with tqdm(total=len(rows), desc=f"make-pairs: {args.n} answers a question") as bar:
+            for offset in range(0, len(rows), args.chunk):
+                # Images at their stored size: they are written into the rows, the trainer bounds them later.
+                questions = [load_question(row, None, None) for row in rows[offset : offset + args.chunk]]
+                usable = [q for q in questions if q.problem is not None]
+                counts["unusable question"] += len(questions) - len(usable)
+                sample_candidates(model, processor, [q.problem for q in usable], sampling, args.batch_size)
+                for question in usable:
+                    yield from question_pairs(question, args.pairs_per_question, rng, args.layout, counts)
+                bar.update(len(questions))
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    with tempfile.TemporaryDirectory(prefix="rl-critic-pairs-") as cache_dir:  # no reuse of an older run's rows
+        dataset = Dataset.from_generator(pairs, features=features(), cache_dir=cache_dir)
+        if len(dataset) == 0:
+            partial.unlink(missing_ok=True)
+            raise UserError(f"no pair made: {dict(counts) or 'no usable question'} (nothing written)")
+        dataset.to_parquet(str(partial))
+        written = len(dataset)
+        del dataset
+    partial.replace(out)
+    right, wrong = counts.pop("samples right", 0), counts.pop("samples wrong", 0)
+    print(f"make-pairs: {written} pairs from {len(rows)} questions; samples right: {right}/{right + wrong} "
+          f"({100 * right / max(right + wrong, 1):.1f}%) -> {out}")  # fmt: skip
+    for reason, count in sorted(counts.items()):
+        print(f"  {reason}: {count}")
+    return 0

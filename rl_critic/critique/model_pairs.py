@@ -1,0 +1,71 @@
+"""Critic data from a policy's own answers: questions + reference answers + a model -> 113k pairwise rows.
+
+A critic trained only on curated response pairs has never read what a policy actually writes (cut-off
+sentences, repeated words, near-misses), and at test time it is asked about exactly that: judging the
+samples of best-of-N, critic-DPO and the critic reward. Here a policy samples N answers per question,
+each is labelled right or wrong against the reference answer (the policy accuracy reward's own check,
+`rewards.accuracy.answer_accuracy`), and every (right, wrong) pair becomes a row of the LLaVA-Critic-113k
+pairwise schema in its real layouts (`data_converters.layouts`), with a rationale that checks each
+answer against the reference. Convert it like the real data: `rl-critic convert --source
+llava-critic-pairwise --task sft-r1|grpo|eval ...`.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections import Counter
+from typing import Any
+
+from data_converters.layouts import PAIR_STYLES, judge_row
+from rewards.accuracy import answer_accuracy
+from rl_critic.critique.questions import Question
+
+GROUP = "model-answers"
+
+
+def _png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def question_pairs(question: Question, pairs_per_question: int, rng: random.Random, layout: str = "mixed",
+                   counts: Counter | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The 113k rows of one sampled question (`problem.candidates` filled): up to `pairs_per_question`
+    pairs of a right and a distinct wrong answer, in random order, layout and instruction. With no right
+    sample the reference answer stands in as the right response. `counts` tallies right and wrong samples
+    and why questions give no pair."""
+    counts = counts if counts is not None else Counter()
+    problem, reference = question.problem, str(question.answer or "").strip()
+    if not reference:
+        counts["no reference answer"] += 1
+        return []
+    if len(problem.images) != 1:
+        counts["not exactly one image (the 113k schema has one)"] += 1
+        return []
+    right, wrong = [], []
+    for candidate in problem.candidates:
+        text = candidate.strip()
+        ok = answer_accuracy(text, reference) == 1.0
+        counts["samples right" if ok else "samples wrong"] += 1
+        target = right if ok else wrong
+        if text and text not in target:
+            target.append(text)
+    if not wrong:
+        counts["every sample right"] += 1
+        return []
+    if not right:
+        counts["no sample right: the reference answer is the right response"] += 1
+        right = [reference]
+    counts["questions with pairs"] += 1
+    png = _png(problem.images[0])
+    rows = []
+    for k, bad in enumerate(rng.sample(wrong, min(pairs_per_question, len(wrong)))):
+        good = rng.choice(right)
+        better = rng.choice(("1", "2"))
+        responses = [good, bad] if better == "1" else [bad, good]
+        style = rng.randrange(len(PAIR_STYLES))
+        rows.append(judge_row(f"{question.id}-pair-{k}", GROUP, png, problem.question, responses, better, reference,
+                              rng, style, layout))  # fmt: skip
+    return rows

@@ -1,0 +1,121 @@
+"""The demo's critic half: data, the critic's R1 warm start and GRPO, its evaluation, self-critique.
+
+The critic's data is written in the LLaVA-Critic-113k layouts real data uses (mixed instructions,
+first/second, 1/2 and A/B markers) and every judging command runs with its default prompt: nothing in the
+demo is asked in a demo-only way. The critic starts from the starting policy (as LLaVA-Critic-R1 starts
+from its base policy) and learns from synthetic pairs plus pairs of that policy's own answers
+(`make-pairs`), so it can judge what a policy actually writes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rl_critic.demo.scoring import ANSWER_TOKENS, JUDGE_TOKENS, CriticScorer
+from rl_critic.demo.watch import export, twice_at_least
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "demo"
+SYNTHETIC = ["--kind", "pairwise", "--questions", "colour", "--max-shapes", "1", "--layout", "mixed",
+             "--tie-rate", "0"]  # fmt: skip
+
+
+class CriticStages:
+    """Mixed into `Demo` (which provides out, plan, data, runner, say, results and the helpers used here)."""
+
+    def stage_data(self) -> dict[str, Any]:
+        """Synthetic critic pairs and question sets, every split on its own seed (no image in two splits)."""
+        p, d = self.plan, self.data
+        splits = {"critic_train": (p.critic_rows, 0), "critic_test": (p.test_rows, 1), "critic_val": (p.val_rows, 2),
+                  "questions_test": (p.test_questions, 3), "policy": (p.policy_rows, 4),
+                  "questions_train": (p.train_questions, 5), "questions_val": (p.val_questions, 6)}  # fmt: skip
+        self.runner.run_parallel([(["make-synthetic", "--n", str(rows), "--seed", str(p.seed + offset),
+                                    "--out", str(d / f"{split}.parquet"), *SYNTHETIC], f"data_{split}")
+                                  for split, (rows, offset) in splits.items()])  # fmt: skip
+        conversions = [("critic_train", "sft-r1", "sft-r1"), ("critic_train", "grpo", "grpo"),
+                       ("policy", "sft-policy", "sft-policy"), ("critic_val", "eval", "val"),
+                       ("critic_test", "eval", "test"), ("questions_train", "eval", "questions_train"),
+                       ("questions_val", "eval", "questions_val"),
+                       ("questions_test", "eval", "questions_test")]  # fmt: skip
+        self.runner.run_parallel([(["convert", "--source", "llava-critic-pairwise", "--input",
+                                    str(d / f"{split}.parquet"), "--task", task, "--out", str(d / folder),
+                                    "--keep-order", "--overwrite"], f"convert_{folder}")
+                                  for split, task, folder in conversions])  # fmt: skip
+        written = {name: self._write_questions(name) for name in ("train", "val", "test")}
+        return {"rows": {split: rows for split, (rows, _) in splits.items()}, "questions": written}
+
+    def _write_questions(self, split: str) -> int:
+        """A question file (image + question + reference answer) from an `eval` split's right responses."""
+        import datasets
+
+        from data_converters.files import staged_file
+        from data_converters.io import load_any
+
+        datasets.disable_progress_bars()  # a small read needs no bar between the stage lines
+        folder = self.data / "questions"
+        (folder / "images").mkdir(parents=True, exist_ok=True)
+        rows = load_any(str(self.data / f"questions_{split}"))
+        with staged_file(folder / f"{split}.jsonl") as handle:
+            for row in rows:
+                image = f"images/{row['id']}-{split}.png"
+                row["image"].save(folder / image)
+                answer = row["responses"][int(row["solution"]) - 1]
+                record = {"id": row["id"], "image": image, "question": row["question"], "answer": answer}
+                handle.write(json.dumps(record) + "\n")
+        return len(rows)
+
+    def stage_base(self) -> dict[str, Any]:
+        base = ["tiny-model", "--size", "tiny", "--seed", str(self.plan.seed), "--out", str(self.out / "base")]
+        self.runner.run(base, "base_model")
+        return {"model": "base"}
+
+    def stage_untrained(self) -> dict[str, Any]:
+        """The starting policy as a critic, before any critic training: the row every gain is measured from."""
+        return {"test": self._eval(self.policy_dir / "start", "test", "start_as_critic")}
+
+    def stage_sft(self) -> dict[str, Any]:
+        p, d = self.plan, self.data
+        args = ["--config", str(RECIPES / "sft_critic.yaml"), "--model_name_or_path", str(self.policy_dir / "start"),
+                "--dataset_name", str(d / "sft-r1"), "--extra_datasets", str(d / "sft-policy"),
+                # twice: a policy's own answers are what the critic will judge, and they are the rarer rows
+                str(d / "sft-r1-model-pairs"), str(d / "sft-r1-model-pairs"), "--max_steps", str(p.sft_max_steps),
+                "--save_steps", "100"]  # each scoring takes a core for seconds: not more often  # fmt: skip
+        # When the critic starts to match answers to the image is a matter of luck (seed); racing seeds and
+        # keeping the first to get there makes the demo far less likely to end with a critic still at chance.
+        runs = {f"seed-{seed}": [*args, "--seed", str(seed)] for seed in (p.seed + 1000 * k for k in range(p.sft_runs))}
+        run = self._watch("sft", runs, p.sft_seconds, p.sft_max_steps, CriticScorer(d / "val", self.out / "eval"),
+                          twice_at_least(p.sft_stop_at))  # fmt: skip
+        export(run["checkpoint"], self.out / "sft")
+        return {**run, "test": self._eval(self.out / "sft", "test", "sft")}
+
+    def stage_grpo(self) -> dict[str, Any]:
+        p = self.plan
+        args = ["--config", str(RECIPES / "grpo_critic.yaml"), "--model_name_or_path", str(self.out / "sft"),
+                "--dataset_name", str(self.data / "grpo"), "--max_steps", str(p.grpo_max_steps),
+                "--seed", str(p.seed)]  # fmt: skip
+        run = self._watch("grpo", {"grpo": args}, p.grpo_seconds, p.grpo_max_steps,
+                          CriticScorer(self.data / "val", self.out / "eval"), stop=None)  # fmt: skip
+        export(run["checkpoint"], self.out / "final")
+        state = Path(run["last_checkpoint"]) / "trainer_state.json"
+        shutil.copyfile(state, self.out / "runs" / "grpo" / "log_history.json")
+        return {**run, "test": self._eval(self.out / "final", "test", "final")}
+
+    def stage_blank(self) -> dict[str, Any]:
+        return {"test": self._eval(self.out / "final", "test", "final_blank_image", ["--blank-image"])}
+
+    def stage_best_of_n(self) -> dict[str, Any]:
+        """Self-critique: the final critic answers each held-out question N times and judges its own answers
+        (knockout, the default LLaVA-Critic judge prompt)."""
+        from rl_critic.critique.strategies import selection_accuracies
+
+        results = self.out / "best_of_n" / "knockout.jsonl"
+        self.runner.run(["best-of-n", "--model", str(self.out / "final"), "--input", str(self.questions / "test.jsonl"),
+                         "--out", str(results), "--n", str(self.plan.best_of_n), "--strategy", "knockout",
+                         "--temperature", "1.0", "--max-new-tokens", str(ANSWER_TOKENS),
+                         "--judge-max-new-tokens", str(JUDGE_TOKENS), "--batch-size", "48", "--chunk", "50",
+                         "--seed", str(self.plan.seed)], "best_of_n")  # fmt: skip
+        records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+        return {"n": self.plan.best_of_n, "accuracies": selection_accuracies(records, "knockout"),
+                "judgments": sum(r.get("num_judgments", 0) for r in records)}  # fmt: skip

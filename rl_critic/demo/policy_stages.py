@@ -1,0 +1,129 @@
+"""The demo's policy half: a starting policy with headroom, and three ways the critic makes it better.
+
+- `start`: question -> answer SFT from the random base, stopped at the first checkpoint right about half
+  the time on validation questions (greedy): a policy with headroom, as a real base model has.
+- `pairs`: that policy's own sampled answers, labelled against the reference, become critic data
+  (`make-pairs`), so the critic learns to judge what a policy actually writes.
+- `critic_dpo`: LLaVA-Critic's iterative DPO with the trained critic as judge, and the same loop with a
+  coin-flip judge (`RandomJudge`) as the control; `policy_grpo`: GRPO with the critic as reward
+  (`critic_judge`), and with the rule reward (answer accuracy) as the upper bound.
+- `policy_eval`: greedy accuracy of every policy on held-out questions, with `rl-critic eval policy`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rl_critic.demo.critic_stages import RECIPES
+from rl_critic.demo.scoring import ANSWER_TOKENS, PolicyScorer
+from rl_critic.demo.watch import checkpoints, export, step_of
+
+RANDOM_JUDGE = "rl_critic.critique.judge.RandomJudge"
+POLICIES = ("start", "critic_dpo", "critic_dpo_random", "critic_grpo", "rule_grpo")
+
+
+class PolicyStages:
+    """Mixed into `Demo` (which provides out, plan, data, runner, say, results and the helpers used here)."""
+
+    def stage_start(self) -> dict[str, Any]:
+        """Train the policy a fixed number of steps, then keep the first checkpoint (in step order) that is
+        right `start_stop_at` of the time on validation questions: scanning after training, not while it
+        runs, makes the choice independent of how fast this machine scores."""
+        p = self.plan
+        run_dir = self.out / "runs" / "start"
+        args = ["train", "sft", "--config", str(RECIPES / "sft_policy.yaml"), "--model_name_or_path",
+                str(self.out / "base"), "--dataset_name", str(self.data / "sft-policy"), "--max_steps",
+                str(p.start_max_steps), "--seed", str(p.seed), "--output_dir", str(run_dir)]  # fmt: skip
+        self.runner.run(args, "train_start", steps=p.start_max_steps)
+        scorer, curve = PolicyScorer(self.questions / "val.jsonl", self.out / "eval"), {}
+        for checkpoint in checkpoints(run_dir):
+            curve[step_of(checkpoint)] = scorer(checkpoint, f"start_val/step-{step_of(checkpoint)}")
+            if curve[step_of(checkpoint)] >= p.start_stop_at:
+                break
+        chosen = step_of(checkpoint)
+        export(checkpoint, self.policy_dir / "start")
+        return {"chosen_step": chosen, "validation": {"start": {str(s): a for s, a in curve.items()}},
+                "stopped": "validation target" if curve[chosen] >= p.start_stop_at else "max_steps"}  # fmt: skip
+
+    def stage_pairs(self) -> dict[str, Any]:
+        """Critic data from the starting policy's own answers (4 samples a training question)."""
+        pairs = self.data / "model_pairs.parquet"
+        self.runner.run(["make-pairs", "--model", str(self.policy_dir / "start"),
+                         "--input", str(self.questions / "train.jsonl"), "--out", str(pairs), "--n", "4",
+                         "--pairs-per-question", "3", "--max-new-tokens", str(ANSWER_TOKENS),
+                         "--seed", str(self.plan.seed)], "make_pairs")  # fmt: skip
+        self.runner.run(["convert", "--source", "llava-critic-pairwise", "--input", str(pairs), "--task", "sft-r1",
+                         "--out", str(self.data / "sft-r1-model-pairs"), "--keep-order", "--overwrite"],
+                        "convert_model_pairs")  # fmt: skip
+        summary = json.loads((self.data / "sft-r1-model-pairs" / "summary.json").read_text())
+        return {"pairs": summary["rows_written"]}
+
+    def stage_critic_dpo(self) -> dict[str, Any]:
+        """Critic-DPO from the starting policy, with the trained critic and with a coin-flip judge, side by side."""
+        p = self.plan
+        common = ["--config", str(RECIPES / "critic_dpo_policy.yaml"), "--model_name_or_path",
+                  str(self.policy_dir / "start"), "--dataset_name", str(self.questions / "train.jsonl"),
+                  "--rounds", str(p.dpo_rounds), "--max_questions", str(p.dpo_questions),
+                  "--seed", str(p.seed)]  # fmt: skip
+        runs = {"critic_dpo": [*common, "--critic_model", str(self.out / "final")],
+                "critic_dpo_random": [*common, "--critic_judge", RANDOM_JUDGE]}  # fmt: skip
+        self.runner.run_parallel([(["train", "critic-dpo", *args, "--output_dir", str(self.out / "runs" / name)],
+                                   f"train_{name}") for name, args in runs.items()])  # fmt: skip
+        scorer = PolicyScorer(self.questions / "test.jsonl", self.out / "eval")
+        result: dict[str, Any] = {}
+        for name in runs:
+            rounds = [self.out / "runs" / name / f"round_{m}" for m in range(1, p.dpo_rounds + 1)]
+            summaries = [json.loads((r / "summary.json").read_text()) for r in rounds]
+            export(rounds[-1] / "model", self.policy_dir / name)
+            # Accuracy after each round (held-out, greedy; no choice is made from it: the last round is kept).
+            curve = [scorer(r / "model", f"{name}/{r.name}") for r in rounds]
+            result[name] = {"rounds": summaries, "test_by_round": curve,
+                            "judgments": sum(s["judgments"] for s in summaries),
+                            "preferences": sum(s["preferences"] for s in summaries)}  # fmt: skip
+            self.say(f"  {name}: held-out accuracy by round {', '.join(f'{100 * a:.1f}%' for a in curve)}")
+        return {"runs": result}
+
+    def stage_policy_grpo(self) -> dict[str, Any]:
+        """GRPO from the starting policy: the critic as reward, and the rule reward as the upper bound."""
+        p = self.plan
+        runs = {}
+        for name, recipe in (("critic_grpo", "grpo_policy_critic.yaml"), ("rule_grpo", "grpo_policy_rule.yaml")):
+            runs[name] = ["--config", str(RECIPES / recipe), "--model_name_or_path", str(self.policy_dir / "start"),
+                          "--dataset_name", str(self.questions / "train.jsonl"), "--max_steps",
+                          str(p.policy_grpo_max_steps), "--seed", str(p.seed)]  # fmt: skip
+        runs["critic_grpo"] += ["--critic_model", str(self.out / "final")]
+        scorer = PolicyScorer(self.questions / "val.jsonl", self.out / "eval")
+        run = self._watch("grpo", runs, p.policy_grpo_seconds, p.policy_grpo_max_steps, scorer, stop=None,
+                          label="policy_grpo")  # fmt: skip
+        result = {"validation": run["validation"], "train_seconds": run["train_seconds"], "stopped": run["stopped"]}
+        for name in runs:
+            curve = {int(step): accuracy for step, accuracy in run["validation"][name].items()}
+            chosen = max(curve, key=lambda step: (curve[step], -step))  # best on validation, earlier on ties
+            export(self.out / "runs" / "policy_grpo" / name / f"checkpoint-{chosen}", self.policy_dir / name)
+            result[name] = {"chosen_step": chosen, **self._grpo_critic_numbers(name)}
+        return result
+
+    def _grpo_critic_numbers(self, name: str) -> dict[str, Any]:
+        """What the critic reward cost and how often its favourite was right, from the trainer's log."""
+        last = checkpoints(self.out / "runs" / "policy_grpo" / name)[-1]
+        history = json.loads((last / "trainer_state.json").read_text())["log_history"]
+        logged = [h for h in history if "critic_judge/judgments" in h]
+        if not logged:
+            return {"steps": last.name.rsplit("-", 1)[1]}
+        steps = int(last.name.rsplit("-", 1)[1])
+        mean = lambda key: sum(h.get(key, 0.0) for h in logged) / len(logged)  # noqa: E731
+        return {"steps": steps, "judgments": round(mean("critic_judge/judgments") * steps),
+                "favourite_right_when_mixed": mean("critic_judge/favourite_right_when_mixed")}  # fmt: skip
+
+    def stage_policy_eval(self) -> dict[str, Any]:
+        """Greedy accuracy of every policy (and of the critic itself answering) on the held-out questions."""
+        models = {name: self.policy_dir / name for name in POLICIES} | {"critic (final)": self.out / "final"}
+        reports = {name: self.out / "eval" / "policy" / name.split(" ")[0] / "report.json" for name in models}
+        test = str(self.questions / "test.jsonl")
+        self.runner.run_parallel([(["eval", "policy", "--model", str(model), "--data", test,
+                                    "--out", str(reports[name]), "--max-new-tokens", str(ANSWER_TOKENS),
+                                    "--batch-size", "50"], f"eval_policy_{name.split(' ')[0]}")
+                                  for name, model in models.items()])  # fmt: skip
+        accuracy = {name: json.loads(reports[name].read_text())["first"] for name in models}
+        return {"accuracy": accuracy, "questions": json.loads(reports["start"].read_text())["questions"]}
