@@ -61,3 +61,18 @@ def test_random_judge_flips_a_seeded_coin():
     assert verdicts == [j.verdict for j in RandomJudge(seed=3).compare(requests)]
     assert 60 < verdicts.count("1") < 140 and set(verdicts) == {"1", "2"}
     assert RandomJudge(seed=4).compare(requests[:1])[0].raw.startswith("random verdict: \\boxed{")
+
+
+def test_make_pairs_with_no_pair_to_make_is_one_line_and_writes_nothing(capsys, tmp_path):
+    from rl_critic.cli import main
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "a", "image": "none.png", "question": "What colour?"}\n')
+    out = tmp_path / "pairs.parquet"
+    assert main(["make-pairs", "--input", str(questions), "--out", str(out), "--n", "2"]) == 1
+    err = capsys.readouterr().err  # the loading and sampling progress bars, then the one error line
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "rl-critic make-pairs: error: no pair made: {'unusable question': 1} (nothing written)"
+    )
+    assert list(tmp_path.iterdir()) == [questions]

@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
     model, processor = load_model_and_processor(model_args)
     sampling = SamplingSettings(max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature,
                                 top_p=args.top_p, num_return_sequences=args.n)  # fmt: skip
-    rng, counts = random.Random(args.seed), Counter()
+    rng, counts, made = random.Random(args.seed), Counter(), [0]
 
     def pairs():
         with tqdm(total=len(rows), desc=f"make-pairs: {args.n} answers a question") as bar:
@@ -80,20 +80,25 @@ def main(argv: list[str]) -> int:
                 # Images at their stored size: they are written into the rows, the trainer bounds them later.
                 questions = [load_question(row, None, None) for row in rows[offset : offset + args.chunk]]
                 usable = [q for q in questions if q.problem is not None]
-                counts["unusable question"] += len(questions) - len(usable)
+                if len(usable) < len(questions):
+                    counts["unusable question"] += len(questions) - len(usable)
                 sample_candidates(model, processor, [q.problem for q in usable], sampling, args.batch_size)
                 for question in usable:
-                    yield from question_pairs(question, args.pairs_per_question, rng, args.layout, counts)
+                    for row in question_pairs(question, args.pairs_per_question, rng, args.layout, counts):
+                        made[0] += 1
+                        yield row
                 bar.update(len(questions))
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     with tempfile.TemporaryDirectory(prefix="rl-critic-pairs-") as cache_dir:  # no reuse of an older run's rows
-        dataset = Dataset.from_generator(pairs, features=features(), cache_dir=cache_dir)
-        if len(dataset) == 0:
-            partial.unlink(missing_ok=True)
-            raise UserError(f"no pair made: {dict(counts) or 'no usable question'} (nothing written)")
+        try:
+            dataset = Dataset.from_generator(pairs, features=features(), cache_dir=cache_dir)
+        except ValueError:  # datasets refuses a generator that yields nothing
+            if made[0]:
+                raise
+            raise UserError(f"no pair made: {dict(counts) or 'no usable question'} (nothing written)") from None
         dataset.to_parquet(str(partial))
         written = len(dataset)
         del dataset

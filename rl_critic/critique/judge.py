@@ -9,6 +9,9 @@ verdicts are read with the reward functions' own parsers (`rewards.preference.no
 
 from __future__ import annotations
 
+import os
+import random
+
 from PIL import Image
 
 from data_converters.parsing import parse_two_scores
@@ -96,9 +99,6 @@ class RandomJudge:
     `RL_CRITIC_RANDOM_JUDGE_SEED` (default 0), so a control run is repeatable."""
 
     def __init__(self, seed: int | None = None) -> None:
-        import os
-        import random
-
         self.rng = random.Random(int(os.environ.get("RL_CRITIC_RANDOM_JUDGE_SEED", "0")) if seed is None else seed)
         self.calls = 0
 

@@ -38,10 +38,10 @@ class PolicyStages:
         self.runner.run(args, "train_start", steps=p.start_max_steps)
         scorer, curve = PolicyScorer(self.questions / "val.jsonl", self.out / "eval"), {}
         for checkpoint in checkpoints(run_dir):
-            curve[step_of(checkpoint)] = scorer(checkpoint, f"start_val/step-{step_of(checkpoint)}")
-            if curve[step_of(checkpoint)] >= p.start_stop_at:
+            chosen = step_of(checkpoint)
+            curve[chosen] = scorer(checkpoint, f"start_val/step-{chosen}")
+            if curve[chosen] >= p.start_stop_at:
                 break
-        chosen = step_of(checkpoint)
         export(checkpoint, self.policy_dir / "start")
         return {"chosen_step": chosen, "validation": {"start": {str(s): a for s, a in curve.items()}},
                 "stopped": "validation target" if curve[chosen] >= p.start_stop_at else "max_steps"}  # fmt: skip
@@ -109,9 +109,9 @@ class PolicyStages:
         last = checkpoints(self.out / "runs" / "policy_grpo" / name)[-1]
         history = json.loads((last / "trainer_state.json").read_text())["log_history"]
         logged = [h for h in history if "critic_judge/judgments" in h]
+        steps = step_of(last)
         if not logged:
-            return {"steps": last.name.rsplit("-", 1)[1]}
-        steps = int(last.name.rsplit("-", 1)[1])
+            return {"steps": steps}
         mean = lambda key: sum(h.get(key, 0.0) for h in logged) / len(logged)  # noqa: E731
         return {"steps": steps, "judgments": round(mean("critic_judge/judgments") * steps),
                 "favourite_right_when_mixed": mean("critic_judge/favourite_right_when_mixed")}  # fmt: skip

@@ -110,7 +110,7 @@ class Runner:
             raise
 
     def run_parallel(self, commands: list[tuple[list[str], str]]) -> None:
-        """Run commands side by side, one thread each, as many at a time as there are cores: these small
+        """Run commands side by side, one thread each, two at a time where there are two cores: these small
         commands spend most of their time importing and starting, so two at once take half the time."""
         width, pending, running = max(1, min(2, os.cpu_count() or 1)), list(commands), []
         try:
