@@ -114,10 +114,16 @@ def _scene(rng: random.Random, questions: tuple[str, ...], max_shapes: int) -> t
 
 
 def _pair_row(
-    rng: random.Random, index: int, tie_rate: float, questions: tuple[str, ...], max_shapes: int, layout: str
+    rng: random.Random,
+    index: int,
+    tie_rate: float,
+    questions: tuple[str, ...],
+    max_shapes: int,
+    layout: str,
+    name_shape: bool,
 ) -> dict[str, Any]:
     png, objects = _scene(rng, questions, max_shapes)
-    kind, question, right, wrong = question_and_answers(rng, objects, questions, name_shape=layout != "short")
+    kind, question, right, wrong = question_and_answers(rng, objects, questions, name_shape)
     if rng.random() < tie_rate:
         responses, better = [right, right.replace("The ", "I think the ", 1)], "tie"
     else:
@@ -129,10 +135,16 @@ def _pair_row(
 
 
 def _point_row(
-    rng: random.Random, index: int, tie_rate: float, questions: tuple[str, ...], max_shapes: int, layout: str
+    rng: random.Random,
+    index: int,
+    tie_rate: float,
+    questions: tuple[str, ...],
+    max_shapes: int,
+    layout: str,
+    name_shape: bool,
 ) -> dict[str, Any]:
     png, objects = _scene(rng, questions, max_shapes)
-    kind, question, right, wrong = question_and_answers(rng, objects, questions, name_shape=layout != "short")
+    kind, question, right, wrong = question_and_answers(rng, objects, questions, name_shape)
     style = index % 3
     if style == 0:  # single response, Final Score 0-100
         correct = rng.random() < 0.5
@@ -170,11 +182,14 @@ def synthetic_rows(
     questions: tuple[str, ...] = QUESTION_KINDS,
     max_shapes: int = 3,
     layout: str = "mixed",
+    name_shape: bool | None = None,
 ) -> Iterator[dict[str, Any]]:
     """`n` rows of the `pairwise` or `pointwise` config (or `both`, alternating), asking `questions` kinds
     about scenes of 1-`max_shapes` shapes. `layout="short"` writes every pairwise row with one brief
     instruction and the `Response 1/2` markers (the demo's tiny model learns far faster on short prompts)
-    and asks about a lone shape as "the shape"; `mixed` varies instructions and markers like the real data."""
+    and asks about a lone shape as "the shape"; `mixed` varies instructions and markers like the real data.
+    `name_shape` (default: all but `short`) names a lone shape in the question ("What colour is the
+    square?"); without it answers differ only in what is asked, the one thing a judge must check."""
     if kind not in ("pairwise", "pointwise", "both"):
         raise ValueError(f"kind must be pairwise, pointwise or both, not {kind!r}")
     questions = tuple(questions)
@@ -186,8 +201,9 @@ def synthetic_rows(
         raise ValueError("position questions need max_shapes >= 2")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    name_shape = layout != "short" if name_shape is None else name_shape
     rng = random.Random(seed)
     for index in range(n):
         pair = kind == "pairwise" or (kind == "both" and index % 2 == 0)
         make_row = _pair_row if pair else _point_row
-        yield make_row(rng, index, tie_rate, questions, max_shapes, layout)
+        yield make_row(rng, index, tie_rate, questions, max_shapes, layout, name_shape)

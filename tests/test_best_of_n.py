@@ -173,3 +173,15 @@ def test_judge_asks_with_the_instruction_it_is_given(monkeypatch):
         "Which response is right?\nQuestion: [What colour?]\nResponse 1: [red]\nResponse 2: [blue]"
     )
     assert seen[0].endswith("put in \\boxed{}.")
+
+
+def test_selection_accuracies_count_each_selection_once():
+    """With `majority` as the strategy its accuracy is counted once (it was counted twice: 2x the oracle)."""
+    from rl_critic.critique.strategies import selection_accuracies
+
+    records = [{"candidates": ["red", "blue", "blue"], "pick": 1, "answer": "blue"},
+               {"candidates": ["red", "red", "blue"], "pick": 0, "answer": "blue"}]  # fmt: skip
+    for strategy in ("majority", "knockout"):
+        accuracies = selection_accuracies(records, strategy)
+        assert accuracies["majority"] == 0.5 and accuracies[strategy] == 0.5
+        assert accuracies["first"] == 0.0 and accuracies["oracle (any correct)"] == 1.0

@@ -365,6 +365,24 @@ def test_short_layout_one_big_shape(tmp_path):
         list(synthetic_rows(1, max_shapes=4))
 
 
+def test_generic_shape_in_the_mixed_layout():
+    """name_shape=False keeps the 113k layouts but asks "the shape": right and wrong answers differ only in
+    colour, and the rationale quotes the colour."""
+    rows = list(synthetic_rows(30, "pairwise", seed=5, tie_rate=0.0, questions=("colour",), max_shapes=1,
+                               name_shape=False))  # fmt: skip
+    instructions = set()
+    for row in rows:
+        human, gpt = (turn["value"] for turn in row["conversations"])
+        assert "Question: [What colour is the shape?]" in human
+        first, second = re.findall(r": \[(The shape is \w+\.)\]\n", human)
+        assert first != second and first.split()[:3] == second.split()[:3]
+        assert re.findall(r"says (\w+), which is", gpt) == [first.split()[-1][:-1], second.split()[-1][:-1]]
+        instructions.add(human.split("\n")[1])
+    assert len(instructions) > 1  # still the mixed instructions
+    named = next(synthetic_rows(1, "pairwise", seed=5, questions=("colour",), max_shapes=1))
+    assert "What colour is the shape?" not in named["conversations"][0]["value"]
+
+
 def test_keep_order_and_sft_policy(tmp_path):
     """--keep-order (seed None) never swaps, so the positional rationale survives into sft-r1; sft-policy
     answers the question with the preferred response."""

@@ -21,11 +21,11 @@ from tests.test_cli import _error_line
 
 def test_plan_scales_with_the_budget():
     full, quick = DemoPlan.for_minutes(12), DemoPlan.for_minutes(2, seed=3)
-    assert full.sft_seconds == 180 and full.policy_grpo_seconds == 86.4 and full.dpo_rounds == 3
-    assert quick.sft_seconds == 30 and quick.seed == 3 and quick.dpo_rounds == 1
+    assert full.sft_seconds == 252 and full.policy_grpo_seconds == 72 and full.dpo_rounds == 3
+    assert quick.sft_seconds == 42 and quick.seed == 3 and quick.dpo_rounds == 1
     assert quick.critic_rows < full.critic_rows and quick.test_questions < full.test_questions
     # training budgets leave room for data, evaluation, critic-DPO and start-up
-    assert full.sft_seconds + full.grpo_seconds + full.policy_grpo_seconds < 0.55 * 12 * 60
+    assert full.sft_seconds + full.grpo_seconds + full.policy_grpo_seconds < 0.6 * 12 * 60
     with pytest.raises(ValueError, match="at least 1"):
         DemoPlan.for_minutes(0.5)
 
@@ -50,8 +50,7 @@ def _results() -> dict:
     test = lambda accuracy, failures=0.0: {"test": {"accuracy": accuracy, "parse_failure_rate": failures, "n": 200}}  # noqa: E731
     return {
         "data": {"seconds": 20.0},
-        "start": {"seconds": 30.0, "chosen_step": 70, "validation": {"start": {"60": 0.4, "70": 0.68}},
-                  "stopped": "validation target"},
+        "start": {"seconds": 30.0, "steps": 200, "validation": 0.6},
         "untrained": {**test(0.0, 1.0), "seconds": 15.0},
         "sft": {**test(0.725), "seconds": 200.0, "chosen_step": 700, "train_seconds": 180.0,
                 "stopped": "validation threshold", "runs": 2, "chosen_run": "seed-0",
@@ -196,3 +195,18 @@ def test_a_stopped_command_does_not_outlive_the_demo(tmp_path):
     assert "started" in (tmp_path / "sleep.log").read_text() and process.running()  # the log is live
     process.stop()
     assert not process.running() and process.wait(check=False) == -15
+
+
+def test_the_confused_annotator_swaps_only_blue_and_green():
+    """The starting policy's teacher swaps blue and green about CONFUSION_RATE of the time, nothing else."""
+    import random
+
+    from rl_critic.demo.annotator import CONFUSION_RATE, confused_answer
+
+    rng = random.Random(0)
+    answers = [confused_answer("The shape is blue.", rng) for _ in range(2000)]
+    assert set(answers) == {"The shape is blue.", "The shape is green."}
+    assert abs(answers.count("The shape is green.") / len(answers) - CONFUSION_RATE) < 0.04
+    assert {confused_answer("The shape is red.", rng) for _ in range(50)} == {"The shape is red."}
+    swapped_back = {confused_answer("The shape is green.", rng) for _ in range(200)}
+    assert swapped_back == {"The shape is green.", "The shape is blue."}

@@ -34,6 +34,11 @@ class MakeSyntheticArguments:
                   "instruction with Response 1/2 markers (the demo's tiny model learns faster).",
                   "choices": list(LAYOUTS)},
     )  # fmt: skip
+    generic_shape: bool = field(
+        default=False,
+        metadata={"help": "Ask about a lone shape as 'the shape' (What colour is the shape?), so right and wrong "
+                  "answers differ only in colour; the short layout always does."},
+    )  # fmt: skip
     edge_cases: bool = field(
         default=False, metadata={"help": "Append hand-made edge-case rows (odd spellings, rows that must be rejected)."}
     )
@@ -55,13 +60,15 @@ def main(argv: list[str]) -> int:
     from data_converters.synthetic import synthetic_rows
 
     questions = tuple(q.strip() for q in args.questions.split(",") if q.strip())
+    name_shape = False if args.generic_shape else None
+    settings = (args.kind, args.seed, args.tie_rate, questions, args.max_shapes, args.layout, name_shape)
     try:
-        list(synthetic_rows(0, args.kind, args.seed, args.tie_rate, questions, args.max_shapes, args.layout))
+        list(synthetic_rows(0, *settings))
     except ValueError as err:
         raise UserError(str(err)) from err
 
     def rows():
-        yield from synthetic_rows(args.n, args.kind, args.seed, args.tie_rate, questions, args.max_shapes, args.layout)
+        yield from synthetic_rows(args.n, *settings)
         if args.edge_cases:
             yield from edge_case_rows(args.seed)
 

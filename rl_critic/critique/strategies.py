@@ -152,11 +152,11 @@ def selection_accuracies(records: list[dict[str, Any]], strategy: str) -> dict[s
     scored = [r for r in records if r.get("answer") not in (None, "")]
     if not scored:
         return {}
-    correct = {strategy: 0, "first": 0, "majority": 0, "oracle (any correct)": 0}
+    picks = {strategy: lambda r: r["pick"], "first": lambda r: 0, "majority": lambda r: majority_pick(r["candidates"])}
+    correct = dict.fromkeys([*picks, "oracle (any correct)"], 0)  # one counter a name: `majority` may be the strategy
     for r in scored:
         right = [answer_accuracy(c, r["answer"]) == 1.0 for c in r["candidates"]]
-        correct[strategy] += right[r["pick"]]
-        correct["first"] += right[0]
-        correct["majority"] += right[majority_pick(r["candidates"])]
+        for name, pick in picks.items():
+            correct[name] += right[pick(r)]
         correct["oracle (any correct)"] += any(right)
     return {"questions": len(scored), **{name: count / len(scored) for name, count in correct.items()}}

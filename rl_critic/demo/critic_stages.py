@@ -14,12 +14,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from rl_critic.demo.annotator import write_confused_policy_data
 from rl_critic.demo.scoring import ANSWER_TOKENS, JUDGE_TOKENS, CriticScorer
 from rl_critic.demo.watch import export, twice_at_least
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "demo"
+# One shape a picture, asked about as "the shape": a policy's wrong answers then differ from right ones only
+# in colour, as the synthetic wrong answers do (measured: with shape names the tiny policy's errors named the
+# wrong shape, a mistake no synthetic pair shows, and its critic could not catch them).
 SYNTHETIC = ["--kind", "pairwise", "--questions", "colour", "--max-shapes", "1", "--layout", "mixed",
-             "--tie-rate", "0"]  # fmt: skip
+             "--generic-shape", "--tie-rate", "0"]  # fmt: skip
 
 
 class CriticStages:
@@ -44,7 +48,9 @@ class CriticStages:
                                     "--keep-order", "--overwrite"], f"convert_{folder}")
                                   for split, task, folder in conversions])  # fmt: skip
         written = {name: self._write_questions(name) for name in ("train", "val", "test")}
-        return {"rows": {split: rows for split, (rows, _) in splits.items()}, "questions": written}
+        confused = write_confused_policy_data(d / "sft-policy", d / "sft-policy-confused", p.seed)
+        return {"rows": {split: rows for split, (rows, _) in splits.items()}, "questions": written,
+                "policy_answers_confused": confused}  # fmt: skip
 
     def _write_questions(self, split: str) -> int:
         """A question file (image + question + reference answer) from an `eval` split's right responses."""
@@ -78,9 +84,8 @@ class CriticStages:
     def stage_sft(self) -> dict[str, Any]:
         p, d = self.plan, self.data
         args = ["--config", str(RECIPES / "sft_critic.yaml"), "--model_name_or_path", str(self.policy_dir / "start"),
-                "--dataset_name", str(d / "sft-r1"), "--extra_datasets", str(d / "sft-policy"),
-                # twice: a policy's own answers are what the critic will judge, and they are the rarer rows
-                str(d / "sft-r1-model-pairs"), str(d / "sft-r1-model-pairs"), "--max_steps", str(p.sft_max_steps),
+                "--dataset_name", str(d / "sft-r1"), "--extra_datasets", str(d / "sft-policy-confused"),
+                str(d / "sft-r1-model-pairs"), "--max_steps", str(p.sft_max_steps),
                 "--save_steps", "100"]  # each scoring takes a core for seconds: not more often  # fmt: skip
         # When the critic starts to match answers to the image is a matter of luck (seed); racing seeds and
         # keeping the first to get there makes the demo far less likely to end with a critic still at chance.

@@ -32,7 +32,7 @@ from rl_critic.demo.watch import train_watched
 STAGES = {
     "data": "synthetic critic pairs in the 113k layouts and question sets (make-synthetic, convert)",
     "base": "a tiny Qwen2.5-VL, random init (tiny-model)",
-    "start": "starting policy: question->answer SFT until it is right about half the time (train sft)",
+    "start": "starting policy: question->answer SFT on an annotator who confuses blue and green (train sft)",
     "pairs": "critic pairs from the starting policy's own answers (make-pairs, convert)",
     "untrained": "the starting policy as a critic, before critic training (eval critic)",
     "sft": "critic warm start: R1-format SFT from the starting policy, seeded runs racing (train sft)",
@@ -114,8 +114,7 @@ def outcome(name: str, result: dict[str, Any]) -> str:
         where = f" (step {result['chosen_step']}, {result['stopped']})" if "chosen_step" in result else ""
         return f"held-out pair accuracy {pct(result['test']['accuracy'])}{where}"
     if name == "start":
-        curve = result["validation"]["start"]
-        return f"step {result['chosen_step']}, validation greedy accuracy {pct(curve[str(result['chosen_step'])])}"
+        return f"{result['steps']} steps, validation greedy accuracy {pct(result['validation'])}"
     if name == "pairs":
         return f"{result['pairs']} pairs"
     if name == "best_of_n":

@@ -1,8 +1,9 @@
 """How big each demo stage is, derived from one number: the minutes the user gives it.
 
 Sizes measured on 2 CPU cores with the tiny Qwen2.5-VL (critic SFT ~5.5 steps/s on one thread, policy
-SFT ~14 steps/s): with 12 minutes the critic's SFT gets up to ~3 minutes, its GRPO ~1, critic-DPO and the
-policy GRPO ~1.5 each (two runs side by side, one thread each); the rest is data, evaluation and start-up.
+SFT ~14 steps/s): with 12 minutes the critic's SFT gets up to ~4 minutes (measured: the critic starts to
+compare answers with the picture suddenly, after 500 to 1,000 steps), its GRPO ~0.5, critic-DPO ~1.5 and the
+policy GRPO ~1.2 (two runs side by side, one thread each); the rest is data, evaluation and start-up.
 Training stops on time, on a validation target or on steps, whichever comes first, so a slower machine
 trains less rather than overrunning.
 """
@@ -25,7 +26,6 @@ class DemoPlan:
     val_questions: int  # policy checkpoint selection only
     test_questions: int  # the reported held-out policy accuracy and best-of-N
     start_max_steps: int
-    start_stop_at: float  # the starting policy: first checkpoint at least this accurate (greedy, validation)
     sft_seconds: float
     sft_max_steps: int
     sft_stop_at: float  # critic warm start ends when two checkpoints in a row are this accurate on val
@@ -46,7 +46,7 @@ class DemoPlan:
         return cls(
             minutes=minutes,
             seed=seed,
-            critic_rows=8000 if full else 3000,
+            critic_rows=16000 if full else 3000,
             policy_rows=1000 if full else 300,
             val_rows=100 if full else 50,
             test_rows=200 if full else 64,
@@ -54,17 +54,16 @@ class DemoPlan:
             val_questions=100 if full else 32,
             test_questions=200 if full else 32,
             start_max_steps=200,
-            start_stop_at=0.5,
-            sft_seconds=round(minutes * 60 * 0.25, 1),
+            sft_seconds=round(minutes * 60 * 0.35, 1),
             sft_max_steps=3000,
             sft_stop_at=0.9,
             sft_runs=2 if (os.cpu_count() or 1) >= 2 else 1,
-            grpo_seconds=round(minutes * 60 * 0.07, 1),
+            grpo_seconds=round(minutes * 60 * 0.05, 1),
             grpo_max_steps=300,
             best_of_n=8 if full else 4,
             dpo_rounds=3 if full else 1,
-            dpo_questions=300 if full else 32,
-            policy_grpo_seconds=round(minutes * 60 * 0.12, 1),
+            dpo_questions=200 if full else 32,
+            policy_grpo_seconds=round(minutes * 60 * 0.10, 1),
             policy_grpo_max_steps=400,
         )
 

@@ -1,7 +1,7 @@
 """The demo's policy half: a starting policy with headroom, and three ways the critic makes it better.
 
-- `start`: question -> answer SFT from the random base, stopped at the first checkpoint right about half
-  the time on validation questions (greedy): a policy with headroom, as a real base model has.
+- `start`: question -> answer SFT from the random base on answers of an annotator who confuses blue and
+  green: a policy with headroom and a systematic, confident mistake, as real base policies have.
 - `pairs`: that policy's own sampled answers, labelled against the reference, become critic data
   (`make-pairs`), so the critic learns to judge what a policy actually writes.
 - `critic_dpo`: LLaVA-Critic's iterative DPO with the trained critic as judge, and the same loop with a
@@ -27,24 +27,17 @@ class PolicyStages:
     """Mixed into `Demo` (which provides out, plan, data, runner, say, results and the helpers used here)."""
 
     def stage_start(self) -> dict[str, Any]:
-        """Train the policy a fixed number of steps, then keep the first checkpoint (in step order) that is
-        right `start_stop_at` of the time on validation questions: scanning after training, not while it
-        runs, makes the choice independent of how fast this machine scores."""
+        """Question -> answer SFT from the random base on the confused annotator's answers (`annotator.py`):
+        a policy that answers in clean sentences and is confidently wrong about two colours."""
         p = self.plan
         run_dir = self.out / "runs" / "start"
         args = ["train", "sft", "--config", str(RECIPES / "sft_policy.yaml"), "--model_name_or_path",
-                str(self.out / "base"), "--dataset_name", str(self.data / "sft-policy"), "--max_steps",
+                str(self.out / "base"), "--dataset_name", str(self.data / "sft-policy-confused"), "--max_steps",
                 str(p.start_max_steps), "--seed", str(p.seed), "--output_dir", str(run_dir)]  # fmt: skip
         self.runner.run(args, "train_start", steps=p.start_max_steps)
-        scorer, curve = PolicyScorer(self.questions / "val.jsonl", self.out / "eval"), {}
-        for checkpoint in checkpoints(run_dir):
-            chosen = step_of(checkpoint)
-            curve[chosen] = scorer(checkpoint, f"start_val/step-{chosen}")
-            if curve[chosen] >= p.start_stop_at:
-                break
-        export(checkpoint, self.policy_dir / "start")
-        return {"chosen_step": chosen, "validation": {"start": {str(s): a for s, a in curve.items()}},
-                "stopped": "validation target" if curve[chosen] >= p.start_stop_at else "max_steps"}  # fmt: skip
+        export(run_dir, self.policy_dir / "start")
+        scorer = PolicyScorer(self.questions / "val.jsonl", self.out / "eval")
+        return {"steps": p.start_max_steps, "validation": scorer(self.policy_dir / "start", "start_val")}
 
     def stage_pairs(self) -> dict[str, Any]:
         """Critic data from the starting policy's own answers (4 samples a training question)."""

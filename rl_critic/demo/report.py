@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from data_converters.files import staged_file
+from rl_critic.demo.annotator import CONFUSION_RATE
 from rl_critic.demo.plan import DemoPlan
 
 GPU_COMMANDS = """\
@@ -154,7 +155,6 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
     stage_times = ["| stage | wall time |", "|---|---:|"]
     stage_times += [f"| {name} | {r['seconds']:.0f} s |" for name, r in results.items()]
     stage_times += [f"| **total** | **{wall_seconds:.0f} s ({wall_seconds / 60:.1f} min)** |"]
-    start_step = results["start"]["chosen_step"]
     text = "\n".join([
         "# rl-critic demo report",
         "",
@@ -162,8 +162,9 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         f"**{wall_seconds / 60:.1f} min** wall time, peak RSS of one command **{peak_rss_mb:.0f} MB**.",
         "",
         "A tiny Qwen2.5-VL (~0.4M parameters, random init) first learns to answer colour questions about a picture "
-        f"(the starting policy: question->answer SFT, kept at step {start_step}, when it is right about half the "
-        "time), then learns to *judge* answers as a critic, in the LLaVA-Critic-113k prompt layouts, from "
+        f"(the starting policy: {results['start']['steps']} steps of question->answer SFT on the answers of an "
+        f"annotator who calls blue shapes green and green ones blue {100 * CONFUSION_RATE:.0f}% of the time), then "
+        "learns to *judge* answers as a critic, in the LLaVA-Critic-113k prompt layouts, from correct "
         "synthetic pairs and from pairs of the starting policy's own answers (`make-pairs`): R1-format SFT, then "
         "GRPO with the official reward. The critic is then used three ways on the policy. Checkpoints are chosen "
         "on validation splits; every number below is on held-out data no choice saw.",
@@ -187,7 +188,7 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         "(default LLaVA-Critic prompt), best and worst r_i become a DPO pair; the control runs the same loop "
         "with a coin flip for every verdict. GRPO: the critic's round-robin win rate in each group of 4 is the "
         "reward (both orders); the rule reward checks the answer against the reference. Held-out accuracy by "
-        f"round: {json.dumps({k: v['test_by_round'] for k, v in results['critic_dpo'].items()})}.",
+        f"round: {json.dumps({k: v['test_by_round'] for k, v in results['critic_dpo']['runs'].items()})}.",
         "",
         "![policy curves](policy_curve.png)",
         "",
