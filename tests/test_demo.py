@@ -22,7 +22,7 @@ from tests.test_cli import _error_line
 def test_plan_scales_with_the_budget():
     full, quick = DemoPlan.for_minutes(12), DemoPlan.for_minutes(2, seed=3)
     assert full.sft_seconds == 252 and full.policy_grpo_seconds == 72 and full.dpo_rounds == 3
-    assert quick.sft_seconds == 42 and quick.seed == 3 and quick.dpo_rounds == 1
+    assert quick.sft_seconds == 42 and quick.grpo_seconds == 30 and quick.seed == 3 and quick.dpo_rounds == 1
     assert quick.critic_rows < full.critic_rows and quick.test_questions < full.test_questions
     # training budgets leave room for data, evaluation, critic-DPO and start-up
     assert full.sft_seconds + full.grpo_seconds + full.policy_grpo_seconds < 0.6 * 12 * 60

@@ -58,12 +58,12 @@ class DemoPlan:
             sft_max_steps=3000,
             sft_stop_at=0.9,
             sft_runs=2 if (os.cpu_count() or 1) >= 2 else 1,
-            grpo_seconds=round(minutes * 60 * 0.05, 1),
+            grpo_seconds=max(round(minutes * 60 * 0.05, 1), 30.0),  # floor: time to save one checkpoint
             grpo_max_steps=300,
             best_of_n=8 if full else 4,
             dpo_rounds=3 if full else 1,
             dpo_questions=200 if full else 32,
-            policy_grpo_seconds=round(minutes * 60 * 0.10, 1),
+            policy_grpo_seconds=max(round(minutes * 60 * 0.10, 1), 40.0),
             policy_grpo_max_steps=400,
         )
 
