@@ -55,6 +55,7 @@ def _results() -> dict:
         "sft": {**test(0.725), "seconds": 200.0, "chosen_step": 700, "train_seconds": 180.0,
                 "stopped": "validation threshold", "runs": 2, "chosen_run": "seed-0",
                 "validation": {"seed-0": {"100": 0.5, "700": 0.74}, "seed-1000": {"100": 0.46, "600": 0.5}}},
+        "answers": {**test(0.74), "seconds": 30.0, "steps": 60},
         "grpo": {**test(0.88), "seconds": 150.0, "chosen_step": 125, "train_seconds": 140.0,
                  "stopped": "time budget", "runs": 1, "chosen_run": "grpo",
                  "validation": {"grpo": {"25": 0.75, "125": 0.9}}},
@@ -99,6 +100,7 @@ def test_report_tables_say_what_each_stage_did():
     table = "\n".join(accuracy_table(_results()))
     assert "| starting policy, no critic training | 0.0% | 100.0% | - |" in table
     assert "| SFT warm start (step 700) | 72.5% | 0.0% | 180 s, validation threshold |" in table
+    assert "| + its answers back | 74.0% | 0.0% | 60 steps |" in table
     assert "| + GRPO (step 125) | 88.0% | 0.0% | 140 s, time budget |" in table
     assert "| final, blank images | 51.5% |" in table
     bon = "\n".join(best_of_n_table(_results()))

@@ -34,11 +34,13 @@ class CriticStages:
         p, d = self.plan, self.data
         splits = {"critic_train": (p.critic_rows, 0), "critic_test": (p.test_rows, 1), "critic_val": (p.val_rows, 2),
                   "questions_test": (p.test_questions, 3), "policy": (p.policy_rows, 4),
-                  "questions_train": (p.train_questions, 5), "questions_val": (p.val_questions, 6)}  # fmt: skip
+                  "questions_train": (p.train_questions, 5), "questions_val": (p.val_questions, 6),
+                  "critic_replay": (p.replay_rows, 7)}  # fmt: skip
         self.runner.run_parallel([(["make-synthetic", "--n", str(rows), "--seed", str(p.seed + offset),
                                     "--out", str(d / f"{split}.parquet"), *SYNTHETIC], f"data_{split}")
                                   for split, (rows, offset) in splits.items()])  # fmt: skip
         conversions = [("critic_train", "sft-r1", "sft-r1"), ("critic_train", "grpo", "grpo"),
+                       ("critic_replay", "sft-r1", "sft-r1-replay"),
                        ("policy", "sft-policy", "sft-policy"), ("critic_val", "eval", "val"),
                        ("critic_test", "eval", "test"), ("questions_train", "eval", "questions_train"),
                        ("questions_val", "eval", "questions_val"),
@@ -82,10 +84,13 @@ class CriticStages:
         return {"test": self._eval(self.policy_dir / "start", "test", "start_as_critic")}
 
     def stage_sft(self) -> dict[str, Any]:
+        """Critic rows only (synthetic + the policy's own answers): measured, the critic learns to judge within
+        ~1,000 steps from critic rows alone, and plateaus near 65% when the policy's confused answers are mixed
+        in (they teach "blue picture -> green", which its own rationale then repeats)."""
         p, d = self.plan, self.data
         args = ["--config", str(RECIPES / "sft_critic.yaml"), "--model_name_or_path", str(self.policy_dir / "start"),
-                "--dataset_name", str(d / "sft-r1"), "--extra_datasets", str(d / "sft-policy-confused"),
-                str(d / "sft-r1-model-pairs"), "--max_steps", str(p.sft_max_steps),
+                "--dataset_name", str(d / "sft-r1"), "--extra_datasets", str(d / "sft-r1-model-pairs"),
+                "--max_steps", str(p.sft_max_steps),
                 "--save_steps", "100"]  # each scoring takes a core for seconds: not more often  # fmt: skip
         # When the critic starts to match answers to the image is a matter of luck (seed); racing seeds and
         # keeping the first to get there makes the demo far less likely to end with a critic still at chance.
@@ -95,9 +100,23 @@ class CriticStages:
         export(run["checkpoint"], self.out / "sft")
         return {**run, "test": self._eval(self.out / "sft", "test", "sft")}
 
+    def stage_answers(self) -> dict[str, Any]:
+        """A judge trained on critic rows only answers questions in critic style; a short SFT on the starting
+        policy's data (its answers, confusion included) mixed with critic rows gives it back its answers, so
+        self-critique judges samples of the same policy (measured: the judging stays, 50 steps suffice)."""
+        p, d = self.plan, self.data
+        run_dir = self.out / "runs" / "answers"
+        self.runner.run(["train", "sft", "--config", str(RECIPES / "sft_critic.yaml"), "--model_name_or_path",
+                         str(self.out / "sft"), "--dataset_name", str(d / "sft-policy-confused"), "--extra_datasets",
+                         str(d / "sft-r1-replay"), str(d / "sft-r1-model-pairs"), "--max_steps", str(p.answer_steps),
+                         "--save_strategy", "no", "--seed", str(p.seed), "--output_dir", str(run_dir)],
+                        "train_answers", steps=p.answer_steps)  # fmt: skip
+        export(run_dir, self.out / "sft-answers")
+        return {"steps": p.answer_steps, "test": self._eval(self.out / "sft-answers", "test", "sft_answers")}
+
     def stage_grpo(self) -> dict[str, Any]:
         p = self.plan
-        args = ["--config", str(RECIPES / "grpo_critic.yaml"), "--model_name_or_path", str(self.out / "sft"),
+        args = ["--config", str(RECIPES / "grpo_critic.yaml"), "--model_name_or_path", str(self.out / "sft-answers"),
                 "--dataset_name", str(self.data / "grpo"), "--max_steps", str(p.grpo_max_steps),
                 "--seed", str(p.seed)]  # fmt: skip
         run = self._watch("grpo", {"grpo": args}, p.grpo_seconds, p.grpo_max_steps,

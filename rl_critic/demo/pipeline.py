@@ -1,7 +1,7 @@
 """The demo's stages, in order, each made only of public `rl-critic` commands.
 
-data -> base model -> starting policy -> pairs of its own answers -> critic SFT -> critic GRPO -> critic
-evaluation (blank-image ablation) -> self-critique best-of-N -> critic-DPO (and its random-judge control)
+data -> base model -> starting policy -> pairs of its own answers -> critic SFT -> its answers back -> critic
+GRPO -> critic evaluation (blank-image ablation) -> self-critique best-of-N -> critic-DPO (and its random-judge control)
 -> policy GRPO with the critic as reward (and the rule reward) -> policy evaluation.
 
 A finished stage leaves `stages/<name>.json`; a re-run skips it (and everything before it) unless
@@ -36,6 +36,7 @@ STAGES = {
     "pairs": "critic pairs from the starting policy's own answers (make-pairs, convert)",
     "untrained": "the starting policy as a critic, before critic training (eval critic)",
     "sft": "critic warm start: R1-format SFT from the starting policy, seeded runs racing (train sft)",
+    "answers": "the critic gets its answers back: a short SFT on the policy data + critic rows (train sft)",
     "grpo": "critic GRPO with the official reward, 0.9 preference + 0.1 format (train grpo)",
     "blank": "the critic with every picture blank: does it read the image? (eval critic --blank-image)",
     "best_of_n": "self-critique: the critic answers each held-out question 8 times and picks (best-of-n)",

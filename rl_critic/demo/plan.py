@@ -20,6 +20,7 @@ class DemoPlan:
     seed: int
     critic_rows: int  # synthetic critic pairs; never repeated within the warm start (a tiny model memorises)
     policy_rows: int  # question -> answer rows: the starting policy's SFT, replayed in the critic's
+    replay_rows: int  # critic rows replayed while the critic gets its answers back (`answers` stage)
     val_rows: int  # critic checkpoint selection only
     test_rows: int  # the reported held-out critic accuracy
     train_questions: int  # make-pairs, critic-DPO and policy GRPO train on these
@@ -30,6 +31,7 @@ class DemoPlan:
     sft_max_steps: int
     sft_stop_at: float  # critic warm start ends when two checkpoints in a row are this accurate on val
     sft_runs: int  # seeded warm-start runs racing side by side (one thread each)
+    answer_steps: int
     grpo_seconds: float
     grpo_max_steps: int
     best_of_n: int
@@ -48,6 +50,7 @@ class DemoPlan:
             seed=seed,
             critic_rows=16000 if full else 3000,
             policy_rows=1000 if full else 300,
+            replay_rows=2000 if full else 300,
             val_rows=100 if full else 50,
             test_rows=200 if full else 64,
             train_questions=600 if full else 64,
@@ -58,6 +61,7 @@ class DemoPlan:
             sft_max_steps=3000,
             sft_stop_at=0.9,
             sft_runs=2 if (os.cpu_count() or 1) >= 2 else 1,
+            answer_steps=60,
             grpo_seconds=max(round(minutes * 60 * 0.05, 1), 30.0),  # floor: time to save one checkpoint
             grpo_max_steps=300,
             best_of_n=8 if full else 4,

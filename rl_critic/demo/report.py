@@ -48,6 +48,7 @@ def accuracy_table(results: dict[str, Any]) -> list[str]:
     rows = [
         ("starting policy, no critic training", results["untrained"]["test"], "-"),
         (f"SFT warm start (step {sft['chosen_step']})", sft["test"], f"{sft['train_seconds']:.0f} s, {sft['stopped']}"),
+        ("+ its answers back", results["answers"]["test"], f"{results['answers']['steps']} steps"),
         (f"+ GRPO (step {grpo['chosen_step']})", grpo["test"], f"{grpo['train_seconds']:.0f} s, {grpo['stopped']}"),
         ("final, blank images", results["blank"]["test"], "-"),
     ]
@@ -127,7 +128,8 @@ def summary(plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_r
         "peak_rss_mb": peak_rss_mb,
         "stage_seconds": {name: r["seconds"] for name, r in results.items()},
         "critic": {"start_policy_as_critic": results["untrained"]["test"], "sft": results["sft"]["test"],
-                   "grpo": results["grpo"]["test"], "blank_images": results["blank"]["test"],
+                   "answers_back": results["answers"]["test"], "grpo": results["grpo"]["test"],
+                   "blank_images": results["blank"]["test"],
                    "sft_step": results["sft"]["chosen_step"], "grpo_step": results["grpo"]["chosen_step"]},
         "self_critique": {"n": results["best_of_n"]["n"], "judgments": results["best_of_n"]["judgments"],
                           **results["best_of_n"]["accuracies"]},
@@ -151,7 +153,7 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         json.dump(summary(plan, results, wall_seconds, peak_rss_mb), handle, indent=2)
     table, policy = accuracy_table(results), policy_table(results)
     sft, grpo = results["sft"], results["grpo"]
-    gain = grpo["test"]["accuracy"] - sft["test"]["accuracy"]
+    gain = grpo["test"]["accuracy"] - results["answers"]["test"]["accuracy"]
     stage_times = ["| stage | wall time |", "|---|---:|"]
     stage_times += [f"| {name} | {r['seconds']:.0f} s |" for name, r in results.items()]
     stage_times += [f"| **total** | **{wall_seconds:.0f} s ({wall_seconds / 60:.1f} min)** |"]
@@ -165,8 +167,10 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         f"(the starting policy: {results['start']['steps']} steps of question->answer SFT on the answers of an "
         f"annotator who calls blue shapes green and green ones blue {100 * CONFUSION_RATE:.0f}% of the time), then "
         "learns to *judge* answers as a critic, in the LLaVA-Critic-113k prompt layouts, from correct "
-        "synthetic pairs and from pairs of the starting policy's own answers (`make-pairs`): R1-format SFT, then "
-        "GRPO with the official reward. The critic is then used three ways on the policy. Checkpoints are chosen "
+        "synthetic pairs and from pairs of the starting policy's own answers (`make-pairs`): R1-format SFT on "
+        "critic rows, a short SFT on the starting policy's data mixed with critic rows (so the critic answers "
+        "questions as the policy does, confusion included, for self-critique), then GRPO with the official reward. "
+        "The critic is then used three ways on the policy. Checkpoints are chosen "
         "on validation splits; every number below is on held-out data no choice saw.",
         "",
         "## The critic",
@@ -175,7 +179,7 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         "",
         f"{results['untrained']['test']['n']} held-out pairs in the mixed 113k layouts. Chance: always giving the "
         f"most common verdict scores {_pct(constant_baseline(out))}. GRPO added **{100 * gain:+.1f} points** over "
-        "the warm start it began from. The blank-image row is the final critic with every picture replaced by a "
+        "the model it began from. The blank-image row is the final critic with every picture replaced by a "
         "blank one: near chance means its verdicts come from the image.",
         "",
         "![critic curves](reward_curve.png)",
@@ -185,9 +189,10 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         *policy,
         "",
         "critic-DPO: each round the policy samples 4 answers a question, the critic judges all 12 ordered pairs "
-        "(default LLaVA-Critic prompt), best and worst r_i become a DPO pair; the control runs the same loop "
-        "with a coin flip for every verdict. GRPO: the critic's round-robin win rate in each group of 4 is the "
-        "reward (both orders); the rule reward checks the answer against the reference. Held-out accuracy by "
+        "(default LLaVA-Critic prompt), best and worst r_i become a pair for DPO with an NLL term on the chosen "
+        "answer; the control runs the same loop with a coin flip for every verdict. GRPO: the critic's "
+        "round-robin win rate in each group of 4 is the reward (both orders); the rule reward checks the answer "
+        "against the reference. Held-out accuracy by "
         f"round: {json.dumps({k: v['test_by_round'] for k, v in results['critic_dpo']['runs'].items()})}.",
         "",
         "![policy curves](policy_curve.png)",
