@@ -113,6 +113,14 @@ def _scene(rng: random.Random, questions: tuple[str, ...], max_shapes: int) -> t
     return png, objects
 
 
+def _scene_question(
+    rng: random.Random, questions: tuple[str, ...], max_shapes: int, name_shape: bool
+) -> tuple[bytes, tuple[str, str, str, str]]:
+    """A scene and one question about it: (png, (kind, question, right answer, wrong answer))."""
+    png, objects = _scene(rng, questions, max_shapes)
+    return png, question_and_answers(rng, objects, questions, name_shape)
+
+
 def _pair_row(
     rng: random.Random,
     index: int,
@@ -122,8 +130,7 @@ def _pair_row(
     layout: str,
     name_shape: bool,
 ) -> dict[str, Any]:
-    png, objects = _scene(rng, questions, max_shapes)
-    kind, question, right, wrong = question_and_answers(rng, objects, questions, name_shape)
+    png, (kind, question, right, wrong) = _scene_question(rng, questions, max_shapes, name_shape)
     if rng.random() < tie_rate:
         responses, better = [right, right.replace("The ", "I think the ", 1)], "tie"
     else:
@@ -143,8 +150,7 @@ def _point_row(
     layout: str,
     name_shape: bool,
 ) -> dict[str, Any]:
-    png, objects = _scene(rng, questions, max_shapes)
-    kind, question, right, wrong = question_and_answers(rng, objects, questions, name_shape)
+    png, (kind, question, right, wrong) = _scene_question(rng, questions, max_shapes, name_shape)
     style = index % 3
     if style == 0:  # single response, Final Score 0-100
         correct = rng.random() < 0.5

@@ -49,11 +49,7 @@ def plot_curves(out: Path, results: dict[str, Any]) -> Path:
     right.plot(list(grpo_val), list(grpo_val.values()), "ko--", label="validation accuracy (greedy)", ms=4)
     right.set(title="GRPO (sampled completions, temperature 1)", xlabel="step", ylim=(0, 1.02))
     right.legend(fontsize=8, loc="lower right")
-    figure.tight_layout()
-    path = out / "reward_curve.png"
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, out / "reward_curve.png")
 
 
 def plot_policy(out: Path, results: dict[str, Any]) -> Path:
@@ -75,8 +71,12 @@ def plot_policy(out: Path, results: dict[str, Any]) -> Path:
         right.plot(list(curve), list(curve.values()), style, label=label, ms=4)
     right.set(title="policy GRPO (validation questions, greedy)", xlabel="step", ylim=(0, 1.02))
     right.legend(fontsize=8, loc="lower right")
+    return _save(plt, figure, out / "policy_curve.png")
+
+
+def _save(plt, figure, path: Path) -> Path:
+    """Lay out, write and close a figure (closed: the demo draws in a long-lived process)."""
     figure.tight_layout()
-    path = out / "policy_curve.png"
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
