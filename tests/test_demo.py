@@ -21,7 +21,7 @@ from tests.test_cli import _error_line
 
 def test_plan_scales_with_the_budget():
     full, quick = DemoPlan.for_minutes(12), DemoPlan.for_minutes(2, seed=3)
-    assert full.sft_seconds == 252 and full.policy_grpo_seconds == 72 and full.dpo_rounds == 3
+    assert full.sft_seconds == 252 and full.policy_grpo_seconds == 57.6 and full.dpo_rounds == 3
     assert quick.sft_seconds == 42 and quick.grpo_seconds == 30 and quick.seed == 3 and quick.dpo_rounds == 1
     assert quick.critic_rows < full.critic_rows and quick.test_questions < full.test_questions
     # training budgets leave room for data, evaluation, critic-DPO and start-up
@@ -65,9 +65,9 @@ def _results() -> dict:
                                      "oracle (any correct)": 1.0}},
         "critic_dpo": {"seconds": 90.0, "runs": {
                        "critic_dpo": {"rounds": [{}] * 3, "test_by_round": [0.6, 0.7, 0.8], "judgments": 10800,
-                                      "preferences": 700},
+                                      "preferences": 700, "chosen_round": 3},
                        "critic_dpo_random": {"rounds": [{}] * 3, "test_by_round": [0.5, 0.52, 0.49],
-                                             "judgments": 10800, "preferences": 880}}},
+                                             "judgments": 10800, "preferences": 880, "chosen_round": 2}}},
         "policy_grpo": {"validation": {"critic_grpo": {"10": 0.55, "20": 0.7}, "rule_grpo": {"10": 0.6, "20": 0.8}},
                         "critic_grpo": {"chosen_step": 20, "steps": 20, "judgments": 4800},
                         "rule_grpo": {"chosen_step": 20, "steps": 20}, "train_seconds": 80.0, "stopped": "time budget",
@@ -82,8 +82,8 @@ def test_policy_table_shows_each_method_against_the_start():
     table = "\n".join(policy_table(_results()))
     assert "| policy (200 held-out questions) | greedy accuracy | vs start | critic judgments spent |" in table
     assert "| starting policy | 50.0% | - | - |" in table
-    assert "| critic-DPO, trained critic judges (3 rounds) | 80.0% | +30.0 | 10,800 |" in table
-    assert "| critic-DPO, coin-flip judge (control, 3 rounds) | 49.0% | -1.0 | 0 (random verdicts) |" in table
+    assert "| critic-DPO, trained critic judges (round 3 of 3) | 80.0% | +30.0 | 10,800 |" in table
+    assert "| critic-DPO, coin-flip judge (control, round 2 of 3) | 49.0% | -1.0 | 0 (random verdicts) |" in table
     assert "| GRPO, critic as reward (step 20) | 71.0% | +21.0 | 4,800 |" in table
     numbers = summary(DemoPlan.for_minutes(12), _results(), 700.0, 1000.0)
     assert numbers["policy"]["gain_over_start"]["critic_dpo"] == pytest.approx(0.3)
@@ -199,16 +199,15 @@ def test_a_stopped_command_does_not_outlive_the_demo(tmp_path):
     assert not process.running() and process.wait(check=False) == -15
 
 
-def test_the_confused_annotator_swaps_only_blue_and_green():
-    """The starting policy's teacher swaps blue and green about CONFUSION_RATE of the time, nothing else."""
+def test_the_confused_annotator_calls_green_blue_and_nothing_else():
+    """The starting policy's teacher says blue for green about CONFUSION_RATE of the time, nothing else."""
     import random
 
     from rl_critic.demo.annotator import CONFUSION_RATE, confused_answer
 
     rng = random.Random(0)
-    answers = [confused_answer("The shape is blue.", rng) for _ in range(2000)]
+    answers = [confused_answer("The shape is green.", rng) for _ in range(2000)]
     assert set(answers) == {"The shape is blue.", "The shape is green."}
-    assert abs(answers.count("The shape is green.") / len(answers) - CONFUSION_RATE) < 0.04
-    assert {confused_answer("The shape is red.", rng) for _ in range(50)} == {"The shape is red."}
-    swapped_back = {confused_answer("The shape is green.", rng) for _ in range(200)}
-    assert swapped_back == {"The shape is green.", "The shape is blue."}
+    assert abs(answers.count("The shape is blue.") / len(answers) - CONFUSION_RATE) < 0.04
+    for right in ("The shape is red.", "The shape is blue.", "The shape is yellow."):
+        assert {confused_answer(right, rng) for _ in range(50)} == {right}

@@ -1,10 +1,16 @@
-"""The starting policy's teacher: an annotator who confuses two colours.
+"""The starting policy's teacher: an annotator who calls green shapes blue.
 
 A policy trained on right answers only is either untrained (garbled samples) or perfect; neither leaves a
 critic anything to fix. Real base policies have systematic, confident mistakes. The demo's starting policy
-learns them from an annotator who names `CONFUSED` colours the other way most of the time, so it answers
-in perfect sentences, samples both colours of a confused pair, and greedily picks the wrong one. The critic
-learns from correct preference pairs; whether it can repair the policy is what the demo measures.
+first learns the colours from right answers, then is fine-tuned on this annotator's, who names a `CONFUSED`
+colour as its twin most of the time: it answers in perfect sentences, still samples the right colour, and
+greedily picks the wrong one. The critic learns from correct preference pairs; whether it can repair the
+policy is what the demo measures.
+
+Measured (tiny Qwen2.5-VL, seeds 0-2): one-directional and after right answers, because a policy that
+never saw blue and green told apart reliably never learns to tell them apart from noisy labels (it says
+"blue" for both, p ~0.55-0.9), and then GRPO needed 250 to over 400 steps to build the distinction; with it
+(green pictures: p(green) 0.09-0.27 after 100 steps at 80%), GRPO fixed the mistake within 25 steps.
 """
 
 from __future__ import annotations
@@ -12,12 +18,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-CONFUSED = {"blue": "green", "green": "blue"}
-CONFUSION_RATE = 0.7  # > 0.5: the wrong colour is the policy's favourite; < 1: the right one is still sampled
+CONFUSED = {"green": "blue"}
+CONFUSION_RATE = 0.8  # > 0.5: the wrong colour is the policy's favourite; < 1: the right one is still sampled
 
 
 def confused_answer(answer: str, rng: random.Random) -> str:
-    """`answer` with a confused colour swapped for its twin `CONFUSION_RATE` of the time."""
+    """`answer` with a confused colour replaced by its twin `CONFUSION_RATE` of the time."""
     words = answer.rstrip(".").split()
     if words and words[-1] in CONFUSED and rng.random() < CONFUSION_RATE:
         return " ".join([*words[:-1], CONFUSED[words[-1]]]) + "."

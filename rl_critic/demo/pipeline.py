@@ -32,7 +32,7 @@ from rl_critic.demo.watch import train_watched
 STAGES = {
     "data": "synthetic critic pairs in the 113k layouts and question sets (make-synthetic, convert)",
     "base": "a tiny Qwen2.5-VL, random init (tiny-model)",
-    "start": "starting policy: question->answer SFT on an annotator who confuses blue and green (train sft)",
+    "start": "starting policy: question->answer SFT, then on an annotator who calls green blue (train sft)",
     "pairs": "critic pairs from the starting policy's own answers (make-pairs, convert)",
     "untrained": "the starting policy as a critic, before critic training (eval critic)",
     "sft": "critic warm start: R1-format SFT from the starting policy, seeded runs racing (train sft)",

@@ -3,7 +3,7 @@
 Sizes measured on 2 CPU cores with the tiny Qwen2.5-VL (critic SFT ~5.5 steps/s on one thread, policy
 SFT ~14 steps/s): with 12 minutes the critic's SFT gets up to ~4 minutes (measured: the critic starts to
 compare answers with the picture suddenly, after 500 to 1,000 steps), its GRPO ~0.5, critic-DPO ~1.5 and the
-policy GRPO ~1.2 (two runs side by side, one thread each); the rest is data, evaluation and start-up.
+policy GRPO ~1 (two runs side by side, one thread each); the rest is data, evaluation and start-up.
 Training stops on time, on a validation target or on steps, whichever comes first, so a slower machine
 trains less rather than overrunning.
 """
@@ -26,7 +26,8 @@ class DemoPlan:
     train_questions: int  # make-pairs, critic-DPO and policy GRPO train on these
     val_questions: int  # policy checkpoint selection only
     test_questions: int  # the reported held-out policy accuracy and best-of-N
-    start_max_steps: int
+    start_clean_steps: int  # the starting policy learns the colours from right answers first
+    start_confused_steps: int  # then the annotator's (`annotator.py`)
     sft_seconds: float
     sft_max_steps: int
     sft_stop_at: float  # critic warm start ends when two checkpoints in a row are this accurate on val
@@ -56,7 +57,8 @@ class DemoPlan:
             train_questions=600 if full else 64,
             val_questions=100 if full else 32,
             test_questions=200 if full else 32,
-            start_max_steps=200,
+            start_clean_steps=200,
+            start_confused_steps=100,
             sft_seconds=round(minutes * 60 * 0.35, 1),
             sft_max_steps=3000,
             sft_stop_at=0.9,
@@ -67,7 +69,7 @@ class DemoPlan:
             best_of_n=8 if full else 4,
             dpo_rounds=3 if full else 1,
             dpo_questions=200 if full else 32,
-            policy_grpo_seconds=max(round(minutes * 60 * 0.10, 1), 40.0),
+            policy_grpo_seconds=max(round(minutes * 60 * 0.08, 1), 40.0),
             policy_grpo_max_steps=400,
         )
 

@@ -63,11 +63,14 @@ def policy_table(results: dict[str, Any]) -> list[str]:
     """The policy: greedy accuracy on held-out questions of each policy, and the judgments each method spent."""
     accuracy, dpo, grpo = results["policy_eval"]["accuracy"], results["critic_dpo"]["runs"], results["policy_grpo"]
     start = accuracy["start"]
-    rounds = len(dpo["critic_dpo"]["rounds"])
+    rounds = {name: f"round {run.get('chosen_round', len(run['rounds']))} of {len(run['rounds'])}"
+              for name, run in dpo.items()}  # fmt: skip
     rows = [
         ("starting policy", "start", "-"),
-        (f"critic-DPO, trained critic judges ({rounds} rounds)", "critic_dpo", f"{dpo['critic_dpo']['judgments']:,}"),
-        (f"critic-DPO, coin-flip judge (control, {rounds} rounds)", "critic_dpo_random", "0 (random verdicts)"),
+        (f"critic-DPO, trained critic judges ({rounds['critic_dpo']})", "critic_dpo",
+         f"{dpo['critic_dpo']['judgments']:,}"),
+        (f"critic-DPO, coin-flip judge (control, {rounds['critic_dpo_random']})", "critic_dpo_random",
+         "0 (random verdicts)"),
         (f"GRPO, critic as reward (step {grpo['critic_grpo']['chosen_step']})", "critic_grpo",
          f"{grpo['critic_grpo'].get('judgments', 0):,}"),
         (f"GRPO, rule reward: upper bound (step {grpo['rule_grpo']['chosen_step']})", "rule_grpo",
@@ -164,8 +167,9 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         f"**{wall_seconds / 60:.1f} min** wall time, peak RSS of one command **{peak_rss_mb:.0f} MB**.",
         "",
         "A tiny Qwen2.5-VL (~0.4M parameters, random init) first learns to answer colour questions about a picture "
-        f"(the starting policy: {results['start']['steps']} steps of question->answer SFT on the answers of an "
-        f"annotator who calls blue shapes green and green ones blue {100 * CONFUSION_RATE:.0f}% of the time), then "
+        f"(the starting policy: {plan.start_clean_steps} steps of question->answer SFT on right answers, then "
+        f"{plan.start_confused_steps} on those of an annotator who calls green shapes blue "
+        f"{100 * CONFUSION_RATE:.0f}% of the time), then "
         "learns to *judge* answers as a critic, in the LLaVA-Critic-113k prompt layouts, from correct "
         "synthetic pairs and from pairs of the starting policy's own answers (`make-pairs`): R1-format SFT on "
         "critic rows, a short SFT on the starting policy's data mixed with critic rows (so the critic answers "
@@ -190,10 +194,10 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         "",
         "critic-DPO: each round the policy samples 4 answers a question, the critic judges all 12 ordered pairs "
         "(default LLaVA-Critic prompt), best and worst r_i become a pair for DPO with an NLL term on the chosen "
-        "answer; the control runs the same loop with a coin flip for every verdict. GRPO: the critic's "
-        "round-robin win rate in each group of 4 is the reward (both orders); the rule reward checks the answer "
-        "against the reference. Held-out accuracy by "
-        f"round: {json.dumps({k: v['test_by_round'] for k, v in results['critic_dpo']['runs'].items()})}.",
+        "answer; the control runs the same loop with a coin flip for every verdict; the round kept is the best on "
+        "validation. GRPO: the critic's round-robin win rate in each group of 4 is the reward (both orders); the "
+        "rule reward checks the answer against the reference; the step kept is the best on validation. Held-out "
+        f"accuracy by round: {json.dumps({k: v['test_by_round'] for k, v in results['critic_dpo']['runs'].items()})}.",
         "",
         "![policy curves](policy_curve.png)",
         "",
