@@ -30,7 +30,7 @@ test: lint  ## the offline test suite (CI runs this)
 test-slow: install  ## only the tests marked slow
 	$(PY) -m pytest -q -m slow
 
-demo: install  ## the whole pipeline on a CPU (~11 min): critic SFT/GRPO, self-critique, critic-DPO, policy GRPO; demo_out/REPORT.md
+demo: install  ## the whole pipeline on a CPU (~9-10 min): critic SFT/GRPO, self-critique, critic-DPO, policy GRPO; demo_out/REPORT.md
 	$(RLC) demo --out demo_out $(ARGS)
 
 # Each training target's default recipe (a tiny one that runs on this CPU); RECIPE=... picks another.

@@ -123,8 +123,8 @@ def outcome(name: str, result: dict[str, Any]) -> str:
         return (f"knockout {pct(a['knockout'])}, first {pct(a['first'])}, majority {pct(a['majority'])}, "
                 f"oracle {pct(a['oracle (any correct)'])} ({result['judgments']} judgments)")  # fmt: skip
     if name == "critic_dpo":
-        return ", ".join(f"{run} {pct(r['test_by_round'][-1])} after {len(r['rounds'])} rounds"
-                         for run, r in result["runs"].items())  # fmt: skip
+        return ", ".join(f"{run} {pct(r['test_by_round'][r['chosen_round'] - 1])} (round {r['chosen_round']} of "
+                         f"{len(r['rounds'])}, best on validation)" for run, r in result["runs"].items())  # fmt: skip
     if name == "policy_grpo":
         return ", ".join(f"{run} step {result[run]['chosen_step']}" for run in ("critic_grpo", "rule_grpo"))
     if name == "policy_eval":
