@@ -145,7 +145,7 @@ def test_reduced_demo_end_to_end(tmp_path):
     rows = re.findall(r"^\| (starting policy, no critic training|SFT warm start \(step \d+\)|\+ GRPO \(step \d+\)) "
                       r"\| ([\d.]+)%", report, re.M)  # fmt: skip
     assert len(rows) == 3, report
-    assert re.search(r"^\| critic-DPO, coin-flip judge \(control, 1 rounds\) \| [\d.]+% \|", report, re.M), report
+    assert re.search(r"^\| critic-DPO, coin-flip judge \(control, round 1 of 1\) \| [\d.]+% \|", report, re.M), report
     for figure in ("reward_curve.png", "policy_curve.png"):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
     numbers = json.loads((out / "summary.json").read_text())
