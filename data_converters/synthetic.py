@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -113,44 +114,36 @@ def _scene(rng: random.Random, questions: tuple[str, ...], max_shapes: int) -> t
     return png, objects
 
 
-def _scene_question(
-    rng: random.Random, questions: tuple[str, ...], max_shapes: int, name_shape: bool
-) -> tuple[bytes, tuple[str, str, str, str]]:
-    """A scene and one question about it: (png, (kind, question, right answer, wrong answer))."""
-    png, objects = _scene(rng, questions, max_shapes)
-    return png, question_and_answers(rng, objects, questions, name_shape)
+@dataclass(frozen=True)
+class _RowSettings:
+    """What every synthetic row of one `synthetic_rows` call shares (validated there)."""
+
+    tie_rate: float
+    questions: tuple[str, ...]
+    max_shapes: int
+    layout: str
+    name_shape: bool
+
+    def scene_question(self, rng: random.Random) -> tuple[bytes, tuple[str, str, str, str]]:
+        """A scene and one question about it: (png, (kind, question, right answer, wrong answer))."""
+        png, objects = _scene(rng, self.questions, self.max_shapes)
+        return png, question_and_answers(rng, objects, self.questions, self.name_shape)
 
 
-def _pair_row(
-    rng: random.Random,
-    index: int,
-    tie_rate: float,
-    questions: tuple[str, ...],
-    max_shapes: int,
-    layout: str,
-    name_shape: bool,
-) -> dict[str, Any]:
-    png, (kind, question, right, wrong) = _scene_question(rng, questions, max_shapes, name_shape)
-    if rng.random() < tie_rate:
+def _pair_row(rng: random.Random, index: int, settings: _RowSettings) -> dict[str, Any]:
+    png, (kind, question, right, wrong) = settings.scene_question(rng)
+    if rng.random() < settings.tie_rate:
         responses, better = [right, right.replace("The ", "I think the ", 1)], "tie"
     else:
         better = rng.choice(("1", "2"))
         responses = [right, wrong] if better == "1" else [wrong, right]
     style = index % len(PAIR_STYLES)
     return judge_row(f"synthetic-pair-{index}", f"synthetic-{kind}", png, question, responses, better, right, rng,
-                     style, layout)  # fmt: skip
+                     style, settings.layout)  # fmt: skip
 
 
-def _point_row(
-    rng: random.Random,
-    index: int,
-    tie_rate: float,
-    questions: tuple[str, ...],
-    max_shapes: int,
-    layout: str,
-    name_shape: bool,
-) -> dict[str, Any]:
-    png, (kind, question, right, wrong) = _scene_question(rng, questions, max_shapes, name_shape)
+def _point_row(rng: random.Random, index: int, settings: _RowSettings) -> dict[str, Any]:
+    png, (kind, question, right, wrong) = settings.scene_question(rng)
     style = index % 3
     if style == 0:  # single response, Final Score 0-100
         correct = rng.random() < 0.5
@@ -158,7 +151,7 @@ def _point_row(
         human = f"<image>\n{POINT_INSTRUCTION}\nQuestion: [{question}]\nThe response: [{response}]"
         gpt = f"The response says: {response} It is {'correct' if correct else 'wrong'}. Final Score: {score}"
         return raw_row(f"synthetic-score-{index}", f"synthetic-{kind}", human, gpt, png)
-    tie = rng.random() < tie_rate
+    tie = rng.random() < settings.tie_rate
     better = "tie" if tie else rng.choice(("1", "2"))
     responses = [right, right] if tie else ([right, wrong] if better == "1" else [wrong, right])
     if style == 1:  # LLaVA-Bench: two scores on the first line
@@ -208,8 +201,9 @@ def synthetic_rows(
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     name_shape = layout != "short" if name_shape is None else name_shape
+    settings = _RowSettings(tie_rate, questions, max_shapes, layout, name_shape)
     rng = random.Random(seed)
     for index in range(n):
         pair = kind == "pairwise" or (kind == "both" and index % 2 == 0)
         make_row = _pair_row if pair else _point_row
-        yield make_row(rng, index, tie_rate, questions, max_shapes, layout, name_shape)
+        yield make_row(rng, index, settings)
