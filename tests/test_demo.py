@@ -30,8 +30,12 @@ def test_plan_scales_with_the_budget():
         DemoPlan.for_minutes(0.5)
 
 
-def test_demo_cli_errors_are_one_line(capsys):
+def test_demo_cli_errors_are_one_line(capsys, tmp_path):
     assert "--minutes must be at least 1" in _error_line(capsys, ["demo", "--minutes", "0.5", "--out", "x"])
+    a_file = tmp_path / "taken"
+    a_file.write_text("keep me")
+    assert "is a file" in _error_line(capsys, ["demo", "--out", str(a_file)])
+    assert a_file.read_text() == "keep me"
 
 
 def test_another_plan_needs_force(tmp_path):

@@ -44,6 +44,8 @@ def main(argv: list[str]) -> int:
     # `kill <demo>` ends the demo like Ctrl-C: the running commands are stopped, finished stages stay.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out = Path(args.out).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {args.out} is a file; the demo writes a folder (pick a new path)")
     start = time.perf_counter()
     results = Demo(out, plan, force=args.force, progress=not args.quiet).run()
     # A skipped stage counts with the time it took when it ran, so the total is the demo's, not this call's.
