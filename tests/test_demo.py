@@ -21,8 +21,8 @@ from tests.test_cli import _error_line
 
 def test_plan_scales_with_the_budget():
     full, quick = DemoPlan.for_minutes(12), DemoPlan.for_minutes(2, seed=3)
-    assert full.sft_seconds == 252 and full.policy_grpo_seconds == 57.6 and full.dpo_rounds == 3
-    assert quick.sft_seconds == 42 and quick.grpo_seconds == 30 and quick.seed == 3 and quick.dpo_rounds == 1
+    assert full.sft_seconds == 324 and full.policy_grpo_seconds == 57.6 and full.dpo_rounds == 3
+    assert quick.sft_seconds == 54 and quick.grpo_seconds == 30 and quick.seed == 3 and quick.dpo_rounds == 1
     assert quick.critic_rows < full.critic_rows and quick.test_questions < full.test_questions
     # training budgets leave room for data, evaluation, critic-DPO and start-up
     assert full.sft_seconds + full.grpo_seconds + full.policy_grpo_seconds < 0.6 * 12 * 60
@@ -102,7 +102,7 @@ def test_policy_curve_is_drawn(tmp_path):
 
 def test_report_tables_say_what_each_stage_did():
     table = "\n".join(accuracy_table(_results()))
-    assert "| starting policy, no critic training | 0.0% | 100.0% | - |" in table
+    assert "| base policy, no critic training | 0.0% | 100.0% | - |" in table
     assert "| SFT warm start (step 700) | 72.5% | 0.0% | 180 s, validation threshold |" in table
     assert "| + its answers back | 74.0% | 0.0% | 60 steps |" in table
     assert "| + GRPO (step 125) | 88.0% | 0.0% | 140 s, time budget |" in table
@@ -146,7 +146,7 @@ def test_reduced_demo_end_to_end(tmp_path):
                     "## Self-critique best-of-N", "## Wall time per stage",
                     "## The same on a GPU with Qwen2.5-VL-7B"):  # fmt: skip
         assert heading in report
-    rows = re.findall(r"^\| (starting policy, no critic training|SFT warm start \(step \d+\)|\+ GRPO \(step \d+\)) "
+    rows = re.findall(r"^\| (base policy, no critic training|SFT warm start \(step \d+\)|\+ GRPO \(step \d+\)) "
                       r"\| ([\d.]+)%", report, re.M)  # fmt: skip
     assert len(rows) == 3, report
     assert re.search(r"^\| critic-DPO, coin-flip judge \(control, round 1 of 1\) \| [\d.]+% \|", report, re.M), report
@@ -203,15 +203,17 @@ def test_a_stopped_command_does_not_outlive_the_demo(tmp_path):
     assert not process.running() and process.wait(check=False) == -15
 
 
-def test_the_confused_annotator_calls_green_blue_and_nothing_else():
-    """The starting policy's teacher says blue for green about CONFUSION_RATE of the time, nothing else."""
+def test_the_confused_annotator_calls_green_blue_and_yellow_red_and_nothing_else():
+    """The starting policy's teacher says blue for green and red for yellow about CONFUSION_RATE of the time,
+    and leaves every other answer as it is."""
     import random
 
     from rl_critic.demo.annotator import CONFUSION_RATE, confused_answer
 
     rng = random.Random(0)
-    answers = [confused_answer("The shape is green.", rng) for _ in range(2000)]
-    assert set(answers) == {"The shape is blue.", "The shape is green."}
-    assert abs(answers.count("The shape is blue.") / len(answers) - CONFUSION_RATE) < 0.04
-    for right in ("The shape is red.", "The shape is blue.", "The shape is yellow."):
-        assert {confused_answer(right, rng) for _ in range(50)} == {right}
+    for colour, twin in (("green", "blue"), ("yellow", "red")):
+        answers = [confused_answer(f"The shape is {colour}.", rng) for _ in range(2000)]
+        assert set(answers) == {f"The shape is {twin}.", f"The shape is {colour}."}
+        assert abs(answers.count(f"The shape is {twin}.") / len(answers) - CONFUSION_RATE) < 0.04
+    for answer in ("The shape is blue.", "The shape is red.", "The circle is purple."):
+        assert {confused_answer(answer, rng) for _ in range(200)} == {answer}

@@ -1,4 +1,4 @@
-"""The starting policy's teacher: an annotator who calls green shapes blue.
+"""The starting policy's teacher: an annotator who calls green shapes blue and yellow ones red.
 
 A policy trained on right answers only is either untrained (garbled samples) or perfect; neither leaves a
 critic anything to fix. Real base policies have systematic, confident mistakes. The demo's starting policy
@@ -11,6 +11,12 @@ Measured (tiny Qwen2.5-VL, seeds 0-2): one-directional and after right answers, 
 never saw blue and green told apart reliably never learns to tell them apart from noisy labels (it says
 "blue" for both, p ~0.55-0.9), and then GRPO needed 250 to over 400 steps to build the distinction; with it
 (green pictures: p(green) 0.09-0.27 after 100 steps at 80%), GRPO fixed the mistake within 25 steps.
+With both confusions, 100 steps at 80% leave p(green | green) 0.16 / 0.05 / 0.22 and p(yellow | yellow)
+0.10 / 0.18 / 0.09 (seeds 0 / 1 / 2), the other colours >= 0.94.
+Two confused colours, not one: half the questions have headroom, so self-critique has room to gain over the
+first sample whatever the critic's own sampling rate of the right colour ends at (measured after its
+`answers` stage: 0.006-0.59 by colour and seed; with one colour, 0.04 left best-of-8 no right sample to
+pick on seed 0 and 0.6 left it no room over the first sample on seed 2).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-CONFUSED = {"green": "blue"}
+CONFUSED = {"green": "blue", "yellow": "red"}
 CONFUSION_RATE = 0.8  # > 0.5: the wrong colour is the policy's favourite; < 1: the right one is still sampled
 
 

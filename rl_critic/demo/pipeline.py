@@ -32,10 +32,10 @@ from rl_critic.demo.watch import train_watched
 STAGES = {
     "data": "synthetic critic pairs in the 113k layouts and question sets (make-synthetic, convert)",
     "base": "a tiny Qwen2.5-VL, random init (tiny-model)",
-    "start": "starting policy: question->answer SFT, then on an annotator who calls green blue (train sft)",
+    "start": "starting policy: question->answer SFT, then on an annotator who calls green blue, yellow red (train sft)",
     "pairs": "critic pairs from the starting policy's own answers (make-pairs, convert)",
-    "untrained": "the starting policy as a critic, before critic training (eval critic)",
-    "sft": "critic warm start: R1-format SFT from the starting policy, seeded runs racing (train sft)",
+    "untrained": "the policy's base as a critic, before critic training (eval critic)",
+    "sft": "critic warm start: R1-format SFT from the policy's base, seeded runs racing (train sft)",
     "answers": "the critic gets its answers back: a short SFT on the policy data + critic rows (train sft)",
     "grpo": "critic GRPO with the official reward, 0.9 preference + 0.1 format (train grpo)",
     "blank": "the critic with every picture blank: does it read the image? (eval critic --blank-image)",

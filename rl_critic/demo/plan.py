@@ -1,8 +1,9 @@
 """How big each demo stage is, derived from one number: the minutes the user gives it.
 
 Sizes measured on 2 CPU cores with the tiny Qwen2.5-VL (critic SFT ~5.5 steps/s on one thread, policy
-SFT ~14 steps/s): with 12 minutes the critic's SFT gets up to ~4 minutes (measured: the critic starts to
-compare answers with the picture suddenly, after 500 to 1,000 steps), its GRPO ~0.5, critic-DPO ~1.5 and the
+SFT ~14 steps/s): with 12 minutes the critic's SFT gets up to ~5.5 minutes, three seeded runs racing on
+the two cores (measured: a run starts to compare answers with the picture suddenly, after 300 to 900 steps,
+or not at all: 8 of 18 runs never did within 1,300-2,000 steps), its GRPO ~0.5, critic-DPO ~1.5 and the
 policy GRPO ~1 (two runs side by side, one thread each); the rest is data, evaluation and start-up.
 Training stops on time, on a validation target or on steps, whichever comes first, so a slower machine
 trains less rather than overrunning.
@@ -59,10 +60,10 @@ class DemoPlan:
             test_questions=200 if full else 32,
             start_clean_steps=200,
             start_confused_steps=100,
-            sft_seconds=round(minutes * 60 * 0.35, 1),
+            sft_seconds=round(minutes * 60 * 0.45, 1),
             sft_max_steps=3000,
             sft_stop_at=0.9,
-            sft_runs=2 if (os.cpu_count() or 1) >= 2 else 1,
+            sft_runs=3 if (os.cpu_count() or 1) >= 2 else 1,
             answer_steps=60,
             grpo_seconds=max(round(minutes * 60 * 0.05, 1), 30.0),  # floor: time to save one checkpoint
             grpo_max_steps=300,

@@ -1,7 +1,8 @@
 """The demo's policy half: a starting policy with headroom, and three ways the critic makes it better.
 
 - `start`: question -> answer SFT from the random base on right answers, then on those of an annotator who
-  calls green shapes blue: a policy with headroom and a systematic, confident mistake, as real ones have.
+  calls green shapes blue and yellow ones red: a policy with headroom and systematic, confident mistakes, as
+  real ones have.
 - `pairs`: that policy's own sampled answers, labelled against the reference, become critic data
   (`make-pairs`), so the critic learns to judge what a policy actually writes.
 - `critic_dpo`: LLaVA-Critic's iterative DPO with the trained critic as judge, and the same loop with a
@@ -29,7 +30,7 @@ class PolicyStages:
     def stage_start(self) -> dict[str, Any]:
         """Question -> answer SFT from the random base, first on right answers, then on the confused
         annotator's (`annotator.py`): a policy that answers in clean sentences, tells the colours apart, and is
-        confidently wrong about green."""
+        confidently wrong about green and yellow."""
         p = self.plan
         phases = (
             ("start-clean", self.out / "base", "sft-policy", p.start_clean_steps),

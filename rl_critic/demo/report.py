@@ -46,7 +46,7 @@ def accuracy_table(results: dict[str, Any]) -> list[str]:
     """The critic: held-out pairwise accuracy after each stage (strict: no verdict counts as wrong)."""
     sft, grpo = results["sft"], results["grpo"]
     rows = [
-        ("starting policy, no critic training", results["untrained"]["test"], "-"),
+        ("base policy, no critic training", results["untrained"]["test"], "-"),
         (f"SFT warm start (step {sft['chosen_step']})", sft["test"], f"{sft['train_seconds']:.0f} s, {sft['stopped']}"),
         ("+ its answers back", results["answers"]["test"], f"{results['answers']['steps']} steps"),
         (f"+ GRPO (step {grpo['chosen_step']})", grpo["test"], f"{grpo['train_seconds']:.0f} s, {grpo['stopped']}"),
@@ -168,9 +168,10 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
         "",
         "A tiny Qwen2.5-VL (~0.4M parameters, random init) first learns to answer colour questions about a picture "
         f"(the starting policy: {plan.start_clean_steps} steps of question->answer SFT on right answers, then "
-        f"{plan.start_confused_steps} on those of an annotator who calls green shapes blue "
+        f"{plan.start_confused_steps} on those of an annotator who calls green shapes blue and yellow ones red "
         f"{100 * CONFUSION_RATE:.0f}% of the time), then "
-        "learns to *judge* answers as a critic, in the LLaVA-Critic-113k prompt layouts, from correct "
+        "learns to *judge* answers as a critic (from the policy's base, before the annotator), in the "
+        "LLaVA-Critic-113k prompt layouts, from correct "
         "synthetic pairs and from pairs of the starting policy's own answers (`make-pairs`): R1-format SFT on "
         "critic rows, a short SFT on the starting policy's data mixed with critic rows (so the critic answers "
         "questions as the policy does, confusion included, for self-critique), then GRPO with the official reward. "
