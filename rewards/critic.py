@@ -1,5 +1,9 @@
 """The official LLaVA-Critic-R1 reward: 0.9 x accuracy + 0.1 x format.
 
+Accuracy reads the last `\\boxed{}` only (none, or unbalanced braces: 0), as the official
+`examples/reward_function/math.py` does with mathruler's `extract_boxed_content`; the verdict spellings it
+accepts besides the label itself (`first`, `A`, `Response 1`, ...) are listed in `normalise_preference`.
+
 Accuracy is the preference reward for pairwise rows and the pointwise reward for score rows, chosen per
 row from the converted dataset's `task` column (or, without it, from a non-empty `scale`), so one
 `reward_funcs: [critic]` trains on a mixed pairwise + pointwise dataset.
@@ -13,7 +17,7 @@ from typing import Any
 from rewards.format import format_ok
 from rewards.pointwise import pointwise_accuracy
 from rewards.preference import preference_accuracy
-from rewards.text import completion_text, final_answer
+from rewards.text import completion_text, last_boxed
 
 
 def make_critic_reward(
@@ -38,7 +42,7 @@ def make_critic_reward(
         formats: list[float] = []
         for completion, label, task, scale in zip(completions or [], solution or [], tasks, scales):
             text = completion_text(completion)
-            answer = final_answer(text)
+            answer = last_boxed(text)  # the box only, as the official reward: no `<answer>` tag
             answers.append((answer or "")[:40])
             if (task == "pointwise") if task else bool(scale):
                 accuracy = pointwise_accuracy(answer, label, scale, pointwise_mode, tolerance)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ _FILLER = {
     "the", "response", "responses", "answer", "answers", "output", "assistant", "option", "choice", "candidate",
     "model", "is", "are", "was", "better", "best", "winner", "wins", "preferred", "more", "accurate", "helpful",
     "correct", "right", "good", "final", "verdict", "my", "choose", "prefer", "select", "so", "therefore",
-    "overall", "an", "of", "number", "no",
+    "overall", "an", "of", "number",
 }  # fmt: skip
 _STRONG = {
     "1": "1", "first": "1", "①": "1",
@@ -31,6 +32,8 @@ _STRONG = {
 _WEAK = {"a": "1", "i": "1", "one": "1", "two": "2"}
 _WORDS = re.compile(r"[0-9]+|[^\W\d_]+|[①②]")
 _MAX_VERDICT_CHARS = 200  # a verdict is a few words; a longer box is not a verdict
+_SIGNED = re.compile(r"[-\u2212]\s*[0-9]")  # "-1" is not "1" (the official grader compares numbers)
+_DECIMAL = re.compile(r"[0-9]+\.[0-9]+")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -40,13 +43,16 @@ def normalise_preference(text: str | None) -> str | None:
     Pure, so cached: labels and verdicts repeat across a batch. Accepts `1`, `Response 1`, `first`, `A`,
     `Answer 1`, `\\text{1}`, `Response 1 is better`, `(A)`, `**B**`, `tie`, `equal`, `C`, `Both are equally
     good`, ...; rejects verdicts naming both sides (`1 or 2`), neither, or anything else (`3`, `neither`, a
-    sentence of reasoning).
+    sentence of reasoning, a negated verdict such as `Response 2 is no better`, a signed number `-1`).
     """
     if text is None:
         return None
-    text = unwrap_latex(text)
-    if not text or len(text) > _MAX_VERDICT_CHARS:
+    # NFKC: full-width "１" and "Ｂ" read as "1" and "B", as the official grader's normalisation does.
+    text = unwrap_latex(unicodedata.normalize("NFKC", text))
+    if not text or len(text) > _MAX_VERDICT_CHARS or _SIGNED.search(text):
         return None
+    if _DECIMAL.fullmatch(text):  # "2.0": the official grader compares it as the number 2
+        return {1.0: "1", 2.0: "2"}.get(float(text))
     words = [w for w in _WORDS.findall(text.lower()) if w not in _FILLER]
     if any(w not in _STRONG and w not in _WEAK for w in words):
         return None

@@ -1,4 +1,4 @@
-"""Reading a completion: its text, whitespace-tolerant tags, the last balanced `\\boxed{...}`.
+"""Reading a completion: its text, whitespace-tolerant tags, the last `\\boxed{...}`.
 
 Everything here is linear in the length of the completion. Reward functions see whatever a model emits
 (a megabyte of spaces, ten thousand `\\boxed{` with no closing brace), and one slow regex would stall a
@@ -65,36 +65,19 @@ def _matching_brace(text: str, open_index: int) -> int:
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last `\\boxed{...}` whose braces balance (nested braces allowed); None if none.
+    """Content of the last `\\boxed{...}` (nested braces allowed); None if there is none or its braces
+    do not balance.
 
-    The common case (the last box is balanced) scans only from that box; otherwise one pass over the
-    braces from the first box pairs every brace, so even adversarial text stays linear.
+    Only the last box counts, as in the official reward (mathruler's `extract_boxed_content`): a completion
+    cut by `max_completion_length` inside its last box has no answer, even when an earlier box balances
+    (scoring that earlier box would reward a verdict the model went on to revise).
     """
     last = text.rfind(BOXED)
     if last == -1:
         return None
     open_index = last + len(BOXED) - 1
     close = _matching_brace(text, open_index)
-    if close != -1:
-        return text[open_index + 1 : close]
-    first = text.find(BOXED)
-    if first == last:
-        return None
-    closing: dict[int, int] = {}
-    stack: list[int] = []
-    for match in _BRACES.finditer(text, first):
-        if match.group() == "{":
-            stack.append(match.start())
-        elif stack:
-            closing[stack.pop()] = match.start()
-    best = None
-    start = text.find(BOXED, first)
-    while start != -1 and start < last:
-        brace = start + len(BOXED) - 1
-        if brace in closing:
-            best = text[brace + 1 : closing[brace]]
-        start = text.find(BOXED, start + 1)
-    return best
+    return text[open_index + 1 : close] if close != -1 else None
 
 
 def last_answer_tag(text: str) -> str | None:
@@ -107,18 +90,20 @@ def last_answer_tag(text: str) -> str | None:
 
 
 def final_answer(text: str) -> str | None:
-    """What a completion answers: the last balanced box, else the last `<answer>` tag."""
+    """What a judge answered: the last box, else (no box, or its braces do not balance) the last `<answer>`
+    tag. Judging and evaluation read both; the training reward `critic` reads only the box, as the official
+    reward does."""
     boxed = last_boxed(text)
     return boxed if boxed is not None else last_answer_tag(collapse_tag_spaces(text))
 
 
 def unwrap_latex(text: str) -> str:
-    """`\\text{1}`, `\\textbf{A}`, `\\mathrm{tie}` -> their content (repeatedly, for nesting)."""
-    if "\\" not in text:
+    """`\\text{1}`, `\\textbf{A}`, `\\mathrm{tie}`, `{1}` -> their content (repeatedly, for nesting)."""
+    if "\\" not in text and "{" not in text:
         return text.strip()
     for _ in range(4):
         stripped = text.strip()
-        for command in ("\\text{", "\\textbf{", "\\mathrm{", "\\mathbf{", "\\textit{"):
+        for command in ("\\text{", "\\textbf{", "\\mathrm{", "\\mathbf{", "\\textit{", "{"):
             if stripped.startswith(command) and stripped.endswith("}"):
                 stripped = stripped[len(command) : -1]
                 break

@@ -24,16 +24,16 @@ def official_format(text: str) -> float:
 
 
 def naive_last_boxed(text: str) -> str | None:
-    """Reference: try every `\\boxed{` from the last one backwards, balance braces char by char."""
+    """Reference, as mathruler's `extract_boxed_content` reads a box: the last `\\boxed{` only, braces
+    balanced char by char; None where they never balance."""
     start = text.rfind("\\boxed{")
-    while start != -1:
-        depth, i = 0, start + len("\\boxed{") - 1
-        while i < len(text):
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            if depth == 0:
-                return text[start + len("\\boxed{") : i]
-            i += 1
-        start = text.rfind("\\boxed{", 0, start)
+    if start == -1:
+        return None
+    depth = 0
+    for i in range(start + len("\\boxed{") - 1, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start + len("\\boxed{") : i]
     return None
 
 
@@ -67,6 +67,14 @@ def test_last_boxed_matches_the_naive_reference(text):
         ("<think>a</think>\\boxed{2} then changed my mind \\boxed{1}", 1.0),  # the last box counts
         ("<think>a</think>\\boxed{1", 0.0),  # unbalanced: no answer, and no closing brace for the format
         ("", 0.0),
+        # where the official reward decides differently from a lenient reader
+        ("<think>a</think>\\boxed{1} and then \\boxed{1", 0.1),  # cut inside the last box: not the earlier one
+        ("<think>a</think><answer>1</answer>", 0.0),  # no box: no accuracy from an answer tag
+        ("<think>a</think>\\boxed{-1}", 0.1),
+        ("<think>a</think>\\boxed{Response 1 is no better}", 0.1),
+        ("<think>a</think>\\boxed{1.0}", 1.0),  # the official grader compares numbers
+        ("<think>a</think>\\boxed{{\\text{1}}}", 1.0),
+        ("<think>a</think>\\boxed{\uff11}", 1.0),  # full-width 1
     ],
 )
 def test_critic_reward_worked_examples(text, expected):
@@ -84,7 +92,9 @@ def test_critic_reward_worked_examples(text, expected):
      ("tie", "tie"), ("Tie", "tie"), ("equal", "tie"), ("Equally good", "tie"), ("C", "tie"),
      ("Both are equally good", "tie"), ("The two responses are equally good", "tie"), ("The answer is a tie", "tie"),
      ("1 or 2", None), ("neither", None), ("3", None), ("Response 1 and Response 2", None), ("", None),
-     ("because it names the red circle", None), ("x" * 300, None)],
+     ("because it names the red circle", None), ("x" * 300, None), ("-1", None), ("\u22122", None),
+     ("Response 2 is no better", None), ("2.0", "2"), ("1.00", "1"), ("3.0", None), ("{{1}}", "1"),
+     ("\uff12", "2"), ("\uff22", "2")],
 )  # fmt: skip
 def test_verdict_spellings(boxed, label):
     assert normalise_preference(boxed) == label
