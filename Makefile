@@ -3,10 +3,12 @@ SHELL := /bin/bash
 VENV := $(shell scripts/venv.sh path)
 PY := $(VENV)/bin/python
 RLC := $(VENV)/bin/rl-critic
-# Tests, demo and benchmarks never touch the network for models: tiny models are built locally.
-export HF_HUB_OFFLINE := 1
-export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# Tests, demo, benchmarks and the tiny recipes never touch the network for models (tiny models are built
+# locally); a training target given a RECIPE= may name a hub model, so it stays online.
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+test test-slow demo bench sample-data tiny-data: export HF_HUB_OFFLINE := 1
+test test-slow demo bench sample-data tiny-data: export HF_DATASETS_OFFLINE := 1
 
 .PHONY: help install test test-slow lint format demo bench sample-data tiny-data sft dpo grpo critic-dpo clean
 
@@ -48,8 +50,10 @@ $(TINY_DATA)/dpo/summary.json: | install
 			--out $(TINY_DATA)/$$task --overwrite || exit 1; \
 	done
 
-sft dpo grpo critic-dpo: install tiny-data  ## train: make grpo [RECIPE=recipes/...] [ACCELERATE=recipes/accelerate/...] [ARGS="--max_steps 5"]
-	$(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.$(subst -,_,$@),$(RLC) train $@) \
+# Without RECIPE= a target trains its tiny recipe on the tiny data (built first, offline); with one, on
+# whatever the recipe names (a hub model downloads), and no tiny data is built.
+sft dpo grpo critic-dpo: install $(if $(RECIPE),,tiny-data)  ## train: make grpo [RECIPE=recipes/...] [ACCELERATE=recipes/accelerate/...] [ARGS="--max_steps 5"]
+	$(if $(RECIPE),,$(OFFLINE)) $(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.$(subst -,_,$@),$(RLC) train $@) \
 		--config $(or $(RECIPE),$(DEFAULT_RECIPE_$@)) $(ARGS)
 
 bench: install  ## benchmarks: numbers to bench/results/*.json and a table

@@ -4,6 +4,7 @@
 # step with pyproject.toml on every call.
 #   scripts/venv.sh path      print the venv folder
 #   scripts/venv.sh install   create/update it: torch + torchvision first (pinned), then `-e .[$EXTRAS]`
+#                             with the exact versions of requirements/constraints.txt
 # RL_CRITIC_VENV overrides the folder; EXTRAS (default: dev) picks the optional dependencies.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,10 +31,10 @@ if [ ! -f "$venv/.torch-installed" ]; then
   touch "$venv/.torch-installed"
 fi
 
-# Reinstall the package when pyproject.toml, the clone's location or the extras change.
-stamp=$( (cat "$root/pyproject.toml"; echo "$root" "$extras") | sha256sum | cut -c1-16)
+# Reinstall the package when pyproject.toml, the pins, the clone's location or the extras change.
+stamp=$( (cat "$root/pyproject.toml" "$root/requirements/constraints.txt"; echo "$root" "$extras") | sha256sum | cut -c1-16)
 if [ "$(cat "$venv/.rl-critic-installed" 2>/dev/null || true)" != "$stamp" ]; then
   echo "installing rl-critic[$extras] into $venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]" 2> >(grep -v "is ignored" >&2)
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$root/requirements/constraints.txt" -e "$root[$extras]" 2> >(grep -v "is ignored" >&2)
   echo "$stamp" > "$venv/.rl-critic-installed"
 fi
