@@ -156,16 +156,28 @@ def split_assistant_blocks(text: str) -> PairPrompt:
 
 
 _POINT_MARKERS = ["the response:", "response:", "the answer:", "answer:", "the caption:", "caption:"]
+_CAPTION_MARKERS = ["text caption:", "caption:"]
+# The caption-rating layout (LLaVA-Critic paper, Figure 2 "Pointwise Scoring": "From 0 to 100, how much do you
+# rate for this Text Caption ..." then `Text Caption: ...`) asks no question: the caption answers the image
+# itself. Its rows take this captioning request as their question, so every task can rebuild a prompt.
+CAPTION_QUESTION = "Describe the image."
 
 
 def split_point_prompt(human: str) -> tuple[str, str, str]:
     """(instruction, question, response) of a pointwise judge prompt: `Question: [..]` followed by
-    `The response: [..]` (or `Response:`, `Answer:`, `Caption:`)."""
+    `The response: [..]` (or `Response:`, `Answer:`, `Caption:`); or, with no question, an instruction
+    followed by `Text Caption: ..` (the paper's caption-rating layout, question `CAPTION_QUESTION`)."""
     text = strip_image_tokens(human)
     lower = text.lower()
     q = lower.find(_QUESTION)
     if q == -1:
-        raise ParseError("no 'Question:' in the pointwise prompt")
+        for marker in _CAPTION_MARKERS:
+            i = lower.rfind(marker)
+            if i != -1 and text[:i].strip():
+                caption = _unbracket(text, i + len(marker), _end_before_assistant_tail(text, i))
+                if text[slice(*caption)].strip():
+                    return text[:i].strip(), CAPTION_QUESTION, text[slice(*caption)]
+        raise ParseError("no 'Question:' (nor a 'Text Caption:' after an instruction) in the pointwise prompt")
     for marker in _POINT_MARKERS:
         i = lower.find(marker, q + len(_QUESTION))
         if i != -1:

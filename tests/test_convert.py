@@ -408,3 +408,34 @@ def test_keep_order_and_sft_policy(tmp_path):
         human = originals[row["id"]]["conversations"][0]["value"]
         assert f"Question: [{question}]" in human
         assert _right_answer(originals[row["id"]]["conversations"][1]["value"]) == assistant["content"][0]["text"]
+
+
+def test_the_papers_caption_rating_layout_converts(tmp_path):
+    """LLaVA-Critic's own pointwise example (paper, Figure 2): no `Question:` line, an evaluation prompt, then
+    `Text Caption:`; the verdict ends "Final Score: 85."."""
+    (tmp_path / "a.png").write_bytes(_png())
+    instruction = ("From 0 to 100, how much do you rate for this Text Caption in terms of the correct and "
+                   "comprehensive description of the image? Provide a few lines for explanation and the rate "
+                   'number at last after "Final Score:".')  # fmt: skip
+    caption = "The image shows a small train with four red cars, traveling on a track."
+    gpt = "The text caption provides a generally accurate description of the image. Final Score: 85."
+    rows = [
+        {"id": "cap-1", "image": "a.png", "conversations": [
+            {"from": "human", "value": f"<image>\n{instruction}\nText Caption: {caption}"},
+            {"from": "gpt", "value": gpt}]},
+        {"id": "cap-2", "image": "a.png", "conversations": [
+            {"from": "human", "value": f"<image>\n{instruction}\nText Caption: [{caption}]"},
+            {"from": "gpt", "value": gpt.replace("85", "40")}]},
+        {"id": "no-caption", "image": "a.png", "conversations": [
+            {"from": "human", "value": f"<image>\n{instruction}\nText Caption: "}, {"from": "gpt", "value": gpt}]},
+    ]  # fmt: skip
+    path = _jsonl(tmp_path / "cap.jsonl", rows)
+    summary = convert("llava-critic-pointwise", path, "eval", str(tmp_path / "eval"))
+    assert summary["rows_written"] == 2 and sum(summary["rejected"].values()) == 1
+    out = {r["id"]: r for r in load_any(str(tmp_path / "eval"))}
+    assert [out[i]["solution"] for i in ("cap-1", "cap-2")] == ["85", "40"]
+    assert {out[i]["responses"][0] for i in ("cap-1", "cap-2")} == {caption}
+    assert out["cap-1"]["question"] == "Describe the image." and out["cap-1"]["scale"] == "0-100"
+    convert("llava-critic-pointwise", path, "sft", str(tmp_path / "sft"))
+    [first, _] = load_any(str(tmp_path / "sft"))
+    assert "Text Caption: " + caption in json.dumps(first["messages"])  # the prompt as written
