@@ -44,3 +44,41 @@ def test_ci_pins_satisfy_the_package_ranges():
         checked += 1
     assert checked >= 15  # torch, torchvision, transformers, trl, peft, datasets, ... and the dev extra
     assert _pins("torch.txt") == {k: v for k, v in pins.items() if k in ("torch", "torchvision")}
+
+
+def test_the_wheel_ships_every_recipe(tmp_path):
+    """An installed package has its recipes (`<prefix>/share/rl-critic/recipes`), built from a copy of the
+    sources so the clone is left as it was."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__",
+                                                                  "outputs", "demo_out", ".*cache"))  # fmt: skip
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path / "wheel"), str(source)], check=True, capture_output=True)  # fmt: skip
+    [wheel] = (tmp_path / "wheel").glob("*.whl")
+    shipped = {name.split("/share/rl-critic/recipes/", 1)[1] for name in zipfile.ZipFile(wheel).namelist()
+               if "/share/rl-critic/recipes/" in name}  # fmt: skip
+    in_clone = {str(p.relative_to(ROOT / "recipes")) for p in (ROOT / "recipes").rglob("*") if p.is_file()}
+    assert shipped == in_clone and "demo/sft_critic.yaml" in shipped
+
+
+def test_config_names_resolve_to_the_installed_recipes_outside_a_clone(tmp_path, monkeypatch):
+    import rl_critic.recipes as recipes
+
+    installed = tmp_path / "share" / "rl-critic" / "recipes"
+    (installed / "tiny").mkdir(parents=True)
+    (installed / "tiny" / "sft_critic.yaml").write_text("max_steps: 1\n")
+    monkeypatch.setattr(recipes, "CLONE", tmp_path / "no-clone")
+    monkeypatch.setattr(recipes, "INSTALLED", installed)
+    monkeypatch.chdir(tmp_path)
+    expected = str(installed / "tiny" / "sft_critic.yaml")
+    assert recipes.resolve_config("recipes/tiny/sft_critic.yaml") == expected
+    assert recipes.resolve_config("tiny/sft_critic.yaml") == expected
+    assert recipes.resolve_config("recipes/tiny/missing.yaml") == "recipes/tiny/missing.yaml"  # the parser says so
+    (tmp_path / "mine.yaml").write_text("max_steps: 2\n")
+    assert recipes.resolve_config("mine.yaml") == "mine.yaml"  # a user's own file always wins
+    assert recipes.recipes_dir() == installed

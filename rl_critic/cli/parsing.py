@@ -44,9 +44,16 @@ def parse_dataclasses(parser, argv: Sequence[str]):
     """Parse flags and `--config FILE`; a bad config file becomes a `UserError`, not a traceback."""
     import yaml
 
+    from rl_critic.recipes import resolve_config
+
     argv = list(argv)
     if argv and argv[-1] == "--config":
         raise UserError("--config needs a YAML file")
+    for i, arg in enumerate(argv):  # a shipped recipe's name works outside a clone too
+        if arg == "--config" and i + 1 < len(argv):
+            argv[i + 1] = resolve_config(argv[i + 1])
+        elif arg.startswith("--config="):
+            argv[i] = "--config=" + resolve_config(arg[len("--config=") :])
     try:
         return parser.parse_args_and_config(argv)
     except yaml.YAMLError as err:

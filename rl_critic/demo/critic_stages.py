@@ -17,8 +17,9 @@ from typing import Any
 from rl_critic.demo.annotator import write_confused_policy_data
 from rl_critic.demo.scoring import ANSWER_TOKENS, JUDGE_TOKENS, CriticScorer
 from rl_critic.demo.watch import export, twice_at_least
+from rl_critic.recipes import recipes_dir
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "demo"
+RECIPES = recipes_dir() / "demo"
 # One shape a picture, asked about as "the shape": a policy's wrong answers then differ from right ones only
 # in colour, as the synthetic wrong answers do (measured: with shape names the tiny policy's errors named the
 # wrong shape, a mistake no synthetic pair shows, and its critic could not catch them).

@@ -57,7 +57,7 @@ class Demo(CriticStages, PolicyStages):
 
     def run(self) -> dict[str, Any]:
         if not RECIPES.is_dir():
-            raise UserError(f"{RECIPES} not found: the demo runs from a clone of rl-critic (pip install -e .)")
+            raise UserError(f"{RECIPES} not found: reinstall rl-critic (pip install rl-critic), or run from a clone")
         self._check_plan()
         rerun = self.force
         for number, (name, what) in enumerate(STAGES.items(), start=1):
