@@ -32,16 +32,17 @@ class PolicyStages:
         annotator's (`annotator.py`): a policy that answers in clean sentences, tells the colours apart, and is
         confidently wrong about green and yellow."""
         p = self.plan
-        phases = (
-            ("start-clean", self.out / "base", "sft-policy", p.start_clean_steps),
-            ("start", self.out / "runs" / "start-clean", "sft-policy-confused", p.start_confused_steps),
+        confused = self.out / "runs" / "start"
+        phases = (  # (output, model it starts from, data, steps); the first output is also the critic's base
+            (self.critic_base, self.out / "base", "sft-policy", p.start_clean_steps),
+            (confused, self.critic_base, "sft-policy-confused", p.start_confused_steps),
         )
-        for name, model, data, steps in phases:
+        for run_dir, model, data, steps in phases:
             self.runner.run(["train", "sft", "--config", str(RECIPES / "sft_policy.yaml"), "--model_name_or_path",
                              str(model), "--dataset_name", str(self.data / data), "--max_steps", str(steps),
-                             "--seed", str(p.seed), "--output_dir", str(self.out / "runs" / name)],
-                            f"train_{name.replace('-', '_')}", steps=steps)  # fmt: skip
-        export(self.out / "runs" / "start", self.policy_dir / "start")
+                             "--seed", str(p.seed), "--output_dir", str(run_dir)],
+                            f"train_{run_dir.name.replace('-', '_')}", steps=steps)  # fmt: skip
+        export(confused, self.policy_dir / "start")
         scorer = PolicyScorer(self.questions / "val.jsonl", self.out / "eval")
         return {
             "steps": p.start_clean_steps + p.start_confused_steps,
