@@ -34,6 +34,7 @@ _WORDS = re.compile(r"[0-9]+|[^\W\d_]+|[①②]")
 _MAX_VERDICT_CHARS = 200  # a verdict is a few words; a longer box is not a verdict
 _SIGNED = re.compile(r"[-\u2212]\s*[0-9]")  # "-1" is not "1" (the official grader compares numbers)
 _DECIMAL = re.compile(r"[0-9]+\.[0-9]+")
+_ARITHMETIC = re.compile(r"[0-9]\s*[-+*/^=\u00d7\u00f7]+\s*[0-9]")  # "1+1" is an expression, not verdict 1
 
 
 @functools.lru_cache(maxsize=8192)
@@ -43,17 +44,21 @@ def normalise_preference(text: str | None) -> str | None:
     Pure, so cached: labels and verdicts repeat across a batch. Accepts `1`, `Response 1`, `first`, `A`,
     `Answer 1`, `\\text{1}`, `Response 1 is better`, `(A)`, `**B**`, `tie`, `equal`, `C`, `Both are equally
     good`, ...; rejects verdicts naming both sides (`1 or 2`), neither, or anything else (`3`, `neither`, a
-    sentence of reasoning, a negated verdict such as `Response 2 is no better`, a signed number `-1`).
+    sentence of reasoning, a negated verdict such as `Response 2 is no better`, a signed number `-1`, an
+    expression `1+1`). Numbers read as numbers: `01` and `2.0` are 1 and 2.
     """
     if text is None:
         return None
     # NFKC: full-width "１" and "Ｂ" read as "1" and "B", as the official grader's normalisation does.
     text = unwrap_latex(unicodedata.normalize("NFKC", text))
-    if not text or len(text) > _MAX_VERDICT_CHARS or _SIGNED.search(text):
+    if not text or len(text) > _MAX_VERDICT_CHARS or _SIGNED.search(text) or _ARITHMETIC.search(text):
         return None
     if _DECIMAL.fullmatch(text):  # "2.0": the official grader compares it as the number 2
         return {1.0: "1", 2.0: "2"}.get(float(text))
-    words = [w for w in _WORDS.findall(text.lower()) if w not in _FILLER]
+    # Numbers as numbers: "01" is 1, as the official grader reads it.
+    words = [
+        str(int(w)) if w.isascii() and w.isdigit() else w for w in _WORDS.findall(text.lower()) if w not in _FILLER
+    ]
     if any(w not in _STRONG and w not in _WEAK for w in words):
         return None
     labels = {_STRONG[w] for w in words if w in _STRONG} or {_WEAK[w] for w in words if w in _WEAK}
