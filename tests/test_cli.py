@@ -68,11 +68,12 @@ RUNNABLE = {
     "make-synthetic": ("rl_critic.cli.make_synthetic", ["--n", "1", "--out", "x.parquet"]),
     "make-pairs": ("rl_critic.cli.make_pairs", ["--input", "q.jsonl", "--out", "p.parquet"]),
     "generate": ("rl_critic.cli.generate", ["--prompt", "x"]),
+    "export-trl": ("rl_critic.cli.export_trl", ["--recipe", "r.yaml", "--out", "o.yaml"]),
     "env": ("rl_critic.cli.env", []),
 }
 # One field with an underscore per command (kebab and snake spellings), and a value for it.
 SPELLINGS = {
-    "demo": None, "tiny-model": None, "env": None,  # no multi-word field
+    "demo": None, "tiny-model": None, "env": None, "export-trl": ("method", "dpo"),  # no multi-word field
     "train sft": ("max_steps", "7"), "train dpo": ("max_length", "77"), "train grpo": ("num_generations", "4"),
     "train critic-dpo": ("num_candidates", "3"), "critic-dpo": ("judge_max_new_tokens", "9"),
     "best-of-n": ("max_new_tokens", "5"), "eval critic": ("max_new_tokens", "5"), "eval policy": ("best_of_n", "3"),

@@ -36,6 +36,7 @@ def main(argv: list[str]) -> int:
     from rl_critic.critique.judge import Judge
     from rl_critic.evaluation.critic import eval_critic
     from rl_critic.models.loader import load_model_and_processor
+    from rl_critic.models.vision import bound_dataset_images
 
     set_seed(args.seed)
     dataset = load_any(args.data)
@@ -43,6 +44,7 @@ def main(argv: list[str]) -> int:
         raise UserError(f"{args.data} is not converted eval data (run `rl-critic convert --task eval` first)")
     if args.limit is not None:
         dataset = dataset.select(range(min(args.limit, len(dataset))))
+    dataset = bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels)
     model, processor = load_model_and_processor(model_args)
     judge = Judge(model, processor, sampling_settings(args), args.batch_size)
     judge.progress = f"judging {len(dataset)} rows"

@@ -22,6 +22,14 @@ class TinyModelArguments:
     arch: str = field(default="qwen2_5_vl", metadata={"help": "Model family.", "choices": list(ARCHS)})
     size: str = field(default="tiny", metadata={"help": "tiny ~0.4M params, small ~4M.", "choices": list(SIZES)})
     seed: int = field(default=0, metadata={"help": "Initialisation seed."})
+    like: str | None = field(
+        default=None,
+        metadata={
+            "help": "Lay the model out as this hub checkpoint (its token ids, configs, processor, generation "
+            "config and chat template; tiny widths): Qwen/Qwen2.5-VL-7B-Instruct or "
+            "llava-hf/llava-onevision-qwen2-7b-ov-hf. Overrides --arch/--size."
+        },
+    )
 
 
 ARGUMENTS = (TinyModelArguments,)
@@ -31,14 +39,19 @@ def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic tiny-model", argv, docstring_summary(__doc__))
     from safetensors import safe_open
 
+    from data_converters.errors import UserError
     from rl_critic.models.tiny.cache import save_tiny_model
+    from rl_critic.models.tiny.hub_like import hub_like_ids, parse_like
 
+    if args.like is not None and parse_like(args.like) is None:
+        raise UserError(f"--like {args.like!r}: no hub-like layout for it; expected one of {', '.join(hub_like_ids())}")
     start = time.perf_counter()
-    out = save_tiny_model(args.out, args.arch, args.size, args.seed)
+    out = save_tiny_model(args.out, args.arch, args.size, args.seed, like=args.like)
     seconds = time.perf_counter() - start
     files = [p for p in out.rglob("*") if p.is_file()]
     megabytes = sum(p.stat().st_size for p in files) / 1e6
     with safe_open(out / "model.safetensors", "pt") as weights:
         params = sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
-    print(f"built {args.size} {args.arch}: {params:,} parameters, {megabytes:.2f} MB on disk, {seconds:.2f} s -> {out}")
+    what = f"{args.like}-like" if args.like else f"{args.size} {args.arch}"
+    print(f"built {what}: {params:,} parameters, {megabytes:.2f} MB on disk, {seconds:.2f} s -> {out}")
     return 0

@@ -31,7 +31,9 @@ class ModelArguments(ModelConfig):
         default="tiny",
         metadata={
             "help": "Model to load: `tiny` (a tiny Qwen2.5-VL built offline on first use), `tiny-llava_onevision`, "
-            "`tiny-<arch>-small`, a local checkpoint folder, or a hub id.",
+            "`tiny-<arch>-small`, `tiny-like-qwen2.5-vl-7b-instruct` / `tiny-like-llava-onevision-qwen2-7b-ov-hf` "
+            "(tiny, with the hub checkpoint's token ids, configs and chat template), a local checkpoint folder, "
+            "or a hub id.",
             "aliases": ["--model"],
         },
     )
@@ -67,12 +69,15 @@ def resolve_model_path(name: str) -> str:
     confusing hub lookup.
     """
     from rl_critic.models.tiny.cache import ensure_tiny_model, parse_tiny_name, tiny_model_names
+    from rl_critic.models.tiny.hub_like import LIKE_PREFIX, parse_like
 
     if not name:
         raise UserError("no model given; pass --model tiny, a checkpoint folder or a hub id")
     tiny = parse_tiny_name(name)
     if tiny is not None:
         return str(ensure_tiny_model(*tiny))
+    if name.lower().startswith(LIKE_PREFIX) and parse_like(name):
+        return str(ensure_tiny_model(like=name))
     if name.startswith("tiny-") or name == "tiny":
         raise UserError(f"unknown tiny model {name!r}; expected one of: {', '.join(tiny_model_names())}")
     path = Path(name).expanduser()

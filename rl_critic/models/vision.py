@@ -3,13 +3,15 @@
 All image inputs go through qwen-vl-utils' `fetch_image`, which converts to RGB and resizes to a multiple
 of 28 px within `[min_pixels, max_pixels]` (Qwen's `smart_resize`). Using the same bounds for every
 family means one `min_pixels`/`max_pixels` pair controls the image-token budget everywhere: Qwen
-processors get the bounds directly (see `modeling.apply_pixel_bounds`), LLaVA-OneVision picks its anyres
-grid from the already-bounded image.
+processors get the bounds directly (see `loader.apply_pixel_bounds`), LLaVA-OneVision picks its anyres
+grid (1 to 10 tiles of 729 tokens) from the already-bounded image. Questions and `generate` load images
+through `load_image`; training datasets and `eval critic` rows through `bound_dataset_images`.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
@@ -54,3 +56,36 @@ def _from_datasets_dict(value: dict[str, Any]) -> Image.Image | str:
     if value.get("bytes"):
         return Image.open(io.BytesIO(value["bytes"]))
     return value["path"]
+
+
+def bound_dataset_images(dataset, min_pixels: int | None, max_pixels: int | None):
+    """`dataset` with every `image` / `images` cell bounded to `[min_pixels, max_pixels]` as it is read.
+
+    A lazy `with_transform`, so a 100k-row training set is not re-encoded up front; TRL's trainers read
+    vision rows one batch at a time, so each image is resized right before the processor sees it. Without
+    bounds the dataset is returned as it is (each processor's own defaults apply).
+    """
+    if min_pixels is None and max_pixels is None:
+        return dataset
+    return dataset.with_transform(BoundImages(min_pixels, max_pixels))
+
+
+@dataclass(frozen=True)
+class BoundImages:
+    """The transform of `bound_dataset_images`: a picklable object, so `datasets` can fingerprint it."""
+
+    min_pixels: int | None
+    max_pixels: int | None
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        for column in ("image", "images"):
+            if column in batch:
+                batch[column] = [self.bound(cell) for cell in batch[column]]
+        return batch
+
+    def bound(self, cell):
+        if cell is None:
+            return None
+        if isinstance(cell, list):
+            return [self.bound(item) for item in cell]
+        return load_image(cell, self.min_pixels, self.max_pixels)

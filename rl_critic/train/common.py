@@ -68,9 +68,11 @@ def check_columns(dataset, needed: set[str], method: str, task: str) -> None:
                         f"`rl-critic convert` (missing column(s): {', '.join(sorted(missing))})")  # fmt: skip
 
 
-def load_train_dataset(script_args: TrainScriptArguments):
-    """The training split (plus `extra_datasets`), images decoded, optionally cut to `max_train_samples`."""
+def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
+    """The training split (plus `extra_datasets`), images decoded, optionally cut to `max_train_samples`,
+    and every image bounded to the model arguments' `min_pixels`/`max_pixels` as it is read."""
     from data_converters.io import load_any
+    from rl_critic.models.vision import bound_dataset_images
 
     if not script_args.dataset_name:
         raise UserError("no training data: set dataset_name in the recipe or pass --dataset_name")
@@ -92,7 +94,9 @@ def load_train_dataset(script_args: TrainScriptArguments):
         dataset = dataset.select(range(min(script_args.max_train_samples, len(dataset))))
     if len(dataset) == 0:
         raise UserError(f"training data {script_args.dataset_name} is empty")
-    return dataset
+    if model_args is None:
+        return dataset
+    return bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels)
 
 
 def prompt_lengths(dataset, processor, column: str, rows: int) -> list[int]:

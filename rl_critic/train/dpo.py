@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     cpu_safe(training_args)
     # load (data first: a wrong path fails before minutes of model loading)
-    dataset = load_train_dataset(script_args)
+    dataset = load_train_dataset(script_args, model_args)
     check_columns(dataset, {"prompt", "chosen", "rejected"}, "dpo", "dpo")
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     preflight(dataset, processor, "prompt", training_args.max_length, script_args.preflight_rows, "max_length")

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset = load_question_file(script_args.dataset_name, script_args.max_train_samples, model_args.min_pixels,
                                      model_args.max_pixels)  # fmt: skip
     else:
-        dataset = load_train_dataset(script_args)
+        dataset = load_train_dataset(script_args, model_args)
         if is_policy_messages(dataset):
             dataset = prompts_from_messages(dataset)
     # The built-in rewards but `format` score against the row's `solution`.

@@ -5,7 +5,8 @@
 
 Data: the `sft` output of `rl-critic convert` (a `messages` column + image(s)). Loss on assistant tokens
 only (`assistant_only_loss: true`): the tiny models' chat templates mark the assistant turn with
-`{% generation %}`; for hub models TRL swaps in a training template when it knows one.
+`{% generation %}`; for hub models TRL swaps in a training template when it knows one (Qwen2.5-VL), and
+`train/chat_templates.py` when TRL does not (LLaVA-OneVision, whose mask would leave out `<|im_end|>`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from trl import SFTConfig, SFTTrainer, get_peft_config
 
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
+from rl_critic.train.chat_templates import use_training_chat_template
 from rl_critic.train.common import (
     TrainScriptArguments,
     check_columns,
@@ -35,9 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     cpu_safe(training_args)
     # load (data first: a wrong path fails before minutes of model loading)
-    dataset = load_train_dataset(script_args)
+    dataset = load_train_dataset(script_args, model_args)
     check_columns(dataset, {"messages"}, "sft", "sft")
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
+    if training_args.assistant_only_loss:
+        use_training_chat_template(processor)
     preflight(dataset, processor, "messages", training_args.max_length, script_args.preflight_rows, "max_length")
     # train, save
     trainer = SFTTrainer(

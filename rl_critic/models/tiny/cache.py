@@ -1,6 +1,7 @@
 """Names like `tiny` resolve to a tiny model built once into a local cache folder.
 
-Every command accepts `--model tiny` (or `tiny-llava_onevision`, `tiny-qwen2_5_vl-small`, ...). The
+Every command accepts `--model tiny` (or `tiny-llava_onevision`, `tiny-qwen2_5_vl-small`, and the hub-like
+`tiny-like-qwen2.5-vl-7b-instruct` / `tiny-like-llava-onevision-qwen2-7b-ov-hf`). The
 first use builds the model into `$RL_CRITIC_CACHE` (default `~/.cache/rl-critic`); later uses load the
 folder like any checkpoint. A file lock makes concurrent first uses (two DDP ranks, parallel tests) build
 it once, and the build goes to a temporary folder renamed into place, so a killed build never leaves a
@@ -16,6 +17,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from data_converters.files import staged_folder, umask
+from rl_critic.models.tiny.hub_like import HUB_LIKE_FORMAT, build_hub_like_model, hub_like_ids, like_name, parse_like
 from rl_critic.models.tiny.models import ARCHS, SIZES, TINY_MODEL_FORMAT, build_tiny_model
 
 MARKER = "rl_critic_tiny.json"
@@ -43,18 +45,26 @@ def parse_tiny_name(name: str) -> tuple[str, str] | None:
 
 
 def tiny_model_names() -> list[str]:
-    """Every name `parse_tiny_name` accepts, for help texts and error messages."""
-    return ["tiny"] + [f"tiny-{arch}" + ("" if size == "tiny" else f"-{size}") for arch in ARCHS for size in SIZES]
+    """Every name `parse_tiny_name` and `parse_like` accept, for help texts and error messages."""
+    plain = [f"tiny-{arch}" + ("" if size == "tiny" else f"-{size}") for arch in ARCHS for size in SIZES]
+    return ["tiny", *plain, *(like_name(hub_id) for hub_id in hub_like_ids())]
 
 
-def save_tiny_model(out_dir: str | os.PathLike, arch: str = "qwen2_5_vl", size: str = "tiny", seed: int = 0) -> Path:
-    """Build a tiny model and save model + processor to `out_dir` (replaced atomically)."""
+def save_tiny_model(
+    out_dir: str | os.PathLike, arch: str = "qwen2_5_vl", size: str = "tiny", seed: int = 0, like: str | None = None
+) -> Path:
+    """Build a tiny model (or, with `like`, one laid out as that hub checkpoint) and save model + processor
+    to `out_dir` (replaced atomically)."""
     out = Path(out_dir).expanduser().resolve()
-    model, processor = build_tiny_model(arch, size, seed)
+    if like is not None:
+        model, processor = build_hub_like_model(like, seed)
+        marker = {"like": parse_like(like), "seed": seed, "format": HUB_LIKE_FORMAT}
+    else:
+        model, processor = build_tiny_model(arch, size, seed)
+        marker = {"arch": arch, "size": size, "seed": seed, "format": TINY_MODEL_FORMAT}
     with staged_folder(out) as staging:
         _save_model_on_any_rank(model, staging)
         processor.save_pretrained(staging)
-        marker = {"arch": arch, "size": size, "seed": seed, "format": TINY_MODEL_FORMAT}
         (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     return out
 
@@ -69,6 +79,7 @@ def _save_model_on_any_rank(model, folder: Path) -> None:
     from safetensors.torch import save_model
 
     model.config.architectures = [type(model).__name__]  # save_pretrained records it; TRL's ref model needs it
+    model.config.dtype = next(model.parameters()).dtype  # as save_pretrained records it (hub-like: bf16 / fp16)
     model.config.save_pretrained(folder)
     model.generation_config.save_pretrained(folder)
     weights = folder / "model.safetensors"
@@ -76,21 +87,27 @@ def _save_model_on_any_rank(model, folder: Path) -> None:
     weights.chmod(0o666 & ~umask())  # safetensors writes 0600
 
 
-def _is_current(folder: Path, arch: str, size: str) -> bool:
+def _is_current(folder: Path, expected: dict) -> bool:
     try:
         marker = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):
         return False
-    return marker.get("format") == TINY_MODEL_FORMAT and (marker.get("arch"), marker.get("size")) == (arch, size)
+    return all(marker.get(key) == value for key, value in expected.items())
 
 
-def ensure_tiny_model(arch: str = "qwen2_5_vl", size: str = "tiny") -> Path:
-    """Return the cached folder of a tiny model, building it first if missing or outdated."""
-    folder = cache_root() / (f"tiny-{arch}" + ("" if size == "tiny" else f"-{size}"))
-    if _is_current(folder, arch, size):
+def ensure_tiny_model(arch: str = "qwen2_5_vl", size: str = "tiny", like: str | None = None) -> Path:
+    """Return the cached folder of a tiny model (or a hub-like one), building it first if missing or outdated."""
+    if like is not None:
+        like = parse_like(like)
+        folder = cache_root() / like_name(like)
+        expected = {"like": like, "format": HUB_LIKE_FORMAT}
+    else:
+        folder = cache_root() / (f"tiny-{arch}" + ("" if size == "tiny" else f"-{size}"))
+        expected = {"arch": arch, "size": size, "format": TINY_MODEL_FORMAT}
+    if _is_current(folder, expected):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
-        if not _is_current(folder, arch, size):
-            save_tiny_model(folder, arch, size)
+        if not _is_current(folder, expected):
+            save_tiny_model(folder, arch, size, like=like)
     return folder

@@ -1,0 +1,113 @@
+"""`rl-critic export-trl`: write a recipe as a YAML that TRL's own `trl grpo|sft|dpo --config` takes.
+
+rl-critic recipes are TRL recipes plus a few fields TRL's scripts do not know: the pixel budget
+(`min_pixels`/`max_pixels`; TRL has no processor settings, so its scripts use the checkpoint's
+preprocessor config), `freeze_vision_tower`, the data-loading extras and the critic-as-reward settings.
+TRL's parser refuses unknown fields (`unrecognized arguments: --min_pixels`), so this writes the recipe
+without them, names registered rewards by their dotted paths (`critic` -> `rewards.critic_reward`), and
+lists in the file's header what it dropped. Which fields TRL knows is read from TRL's own script
+dataclasses, so the export follows the installed TRL.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from rl_critic.cli.parsing import docstring_summary, parse
+
+# method -> TRL script module whose `dataclass_types` (built in its `make_parser`) define what it accepts
+TRL_SCRIPTS = {"grpo": "trl.scripts.grpo", "sft": "trl.scripts.sft", "dpo": "trl.scripts.dpo"}
+
+
+@dataclass
+class ExportTrlArguments:
+    recipe: str = field(
+        metadata={"help": "rl-critic recipe (a path, or a shipped name such as recipes/tiny/grpo_critic.yaml)."}
+    )
+    out: str = field(metadata={"help": "YAML file to write for `trl <method> --config`."})
+    method: str | None = field(
+        default=None,
+        metadata={"help": "TRL method; default: from the recipe's file name.", "choices": list(TRL_SCRIPTS)},
+    )
+
+
+ARGUMENTS = (ExportTrlArguments,)
+
+
+def trl_fields(method: str) -> set[str]:
+    """Every field `trl <method> --config` accepts, from TRL's own script dataclasses."""
+    from trl import DatasetMixtureConfig, ModelConfig, ScriptArguments
+
+    script = importlib.import_module(TRL_SCRIPTS[method])
+    script_args = getattr(script, "GRPOScriptArguments", ScriptArguments)
+    config = {"grpo": "GRPOConfig", "sft": "SFTConfig", "dpo": "DPOConfig"}[method]
+    trainer_config = getattr(importlib.import_module("trl"), config)
+    return {f.name for cls in (script_args, trainer_config, ModelConfig, DatasetMixtureConfig) for f in fields(cls)}
+
+
+def trl_reward(spec: str) -> str:
+    """A registered reward as the dotted path TRL imports; options cannot travel (TRL takes no options)."""
+    import rewards
+
+    name, options = rewards.parse_spec(spec)
+    if options:
+        raise ValueError(
+            f"reward {spec!r} has options, which `trl grpo` cannot pass: define a function in your project "
+            f"(e.g. `my_rewards.critic = rewards.get({name!r}, ...)`) and name it instead"
+        )
+    if "." in name:
+        return name
+    key = rewards.ALIASES.get(name, name)
+    if key not in rewards.FACTORIES:
+        raise ValueError(f"unknown reward {name!r}")
+    return f"rewards.{key}_reward"
+
+
+def export(recipe: Path, method: str) -> tuple[dict, list[str]]:
+    """(TRL-ready config, dropped field names)."""
+    import yaml
+
+    from data_converters.errors import UserError
+
+    config = yaml.safe_load(recipe.read_text())
+    if not isinstance(config, dict):
+        raise UserError(f"{recipe} is not a flat YAML recipe")
+    known = trl_fields(method)
+    dropped = sorted(key for key in config if key not in known)
+    exported = {key: value for key, value in config.items() if key in known}
+    if "reward_funcs" in exported:
+        try:
+            exported["reward_funcs"] = [trl_reward(spec) for spec in exported["reward_funcs"]]
+        except ValueError as err:
+            raise UserError(str(err)) from err
+    return exported, dropped
+
+
+def main(argv: list[str]) -> int:
+    (args,) = parse(ARGUMENTS, "rl-critic export-trl", argv, docstring_summary(__doc__))
+    import yaml
+
+    from data_converters.errors import UserError
+    from data_converters.files import staged_file
+    from rl_critic.recipes import resolve_config
+
+    recipe = Path(resolve_config(args.recipe))
+    if not recipe.is_file():
+        raise UserError(f"recipe not found: {args.recipe}")
+    method = args.method or next((m for m in ("grpo", "dpo", "sft") if recipe.stem.startswith(m)), None)
+    if recipe.stem.startswith("critic_dpo") or method is None:
+        raise UserError(f"{recipe.name}: no TRL script runs this method; pass --method grpo|sft|dpo if it is one")
+    exported, dropped = export(recipe, method)
+    header = [f"# `trl {method} --config` version of {recipe.name}, written by `rl-critic export-trl`."]
+    if dropped:
+        header.append(f"# Dropped (TRL's {method} script does not take them): {', '.join(dropped)}.")
+    if {"min_pixels", "max_pixels"} & set(dropped):
+        header.append("# TRL sizes images with the checkpoint's own preprocessor config (no pixel budget here).")
+    text = "\n".join(header) + "\n" + yaml.safe_dump(exported, sort_keys=False)
+    with staged_file(args.out) as handle:
+        handle.write(text)
+    print(f"wrote {args.out}: {len(exported)} fields for `trl {method} --config`"
+          + (f"; dropped {', '.join(dropped)}" if dropped else ""))  # fmt: skip
+    return 0

@@ -1,0 +1,56 @@
+"""`rl-critic export-trl`: a recipe TRL's own `trl grpo --config` runs, with rl-critic's rewards by path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from data_converters.convert import convert
+from rl_critic.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_exported_recipe_runs_under_trl_grpo(tmp_path, tiny_dirs, capsys):
+    from datasets import Dataset
+
+    from data_converters.layouts import features
+    from data_converters.synthetic import synthetic_rows
+
+    Dataset.from_list(list(synthetic_rows(8, "pairwise", seed=1)), features=features()).to_parquet(
+        str(tmp_path / "s.parquet")
+    )
+    convert("llava-critic-pairwise", str(tmp_path / "s.parquet"), "grpo", str(tmp_path / "grpo"))
+    assert main(["export-trl", "--recipe", "recipes/tiny/grpo_critic.yaml", "--out", str(tmp_path / "trl.yaml")]) == 0
+    exported = yaml.safe_load((tmp_path / "trl.yaml").read_text())
+    assert exported["reward_funcs"] == ["rewards.critic_reward"]
+    assert "min_pixels" not in exported and "max_pixels" not in exported
+    assert (
+        "Dropped (TRL's grpo script does not take them): max_pixels, min_pixels" in (tmp_path / "trl.yaml").read_text()
+    )
+
+    out = tmp_path / "trl-out"
+    command = [str(Path(sys.executable).parent / "trl"), "grpo", "--config", str(tmp_path / "trl.yaml"),
+               "--model_name_or_path", str(tiny_dirs["qwen2_5_vl"]), "--dataset_name", str(tmp_path / "grpo" / "data"),
+               "--output_dir", str(out), "--max_steps", "1", "--per_device_train_batch_size", "4",
+               "--max_completion_length", "8", "--save_strategy", "no", "--report_to", "none"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rewards/critic_reward/mean" in result.stdout + result.stderr
+
+
+def test_export_refuses_what_trl_cannot_run(tmp_path, capsys):
+    recipe = tmp_path / "grpo_x.yaml"
+    recipe.write_text("model_name_or_path: tiny\nreward_funcs: ['critic:format_weight=0.2']\n")
+    assert main(["export-trl", "--recipe", str(recipe), "--out", str(tmp_path / "o.yaml")]) == 1
+    assert "cannot pass" in capsys.readouterr().err
+    assert (
+        main(["export-trl", "--recipe", "recipes/tiny/critic_dpo_policy.yaml", "--out", str(tmp_path / "o.yaml")]) == 1
+    )
+    assert "no TRL script runs this method" in capsys.readouterr().err
+    assert not (tmp_path / "o.yaml").exists()
