@@ -10,6 +10,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from rl_critic.models.tiny import build_tiny_model, ensure_tiny_model, parse_tiny_name, tiny_model_names
 from rl_critic.models.tiny.cache import MARKER
+from rl_critic.models.tiny.hub_like import parse_like
 from tests.conftest import shape_image
 
 ARCHS = ["qwen2_5_vl", "llava_onevision"]
@@ -149,4 +150,6 @@ def test_tiny_names():
     assert parse_tiny_name("tiny-qwen2_5_vl-small") == ("qwen2_5_vl", "small")
     assert parse_tiny_name("tiny-gpt2") is None
     assert parse_tiny_name("Qwen/Qwen2.5-VL-7B-Instruct") is None
-    assert all(parse_tiny_name(name) for name in tiny_model_names())
+    assert all(parse_tiny_name(name) or parse_like(name) for name in tiny_model_names())
+    assert parse_like("tiny-like-qwen2.5-vl-7b-instruct") == parse_like("Qwen/Qwen2.5-VL-7B-Instruct")
+    assert parse_like("tiny-like-gpt2") is None

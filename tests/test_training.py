@@ -272,3 +272,22 @@ def test_extra_datasets_are_appended_when_columns_match(data):
     assert mixed[len(critic)]["task"] == "policy" and mixed[len(critic)]["image"].size == critic[0]["image"].size
     with pytest.raises(UserError, match=r"extra dataset .*grpo has columns"):
         load_train_dataset(TrainScriptArguments(dataset_name=data["sft-r1"], extra_datasets=[data["grpo"]]))
+
+
+def test_resume_auto_skips_a_checkpoint_killed_while_saving(tmp_path, caplog):
+    """A kill during `_save_checkpoint` leaves `checkpoint-N` without its trainer_state.json (written last):
+    `auto` resumes from the newest complete one and says which it skipped."""
+    from rl_critic.train.common import resume_checkpoint
+
+    for step, complete in ((2, True), (4, True), (6, False), (10, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"")
+        if complete:
+            (folder / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-x").mkdir()
+    with caplog.at_level("WARNING", logger="rl_critic"):
+        assert resume_checkpoint("auto", str(tmp_path)) == str(tmp_path / "checkpoint-4")
+    assert "checkpoint-10" in caplog.text and "checkpoint-6" in caplog.text
+    assert resume_checkpoint("auto", str(tmp_path / "missing")) is None
+    assert resume_checkpoint(None, str(tmp_path)) is None

@@ -133,12 +133,33 @@ def resume_checkpoint(value: str | None, output_dir: str) -> str | None:
     if value is None or str(value).lower() in ("", "false", "none"):
         return None
     if str(value).lower() in ("auto", "true"):
-        from transformers.trainer_utils import get_last_checkpoint
-
-        return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        return last_complete_checkpoint(output_dir)
     if not os.path.isdir(value):
         raise UserError(f"checkpoint to resume from not found: {value}")
     return value
+
+
+def last_complete_checkpoint(output_dir: str) -> str | None:
+    """The newest `checkpoint-N` in output_dir that was written to the end, or None.
+
+    The Trainer writes `trainer_state.json` after the weights, optimizer and RNG states, so a run killed
+    while saving leaves a checkpoint without it; transformers' `get_last_checkpoint` would pick that one and
+    the resume would fail. Skipped checkpoints are named in the log.
+    """
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    if not os.path.isdir(output_dir):
+        return None
+    steps = []
+    for name in os.listdir(output_dir):
+        step = name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+        if step != name and step.isdigit() and os.path.isdir(os.path.join(output_dir, name)):
+            steps.append((int(step), os.path.join(output_dir, name)))
+    for _, path in sorted(steps, reverse=True):
+        if os.path.isfile(os.path.join(path, "trainer_state.json")):
+            return path
+        logger.warning("resume: skipping %s, written only in part (no trainer_state.json)", path)
+    return None
 
 
 def cpu_safe(training_args) -> None:
