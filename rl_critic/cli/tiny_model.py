@@ -52,6 +52,6 @@ def main(argv: list[str]) -> int:
     megabytes = sum(p.stat().st_size for p in files) / 1e6
     with safe_open(out / "model.safetensors", "pt") as weights:
         params = sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
-    what = f"{args.like}-like" if args.like else f"{args.size} {args.arch}"
+    what = f"{parse_like(args.like)}-like" if args.like else f"{args.size} {args.arch}"
     print(f"built {what}: {params:,} parameters, {megabytes:.2f} MB on disk, {seconds:.2f} s -> {out}")
     return 0
