@@ -8,7 +8,7 @@ the labels `1`, `2` and `tie`. The contract (SPEC.md, "Rewards"):
 - format agrees on every completion;
 - where the official reward gives accuracy, `critic` does too;
 - where `critic` gives accuracy and the official reward does not, the official code read the *same* box,
-  and its content is a documented spelling of the label (`first`, `A`, `Response 1`, `(1)`, `equal`, ...),
+  and its content is a documented spelling of the label (`first`, `A`, `Response 1`, `**1**`, `equal`, ...),
   never a different answer or no answer.
 
 Run this file directly (`python -m tests.test_official_reward`) for the agreement table.
