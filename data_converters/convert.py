@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError
-from data_converters.files import staged_folder
+from data_converters.files import check_replaceable, staged_folder
 from data_converters.io import dataset_card, load_input, write_dataset
 from data_converters.parsing import ParseError
 from data_converters.schema import TASKS, task_row
@@ -125,6 +125,7 @@ def convert(
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and not overwrite:
         raise UserError(f"output folder exists: {out_dir} (pass --overwrite to replace it)")
+    check_replaceable(out, "summary.json", [input_path] if Path(input_path).expanduser().exists() else [])
     start = time.perf_counter()
     spec = _sources()[source]
     dataset, base_dir = load_input(input_path, hub_config or spec.hub_config, split)
@@ -135,7 +136,8 @@ def convert(
     features = output_features(task, image_column)
     keep_ties = keep_ties or task == "eval"
 
-    with staged_folder(out) as staging:
+    local_input = [input_path] if Path(input_path).expanduser().exists() else []
+    with staged_folder(out, replace=overwrite, marker="summary.json", protect=local_input) as staging:
         (staging / ".cache").mkdir()
         converted = dataset.map(
             _convert_batch,

@@ -161,6 +161,8 @@ def test_cli_fails_only_when_nothing_could_be_processed(tmp_path):
                              str(tmp_path / "r.jsonl"), "--n", "2", "--strategy", "first", "--max_new_tokens", "4"],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 1 and "no question could be processed" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("rl-critic best-of-n: error:")
+    assert not (tmp_path / "r.jsonl").exists() and not list(tmp_path.glob(".r.jsonl.partial-*"))  # nothing half-written
 
 
 def test_judge_asks_with_the_instruction_it_is_given(monkeypatch):

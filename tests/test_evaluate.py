@@ -139,7 +139,7 @@ def test_cli_writes_reports(eval_sets, tmp_path):
     report = json.loads(out.read_text())
     assert report["swap"] and report["blank_image"] and "accuracy_with_ties_strict" in report["pairwise"]
     assert "| pairwise / accuracy_without_ties_lenient |" in (out.parent / "report.md").read_text()
-    assert len((out.parent / "judgments.jsonl").read_text().splitlines()) >= report["rows"]
+    assert len((out.parent / "report.judgments.jsonl").read_text().splitlines()) >= report["rows"]
     out = tmp_path / "policy" / "report.json"
     # snake_case flags here, kebab-case above: both spellings run
     command = [str(script), "eval", "policy", "--data", str(ROOT / "examples/questions.jsonl"), "--out", str(out),

@@ -13,7 +13,6 @@ reference answers, a table compares the pick with `first`, `majority` and the or
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,15 +72,15 @@ def main(argv: list[str]) -> int:
                                      progress=f"best-of-{args.n} {args.strategy}"):  # fmt: skip
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             records.append(record)
-    done = [r for r in records if "errors" not in r]
+        done = [r for r in records if "errors" not in r]
+        if not done:  # inside the staged write: a run that fails leaves no --out behind
+            first = str(records[0].get("errors"))[:300] if records else "no questions"
+            raise UserError(f"no question could be processed ({len(records)} with errors; first: {first})")
     seconds = time.perf_counter() - start
     print(f"best-of-{args.n} ({args.strategy}): {len(done)} questions, {len(records) - len(done)} with errors, "
           f"{sum(r['num_judgments'] for r in done)} judgments, "
           f"{sum(r['generated_tokens'] for r in done)} generated tokens, {seconds:.1f} s -> {args.out}")  # fmt: skip
     print(accuracy_table(done, args.strategy))
-    if not done:
-        print("rl-critic best-of-n: error: no question could be processed", file=sys.stderr)
-        return 1
     return 0
 
 

@@ -4,7 +4,7 @@
     rl-critic eval policy --model M --data questions.jsonl --out report.json [--best_of_n 8 --strategy knockout]
 
 `eval critic` reads the `eval` output of `rl-critic convert` (any benchmark source); both write
-`report.json`, `report.md` and `judgments.jsonl` (every judgment) beside each other.
+`report.json`, `report.md` and `report.judgments.jsonl` (every judgment) beside each other, named after --out.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ TARGETS = {
 @dataclass
 class EvalArguments:
     data: str = field(metadata={"help": "critic: `rl-critic convert --task eval` folder; policy: questions JSONL."})
-    out: str = field(metadata={"help": "Report .json (report.md and judgments.jsonl go beside it)."})
+    out: str = field(
+        metadata={"help": "Report .json (report.md and report.judgments.jsonl go beside it, named after it)."}
+    )
     limit: int | None = field(default=None, metadata={"help": "Only the first N rows."})
     batch_size: int = field(default=8, metadata={"help": "Prompts per generate call."})
     max_new_tokens: int = field(default=512, metadata={"help": "Tokens per generation."})
@@ -43,12 +45,9 @@ def sampling_settings(args: EvalArguments):
 
 
 def write_reports(args: EvalArguments, model_args, report: dict, records: list[dict], what: str) -> int:
-    from pathlib import Path
-
-    from rl_critic.evaluation.report import write_report
+    from rl_critic.evaluation.report import report_paths, write_report
 
     report = {"model": model_args.model_name_or_path, "data": args.data, **report}
-    out = Path(args.out)
-    print(write_report(out, report, records, f"{what} evaluation: {model_args.model_name_or_path} on {args.data}"))
-    print(f"-> {out}, {out.with_suffix('.md')}, {out.parent / 'judgments.jsonl'}")
+    print(write_report(args.out, report, records, f"{what} evaluation: {model_args.model_name_or_path} on {args.data}"))
+    print("-> " + ", ".join(str(path) for path in report_paths(args.out)))
     return 0

@@ -1,7 +1,7 @@
 """`rl-critic eval critic`: a critic's verdicts on converted benchmark data against the human labels.
 
 Reads the `eval` output of `rl-critic convert` (any benchmark source); writes `report.json`, `report.md`
-and `judgments.jsonl` beside each other.
+and `report.judgments.jsonl` beside each other (named after `--out`).
 """
 
 from __future__ import annotations

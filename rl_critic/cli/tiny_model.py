@@ -40,11 +40,13 @@ def main(argv: list[str]) -> int:
     from safetensors import safe_open
 
     from data_converters.errors import UserError
-    from rl_critic.models.tiny.cache import save_tiny_model
+    from data_converters.files import check_replaceable
+    from rl_critic.models.tiny.cache import MARKER, save_tiny_model
     from rl_critic.models.tiny.hub_like import hub_like_ids, parse_like
 
     if args.like is not None and parse_like(args.like) is None:
         raise UserError(f"--like {args.like!r}: no hub-like layout for it; expected one of {', '.join(hub_like_ids())}")
+    check_replaceable(args.out, MARKER)  # `--out .` must not empty the working directory
     start = time.perf_counter()
     out = save_tiny_model(args.out, args.arch, args.size, args.seed, like=args.like)
     seconds = time.perf_counter() - start

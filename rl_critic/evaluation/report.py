@@ -1,4 +1,8 @@
-"""The files an evaluation leaves: `report.json`, a readable `report.md` beside it, and `judgments.jsonl`."""
+"""The files an evaluation leaves: `report.json`, a readable `report.md` beside it, and `report.judgments.jsonl`.
+
+All three are named after `--out`, so two evaluations into one folder never overwrite each other's files, and
+`--out report.md` cannot put the markdown over the JSON.
+"""
 
 from __future__ import annotations
 
@@ -26,15 +30,25 @@ def markdown(report: dict[str, Any], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(out: str | Path, report: dict[str, Any], records: list[dict[str, Any]], title: str) -> str:
-    """Write the three files (each atomically); returns the markdown, for printing."""
+def report_paths(out: str | Path) -> tuple[Path, Path, Path]:
+    """(report JSON, markdown, judgments) for `--out`: `x.json` / `x.md` / `x` all give `x.json`, `x.md` and
+    `x.judgments.jsonl`."""
     out = Path(out)
+    base = out.with_suffix("") if out.suffix in (".json", ".md") else out
+    return (base.with_name(base.name + ".json"), base.with_name(base.name + ".md"),
+            base.with_name(base.name + ".judgments.jsonl"))  # fmt: skip
+
+
+def write_report(out: str | Path, report: dict[str, Any], records: list[dict[str, Any]], title: str) -> str:
+    """Write the three files (each atomically; judgments first, so a report never lacks them); returns the
+    markdown, for printing."""
+    json_path, markdown_path, judgments_path = report_paths(out)
     text = markdown(report, title)
-    with staged_file(out) as handle:
-        handle.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    with staged_file(out.with_suffix(".md")) as handle:
-        handle.write(text)
-    with staged_file(out.parent / "judgments.jsonl") as handle:
+    with staged_file(judgments_path) as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    with staged_file(markdown_path) as handle:
+        handle.write(text)
+    with staged_file(json_path) as handle:
+        handle.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return text

@@ -1,0 +1,98 @@
+"""Writers never destroy what is not theirs, and readers never drop rows unmentioned (issue 17's silent losses)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from data_converters.errors import UserError
+from data_converters.files import staged_folder
+from rl_critic.cli import main
+
+
+def _last_line(capsys) -> str:
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_tiny_model_refuses_the_working_directory_and_foreign_folders(tmp_path, monkeypatch, capsys):
+    (tmp_path / "precious.txt").write_text("keep me")
+    monkeypatch.chdir(tmp_path)
+    assert main(["tiny-model", "--out", "."]) == 1
+    assert "is the working directory" in _last_line(capsys)
+    foreign = tmp_path / "work"
+    foreign.mkdir()
+    (foreign / "notes.md").write_text("mine")
+    assert main(["tiny-model", "--out", str(foreign)]) == 1
+    assert "not an earlier output of this command" in _last_line(capsys)
+    assert (tmp_path / "precious.txt").read_text() == "keep me" and (foreign / "notes.md").read_text() == "mine"
+    assert main(["tiny-model", "--out", str(tmp_path / "m")]) == 0  # a new folder, then its own rebuild
+    assert main(["tiny-model", "--out", str(tmp_path / "m")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no staging left
+
+
+def test_a_target_that_appears_meanwhile_is_not_replaced(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(UserError, match="appeared while this run was writing"):
+        with staged_folder(out, replace=False) as staging:
+            (staging / "mine.txt").write_text("this run")
+            out.mkdir()  # another run finished first
+            (out / "theirs.txt").write_text("other run")
+    assert [p.name for p in out.iterdir()] == ["theirs.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # this run's staging is gone
+
+
+def _convert_argv(source_file, out, *extra):
+    return ["convert", "--source", "preference", "--input", str(source_file), "--task", "dpo", "--out", str(out),
+            *extra]  # fmt: skip
+
+
+@pytest.fixture
+def pairs(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    Image.new("RGB", (28, 28), "red").save(folder / "a.png")
+    row = {"question": "Colour?", "chosen": "Red.", "rejected": "Blue.", "image": "a.png"}
+    (folder / "pairs.jsonl").write_text(json.dumps(row) + "\n")
+    return folder / "pairs.jsonl"
+
+
+def test_convert_never_replaces_its_own_input_or_a_foreign_folder(pairs, tmp_path, capsys):
+    before = {p.name: p.read_bytes() for p in pairs.parent.iterdir()}
+    for out in (pairs.parent, tmp_path):
+        assert main(_convert_argv(pairs, out, "--overwrite")) == 1
+        assert "holds the input" in _last_line(capsys)
+    foreign = tmp_path / "results"
+    foreign.mkdir()
+    (foreign / "paper.tex").write_text("draft")
+    assert main(_convert_argv(pairs, foreign, "--overwrite")) == 1
+    assert "not an earlier output" in _last_line(capsys)
+    assert {p.name: p.read_bytes() for p in pairs.parent.iterdir()} == before
+    assert (foreign / "paper.tex").read_text() == "draft"
+    assert main(_convert_argv(pairs, tmp_path / "dpo")) == 0
+    assert main(_convert_argv(pairs, tmp_path / "dpo")) == 1  # exists, no --overwrite
+    assert main(_convert_argv(pairs, tmp_path / "dpo", "--overwrite")) == 0  # its own earlier output
+
+
+def test_a_folder_of_parquet_and_jsonl_is_refused_not_half_read(pairs, tmp_path, capsys):
+    from datasets import Dataset
+
+    Dataset.from_list([{"question": "x", "chosen": "a", "rejected": "b"}]).to_parquet(str(pairs.parent / "more.parquet"))
+    assert main(_convert_argv(pairs.parent, tmp_path / "out")) == 1
+    assert "holds both parquet (1) and JSONL (1) files" in _last_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_reports_are_named_after_out_so_two_evals_share_a_folder(tmp_path):
+    from rl_critic.evaluation.report import report_paths, write_report
+
+    assert [p.name for p in report_paths(tmp_path / "report.md")] == ["report.json", "report.md",
+                                                                      "report.judgments.jsonl"]  # fmt: skip
+    write_report(tmp_path / "a.json", {"rows": 1}, [{"id": "a"}], "A")
+    write_report(tmp_path / "b.md", {"rows": 2}, [{"id": "b"}, {"id": "c"}], "B")
+    assert json.loads((tmp_path / "a.json").read_text()) == {"rows": 1}
+    assert json.loads((tmp_path / "b.json").read_text()) == {"rows": 2}  # `--out b.md` did not clobber JSON
+    assert (tmp_path / "a.judgments.jsonl").read_text().count("\n") == 1
+    assert (tmp_path / "b.judgments.jsonl").read_text().count("\n") == 2
