@@ -79,7 +79,9 @@ def test_convert_never_replaces_its_own_input_or_a_foreign_folder(pairs, tmp_pat
 def test_a_folder_of_parquet_and_jsonl_is_refused_not_half_read(pairs, tmp_path, capsys):
     from datasets import Dataset
 
-    Dataset.from_list([{"question": "x", "chosen": "a", "rejected": "b"}]).to_parquet(str(pairs.parent / "more.parquet"))
+    Dataset.from_list([{"question": "x", "chosen": "a", "rejected": "b"}]).to_parquet(
+        str(pairs.parent / "more.parquet")
+    )
     assert main(_convert_argv(pairs.parent, tmp_path / "out")) == 1
     assert "holds both parquet (1) and JSONL (1) files" in _last_line(capsys)
     assert not (tmp_path / "out").exists()
@@ -96,3 +98,14 @@ def test_reports_are_named_after_out_so_two_evals_share_a_folder(tmp_path):
     assert json.loads((tmp_path / "b.json").read_text()) == {"rows": 2}  # `--out b.md` did not clobber JSON
     assert (tmp_path / "a.judgments.jsonl").read_text().count("\n") == 1
     assert (tmp_path / "b.judgments.jsonl").read_text().count("\n") == 2
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path, capsys):
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in "bcdefghi":
+        previous = chr(ord(level) - 1)
+        lines.append(f"{level}: &{level} [" + ",".join([f"*{previous}"] * 9) + "]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\nlearning_rate: *i\n")
+    assert main(["train", "grpo", "--config", str(bomb)]) != 0  # before the fix: minutes at 13 GB
+    assert "expands (through YAML aliases) to over 100,000 values" in _last_line(capsys)

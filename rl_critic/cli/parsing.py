@@ -9,6 +9,7 @@ Errors are one line.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -52,8 +53,10 @@ def parse_dataclasses(parser, argv: Sequence[str]):
     for i, arg in enumerate(argv):  # a shipped recipe's name works outside a clone too
         if arg == "--config" and i + 1 < len(argv):
             argv[i + 1] = resolve_config(argv[i + 1])
+            check_config_file(argv[i + 1])
         elif arg.startswith("--config="):
             argv[i] = "--config=" + resolve_config(arg[len("--config=") :])
+            check_config_file(argv[i][len("--config=") :])
     try:
         return parser.parse_args_and_config(argv)
     except yaml.YAMLError as err:
@@ -64,6 +67,39 @@ def parse_dataclasses(parser, argv: Sequence[str]):
             unknown = re.findall(r"'--([^']+)'", message)
             message = f"the config file sets fields {parser.prog} does not have: {', '.join(unknown)}"
         raise UserError(message) from err
+
+
+MAX_CONFIG_BYTES = 1_000_000  # a recipe is a few kB
+MAX_CONFIG_NODES = 100_000  # YAML values after expanding aliases
+
+
+def check_config_file(path: str) -> None:
+    """Refuse, fast, config files no recipe is: over 1 MB, or whose aliases expand past 100,000 values (a
+    "billion laughs" file loads in microseconds as shared references, then hangs the parser for minutes
+    at 13 GB when its values are turned into arguments). Missing files are left to the parser's own error."""
+    import yaml
+
+    try:
+        if os.path.getsize(path) > MAX_CONFIG_BYTES:
+            raise UserError(f"config file {path} is over {MAX_CONFIG_BYTES // 1_000_000} MB: not a recipe")
+        with open(path, encoding="utf-8") as handle:
+            root = yaml.compose(handle, Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return
+    sizes: dict[int, int] = {}
+
+    def expanded(node) -> int:
+        if id(node) not in sizes:
+            sizes[id(node)] = 1  # also ends a (recursive) alias cycle
+            if isinstance(node, yaml.SequenceNode):
+                sizes[id(node)] = 1 + sum(expanded(child) for child in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                sizes[id(node)] = 1 + sum(expanded(key) + expanded(value) for key, value in node.value)
+        return sizes[id(node)]
+
+    if root is not None and expanded(root) > MAX_CONFIG_NODES:
+        raise UserError(f"config file {path} expands (through YAML aliases) to over {MAX_CONFIG_NODES:,} values: "
+                        "not a recipe")  # fmt: skip
 
 
 def parse(dataclass_types, prog: str, argv: Sequence[str], description: str = ""):
