@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from data_converters.errors import UserError
 from rl_critic.critique.aggregation import best_and_worst
 from rl_critic.models.tiny import ensure_tiny_model
 from rl_critic.train.critic_dpo import main
@@ -71,6 +72,11 @@ def test_scripted_judge_preferences_train_the_policy_and_a_run_resumes(tmp_path)
     second = json.loads((out / "round_2" / "summary.json").read_text())
     assert second["policy"] == str(out / "round_1" / "model") and second["questions"] == 3
     assert "half-written" not in (out / "round_2" / "candidates.jsonl").read_text()
+    # Re-run with other settings: the stored ones differ, so round 1 is not silently reused.
+    assert second["settings"]["num_candidates"] == 3 and "rounds" not in second["settings"]
+    with pytest.raises(UserError, match=r"round_1 was made with other settings \(num_candidates 3 -> 2"):
+        _run(out, "--critic_judge", "tests.helpers.LengthJudge", "--rounds", "3", "--num_candidates", "2")
+    assert (out / "round_1" / "summary.json").stat().st_mtime_ns == finished and not (out / "round_3").exists()
 
 
 def test_bad_judge_and_questions_are_clean_errors(tmp_path, capsys):

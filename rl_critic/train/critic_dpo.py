@@ -20,7 +20,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,33 @@ def run_round(round_dir: Path, policy_name: str, questions: list[Question], judg
     return summary
 
 
+DPO_SETTINGS = ("beta", "loss_type", "learning_rate", "num_train_epochs", "max_steps", "max_length", "seed",
+                "per_device_train_batch_size", "gradient_accumulation_steps")  # fmt: skip
+MODEL_SETTINGS = ("model_name_or_path", "model_revision", "min_pixels", "max_pixels", "use_peft", "lora_r",
+                  "lora_alpha", "load_in_4bit", "load_in_8bit")  # fmt: skip
+
+
+def round_settings(args: CriticDPOArguments, judge_args, dpo_args: DPOConfig, model_args: ModelArguments) -> dict:
+    """What a finished round was made with, stored in its summary: a re-run with other settings must not
+    resume from rounds the new settings would not have made. `rounds` is left out (raising it continues)."""
+    settings = {f"{key}": value for key, value in asdict(args).items() if key != "rounds"}
+    settings |= {f"judge.{key}": value for key, value in asdict(judge_args).items()}
+    settings |= {f"dpo.{key}": getattr(dpo_args, key, None) for key in DPO_SETTINGS}
+    settings |= {f"model.{key}": getattr(model_args, key, None) for key in MODEL_SETTINGS}
+    return json.loads(json.dumps(settings, default=str))
+
+
+def check_resumable(round_dir: Path, settings: dict) -> None:
+    """A finished round may be reused only if it was made with the same settings (older rounds: no record)."""
+    stored = json.loads((round_dir / "summary.json").read_text()).get("settings")
+    if stored is None or stored == settings:
+        return
+    changed = sorted(key for key in stored.keys() | settings.keys() if stored.get(key) != settings.get(key))
+    shown = ", ".join(f"{key} {stored.get(key)!r} -> {settings.get(key)!r}" for key in changed[:4])
+    raise UserError(f"{round_dir} was made with other settings ({shown}{', ...' if len(changed) > 4 else ''}); "
+                    "use a new output_dir, or delete it to start over")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     args, judge_args, dpo_args, model_args = parse_recipe(
         ARGUMENTS, "rl-critic train critic-dpo",
@@ -139,9 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     judge = build_judge(judge_args, model_args, args.generation_batch_size,
                         trust_remote_code=dpo_args.trust_remote_code)  # fmt: skip
     policy_name = model_args.model_name_or_path
+    settings = round_settings(args, judge_args, dpo_args, model_args)
     for m in range(1, args.rounds + 1):
         round_dir = root / f"round_{m}"
         if (round_dir / "summary.json").exists():  # finished before: resume after it
+            check_resumable(round_dir, settings)
             policy_name = str(round_dir / "model")
             print(f"critic-dpo: round {m} already done, skipping")
             continue
@@ -150,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         summary = run_round(round_dir, policy_name, questions, judge, args, model_args, dpo_args)
         summary["seconds"] = round(time.perf_counter() - start, 2)
+        summary["settings"] = settings
         (round_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(f"critic-dpo round {m}: {summary['preferences']} preference pairs from {summary['judgments']} "
               f"judgments, {summary['skipped_all_equal']} questions skipped (all r_i equal), "
