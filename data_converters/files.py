@@ -49,7 +49,8 @@ def staged_folder(
     """
     out = check_replaceable(out, marker, protect)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    remove_stale_staging(out)
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(out), dir=out.parent))
     staging.chmod(0o777 & ~umask())  # mkdtemp makes 0700; the result should look like any other folder
     try:
         yield staging
@@ -74,7 +75,8 @@ def staged_file(out: str | Path, mode: str = "w") -> Iterator:
     """Yield a text handle to a temporary file beside `out`; on success it becomes `out`, on error it is removed."""
     out = Path(out).expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{out.name}.partial-", dir=out.parent)
+    remove_stale_staging(out)
+    descriptor, temporary = tempfile.mkstemp(prefix=staging_prefix(out), dir=out.parent)
     os.close(descriptor)
     try:
         with open(temporary, mode, encoding="utf-8") as handle:
@@ -91,3 +93,43 @@ def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def staging_prefix(out: Path) -> str:
+    """`.NAME.partial-<pid>-`: staging beside `out`, marked with the writing process so a later run can tell a
+    killed run's leftovers (process gone) from a live run's."""
+    return f".{out.name}.partial-{os.getpid()}-"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale(folder: Path, prefix: str) -> None:
+    """Delete `folder/<prefix><pid>-*` entries whose process has died (a killed run's staging or caches)."""
+    import glob
+
+    for path in folder.glob(glob.escape(prefix) + "*"):
+        pid = path.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def remove_stale_staging(out: Path) -> None:
+    """Remove what killed runs writing `out` left beside it (`.NAME.partial-<pid>-*`)."""
+    remove_stale(out.parent, f".{out.name}.partial-")
+
+
+@contextmanager
+def private_temp_dir(kind: str) -> Iterator[str]:
+    """A temporary folder `rl-critic-<kind>-<pid>-*` in the system temp folder, removed afterwards; those of
+    killed runs (process gone) are removed first, so they do not pile up."""
+    remove_stale(Path(tempfile.gettempdir()), f"rl-critic-{kind}-")
+    with tempfile.TemporaryDirectory(prefix=f"rl-critic-{kind}-{os.getpid()}-") as folder:
+        yield folder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,26 @@ def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path, capsys):
     bomb.write_text("\n".join(lines) + "\nlearning_rate: *i\n")
     assert main(["train", "grpo", "--config", str(bomb)]) != 0  # before the fix: minutes at 13 GB
     assert "expands (through YAML aliases) to over 100,000 values" in _last_line(capsys)
+
+
+def test_a_later_run_removes_what_killed_runs_left_but_not_live_ones(tmp_path, capsys):
+    import os
+    import subprocess
+    import tempfile
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a finished process: its pid is free, as a killed run's would be
+    out = tmp_path / "synthetic.parquet"
+    stale_dir = tmp_path / f".{out.name}.partial-{dead.pid}-abc"
+    stale_dir.mkdir()
+    (stale_dir / "big.bin").write_bytes(b"0" * 1000)
+    stale_file = tmp_path / f".{out.name}.partial-{dead.pid}-parquet"
+    stale_file.write_bytes(b"half")
+    live = tmp_path / f".{out.name}.partial-{os.getpid()}-xyz"  # a run still writing: keep
+    live.mkdir()
+    stale_cache = Path(tempfile.gettempdir()) / f"rl-critic-synthetic-{dead.pid}-old"
+    stale_cache.mkdir(exist_ok=True)
+    assert main(["make-synthetic", "--n", "4", "--out", str(out)]) == 0
+    assert out.exists() and not stale_dir.exists() and not stale_file.exists() and live.exists()
+    assert not stale_cache.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and p != live]

@@ -14,7 +14,6 @@ no reference or not exactly one image gives no row (counted). Then convert it li
 from __future__ import annotations
 
 import random
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,8 @@ ARGUMENTS = (MakePairsArguments, InferenceModelArguments)
 
 def main(argv: list[str]) -> int:
     args, model_args = parse(ARGUMENTS, "rl-critic make-pairs", argv, docstring_summary(__doc__))
+    from data_converters.files import private_temp_dir
+
     if args.n < 2:
         raise UserError("--n must be at least 2 (a pair needs two answers)")
     if args.pairs_per_question < 1:
@@ -92,7 +93,7 @@ def main(argv: list[str]) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
-    with tempfile.TemporaryDirectory(prefix="rl-critic-pairs-") as cache_dir:  # no reuse of an older run's rows
+    with private_temp_dir("pairs") as cache_dir:  # no reuse of an older run's rows
         try:
             dataset = Dataset.from_generator(pairs, features=features(), cache_dir=cache_dir)
         except ValueError:  # datasets refuses a generator that yields nothing

@@ -7,7 +7,6 @@ like the real thing: `rl-critic convert --source llava-critic-pairwise --input s
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +48,8 @@ ARGUMENTS = (MakeSyntheticArguments,)
 
 def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic make-synthetic", argv, docstring_summary(__doc__))
+    from data_converters.files import private_temp_dir, remove_stale_staging, staging_prefix
+
     if args.n < 0:
         raise UserError("--n must be >= 0")
     if not args.out.endswith(".parquet"):
@@ -72,16 +73,20 @@ def main(argv: list[str]) -> int:
         if args.edge_cases:
             yield from edge_case_rows(args.seed)
 
-    out = Path(args.out)
+    out = Path(args.out).expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
+    remove_stale_staging(out)
+    partial = out.with_name(staging_prefix(out) + "parquet")
     # A private cache dir: datasets would otherwise reuse an earlier run's rows when its hash of the
     # generator closure collides (measured: a new --layout came back with the old prompts).
-    with tempfile.TemporaryDirectory(prefix="rl-critic-synthetic-") as cache_dir:
-        dataset = Dataset.from_generator(rows, features=features(), cache_dir=cache_dir)
-        dataset.to_parquet(str(partial))
-        rows_written = len(dataset)
-        del dataset
-    partial.replace(out)
+    try:
+        with private_temp_dir("synthetic") as cache_dir:
+            dataset = Dataset.from_generator(rows, features=features(), cache_dir=cache_dir)
+            dataset.to_parquet(str(partial))
+            rows_written = len(dataset)
+            del dataset
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
     print(f"wrote {rows_written} rows ({args.kind}) -> {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
