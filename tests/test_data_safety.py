@@ -133,3 +133,44 @@ def test_a_later_run_removes_what_killed_runs_left_but_not_live_ones(tmp_path, c
     assert out.exists() and not stale_dir.exists() and not stale_file.exists() and live.exists()
     assert not stale_cache.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and p != live]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ("best-of-n --input examples/questions.jsonl --out {tmp}/x.jsonl --n 0", "n must be greater than 0 (got 0)"),
+        ("best-of-n --input examples/questions.jsonl --out {tmp}/x.jsonl --chunk -3", "chunk must be greater than 0"),
+        (
+            "best-of-n --input examples/questions.jsonl --out {tmp}/x.jsonl --temperature 0 --limit 1",
+            "sampling needs a temperature above 0",
+        ),
+        ("make-synthetic --n 4 --tie_rate 1.5 --out {tmp}/s.parquet", "tie_rate must be between 0 and 1 (got 1.5)"),
+        ("eval critic --data d --out {tmp}/r.json --batch_size -1", "batch_size must be greater than 0 (got -1)"),
+        ("eval policy --data d --out {tmp}/r.json --top_p 0", "top_p must be in (0, 1]"),
+        (
+            "train critic-dpo --config recipes/tiny/critic_dpo_policy.yaml --rounds 0 --output_dir {tmp}/o",
+            "rounds must be greater than 0 (got 0)",
+        ),
+        (
+            "train grpo --config {tmp}/list.yaml --use_cpu true --bf16 false",
+            "learning_rate must be a number, not [1, 2]",
+        ),
+        (
+            "train sft --config recipes/tiny/sft_critic.yaml --per_device_train_batch_size 0 --output_dir {tmp}/o",
+            "per_device_train_batch_size must be greater than 0",
+        ),
+        ("generate --prompt hi --min_pixels -5", "min_pixels must be greater than 0 (got -5)"),
+        ("convert --source preference --input i --task dpo --out {tmp}/o --num_proc 0", "num_proc must be greater"),
+    ],
+    ids=lambda value: value.split(" --")[0] if " --" in str(value) else None,
+)
+def test_numbers_are_checked_with_one_line(argv, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "list.yaml").write_text("learning_rate: [1, 2]\n")
+    assert main(argv.format(tmp=tmp_path).split()) != 0
+    last = _last_line(capsys)
+    assert last.startswith("rl-critic ") and expected in last, last
+    assert not (tmp_path / "o").exists() and not (tmp_path / "x.jsonl").exists()

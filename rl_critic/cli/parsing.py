@@ -103,8 +103,13 @@ def check_config_file(path: str) -> None:
 
 
 def parse(dataclass_types, prog: str, argv: Sequence[str], description: str = ""):
-    """`dataclass_parser` + `parse_dataclasses`: the dataclass instances, in the order of the types."""
-    return parse_dataclasses(dataclass_parser(dataclass_types, prog, description), argv)
+    """`dataclass_parser` + `parse_dataclasses`, numbers validated: the dataclass instances, in the order of
+    the types."""
+    from rl_critic.cli.validation import validate_numbers
+
+    parsed = parse_dataclasses(dataclass_parser(dataclass_types, prog, description), argv)
+    validate_numbers(parsed)
+    return parsed
 
 
 def docstring_summary(doc: str | None) -> str:

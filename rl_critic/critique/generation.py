@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from data_converters.errors import UserError
+
 
 @dataclass
 class SamplingSettings:
@@ -23,6 +25,10 @@ class SamplingSettings:
     temperature: float = 1.0
     top_p: float = 1.0
     num_return_sequences: int = 1
+
+    def __post_init__(self) -> None:
+        if self.do_sample and self.temperature <= 0:
+            raise UserError(f"sampling needs a temperature above 0 (got {self.temperature})")
 
 
 def generate(
