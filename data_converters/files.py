@@ -70,10 +70,23 @@ def staged_folder(
         raise
 
 
+def check_output_file(out: str | Path) -> Path:
+    """Refuse, before any work, a file output that cannot be written: an existing folder, or a path under a file."""
+    out = Path(out).expanduser().resolve()
+    if out.is_dir():
+        raise UserError(f"output {out} is a folder; name a file")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"cannot write {out}: {parent} is a file, not a folder")
+            break
+    return out
+
+
 @contextmanager
 def staged_file(out: str | Path, mode: str = "w") -> Iterator:
     """Yield a text handle to a temporary file beside `out`; on success it becomes `out`, on error it is removed."""
-    out = Path(out).expanduser().resolve()
+    out = check_output_file(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(out)
     descriptor, temporary = tempfile.mkstemp(prefix=staging_prefix(out), dir=out.parent)

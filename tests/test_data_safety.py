@@ -174,3 +174,26 @@ def test_numbers_are_checked_with_one_line(argv, expected, tmp_path, capsys, mon
     last = _last_line(capsys)
     assert last.startswith("rl-critic ") and expected in last, last
     assert not (tmp_path / "o").exists() and not (tmp_path / "x.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "best-of-n --input examples/questions.jsonl --out {tmp}/afile/x.jsonl",
+        "best-of-n --input examples/questions.jsonl --out {tmp}",
+        "eval critic --data d --out {tmp}/afile/r.json",
+        "eval policy --data examples/questions.jsonl --out {tmp}",
+        "convert --source preference --input examples/questions.jsonl --task dpo --out {tmp}/afile --overwrite",
+        "tiny-model --out {tmp}/afile",
+        "make-synthetic --n 2 --out {tmp}/afile/s.parquet",
+    ],
+    ids=lambda value: value.split(" --")[0],
+)
+def test_an_output_path_that_cannot_be_written_is_one_line_before_any_work(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "afile").write_text("a file, not a folder")
+    assert main(argv.format(tmp=tmp_path).split()) != 0
+    last = _last_line(capsys)
+    assert last.startswith("rl-critic ") and ("is a file" in last or "is a folder" in last or "not a folder" in last)
+    assert (tmp_path / "afile").read_text() == "a file, not a folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]

@@ -55,15 +55,21 @@ def run_module(name: str, main_function, argv: Sequence[str] | None = None) -> i
     quiet_optional_kernel_warnings()
     try:
         return int(main_function(list(argv)) or 0)
-    except (UserError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+    except (UserError, OSError) as err:  # OSError: missing, not-a-folder, permission, disk full (ENOSPC), ...
         if os.environ.get("RL_CRITIC_DEBUG"):
             raise
-        message = str(err) if isinstance(err, UserError) else f"{err.strerror}: {err.filename}"
+        message = str(err) if isinstance(err, UserError) else _os_error_line(err)
         print(f"rl-critic {name}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"rl-critic {name}: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error_line(err: OSError) -> str:
+    """`No space left on device: /data/out/.x.partial-...`: what failed and on which file, in one line."""
+    where = f": {err.filename}" if err.filename else ""
+    return f"{err.strerror or str(err).splitlines()[0]}{where}"
 
 
 def quiet_optional_kernel_warnings() -> None:

@@ -47,6 +47,9 @@ ARGUMENTS = (BestOfNArguments, JudgeArguments, InferenceModelArguments)
 
 def main(argv: list[str]) -> int:
     args, judge_args, model_args = parse(ARGUMENTS, "rl-critic best-of-n", argv, docstring_summary(__doc__))
+    from data_converters.files import check_output_file
+
+    check_output_file(args.out)  # before the model loads, not after the work
     if args.n < 1:
         raise UserError("--n must be at least 1")
     from transformers import set_seed

@@ -8,7 +8,6 @@ like the real thing: `rl-critic convert --source llava-critic-pairwise --input s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from data_converters.errors import UserError
 from data_converters.layouts import LAYOUTS
@@ -48,7 +47,7 @@ ARGUMENTS = (MakeSyntheticArguments,)
 
 def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic make-synthetic", argv, docstring_summary(__doc__))
-    from data_converters.files import private_temp_dir, remove_stale_staging, staging_prefix
+    from data_converters.files import check_output_file, private_temp_dir, remove_stale_staging, staging_prefix
 
     if args.n < 0:
         raise UserError("--n must be >= 0")
@@ -73,7 +72,7 @@ def main(argv: list[str]) -> int:
         if args.edge_cases:
             yield from edge_case_rows(args.seed)
 
-    out = Path(args.out).expanduser().resolve()
+    out = check_output_file(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(out)
     partial = out.with_name(staging_prefix(out) + "parquet")
