@@ -51,7 +51,42 @@ def _single_split(data, split: str | None, where: str):
 
 
 def load_any(path_or_id: str, hub_config: str | None = None, split: str | None = None):
-    """One split of any dataset the toolkit accepts (images decoded, as `datasets` gives them)."""
+    """One split of any dataset the toolkit accepts (images decoded, as `datasets` gives them).
+
+    A local file or folder that `datasets` cannot read (empty, truncated, corrupt, not UTF-8, `{}` lines,
+    schemas that do not match) or that holds no rows is one `UserError` naming it, not a pyarrow traceback.
+    """
+    path = Path(path_or_id).expanduser()
+    if not path.exists():
+        return _load_any(path_or_id, hub_config, split)
+    try:
+        dataset = _load_any(path_or_id, hub_config, split)
+    except UserError:
+        raise
+    except StopIteration as err:  # `datasets` on an empty JSONL file
+        raise UserError(f"{path_or_id} holds no rows") from err
+    except (OSError, ValueError, TypeError, KeyError, UnicodeDecodeError) as err:
+        if "corresponds to no data" in str(err):  # only `{}` lines: no columns, so no split
+            raise UserError(f"{path_or_id} holds no rows (only empty objects)") from err
+        raise UserError(f"cannot read {path_or_id}: {_first_line(err)}") from err
+    except Exception as err:  # datasets/pyarrow raise their own types (DatasetGenerationError, ArrowInvalid, ...)
+        if type(err).__module__.split(".")[0] not in ("datasets", "pyarrow"):
+            raise
+        raise UserError(f"cannot read {path_or_id}: {_first_line(err)}") from err
+    if len(dataset) == 0 or not dataset.column_names:
+        raise UserError(f"{path_or_id} holds no rows")
+    return dataset
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    cause = err.__cause__ or err.__context__
+    if isinstance(cause, Exception) and type(err).__name__ == "DatasetGenerationError":
+        text = str(cause).strip() or text  # "An error occurred while generating the dataset" says nothing
+    return text.splitlines()[0][:300]
+
+
+def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
     from datasets import load_dataset, load_from_disk
 
     path = Path(path_or_id).expanduser()

@@ -197,3 +197,41 @@ def test_an_output_path_that_cannot_be_written_is_one_line_before_any_work(argv,
     assert last.startswith("rl-critic ") and ("is a file" in last or "is a folder" in last or "not a folder" in last)
     assert (tmp_path / "afile").read_text() == "a file, not a folder"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def _unreadable(tmp_path: Path, kind: str) -> Path:
+    if kind == "empty.jsonl":
+        (tmp_path / kind).write_text("")
+    elif kind == "objects.jsonl":
+        (tmp_path / kind).write_text("{}\n{}\n")
+    elif kind == "latin1.jsonl":
+        (tmp_path / kind).write_bytes(b'{"question": "caf\xe9"}\n\xff\xfe\n')
+    elif kind == "truncated.parquet":
+        from datasets import Dataset
+
+        Dataset.from_list([{"question": "x" * 500}]).to_parquet(str(tmp_path / "full.parquet"))
+        (tmp_path / kind).write_bytes((tmp_path / "full.parquet").read_bytes()[:200])
+        (tmp_path / "full.parquet").unlink()
+    elif kind == "zero-rows.parquet":
+        from datasets import Dataset
+
+        Dataset.from_dict({"question": []}).to_parquet(str(tmp_path / kind))
+    return tmp_path / kind
+
+
+@pytest.mark.parametrize("kind", ["empty.jsonl", "objects.jsonl", "latin1.jsonl", "truncated.parquet",
+                                  "zero-rows.parquet"])  # fmt: skip
+@pytest.mark.parametrize(
+    "command",
+    ["convert --source preference --task dpo --input {data} --out {tmp}/out",
+     "train grpo --config recipes/tiny/grpo_critic.yaml --dataset_name {data} --output_dir {tmp}/out",
+     "eval critic --data {data} --out {tmp}/out/r.json"],
+    ids=["convert", "train", "eval"],
+)  # fmt: skip
+def test_unreadable_data_is_one_line_and_writes_nothing(kind, command, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    data = _unreadable(tmp_path, kind)
+    assert main(command.format(data=data, tmp=tmp_path).split()) != 0
+    last = _last_line(capsys)
+    assert last.startswith("rl-critic ") and ": error: " in last and str(data) in last, last
+    assert not (tmp_path / "out").exists()

@@ -20,9 +20,9 @@ def is_question_file(source: str | None) -> bool:
     path = Path(source or "")
     if path.suffix not in (".jsonl", ".json") or not path.is_file():
         return False
-    with open(path, encoding="utf-8") as handle:
-        first = next((line for line in handle if line.strip()), "")
-    try:
+    try:  # not UTF-8 or not JSON: not a question file (load_any then names what is wrong with it)
+        with open(path, encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), "")
         row = json.loads(first)
     except ValueError:
         return False
