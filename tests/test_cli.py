@@ -252,4 +252,4 @@ def test_convert_errors_are_one_line(tmp_path, capsys):
     assert "invalid choice: 'nope'" in _error_line(capsys, [*base[:2], "nope", *base[3:], "--input", "x"], code=2)
     (tmp_path / "bad.txt").write_text("x")
     assert "unsupported input file type" in _error_line(capsys, [*base, "--input", str(tmp_path / "bad.txt")])
-    assert "--n must be >= 0" in _error_line(capsys, ["make-synthetic", "--n", "-1", "--out", "a.parquet"])
+    assert "n must be greater than 0" in _error_line(capsys, ["make-synthetic", "--n", "-1", "--out", "a.parquet"])

@@ -183,7 +183,9 @@ def test_runner_logs_records_and_fails_with_one_line(tmp_path):
     runner.run(["make-synthetic", "--n", "3", "--out", str(tmp_path / "d.parquet")], "synthetic")
     assert (tmp_path / "d.parquet").exists()
     assert "wrote 3 rows" in (tmp_path / "logs" / "synthetic.log").read_text()
-    with pytest.raises(UserError, match=r"bad failed \(exit 1\): rl-critic make-synthetic: error: --n must be >= 0"):
+    with pytest.raises(
+        UserError, match=r"bad failed \(exit 1\): rl-critic make-synthetic: error: n must be greater than 0"
+    ):
         runner.run(["make-synthetic", "--n", "-1", "--out", str(tmp_path / "e.parquet")], "bad")
     lines = (tmp_path / "commands.sh").read_text().splitlines()
     assert lines[0] == "#!/bin/sh" and lines[-2].startswith("rl-critic make-synthetic --n 3 --out ")

@@ -49,8 +49,6 @@ def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic make-synthetic", argv, docstring_summary(__doc__))
     from data_converters.files import check_output_file, private_temp_dir, remove_stale_staging, staging_prefix
 
-    if args.n < 0:
-        raise UserError("--n must be >= 0")
     if not args.out.endswith(".parquet"):
         raise UserError("--out must be a .parquet file")
     from datasets import Dataset
