@@ -18,6 +18,10 @@ from data_converters.parsing import ParseError
 
 # Qwen-VL needs at least one 28x28 patch after resizing; LLaVA-Critic-R1's own evaluation skips smaller.
 MIN_SIDE = 28
+# Larger is refused before reading: a photo is a few MB, and one 1 GB file would cost more than that in memory.
+MAX_IMAGE_BYTES = 64 * 1024 * 1024
+# PIL's own decompression-bomb threshold (~89 MP); a 20000x20000 PNG header is 48 kB on disk.
+MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 
 def _decode_base64(text: str) -> bytes:
@@ -62,6 +66,8 @@ def image_ref(value: Any, base_dir: str | None = None) -> dict[str, Any]:
         full = path if os.path.isabs(path) or base_dir is None else os.path.join(base_dir, path)
         if not os.path.isfile(full):
             raise ParseError(f"image file not found: {path}")
+        if os.path.getsize(full) > MAX_IMAGE_BYTES:
+            raise ParseError(f"image file over {MAX_IMAGE_BYTES // 2**20} MB: {path}")
         with open(full, "rb") as handle:
             data = handle.read()
     check_image_bytes(data)
@@ -69,12 +75,18 @@ def image_ref(value: Any, base_dir: str | None = None) -> dict[str, Any]:
 
 
 def check_image_bytes(data: bytes) -> tuple[int, int]:
-    """(width, height) from the header; `ParseError` for corrupt or too-small images."""
+    """(width, height) from the header; `ParseError` for corrupt, too-small or too-large images."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ParseError(f"image over {MAX_IMAGE_BYTES // 2**20} MB")
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
+    except Image.DecompressionBombError as err:
+        raise ParseError(f"image too large to decode safely ({str(err).split(' exceeds')[0]})") from err
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise ParseError("corrupt image") from err
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ParseError(f"image too large ({width}x{height} = {width * height:,} pixels; limit {MAX_IMAGE_PIXELS:,})")
     if min(width, height) < MIN_SIDE:
         raise ParseError(f"image too small ({width}x{height}, need {MIN_SIDE} px per side)")
     return width, height

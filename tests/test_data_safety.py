@@ -235,3 +235,39 @@ def test_unreadable_data_is_one_line_and_writes_nothing(kind, command, tmp_path,
     last = _last_line(capsys)
     assert last.startswith("rl-critic ") and ": error: " in last and str(data) in last, last
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def bombs(tmp_path):
+    from PIL import Image
+
+    Image.new("1", (20000, 20000)).save(tmp_path / "bomb.png", optimize=True)  # 48 kB on disk, 400 MP
+    with open(tmp_path / "huge.png", "wb") as handle:  # sparse: 70 MB that must be refused unread
+        handle.truncate(70 * 2**20)
+    good = str(ROOT / "examples" / "red_circle.png")
+    rows = [{"id": name, "question": "Colour?", "chosen": "Red.", "rejected": "Blue.", "image": image}
+            for name, image in (("bomb", "bomb.png"), ("huge", "huge.png"), ("good", good))]  # fmt: skip
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps({"id": r["id"], "question": "What?", "image": r["image"]})
+                                              + "\n" for r in rows))  # fmt: skip
+    return tmp_path
+
+
+def test_decompression_bombs_and_huge_files_are_rejected_rows_not_crashes(bombs, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["convert", "--source", "preference", "--input", str(bombs / "pairs.jsonl"), "--task", "dpo",
+                 "--out", str(bombs / "dpo")]) == 0  # fmt: skip
+    reasons = {json.loads(line)["id"]: json.loads(line)["reason"]
+               for line in (bombs / "dpo" / "rejected.jsonl").read_text().splitlines()}  # fmt: skip
+    assert "too large to decode safely" in reasons["bomb"] and "over 64 MB" in reasons["huge"]
+    assert json.loads((bombs / "dpo" / "summary.json").read_text())["rows_written"] == 1
+    assert main(["best-of-n", "--input", str(bombs / "q.jsonl"), "--out", str(bombs / "r.jsonl"), "--n", "2",
+                 "--max_new_tokens", "2", "--strategy", "first"]) == 0  # fmt: skip
+    records = {r["id"]: r for r in map(json.loads, (bombs / "r.jsonl").read_text().splitlines())}
+    assert "too large to decode safely" in str(records["bomb"]["errors"]) and "over 64 MB" in str(
+        records["huge"]["errors"]
+    )
+    assert "errors" not in records["good"]
+    capsys.readouterr()
+    assert main(["generate", "--prompt", "hi", "--image", str(bombs / "bomb.png")]) == 1
+    assert "image too large to decode safely" in _last_line(capsys)

@@ -17,6 +17,7 @@ from typing import Any
 from PIL import Image
 
 from data_converters.errors import UserError
+from data_converters.images import MAX_IMAGE_BYTES
 
 # qwen-vl-utils' own defaults (4 and 16384 tokens of 28x28 px).
 DEFAULT_MIN_PIXELS = 4 * 28 * 28
@@ -39,6 +40,8 @@ def load_image(
     if isinstance(source, str) and not source.startswith(("http://", "https://", "data:image", "file://")):
         if not os.path.isfile(source):
             raise UserError(f"image not found: {source}")
+        if os.path.getsize(source) > MAX_IMAGE_BYTES:  # refused before it is read into memory
+            raise UserError(f"image file over {MAX_IMAGE_BYTES // 2**20} MB: {source}")
     element: dict[str, Any] = {"image": source}
     element["min_pixels"] = DEFAULT_MIN_PIXELS if min_pixels is None else min_pixels
     element["max_pixels"] = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
@@ -46,6 +49,10 @@ def load_image(
         raise UserError(f"min_pixels ({element['min_pixels']}) is larger than max_pixels ({element['max_pixels']})")
     try:
         return fetch_image(element)
+    except Image.DecompressionBombError as err:  # a small file whose header claims 20000x20000 pixels
+        raise UserError(
+            f"image too large to decode safely {str(source)[:200]!r}: {str(err).split(' exceeds')[0]}"
+        ) from err
     except (OSError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
         raise UserError(f"cannot read image {str(source)[:200]!r}: {err}") from err
 
