@@ -271,3 +271,41 @@ def test_decompression_bombs_and_huge_files_are_rejected_rows_not_crashes(bombs,
     capsys.readouterr()
     assert main(["generate", "--prompt", "hi", "--image", str(bombs / "bomb.png")]) == 1
     assert "image too large to decode safely" in _last_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [("config", "a JSON file in it does not parse"), ("weights", "Error while deserializing header"),
+     ("custom", "needs code from the checkpoint itself"), ("empty", "holds no config.json")],
+)  # fmt: skip
+def test_broken_model_folders_are_one_line(damage, expected, tiny_dirs, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_dirs["qwen2_5_vl"], folder)
+    if damage == "config":
+        (folder / "config.json").write_text("{not json")
+    elif damage == "weights":
+        (folder / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:1000])
+    elif damage == "custom":
+        config = json.loads((folder / "config.json").read_text())
+        config |= {"model_type": "x_custom", "auto_map": {"AutoConfig": "configuration_x.XConfig"}}
+        (folder / "config.json").write_text(json.dumps(config))
+    else:
+        for path in folder.iterdir():
+            path.unlink()
+        (folder / "notes.txt").write_text("x")
+    assert main(["generate", "--model", str(folder), "--prompt", "hi", "--max_new_tokens", "1"]) == 1
+    assert expected in _last_line(capsys)
+
+
+def test_a_truncated_tiny_model_in_the_cache_is_rebuilt(tiny_cache, capsys):
+    from rl_critic.models.tiny import ensure_tiny_model
+
+    folder = ensure_tiny_model("llava_onevision", "small")
+    weights = folder / "model.safetensors"
+    good = weights.stat().st_size
+    weights.write_bytes(weights.read_bytes()[: good // 3])  # a full disk cut the write
+    assert ensure_tiny_model("llava_onevision", "small") == folder
+    assert weights.stat().st_size == good
+    assert main(["generate", "--model", "tiny-llava_onevision-small", "--prompt", "hi", "--max_new_tokens", "1"]) == 0

@@ -129,8 +129,8 @@ def load_processor(
     path = resolve_model_path(name_or_path)
     try:
         processor = AutoProcessor.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
-    except OSError as err:
-        raise UserError(f"cannot load processor from {name_or_path!r}: {_first_line(err)}") from err
+    except Exception as err:
+        raise _load_error("processor", name_or_path, err) from err
     tokenizer = getattr(processor, "tokenizer", processor)
     tokenizer.padding_side = padding_side
     if tokenizer.pad_token is None:
@@ -190,8 +190,8 @@ def load_model(
         kwargs.update(quantization_config=quantization_config, device_map=quantization_device_map())
     try:
         model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
-    except OSError as err:
-        raise UserError(f"cannot load model from {args.model_name_or_path!r}: {_first_line(err)}") from err
+    except Exception as err:
+        raise _load_error("model", args.model_name_or_path, err) from err
     if args.freeze_vision_tower:
         vision_tower(model).requires_grad_(False)
     if gradient_checkpointing:
@@ -224,6 +224,23 @@ def load_model_and_processor(args: ModelArguments, *, trust_remote_code: bool | 
         trust_remote_code=trust_remote_code,
     )
     return load_model(args, trust_remote_code=trust_remote_code, **kwargs), processor
+
+
+def _load_error(what: str, name: str, err: Exception) -> Exception:
+    """A broken checkpoint folder (unparsable config.json, truncated safetensors, missing files, custom code)
+    as one `UserError`; anything else (a bug) is returned unchanged, to be raised with its traceback."""
+    import json
+
+    text = _first_line(err)
+    if "trust_remote_code" in str(err):
+        return UserError(f"{name} needs code from the checkpoint itself (a custom architecture): pass "
+                         "--trust_remote_code true if you trust its author")  # fmt: skip
+    if isinstance(err, json.JSONDecodeError):
+        text = f"a JSON file in it does not parse ({text})"
+    broken = isinstance(err, (OSError, json.JSONDecodeError, KeyError)) or type(err).__name__ == "SafetensorError"
+    if broken or (isinstance(err, ValueError) and "config" in str(err).lower()):
+        return UserError(f"cannot load {what} from {name!r}: {text}")
+    return err
 
 
 def _first_line(err: BaseException) -> str:

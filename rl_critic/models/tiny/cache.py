@@ -88,9 +88,14 @@ def _save_model_on_any_rank(model, folder: Path) -> None:
 
 
 def _is_current(folder: Path, expected: dict) -> bool:
+    """Built by this version, and its weights readable (a truncated file, e.g. a full disk, means rebuild)."""
+    from safetensors import safe_open
+
     try:
         marker = json.loads((folder / MARKER).read_text())
-    except (OSError, ValueError):
+        with safe_open(str(folder / "model.safetensors"), "pt") as weights:
+            weights.keys()
+    except Exception:  # OSError, ValueError, SafetensorError: not usable, build it again
         return False
     return all(marker.get(key) == value for key, value in expected.items())
 
