@@ -125,7 +125,8 @@ def convert(
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and not overwrite:
         raise UserError(f"output folder exists: {out_dir} (pass --overwrite to replace it)")
-    check_replaceable(out, "summary.json", [input_path] if Path(input_path).expanduser().exists() else [])
+    local_input = [input_path] if Path(input_path).expanduser().exists() else []
+    check_replaceable(out, "summary.json", local_input)  # before reading anything
     start = time.perf_counter()
     spec = _sources()[source]
     dataset, base_dir = load_input(input_path, hub_config or spec.hub_config, split)
@@ -136,7 +137,6 @@ def convert(
     features = output_features(task, image_column)
     keep_ties = keep_ties or task == "eval"
 
-    local_input = [input_path] if Path(input_path).expanduser().exists() else []
     with staged_folder(out, replace=overwrite, marker="summary.json", protect=local_input) as staging:
         (staging / ".cache").mkdir()
         converted = dataset.map(

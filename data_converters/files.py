@@ -84,21 +84,28 @@ def check_output_file(out: str | Path) -> Path:
 
 
 @contextmanager
-def staged_file(out: str | Path, mode: str = "w") -> Iterator:
-    """Yield a text handle to a temporary file beside `out`; on success it becomes `out`, on error it is removed."""
+def staged_path(out: str | Path) -> Iterator[Path]:
+    """Yield a temporary file path beside `out` for any writer (parquet, text); on success it becomes `out`,
+    on error it is removed. What killed runs left for the same `out` is removed first."""
     out = check_output_file(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(out)
     descriptor, temporary = tempfile.mkstemp(prefix=staging_prefix(out), dir=out.parent)
     os.close(descriptor)
     try:
-        with open(temporary, mode, encoding="utf-8") as handle:
-            yield handle
-        os.chmod(temporary, 0o666 & ~umask())
+        yield Path(temporary)
+        os.chmod(temporary, 0o666 & ~umask())  # mkstemp makes 0600
         os.replace(temporary, out)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def staged_file(out: str | Path, mode: str = "w") -> Iterator:
+    """Yield a text handle to a temporary file beside `out`; on success it becomes `out`, on error it is removed."""
+    with staged_path(out) as temporary, open(temporary, mode, encoding="utf-8") as handle:
+        yield handle
 
 
 def umask() -> int:
@@ -130,8 +137,12 @@ def remove_stale(folder: Path, prefix: str) -> None:
 
     for path in folder.glob(glob.escape(prefix) + "*"):
         pid = path.name[len(prefix) :].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def remove_stale_staging(out: Path) -> None:

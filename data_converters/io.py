@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from data_converters.errors import UserError
+from data_converters.errors import UserError, first_line
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
 
@@ -65,25 +65,17 @@ def load_any(path_or_id: str, hub_config: str | None = None, split: str | None =
         raise
     except StopIteration as err:  # `datasets` on an empty JSONL file
         raise UserError(f"{path_or_id} holds no rows") from err
-    except (OSError, ValueError, TypeError, KeyError, UnicodeDecodeError) as err:
+    except (OSError, ValueError, TypeError, KeyError) as err:  # ValueError covers UnicodeDecodeError
         if "corresponds to no data" in str(err):  # only `{}` lines: no columns, so no split
             raise UserError(f"{path_or_id} holds no rows (only empty objects)") from err
-        raise UserError(f"cannot read {path_or_id}: {_first_line(err)}") from err
+        raise UserError(f"cannot read {path_or_id}: {first_line(err)}") from err
     except Exception as err:  # datasets/pyarrow raise their own types (DatasetGenerationError, ArrowInvalid, ...)
         if type(err).__module__.split(".")[0] not in ("datasets", "pyarrow"):
             raise
-        raise UserError(f"cannot read {path_or_id}: {_first_line(err)}") from err
+        raise UserError(f"cannot read {path_or_id}: {first_line(err)}") from err
     if len(dataset) == 0 or not dataset.column_names:
         raise UserError(f"{path_or_id} holds no rows")
     return dataset
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    cause = err.__cause__ or err.__context__
-    if isinstance(cause, Exception) and type(err).__name__ == "DatasetGenerationError":
-        text = str(cause).strip() or text  # "An error occurred while generating the dataset" says nothing
-    return text.splitlines()[0][:300]
 
 
 def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
@@ -116,7 +108,7 @@ def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
     try:
         data = load_dataset(path_or_id, name=hub_config)
     except Exception as err:  # the hub raises many types; the user needs the first line
-        raise UserError(f"cannot load dataset {path_or_id!r}: {str(err).splitlines()[0][:300]}") from err
+        raise UserError(f"cannot load dataset {path_or_id!r}: {first_line(err)}") from err
     return _single_split(data, split, path_or_id)
 
 

@@ -50,8 +50,6 @@ def main(argv: list[str]) -> int:
     from data_converters.files import check_output_file
 
     check_output_file(args.out)  # before the model loads, not after the work
-    if args.n < 1:
-        raise UserError("--n must be at least 1")
     from transformers import set_seed
 
     from data_converters.files import staged_file

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from data_converters.errors import UserError
 from data_converters.schema import TASKS
 from rl_critic.cli.parsing import docstring_summary, parse
 
@@ -55,8 +54,6 @@ ARGUMENTS = (ConvertArguments,)
 
 def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic convert", argv, docstring_summary(__doc__))
-    if args.limit is not None and args.limit < 0:
-        raise UserError("--limit must be >= 0")
     from data_converters.convert import convert
 
     seed = None if args.keep_order else args.seed

@@ -30,11 +30,9 @@ ARGUMENTS = (EvalCriticArguments, InferenceModelArguments)
 
 def main(argv: list[str]) -> int:
     args, model_args = parse(ARGUMENTS, "rl-critic eval critic", argv, docstring_summary(__doc__))
-    from data_converters.files import check_output_file
-    from rl_critic.evaluation.report import report_paths
+    from rl_critic.evaluation.report import check_report_paths
 
-    for path in (args.out, *report_paths(args.out)):  # before the model loads, not after the work
-        check_output_file(path)
+    check_report_paths(args.out)  # before the model loads, not after the work
     from transformers import set_seed
 
     from data_converters.io import load_any

@@ -28,11 +28,9 @@ ARGUMENTS = (EvalPolicyArguments, JudgeArguments, InferenceModelArguments)
 
 def main(argv: list[str]) -> int:
     args, judge_args, model_args = parse(ARGUMENTS, "rl-critic eval policy", argv, docstring_summary(__doc__))
-    from data_converters.files import check_output_file
-    from rl_critic.evaluation.report import report_paths
+    from rl_critic.evaluation.report import check_report_paths
 
-    for path in (args.out, *report_paths(args.out)):  # before the model loads, not after the work
-        check_output_file(path)
+    check_report_paths(args.out)  # before the model loads, not after the work
     from transformers import set_seed
 
     from rl_critic.critique.generation import SamplingSettings

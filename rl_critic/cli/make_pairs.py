@@ -47,12 +47,10 @@ ARGUMENTS = (MakePairsArguments, InferenceModelArguments)
 
 def main(argv: list[str]) -> int:
     args, model_args = parse(ARGUMENTS, "rl-critic make-pairs", argv, docstring_summary(__doc__))
-    from data_converters.files import private_temp_dir
+    from data_converters.files import private_temp_dir, staged_path
 
     if args.n < 2:
         raise UserError("--n must be at least 2 (a pair needs two answers)")
-    if args.pairs_per_question < 1:
-        raise UserError("--pairs_per_question must be at least 1")
     if not args.out.endswith(".parquet"):
         raise UserError("--out must be a .parquet file")
     from datasets import Dataset
@@ -91,9 +89,8 @@ def main(argv: list[str]) -> int:
                 bar.update(len(questions))
 
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    with private_temp_dir("pairs") as cache_dir:  # no reuse of an older run's rows
+    # a private cache: no reuse of an older run's rows
+    with staged_path(out) as partial, private_temp_dir("pairs") as cache_dir:
         try:
             dataset = Dataset.from_generator(pairs, features=features(), cache_dir=cache_dir)
         except ValueError:  # datasets refuses a generator that yields nothing
@@ -103,7 +100,6 @@ def main(argv: list[str]) -> int:
         dataset.to_parquet(str(partial))
         written = len(dataset)
         del dataset
-    partial.replace(out)
     right, wrong = counts.pop("samples right", 0), counts.pop("samples wrong", 0)
     print(f"make-pairs: {written} pairs from {len(rows)} questions; samples right: {right}/{right + wrong} "
           f"({100 * right / max(right + wrong, 1):.1f}%) -> {out}")  # fmt: skip

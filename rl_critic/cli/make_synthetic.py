@@ -8,6 +8,7 @@ like the real thing: `rl-critic convert --source llava-critic-pairwise --input s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from data_converters.errors import UserError
 from data_converters.layouts import LAYOUTS
@@ -47,7 +48,9 @@ ARGUMENTS = (MakeSyntheticArguments,)
 
 def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic make-synthetic", argv, docstring_summary(__doc__))
-    from data_converters.files import check_output_file, private_temp_dir, remove_stale_staging, staging_prefix
+    from data_converters.files import check_output_file, private_temp_dir, staged_path
+
+    check_output_file(args.out)  # before any work
 
     if not args.out.endswith(".parquet"):
         raise UserError("--out must be a .parquet file")
@@ -70,20 +73,13 @@ def main(argv: list[str]) -> int:
         if args.edge_cases:
             yield from edge_case_rows(args.seed)
 
-    out = check_output_file(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(out)
-    partial = out.with_name(staging_prefix(out) + "parquet")
     # A private cache dir: datasets would otherwise reuse an earlier run's rows when its hash of the
     # generator closure collides (measured: a new --layout came back with the old prompts).
-    try:
-        with private_temp_dir("synthetic") as cache_dir:
-            dataset = Dataset.from_generator(rows, features=features(), cache_dir=cache_dir)
-            dataset.to_parquet(str(partial))
-            rows_written = len(dataset)
-            del dataset
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
+    with staged_path(args.out) as partial, private_temp_dir("synthetic") as cache_dir:
+        dataset = Dataset.from_generator(rows, features=features(), cache_dir=cache_dir)
+        dataset.to_parquet(str(partial))
+        rows_written = len(dataset)
+        del dataset
+    out = Path(args.out)
     print(f"wrote {rows_written} rows ({args.kind}) -> {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from data_converters.files import staged_file
+from data_converters.files import check_output_file, staged_file
 
 
 def markdown(report: dict[str, Any], title: str) -> str:
@@ -37,6 +37,12 @@ def report_paths(out: str | Path) -> tuple[Path, Path, Path]:
     base = out.with_suffix("") if out.suffix in (".json", ".md") else out
     return (base.with_name(base.name + ".json"), base.with_name(base.name + ".md"),
             base.with_name(base.name + ".judgments.jsonl"))  # fmt: skip
+
+
+def check_report_paths(out: str | Path) -> None:
+    """Refuse, before any work, an `--out` whose report files cannot be written (`check_output_file`)."""
+    for path in (out, *report_paths(out)):
+        check_output_file(path)
 
 
 def write_report(out: str | Path, report: dict[str, Any], records: list[dict[str, Any]], title: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from trl import ModelConfig
 
-from data_converters.errors import UserError
+from data_converters.errors import UserError, first_line
 
 
 @dataclass
@@ -231,7 +231,7 @@ def _load_error(what: str, name: str, err: Exception) -> Exception:
     as one `UserError`; anything else (a bug) is returned unchanged, to be raised with its traceback."""
     import json
 
-    text = _first_line(err)
+    text = first_line(err)
     if "trust_remote_code" in str(err):
         return UserError(f"{name} needs code from the checkpoint itself (a custom architecture): pass "
                          "--trust_remote_code true if you trust its author")  # fmt: skip
@@ -241,8 +241,3 @@ def _load_error(what: str, name: str, err: Exception) -> Exception:
     if broken or (isinstance(err, ValueError) and "config" in str(err).lower()):
         return UserError(f"cannot load {what} from {name!r}: {text}")
     return err
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0][:300]
