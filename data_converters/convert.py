@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import time
 from collections import Counter
@@ -18,6 +19,7 @@ from typing import Any
 
 from data_converters.errors import UserError
 from data_converters.files import check_replaceable, staged_folder
+from data_converters.images import ImageFolder
 from data_converters.io import dataset_card, load_input, write_dataset
 from data_converters.parsing import ParseError
 from data_converters.schema import TASKS, task_row
@@ -114,8 +116,11 @@ def convert(
     hub_config: str | None = None,
     split: str | None = None,
     overwrite: bool = False,
+    images_root: str | None = None,
 ) -> dict[str, Any]:
-    """Convert `input_path` read as `source` into a `task` dataset in `out_dir`; returns the summary."""
+    """Convert `input_path` read as `source` into a `task` dataset in `out_dir`; returns the summary.
+
+    `images_root`: the folder image file paths must stay in (default: the input's folder; `any`: no limit)."""
     if source not in _sources():
         raise UserError(f"unknown source {source!r}; choose from: {', '.join(_sources())}")
     if task not in TASKS:
@@ -130,6 +135,9 @@ def convert(
     start = time.perf_counter()
     spec = _sources()[source]
     dataset, base_dir = load_input(input_path, hub_config or spec.hub_config, split)
+    if images_root not in (None, "any") and not os.path.isdir(images_root):
+        raise UserError(f"--images_root {images_root} is not a folder")
+    base_dir = ImageFolder(base_dir, None if images_root == "any" else images_root or base_dir)
     rows_read = len(dataset) if limit is None else min(limit, len(dataset))
     if limit is not None:
         dataset = dataset.select(range(rows_read))
@@ -178,6 +186,10 @@ def _write_outputs(converted, staging: Path, *, strict: bool, out_format: str) -
     reasons = converted["_reason"]
     kept = [i for i, reason in enumerate(reasons) if not reason]
     rejected = [i for i, reason in enumerate(reasons) if reason]
+    if rejected and not kept:  # an empty dataset "succeeding" only moves the failure to the next command
+        counts = Counter(reasons[i] for i in rejected).most_common(3)
+        raise UserError(f"every row ({len(rejected)}) was rejected, nothing written; most common: "
+                        + "; ".join(f"{reason} ({count})" for reason, count in counts))  # fmt: skip
     if strict and rejected:
         first = converted[rejected[0]]
         raise UserError(

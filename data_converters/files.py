@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from data_converters.errors import UserError
@@ -88,6 +88,7 @@ def staged_path(out: str | Path) -> Iterator[Path]:
     """Yield a temporary file path beside `out` for any writer (parquet, text); on success it becomes `out`,
     on error it is removed. What killed runs left for the same `out` is removed first."""
     out = check_output_file(out)
+    made = [folder for folder in out.parents if not folder.exists()]  # removed again if the write fails
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(out)
     descriptor, temporary = tempfile.mkstemp(prefix=staging_prefix(out), dir=out.parent)
@@ -98,6 +99,9 @@ def staged_path(out: str | Path) -> Iterator[Path]:
         os.replace(temporary, out)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
+        for folder in made:  # deepest first; one another writer has filled meanwhile stays
+            with suppress(OSError):
+                folder.rmdir()
         raise
 
 
@@ -121,7 +125,7 @@ def staging_prefix(out: Path) -> str:
     return f".{out.name}.partial-{os.getpid()}-"
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -137,7 +141,7 @@ def remove_stale(folder: Path, prefix: str) -> None:
 
     for path in folder.glob(glob.escape(prefix) + "*"):
         pid = path.name[len(prefix) :].split("-", 1)[0]
-        if not pid.isdigit() or _process_alive(int(pid)):
+        if not pid.isdigit() or process_alive(int(pid)):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
@@ -32,11 +33,31 @@ def _decode_base64(text: str) -> bytes:
         raise ParseError("image is neither a readable path nor valid base64") from err
 
 
-def image_ref(value: Any, base_dir: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ImageFolder:
+    """Where a source's image paths start (`base`: the input's folder) and the folder they must stay in
+    (`root`, None for anywhere): `convert` embeds the bytes of whatever a path names, so a JSONL row from
+    someone else must not be able to pull `~/.ssh/...` or another user's pictures into a shared dataset."""
+
+    base: str | None
+    root: str | None
+
+    def resolve(self, path: str) -> str:
+        full = path if os.path.isabs(path) or self.base is None else os.path.join(self.base, path)
+        if self.root is not None:
+            real, root = os.path.realpath(full), os.path.realpath(self.root)
+            if os.path.commonpath([real, root]) != root:
+                raise ParseError(f"image path {path} leads outside --images_root {self.root} (pass --images_root "
+                                 "with a folder that holds it, or `any`)")  # fmt: skip
+        return full
+
+
+def image_ref(value: Any, base_dir: str | ImageFolder | None = None) -> dict[str, Any]:
     """Normalise one image value to `{"bytes", "path"}`; raise `ParseError` when it is unusable.
 
     Accepts what sources hold: a datasets image dict (bytes and/or path), raw bytes, a path (absolute or
-    relative to `base_dir`, the folder of the input file), a `data:image/...;base64,` URI, or plain base64.
+    relative to `base_dir`, the folder of the input file, which an `ImageFolder` also confines paths to),
+    a `data:image/...;base64,` URI, or plain base64.
     """
     if value is None:
         raise ParseError("missing image")
@@ -63,7 +84,8 @@ def image_ref(value: Any, base_dir: str | None = None) -> dict[str, Any]:
     if not data:
         if not path:
             raise ParseError("missing image")
-        full = path if os.path.isabs(path) or base_dir is None else os.path.join(base_dir, path)
+        folder = base_dir if isinstance(base_dir, ImageFolder) else ImageFolder(base_dir, None)
+        full = folder.resolve(path)
         if not os.path.isfile(full):
             raise ParseError(f"image file not found: {path}")
         if os.path.getsize(full) > MAX_IMAGE_BYTES:

@@ -67,7 +67,7 @@ def load_any(path_or_id: str, hub_config: str | None = None, split: str | None =
         raise UserError(f"{path_or_id} holds no rows") from err
     except (OSError, ValueError, TypeError, KeyError) as err:  # ValueError covers UnicodeDecodeError
         if "corresponds to no data" in str(err):  # only `{}` lines: no columns, so no split
-            raise UserError(f"{path_or_id} holds no rows (only empty objects)") from err
+            raise UserError(f"{path_or_id} holds no rows") from err
         raise UserError(f"cannot read {path_or_id}: {first_line(err)}") from err
     except Exception as err:  # datasets/pyarrow raise their own types (DatasetGenerationError, ArrowInvalid, ...)
         if type(err).__module__.split(".")[0] not in ("datasets", "pyarrow"):

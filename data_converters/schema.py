@@ -32,6 +32,25 @@ from data_converters.prompts import pairwise_prompt, pointwise_prompt, user_prom
 TASKS = ("grpo", "sft", "sft-r1", "sft-policy", "dpo", "eval")
 FLIP = {"1": "2", "2": "1", "tie": "tie"}
 
+# What a dataset is, told by its columns: the first entry whose columns it has names it in an error.
+DATA_KINDS = (
+    ({"prompt", "chosen", "rejected"}, "`dpo` data"),
+    ({"prompt", "solution"}, "`grpo` / `eval` data"),
+    ({"messages"}, "`sft` data (sft, sft-r1 or sft-policy)"),
+    (
+        {"question", "chosen", "rejected"},
+        "raw preference pairs (convert them first: `rl-critic convert --source preference --task ...`)",
+    ),
+    ({"conversations"}, "raw LLaVA-Critic-113k rows (convert them first: `rl-critic convert --task ...`)"),
+)
+
+
+def data_kind(columns) -> str:
+    """ "`dpo` data", "raw LLaVA-Critic-113k rows ..." or "data with columns [...]", for errors that say what the
+    user passed before saying what the command needs."""
+    columns = set(columns)
+    return next((name for wanted, name in DATA_KINDS if wanted <= columns), f"data with columns {sorted(columns)}")
+
 
 @dataclass
 class Judgment:

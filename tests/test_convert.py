@@ -123,9 +123,11 @@ def test_keep_ties_limit_and_disk_format(sample, tmp_path):
     assert summary["rows_read"] == 60 and summary["labels"].get("tie", 0) > 0
     loaded = load_any(str(tmp_path / "d"))
     assert len(loaded) == summary["rows_written"] and (tmp_path / "d" / "state.json").exists()
-    # A save_to_disk folder is also valid input.
-    again = convert("preference", str(tmp_path / "d"), "dpo", str(tmp_path / "e"))
-    assert again["rows_read"] == summary["rows_written"]
+    # A save_to_disk folder is also valid input: every row is read (and, grpo rows having no `chosen`, every
+    # row rejected, which is an error rather than an empty output).
+    with pytest.raises(UserError, match=rf"every row \({summary['rows_written']}\) was rejected, nothing written"):
+        convert("preference", str(tmp_path / "d"), "dpo", str(tmp_path / "e"))
+    assert not (tmp_path / "e").exists()
 
 
 def test_sft_keeps_the_original_prompt_and_rationale(sample, tmp_path):

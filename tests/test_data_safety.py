@@ -244,7 +244,8 @@ def bombs(tmp_path):
     Image.new("1", (20000, 20000)).save(tmp_path / "bomb.png", optimize=True)  # 48 kB on disk, 400 MP
     with open(tmp_path / "huge.png", "wb") as handle:  # sparse: 70 MB that must be refused unread
         handle.truncate(70 * 2**20)
-    good = str(ROOT / "examples" / "red_circle.png")
+    good = "good.png"  # inside the input's folder, as convert's --images_root requires by default
+    (tmp_path / good).write_bytes((ROOT / "examples" / "red_circle.png").read_bytes())
     rows = [{"id": name, "question": "Colour?", "chosen": "Red.", "rejected": "Blue.", "image": image}
             for name, image in (("bomb", "bomb.png"), ("huge", "huge.png"), ("good", good))]  # fmt: skip
     (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -7,8 +7,10 @@ Bad input (a missing folder, an unknown name, an unreadable config) ends with on
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -59,16 +61,48 @@ def run_module(name: str, main_function, argv: Sequence[str] | None = None) -> i
         if os.environ.get("RL_CRITIC_DEBUG"):
             raise
         message = str(err) if isinstance(err, UserError) else _os_error_line(err)
-        print(f"rl-critic {name}: error: {message}", file=sys.stderr)
-        return 1
+        return _fail(name, f"error: {message}", 1)
     except KeyboardInterrupt:
-        print(f"rl-critic {name}: interrupted", file=sys.stderr)
-        return 130
+        return _fail(name, "interrupted", 130)
+    except Exception as err:
+        cause = _storage_failure(err)
+        if cause is None or os.environ.get("RL_CRITIC_DEBUG"):
+            raise
+        return _fail(name, f"error: {cause}", 1)
+
+
+def _fail(name: str, message: str, code: int) -> int:
+    """Print the one line, last: progress bars the failure left open are closed first (tqdm would redraw
+    them below it when collected)."""
+    tqdm_module = sys.modules.get("tqdm.std")
+    for bar in list(getattr(getattr(tqdm_module, "tqdm", None), "_instances", ())):
+        bar.close()
+    print(f"rl-critic {name}: {message}", file=sys.stderr)
+    return code
+
+
+# A full disk, a quota or a file-size limit: libraries (datasets, pyarrow, safetensors) wrap these in their own
+# exceptions, but to the user they are all "the output could not be written".
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+
+
+def _storage_failure(err: BaseException) -> str | None:
+    """The one line for an exception caused (anywhere in its chain) by a storage failure, else None."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in _STORAGE_ERRNOS:
+            return _os_error_line(err)
+        code = re.search(r"\(os error (\d+)\)", str(err))  # safetensors (Rust) reports the errno in its text
+        if code and int(code.group(1)) in _STORAGE_ERRNOS:
+            return f"{os.strerror(int(code.group(1)))} (while writing weights)"
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def _os_error_line(err: OSError) -> str:
     """`No space left on device: /data/out/.x.partial-...`: what failed and on which file, in one line."""
-    where = f": {err.filename}" if err.filename else ""
+    where = f": {err.filename}" if err.filename else " (while writing)" if err.errno in _STORAGE_ERRNOS else ""
     return f"{err.strerror or str(err).splitlines()[0]}{where}"
 
 

@@ -6,8 +6,10 @@ Input: JSONL rows `{"id", "image": path or [paths] (relative to the file), "ques
 dataset folder / parquet file with those columns. `--critic` defaults to `--model` (self-critique, as in
 LLaVA-Critic-R1); both load with the same model options (dtype, attention, quantisation, ...). Output: one
 JSON object per question (`id`, `candidates`, `judgments`, `pick`, `picked`, `answer`, `num_judgments`,
-`generated_tokens`); rows that cannot be used carry an `errors` list instead and the run goes on. With
-reference answers, a table compares the pick with `first`, `majority` and the oracle (any candidate right).
+`generated_tokens`); rows that cannot be used (unreadable image, question over the model's context less
+`--max_new_tokens`) carry an `errors` list instead and the run goes on. With reference answers, a table
+compares the pick with `first`, `majority` and the oracle (any candidate right). Finished questions are kept
+in `.OUT.journal.jsonl` as they finish: run the same command again after a kill and it goes on from there.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def main(argv: list[str]) -> int:
 
     from data_converters.files import staged_file
     from rl_critic.critique.generation import SamplingSettings
-    from rl_critic.critique.pipeline import BestOfN, build_judge
+    from rl_critic.critique.journal import Journal
+    from rl_critic.critique.pipeline import BestOfN, answer_all, build_judge, run_settings
     from rl_critic.critique.questions import read_rows
     from rl_critic.critique.strategies import JUDGED_STRATEGIES
     from rl_critic.models.loader import load_model_and_processor
@@ -67,16 +70,18 @@ def main(argv: list[str]) -> int:
                                 top_p=args.top_p, num_return_sequences=args.n)  # fmt: skip
     best_of_n = BestOfN(policy, judge, sampling, args.strategy, args.both_orders, batch_size=args.batch_size)
 
-    start, records = time.perf_counter(), []
+    start = time.perf_counter()
+    journal = Journal(args.out, run_settings(args, judge_args, model_args, source=args.input))
+    records = answer_all(best_of_n, rows, journal, args.chunk, model_args.min_pixels, model_args.max_pixels,
+                         args.seed, f"best-of-{args.n} {args.strategy}")  # fmt: skip
+    done = [r for r in records if "errors" not in r]
+    if not done:  # nothing worth keeping or resuming: no --out, no journal
+        journal.remove()
+        first = str(records[0].get("errors"))[:300] if records else "no questions"
+        raise UserError(f"no question could be processed ({len(records)} with errors; first: {first})")
     with staged_file(args.out) as handle:
-        for record in best_of_n.over(rows, args.chunk, model_args.min_pixels, model_args.max_pixels,
-                                     progress=f"best-of-{args.n} {args.strategy}"):  # fmt: skip
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            records.append(record)
-        done = [r for r in records if "errors" not in r]
-        if not done:  # inside the staged write: a run that fails leaves no --out behind
-            first = str(records[0].get("errors"))[:300] if records else "no questions"
-            raise UserError(f"no question could be processed ({len(records)} with errors; first: {first})")
+        handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    journal.remove()
     seconds = time.perf_counter() - start
     print(f"best-of-{args.n} ({args.strategy}): {len(done)} questions, {len(records) - len(done)} with errors, "
           f"{sum(r['num_judgments'] for r in done)} judgments, "

@@ -47,6 +47,11 @@ class ConvertArguments:
     )
     split: str | None = field(default=None, metadata={"help": "Split to read when the input has several."})
     overwrite: bool = field(default=False, metadata={"help": "Replace the output folder if it exists."})
+    images_root: str | None = field(
+        default=None,
+        metadata={"help": "Folder that image file paths in the input must stay in (their bytes are copied into "
+                  "the output). Default: the input's folder; `any`: no limit.", "aliases": ["--images-root"]},
+    )  # fmt: skip
 
 
 ARGUMENTS = (ConvertArguments,)
@@ -61,7 +66,7 @@ def main(argv: list[str]) -> int:
     summary = convert(
         args.source, args.input, args.task, args.out, seed=seed, keep_ties=args.keep_ties, limit=args.limit,
         num_proc=args.num_proc, strict=args.strict, out_format=args.format, hub_config=args.dataset_config,
-        split=args.split, overwrite=args.overwrite,
+        split=args.split, overwrite=args.overwrite, images_root=args.images_root,
     )  # fmt: skip
     print(format_summary(summary, args.out))
     return 0

@@ -51,6 +51,10 @@ def main(argv: list[str]) -> int:
     model, processor = load_model_and_processor(model_args)
     judge = Judge(model, processor, sampling_settings(args), args.batch_size)
     judge.progress = f"judging {len(dataset)} rows"
+    judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
     report, records = eval_critic(dataset, judge, swap=args.swap, blank_image=args.blank_image,
                                   own_prompt=args.prompt == "row")  # fmt: skip
+    if "skipped_too_long" in report:
+        skipped = report["skipped_too_long"]
+        print(f"skipped {skipped['rows']} row(s) left out of every metric, e.g. {skipped['first']}")
     return write_reports(args, model_args, report, records, "Critic")

@@ -1,7 +1,8 @@
 """`rl-critic eval policy`: a policy's answers against reference answers, optionally through best-of-N.
 
 Plain accuracy with one candidate per question; with `--best_of_n N`, the pick of a critic next to the
-first sample, the majority vote and the oracle (LLaVA-Critic-R1's test-time comparison).
+first sample, the majority vote and the oracle (LLaVA-Critic-R1's test-time comparison). Finished questions
+are kept in `.OUT.journal.jsonl` as they finish; the same command after a kill goes on from there.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ ARGUMENTS = (EvalPolicyArguments, JudgeArguments, InferenceModelArguments)
 
 def main(argv: list[str]) -> int:
     args, judge_args, model_args = parse(ARGUMENTS, "rl-critic eval policy", argv, docstring_summary(__doc__))
-    from rl_critic.evaluation.report import check_report_paths
+    from rl_critic.evaluation.report import check_report_paths, report_paths
 
     check_report_paths(args.out)  # before the model loads, not after the work
     from transformers import set_seed
 
     from rl_critic.critique.generation import SamplingSettings
-    from rl_critic.critique.pipeline import BestOfN, build_judge
+    from rl_critic.critique.journal import Journal
+    from rl_critic.critique.pipeline import BestOfN, answer_all, build_judge, run_settings
     from rl_critic.critique.questions import read_rows
     from rl_critic.critique.strategies import JUDGED_STRATEGIES
     from rl_critic.evaluation.policy import policy_report
@@ -49,9 +51,13 @@ def main(argv: list[str]) -> int:
         max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature or 1.0,
         top_p=args.top_p if args.temperature else 0.99, num_return_sequences=args.best_of_n)  # fmt: skip
     best_of_n = BestOfN(policy, judge, sampling, args.strategy, batch_size=args.batch_size)
-    records = list(best_of_n.over(rows, args.chunk, model_args.min_pixels, model_args.max_pixels,
-                                  progress=f"answering {len(rows)} questions"))  # fmt: skip
+    journal = Journal(report_paths(args.out)[0], run_settings(args, judge_args, model_args, source=args.data))
+    records = answer_all(best_of_n, rows, journal, args.chunk, model_args.min_pixels, model_args.max_pixels,
+                         args.seed, f"answering {len(rows)} questions")  # fmt: skip
     report = policy_report(records, args.strategy, args.best_of_n)
     if not report["questions"]:
+        journal.remove()
         raise UserError(f"no usable question in {args.data}")
-    return write_reports(args, model_args, report, [r for r in records if "errors" not in r], "Policy")
+    written = write_reports(args, model_args, report, [r for r in records if "errors" not in r], "Policy")
+    journal.remove()
+    return written

@@ -17,6 +17,26 @@ from data_converters.errors import UserError
 
 
 @dataclass
+class TooLong:
+    """A prompt that does not fit the model's context with room for `max_new_tokens` (not generated: a
+    10 MB response would otherwise ask for terabytes of attention mask)."""
+
+    tokens: int
+    positions: int
+    max_new_tokens: int
+
+    def __str__(self) -> str:
+        return (f"prompt too long: {self.tokens:,} tokens, over the limit of {self.positions - self.max_new_tokens:,}"
+                f" (the model's {self.positions:,} positions - max_new_tokens {self.max_new_tokens})")  # fmt: skip
+
+
+def model_positions(model) -> int | None:
+    """The context length of the model's language part (`max_position_embeddings`), None if unknown."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    return getattr(config, "max_position_embeddings", None)
+
+
+@dataclass
 class SamplingSettings:
     """What `generate` varies; the defaults are greedy decoding."""
 
@@ -55,12 +75,13 @@ def generate_counted(
     settings: SamplingSettings | None = None,
     batch_size: int = 8,
     progress: str | None = None,
-) -> list[list[tuple[str, int]]]:
+    skip_too_long: bool = False,
+) -> list[list[tuple[str, int]] | TooLong]:
     """`generate`, with the number of tokens each completion generated (up to and including its end token).
 
-    `progress`: a description to show a progress bar over the batches (long evaluation runs)."""
-    import torch
-
+    `progress`: a description to show a progress bar over the batches (long evaluation runs).
+    A prompt over the model's context (less `max_new_tokens`) is a `UserError`, or with `skip_too_long` a
+    `TooLong` in its place while the others are generated."""
     settings = settings or SamplingSettings()
     images = images if images is not None else [[] for _ in conversations]
     if len(images) != len(conversations):
@@ -68,37 +89,66 @@ def generate_counted(
     tokenizer = getattr(processor, "tokenizer", processor)
     if tokenizer.padding_side != "left":
         raise ValueError("batched generation needs a left-padding processor (load it with rl_critic.models.loader)")
-    outputs: list[list[tuple[str, int]]] = []
+    outputs: list[list[tuple[str, int]] | TooLong] = []
     starts = range(0, len(conversations), batch_size)
     if progress:
         from tqdm import tqdm
 
         starts = tqdm(starts, desc=progress, unit="batch")
+    positions = model_positions(model)
     for start in starts:
         batch = conversations[start : start + batch_size]
         batch_images = [list(imgs) for imgs in images[start : start + batch_size]]
-        texts = [processor.apply_chat_template(conv, add_generation_prompt=True, tokenize=False) for conv in batch]
-        kwargs = {"images": batch_images} if any(batch_images) else {}
-        inputs = processor(text=texts, padding=True, return_tensors="pt", **kwargs).to(model.device)
-        sample_kwargs = (
-            {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p}
-            if settings.do_sample
-            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-        )
-        with torch.inference_mode():
-            generated = model.generate(
-                **inputs,
-                max_new_tokens=settings.max_new_tokens,
-                num_return_sequences=settings.num_return_sequences,
-                pad_token_id=tokenizer.pad_token_id,
-                **sample_kwargs,
-            )
-        completions = generated[:, inputs["input_ids"].shape[1] :]
-        decoded = tokenizer.batch_decode(completions, skip_special_tokens=True)
-        counts = _generated_lengths(completions, tokenizer.pad_token_id, model.generation_config.eos_token_id)
-        n = settings.num_return_sequences
-        outputs.extend(list(zip(decoded[i * n : (i + 1) * n], counts[i * n : (i + 1) * n])) for i in range(len(batch)))
+        inputs = _encode(processor, batch, batch_images, model.device)
+        too_long = _too_long(inputs, positions, settings.max_new_tokens)
+        if too_long and not skip_too_long:
+            raise UserError(str(next(iter(too_long.values()))))
+        kept = [i for i in range(len(batch)) if i not in too_long]
+        results = {}
+        if too_long and kept:
+            inputs = _encode(processor, [batch[i] for i in kept], [batch_images[i] for i in kept], model.device)
+        if kept:
+            results = dict(zip(kept, _generate_batch(model, tokenizer, inputs, settings)))
+        outputs.extend(too_long[i] if i in too_long else results[i] for i in range(len(batch)))
     return outputs
+
+
+def _encode(processor, conversations: list[list[dict]], images: list[list[Image.Image]], device):
+    texts = [processor.apply_chat_template(conv, add_generation_prompt=True, tokenize=False) for conv in conversations]
+    kwargs = {"images": images} if any(images) else {}
+    return processor(text=texts, padding=True, return_tensors="pt", **kwargs).to(device)
+
+
+def _too_long(inputs, positions: int | None, max_new_tokens: int) -> dict[int, TooLong]:
+    """Rows of an encoded batch whose prompt leaves no room for `max_new_tokens` in the context."""
+    if not positions:
+        return {}
+    lengths = inputs["attention_mask"].sum(dim=1).tolist()
+    return {i: TooLong(n, positions, max_new_tokens) for i, n in enumerate(lengths) if n + max_new_tokens > positions}
+
+
+def _generate_batch(model, tokenizer, inputs, settings: SamplingSettings) -> list[list[tuple[str, int]]]:
+    """(text, tokens generated) for each `num_return_sequences` completion of every row of `inputs`."""
+    import torch
+
+    sample_kwargs = (
+        {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p}
+        if settings.do_sample
+        else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    )
+    with torch.inference_mode():
+        generated = model.generate(
+            **inputs,
+            max_new_tokens=settings.max_new_tokens,
+            num_return_sequences=settings.num_return_sequences,
+            pad_token_id=tokenizer.pad_token_id,
+            **sample_kwargs,
+        )
+    completions = generated[:, inputs["input_ids"].shape[1] :]
+    decoded = tokenizer.batch_decode(completions, skip_special_tokens=True)
+    counts = _generated_lengths(completions, tokenizer.pad_token_id, model.generation_config.eos_token_id)
+    n = settings.num_return_sequences
+    return [list(zip(decoded[i * n : (i + 1) * n], counts[i * n : (i + 1) * n])) for i in range(len(decoded) // n)]
 
 
 def _generated_lengths(completions, pad_token_id: int, eos_token_id) -> list[int]:

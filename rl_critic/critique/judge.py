@@ -26,7 +26,7 @@ from data_converters.prompts import (
 from rewards.pointwise import parse_score
 from rewards.preference import normalise_preference
 from rewards.text import final_answer
-from rl_critic.critique.generation import SamplingSettings, generate_counted
+from rl_critic.critique.generation import SamplingSettings, TooLong, generate_counted
 from rl_critic.critique.judgments import PairJudgment, PairRequest, PairScores, ScoreJudgment, ScoreRequest
 
 
@@ -49,13 +49,14 @@ class Judge:
         self.score_range = score_range
         self.calls = 0  # judgments made, for reports
         self.progress: str | None = None  # set a description to show a progress bar while judging
+        self.skip_too_long = False  # True: a prompt over the context is a `TooLong` judgment, not a failed run
 
-    def _run(self, texts: list[str], images: list[list[Image.Image]]) -> list[tuple[str, int]]:
+    def _run(self, texts: list[str], images: list[list[Image.Image]]) -> list[tuple[str, int] | TooLong]:
         conversations = [user_prompt(text, len(imgs)) for text, imgs in zip(texts, images)]
         outputs = generate_counted(self.model, self.processor, conversations, images, self.settings, self.batch_size,
-                                   progress=self.progress)  # fmt: skip
+                                   progress=self.progress, skip_too_long=self.skip_too_long)  # fmt: skip
         self.calls += len(texts)
-        return [completions[0] for completions in outputs]
+        return [output if isinstance(output, TooLong) else output[0] for output in outputs]
 
     def compare(self, requests: list[PairRequest]) -> list[PairJudgment]:
         """One pairwise judgment per request, all in batched `generate` calls."""
@@ -66,7 +67,8 @@ class Judge:
             for r in requests
         ]
         results = self._run(texts, [r.images for r in requests])
-        return [PairJudgment(raw, normalise_preference(final_answer(raw)), tokens) for raw, tokens in results]
+        return [r if isinstance(r, TooLong) else PairJudgment(r[0], normalise_preference(final_answer(r[0])), r[1])
+                for r in results]  # fmt: skip
 
     def score_pairs(self, requests: list[PairRequest]) -> list[PairScores]:
         """Both responses scored 1-10 in one judgment (LLaVA-Bench style), batched."""
@@ -74,7 +76,7 @@ class Judge:
             return []
         texts = [with_think_suffix(two_score_prompt(r.question, r.first, r.second)) for r in requests]
         results = self._run(texts, [r.images for r in requests])
-        return [PairScores(raw, _two_scores(raw), tokens) for raw, tokens in results]
+        return [r if isinstance(r, TooLong) else PairScores(r[0], _two_scores(r[0]), r[1]) for r in results]
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreJudgment]:
         """One pointwise score per request (in `score_range`), all in batched `generate` calls."""
@@ -86,7 +88,11 @@ class Judge:
         ]
         results = self._run(texts, [r.images for r in requests])
         judgments = []
-        for (raw, tokens), (low, high) in zip(results, scales):
+        for result, (low, high) in zip(results, scales):
+            if isinstance(result, TooLong):
+                judgments.append(result)
+                continue
+            raw, tokens = result
             value = parse_score(final_answer(raw))
             judgments.append(ScoreJudgment(raw, value if value is not None and low <= value <= high else None, tokens))
         return judgments

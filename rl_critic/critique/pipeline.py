@@ -9,13 +9,15 @@ selection strategy. They do it here, once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from data_converters.errors import UserError
 from data_converters.prompts import PAIRWISE_INSTRUCTION, user_prompt
-from rl_critic.critique.generation import SamplingSettings, generate_counted
+from rl_critic.critique.generation import SamplingSettings, TooLong, generate_counted
+from rl_critic.critique.journal import Journal
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.questions import Question, Row, load_question
 from rl_critic.critique.strategies import JUDGED_STRATEGIES, Problem, select
@@ -71,14 +73,21 @@ def build_judge(args: JudgeArguments, model_args, batch_size: int, policy: tuple
 
 
 def sample_candidates(model, processor, problems: list[Problem], settings: SamplingSettings,
-                      batch_size: int) -> list[int]:  # fmt: skip
+                      batch_size: int, skip_too_long: bool = False) -> list[int | TooLong]:  # fmt: skip
     """Fill every problem's `candidates` (`settings.num_return_sequences` each, batched generation);
-    returns the tokens generated per problem."""
+    returns the tokens generated per problem (with `skip_too_long`, a `TooLong` for a prompt over the context,
+    whose candidates stay empty)."""
     conversations = [user_prompt(p.question, len(p.images)) for p in problems]
-    outputs = generate_counted(model, processor, conversations, [p.images for p in problems], settings, batch_size)
+    outputs = generate_counted(model, processor, conversations, [p.images for p in problems], settings, batch_size,
+                               skip_too_long=skip_too_long)  # fmt: skip
+    tokens: list[int | TooLong] = []
     for problem, sampled in zip(problems, outputs):
+        if isinstance(sampled, TooLong):
+            tokens.append(sampled)
+            continue
         problem.candidates = [text for text, _ in sampled]
-    return [sum(tokens for _, tokens in sampled) for sampled in outputs]
+        tokens.append(sum(count for _, count in sampled))
+    return tokens
 
 
 @dataclass
@@ -100,8 +109,13 @@ class BestOfN:
     def run(self, questions: list[Question]) -> list[dict[str, Any]]:
         """One record per question, in input order; an unusable question's record holds its `errors`."""
         usable = [q for q in questions if q.problem is not None]
-        problems = [q.problem for q in usable]
-        tokens = sample_candidates(*self.policy, problems, self.sampling, self.batch_size)
+        sampled = sample_candidates(*self.policy, [q.problem for q in usable], self.sampling, self.batch_size,
+                                    skip_too_long=True)  # fmt: skip
+        for question, result in zip(usable, sampled):  # an over-long question becomes an `errors` record
+            if isinstance(result, TooLong):
+                question.problem, question.error = None, str(result)
+        tokens = [result for result in sampled if not isinstance(result, TooLong)]
+        problems = [q.problem for q in questions if q.problem is not None]
         strategy = self.strategy if self.sampling.num_return_sequences > 1 else "first"
         selections = iter(zip(tokens, select(strategy, problems, self.judge, self.both_orders, self.relative)))
         records = []
@@ -123,12 +137,53 @@ class BestOfN:
         return records
 
     def over(self, rows: list[Row], chunk: int, min_pixels: int | None, max_pixels: int | None,
-             progress: str | None = None) -> Iterator[dict[str, Any]]:  # fmt: skip
-        """`run` over `rows`, `chunk` questions at a time (images loaded per chunk), with a progress bar."""
-        from tqdm import tqdm
+             progress: str | None = None, seed: int | None = None,
+             done: int = 0) -> Iterator[dict[str, Any]]:  # fmt: skip
+        """`run` over `rows[done:]`, `chunk` questions at a time (images loaded per chunk), with progress.
 
-        with tqdm(total=len(rows), desc=progress, disable=progress is None) as bar:
-            for offset in range(0, len(rows), chunk):
+        With `seed`, sampling restarts from `seed + chunk index` at every chunk, so a run resumed after `done`
+        rows (a multiple of `chunk`) samples exactly what the uninterrupted run would have."""
+        from tqdm import tqdm
+        from transformers import set_seed
+
+        with tqdm(total=len(rows), initial=done, desc=progress, disable=progress is None) as bar:
+            for offset in range(done, len(rows), chunk):
+                if seed is not None:
+                    set_seed(seed + offset // chunk)
                 questions = [load_question(row, min_pixels, max_pixels) for row in rows[offset : offset + chunk]]
                 yield from self.run(questions)
                 bar.update(len(questions))
+
+
+def answer_all(best_of_n: BestOfN, rows: list[Row], journal: Journal, chunk: int, min_pixels: int | None,
+               max_pixels: int | None, seed: int, progress: str) -> list[dict[str, Any]]:  # fmt: skip
+    """Every row's record, each kept in `journal` as it finishes; a killed run's records are taken up again
+    (whole chunks, so the resumed run samples what an uninterrupted one would)."""
+    records = journal.resume(unit=chunk)
+    if records:
+        print(f"resuming: {len(records)} question(s) already done in {journal.path}")
+    try:
+        for record in best_of_n.over(rows, chunk, min_pixels, max_pixels, progress, seed=seed, done=len(records)):
+            journal.add(record)
+            records.append(record)
+    except BaseException:
+        if len(records) < chunk:  # not one whole chunk: nothing a rerun would take up
+            journal.remove()
+        else:
+            print(f"kept {len(records)} finished question(s) in {journal.path}: the same command goes on from there")
+        raise
+    return records
+
+
+def run_settings(*arguments: Any, source: str) -> dict[str, Any]:
+    """What decides a run's records (every argument but the output, and the input's size and time), for a
+    journal to tell a resumable run from a different one."""
+    from dataclasses import asdict
+
+    settings: dict[str, Any] = {}
+    for group in arguments:
+        settings |= {key: value for key, value in asdict(group).items() if key != "out"}
+    if os.path.isfile(source):
+        stat = os.stat(source)
+        settings["input_file"] = [os.path.abspath(source), stat.st_size, stat.st_mtime_ns]
+    return settings

@@ -44,14 +44,29 @@ def read_rows(source: str, limit: int | None = None) -> list[Row]:
     """Every input row (up to `limit`); JSONL lines that do not parse become rows with an `error`."""
     path = Path(source)
     if path.suffix in (".jsonl", ".json") and path.is_file():
-        return list(_jsonl_rows(path, limit))
+        rows = list(_jsonl_rows(path, limit))
+        parsed = [row.data for row in rows if not row.error]
+        if parsed and not any("question" in data for data in parsed):
+            _not_questions(source, set().union(*parsed))
+        return rows
     from data_converters.io import load_any
 
     dataset = load_any(source)
+    if "question" not in dataset.column_names:
+        _not_questions(source, dataset.column_names)
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     base = str(path if path.is_dir() else path.parent)
     return [Row({"id": row.get("id", str(index)), **row}, base) for index, row in enumerate(dataset)]
+
+
+def _not_questions(source: str, columns) -> None:
+    from data_converters.schema import data_kind
+
+    raise UserError(
+        f"{source} looks like {data_kind(columns)}, not questions: rows need a `question` (and "
+        "`image` / `images`, optional `answer`), as in examples/questions.jsonl"
+    )
 
 
 def _jsonl_rows(path: Path, limit: int | None) -> Iterator[Row]:

@@ -9,6 +9,7 @@ from typing import Any
 from PIL import Image
 
 from rewards.pointwise import scale_range
+from rl_critic.critique.generation import TooLong
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.judgments import PairRequest, ScoreRequest
 from rl_critic.evaluation import metrics
@@ -115,7 +116,16 @@ def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool 
     swapped = judge.compare([other for _, other in requests]) if swap else None
     scores = judge.score([ScoreRequest(r["question"], r["responses"][0], _images(r, blank_image),
                                        scale_range(r.get("scale"))) for r in point_rows])  # fmt: skip
-    records = []
+    # Rows whose prompt does not fit the critic's context: reported, left out of every metric.
+    long_pairs, long_points = _too_long(forward, swapped or []), _too_long(scores)
+    records = [{"id": rows_of[i]["id"], "order": "skipped", "label": rows_of[i]["solution"], "skipped": reason}
+               for rows_of, skipped in ((pair_rows, long_pairs), (point_rows, long_points))
+               for i, reason in skipped.items()]  # fmt: skip
+    if long_pairs:
+        pair_rows, forward = _without(pair_rows, long_pairs), _without(forward, long_pairs)
+        swapped = _without(swapped, long_pairs) if swapped is not None else None
+    if long_points:
+        point_rows, scores = _without(point_rows, long_points), _without(scores, long_points)
     for index, (row, judgment) in enumerate(zip(pair_rows, forward)):
         records.append({"id": row["id"], "order": "original", "label": row["solution"], "verdict": judgment.verdict,
                         "raw": judgment.raw})  # fmt: skip
@@ -127,6 +137,8 @@ def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool 
                         "raw": judgment.raw})  # fmt: skip
     report: dict[str, Any] = {"rows": len(rows), "swap": swap, "blank_image": blank_image,
                               "prompts": "row" if own_prompt else "default"}  # fmt: skip
+    if long_pairs or long_points:
+        report["skipped_too_long"] = {"rows": len(long_pairs) + len(long_points), "first": records[0]["skipped"]}
     if pair_rows:
         report["pairwise"] = _pairwise_report(pair_rows, forward, swapped)
     if point_rows:
@@ -138,6 +150,20 @@ def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool 
         else "not available: the data has no response model names"
     )
     return report, records
+
+
+def _too_long(*judgment_lists: list) -> dict[int, str]:
+    """Index -> why, for the rows some of whose judgments (either order) were too long to ask."""
+    found: dict[int, str] = {}
+    for judgments in judgment_lists:
+        for index, judgment in enumerate(judgments):
+            if isinstance(judgment, TooLong):
+                found.setdefault(index, str(judgment))
+    return dict(sorted(found.items()))
+
+
+def _without(items: list, indices) -> list:
+    return [item for index, item in enumerate(items) if index not in indices]
 
 
 def model_level(rows: list[dict], judgments: list) -> dict[str, Any]:

@@ -7,6 +7,7 @@ All three are named after `--out`, so two evaluations into one folder never over
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +47,14 @@ def check_report_paths(out: str | Path) -> None:
 
 
 def write_report(out: str | Path, report: dict[str, Any], records: list[dict[str, Any]], title: str) -> str:
-    """Write the three files (each atomically; judgments first, so a report never lacks them); returns the
-    markdown, for printing."""
+    """Write the three files, all or none: each is staged and they are renamed into place only once all three
+    are written (judgments first, so a report never lacks them); returns the markdown, for printing."""
     json_path, markdown_path, judgments_path = report_paths(out)
     text = markdown(report, title)
-    with staged_file(judgments_path) as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    with staged_file(markdown_path) as handle:
-        handle.write(text)
-    with staged_file(json_path) as handle:
-        handle.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    with ExitStack() as renames:  # closed in reverse: judgments, markdown, then the JSON
+        json_file, markdown_file, judgments_file = (renames.enter_context(staged_file(path))
+                                                    for path in (json_path, markdown_path, judgments_path))  # fmt: skip
+        judgments_file.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+        markdown_file.write(text)
+        json_file.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return text

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from trl import ScriptArguments
 
 from data_converters.errors import UserError
+from data_converters.schema import data_kind
 
 logger = logging.getLogger("rl_critic")
 
@@ -50,22 +55,13 @@ def parse_recipe(dataclass_types: Sequence[type], prog: str, argv: Sequence[str]
 
 
 # Columns that tell which `rl-critic convert` output (or raw input) a dataset is, to name a user's mix-up.
-DATA_KINDS = (
-    ({"prompt", "chosen", "rejected"}, "`dpo` data"),
-    ({"prompt", "solution"}, "`grpo` / `eval` data"),
-    ({"messages"}, "`sft` data (sft, sft-r1 or sft-policy)"),
-    ({"conversations"}, "raw LLaVA-Critic-113k rows (convert them first: `rl-critic convert --task ...`)"),
-)
-
-
 def check_columns(dataset, needed: set[str], method: str, task: str) -> None:
     """One clear line, before any model loads, when the data is not what `method` trains on."""
     columns = set(dataset.column_names)
     missing = needed - columns
     if missing:
-        kind = next((name for wanted, name in DATA_KINDS if wanted <= columns), f"data with columns {sorted(columns)}")
-        raise UserError(f"this looks like {kind}; `rl-critic train {method}` needs the `{task}` output of "
-                        f"`rl-critic convert` (missing column(s): {', '.join(sorted(missing))})")  # fmt: skip
+        raise UserError(f"this looks like {data_kind(columns)}; `rl-critic train {method}` needs the `{task}` "
+                        f"output of `rl-critic convert` (missing column(s): {', '.join(sorted(missing))})")  # fmt: skip
 
 
 def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
@@ -184,8 +180,39 @@ def train_and_save(trainer, method: str, rows: int) -> None:
     """Announce, train (resuming when asked), then save model and processor for `--model DIR`."""
     announce(trainer, method, rows)
     args = trainer.args
-    trainer.train(resume_from_checkpoint=resume_checkpoint(args.resume_from_checkpoint, args.output_dir))
-    finish(trainer, args.output_dir)
+    started = time.time()
+    try:
+        trainer.train(resume_from_checkpoint=resume_checkpoint(args.resume_from_checkpoint, args.output_dir))
+        finish(trainer, args.output_dir)
+    except BaseException:  # a full disk or Ctrl-C while saving: no half-written weights left to be loaded later
+        if trainer.accelerator.is_main_process:
+            remove_incomplete_saves(args.output_dir, started)
+        raise
+
+
+def remove_incomplete_saves(output_dir: str, since: float) -> None:
+    """Delete what a failed run began to save in `output_dir` after `since`: checkpoints without
+    `trainer_state.json` (written last) and the final weights (written before the run could end)."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return
+    for checkpoint in folder.glob("checkpoint-*"):
+        if (
+            checkpoint.is_dir()
+            and not (checkpoint / "trainer_state.json").exists()
+            and checkpoint.stat().st_mtime >= since
+        ):
+            shutil.rmtree(checkpoint, ignore_errors=True)
+            logger.warning("removed %s: the run failed while writing it", checkpoint)
+    for weights in [*folder.glob("*.safetensors"), *folder.glob("*.safetensors.index.json")]:
+        if weights.stat().st_mtime >= since:
+            weights.unlink()
+            logger.warning("removed %s: the run failed before its final save completed", weights)
+    card = folder / "README.md"  # TRL's model card, of a model that was not saved
+    if card.is_file() and card.stat().st_mtime >= since and not any(folder.glob("*.safetensors")):
+        card.unlink()
+    with suppress(OSError):  # a folder this run made and left empty
+        folder.rmdir()
 
 
 def finish(trainer, output_dir: str) -> None:

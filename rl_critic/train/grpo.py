@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     names = [rewards.parse_spec(spec)[0] for spec in script_args.reward_funcs]
     graded = any(name in rewards.names() and name != "format" for name in names)
     check_columns(dataset, {"prompt", "solution"} if graded else {"prompt"}, "grpo", "grpo")
+    if graded and not any(str(solution).strip() for solution in dataset.with_format(None)["solution"]):
+        raise UserError(f"no row of {script_args.dataset_name} has a reference answer (`answer` / `solution`), "
+                        f"and the rewards {', '.join(names)} score against it: every reward would be 0")  # fmt: skip
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     budget = model.config.get_text_config().max_position_embeddings - training_args.max_completion_length
     preflight(

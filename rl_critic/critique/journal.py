@@ -1,0 +1,96 @@
+"""Finished records kept on disk as they finish, so a killed `best-of-n` / `eval policy` loses nothing.
+
+Hours of sampling and judging must not hang on the last question: each record is appended (and flushed to
+disk) to `.NAME.journal.jsonl` beside the output as soon as it is done. A later run with the *same settings*
+goes on after the records there; one with other settings is refused (mixing them would silently give a
+file half made one way and half the other), and so is a second run while the first is still writing. When
+the run completes, the output is written in one piece and the journal removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from data_converters.errors import UserError
+from data_converters.files import process_alive
+
+
+class Journal:
+    """The finished records of the run writing `out` (see the module docstring)."""
+
+    def __init__(self, out: str | Path, settings: dict[str, Any]) -> None:
+        out = Path(out)
+        self.path = out.parent / f".{out.name}.journal.jsonl"
+        self.settings = json.loads(json.dumps(settings, default=str))  # as it reads back from disk
+        self._handle = None
+        self._made: list[Path] = []  # folders made for the journal (deepest first): removed with it if left empty
+
+    def resume(self, unit: int = 1) -> list[dict[str, Any]]:
+        """The records a killed run left (none if it left no journal), cut to a multiple of `unit` (work
+        that is redone as a whole), after checking it is safe to go on; from here on this run owns the journal."""
+        header, records = self._read()
+        records = records[: len(records) // unit * unit]
+        if header is not None:
+            pid = header.get("pid")
+            if isinstance(pid, int) and pid != os.getpid() and process_alive(pid):
+                raise UserError(f"another run (pid {pid}) is writing the same output (its journal: {self.path})")
+            if header.get("settings") != self.settings:
+                changed = sorted(k for k in {*self.settings, *header.get("settings", {})}
+                                 if header.get("settings", {}).get(k) != self.settings.get(k))  # fmt: skip
+                raise UserError(f"{self.path} holds {len(records)} finished record(s) of an interrupted run with "
+                                f"other settings ({', '.join(changed)}): run with those to finish it, or delete "
+                                "the file to start over")  # fmt: skip
+        self._write_all(records)
+        return records
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Append one finished record, on disk before the next one starts."""
+        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def remove(self) -> None:
+        """The run is over (output written, or nothing worth resuming): the journal goes."""
+        if self._handle is not None:
+            with suppress(OSError):  # a full disk fails the flush on close too; the file goes anyway
+                self._handle.close()
+            self._handle = None
+        self.path.unlink(missing_ok=True)
+        for folder in self._made:
+            with suppress(OSError):  # not empty: the output (or another run's) is in it
+                folder.rmdir()
+
+    def _read(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        if not self.path.is_file():
+            return None, []
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        try:
+            header = json.loads(lines[0]) if lines else {}
+            records = [json.loads(line) for line in lines[1:-1]]
+        except ValueError as err:
+            raise UserError(f"{self.path} (an interrupted run's journal) does not parse: {err}; delete it to "
+                            "start over") from err  # fmt: skip
+        try:  # the last line may have been cut by the kill
+            records += [json.loads(lines[-1])] if len(lines) > 1 else []
+        except ValueError:
+            pass
+        return header, records
+
+    def _write_all(self, records: list[dict[str, Any]]) -> None:
+        """Rewrite the journal under this run's pid (header, then the complete records), then keep it open."""
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}")
+        self._made = self._made or [folder for folder in self.path.parents if not folder.exists()]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(temporary, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps({"pid": os.getpid(), "settings": self.settings}) + "\n")
+                handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+            os.replace(temporary, self.path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open until remove()

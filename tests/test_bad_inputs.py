@@ -1,0 +1,206 @@
+"""Issue 17, the rest of the table: data of the wrong kind, over-long rows, a full disk, image paths that leave
+the input's folder, and killed or concurrent best-of-n / eval policy runs.
+
+Every case asserts what a user sees: the exit code, that stderr's last line is the one-line error (no
+traceback), and that no output (or staging) is left where the run failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rl_critic.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = str(ROOT / "examples" / "questions.jsonl")
+TINY = ROOT / "recipes" / "tiny"
+
+
+def _last_line(capsys) -> str:
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Synthetic critic data converted to every task, plus raw pairs and answerless questions."""
+    folder = tmp_path_factory.mktemp("data")
+    assert main(["make-synthetic", "--n", "12", "--out", str(folder / "raw.parquet")]) == 0
+    for task in ("sft", "grpo", "dpo", "eval"):
+        assert main(["convert", "--source", "llava-critic-pairwise", "--input", str(folder / "raw.parquet"),
+                     "--task", task, "--out", str(folder / task)]) == 0  # fmt: skip
+    (folder / "pairs.jsonl").write_text(json.dumps({"question": "q", "chosen": "a", "rejected": "b"}) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ("train grpo --config {tiny}/grpo_critic.yaml --dataset_name {d}/sft", "this looks like `sft` data"),
+        ("train sft --config {tiny}/sft_critic.yaml --dataset_name {d}/grpo", "this looks like `grpo` / `eval` data"),
+        ("train dpo --config {tiny}/dpo_policy.yaml --dataset_name {d}/eval", "needs the `dpo` output"),
+        ("train sft --config {tiny}/sft_critic.yaml --dataset_name {d}/raw.parquet", "raw LLaVA-Critic-113k rows"),
+        ("train grpo --config {tiny}/grpo_critic.yaml --dataset_name {d}/pairs.jsonl", "has a reference answer"),
+        ("train grpo --config {tiny}/grpo_critic.yaml --dataset_name {d}/grpo --reward_funcs nope", "unknown reward"),
+        ("train grpo --config {tiny}/grpo_critic.yaml --dataset_name {d}/grpo --reward_funcs os.nope",
+         "cannot import reward function"),
+        ("best-of-n --input {d}/sft --out {tmp}/out/b.jsonl", "looks like `sft` data"),
+        ("best-of-n --input {d}/raw.parquet --out {tmp}/out/b.jsonl", "looks like raw LLaVA-Critic-113k rows"),
+        ("eval policy --data {d}/dpo --out {tmp}/out/r.json", "looks like `dpo` data, not questions"),
+        ("eval critic --data {d}/sft --out {tmp}/out/r.json", "is not converted eval data"),
+        ("make-pairs --input {d}/pairs.jsonl --out {tmp}/out/p.parquet", "no pair made: {'no reference answer': 1}"),
+        ("make-pairs --input {d}/sft --out {tmp}/out/p.parquet", "looks like `sft` data"),
+        ("convert --source preference --input " + QUESTIONS + " --task dpo --out {tmp}/out",
+         "every row (4) was rejected, nothing written; most common: missing column 'chosen' (4)"),
+    ],
+    ids=lambda value: value.split(" --")[0] if " --" in str(value) else None,
+)  # fmt: skip
+def test_data_of_the_wrong_kind_says_what_it_is_and_what_is_needed(argv, expected, data, tmp_path, capsys,
+                                                                   monkeypatch):  # fmt: skip
+    monkeypatch.chdir(ROOT)
+    words = argv.format(tiny=TINY, d=data, tmp=tmp_path).split()
+    if words[0] == "train":
+        words += ["--output_dir", str(tmp_path / "out")]
+    assert main(words) != 0
+    last = _last_line(capsys)
+    assert last.startswith("rl-critic ") and expected in last, last
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys):
+    huge = "why " * 250_000  # 1 MB: before, best-of-n asked for terabytes of attention mask
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "huge", "question": huge}) + "\n"
+                         + json.dumps({"id": "ok", "question": "Colour?", "answer": "red"}) + "\n")  # fmt: skip
+    assert main(["best-of-n", "--input", str(questions), "--out", str(tmp_path / "b.jsonl"), "--n", "2",
+                 "--max_new_tokens", "4"]) == 0  # fmt: skip
+    records = {r["id"]: r for r in map(json.loads, (tmp_path / "b.jsonl").read_text().splitlines())}
+    (error,) = records["huge"]["errors"]
+    assert error.startswith("prompt too long: 250,0") and error.endswith(
+        "tokens, over the limit of 4,092 (the model's 4,096 positions - max_new_tokens 4)"
+    )
+    assert len(records["ok"]["candidates"]) == 2
+    pairs = tmp_path / "pairs.jsonl"
+    (tmp_path / "red.png").write_bytes((ROOT / "examples" / "red_circle.png").read_bytes())
+    rows = [{"id": "huge", "question": "q", "chosen": huge, "rejected": "b", "image": "red.png"},
+            {"id": "ok", "question": "q", "chosen": "a", "rejected": "b", "image": "red.png"}]  # fmt: skip
+    pairs.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert main(["convert", "--source", "preference", "--input", str(pairs), "--task", "eval",
+                 "--out", str(tmp_path / "eval")]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["eval", "critic", "--data", str(tmp_path / "eval"), "--out", str(tmp_path / "r.json"), "--swap",
+                 "--max_new_tokens", "4"]) == 0  # fmt: skip
+    assert "skipped 1 row(s) left out of every metric, e.g. prompt too long" in capsys.readouterr().out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["skipped_too_long"]["rows"] == 1 and report["pairwise"]["n"] == 1
+    judgments = [json.loads(line) for line in (tmp_path / "r.judgments.jsonl").read_text().splitlines()]
+    assert [(j["id"], j["order"]) for j in judgments] == [("huge", "skipped"), ("ok", "original"), ("ok", "swapped")]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE semantics are Linux's")
+def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(data, tiny_dirs, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()  # the folder the outputs go in exists; what each command would put in it must not stay
+    model_limit, small_limit = 200_000, 1_500  # the tiny model is 1.5 MB; reports and JSONL are a few kB
+    commands = [
+        (model_limit, ["tiny-model", "--out", f"{out}/tiny"]),
+        (model_limit, ["train", "sft", "--config", f"{TINY}/sft_critic.yaml", "--dataset_name", f"{data}/sft",
+                       "--output_dir", f"{out}/sft", "--max_steps", "1", "--save_steps", "1"]),
+        (model_limit, ["train", "grpo", "--config", f"{TINY}/grpo_critic.yaml", "--dataset_name", f"{data}/grpo",
+                       "--output_dir", f"{out}/grpo", "--max_steps", "1", "--save_steps", "1"]),
+        (20_000, ["make-synthetic", "--n", "64", "--out", f"{out}/syn.parquet"]),
+        (4_000, ["convert", "--source", "llava-critic-pairwise", "--input", f"{data}/raw.parquet", "--task", "grpo",
+                  "--out", f"{out}/grpo-data"]),
+        (small_limit, ["best-of-n", "--input", QUESTIONS, "--out", f"{out}/b.jsonl", "--n", "2",
+                       "--max_new_tokens", "300"]),
+        (small_limit, ["eval", "critic", "--data", f"{data}/eval", "--out", f"{out}/e/r.json",
+                       "--max_new_tokens", "200"]),
+        (small_limit, ["eval", "policy", "--data", QUESTIONS, "--out", f"{out}/p/r.json", "--max_new_tokens", "300"]),
+        (small_limit, ["make-pairs", "--input", QUESTIONS, "--out", f"{out}/pairs.parquet", "--max_new_tokens", "300"]),
+        (300, ["export-trl", "--recipe", f"{TINY}/grpo_critic.yaml", "--out", f"{out}/trl.yaml"]),
+    ]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "tests.full_disk", json.dumps(commands)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600, env=os.environ.copy())  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    for run in json.loads(result.stdout):
+        name = " ".join(run["argv"][:2])
+        last = run["stderr"].strip().splitlines()[-1]
+        assert run["rc"] == 1 and "Traceback" not in run["stderr"], (name, run["stderr"][-2000:])
+        assert last.startswith("rl-critic ") and "error: File too large" in last, (name, last)
+    left = sorted(str(path.relative_to(out)) for path in out.rglob("*"))
+    assert left == [], left  # no output, no staging, no half-written checkpoint, no empty folder
+
+
+def test_image_paths_may_not_leave_the_images_root(tmp_path, capsys):
+    from PIL import Image
+
+    inputs, elsewhere = tmp_path / "inputs", tmp_path / "elsewhere"
+    inputs.mkdir(), elsewhere.mkdir()
+    Image.new("RGB", (32, 32), "red").save(inputs / "in.png")
+    Image.new("RGB", (32, 32), "blue").save(elsewhere / "secret.png")
+    (inputs / "link.png").symlink_to(elsewhere / "secret.png")
+    images = ["in.png", str(elsewhere / "secret.png"), "../elsewhere/secret.png", "link.png"]
+    rows = [{"id": f"r{i}", "question": "q", "chosen": "a", "rejected": "b", "image": image}
+            for i, image in enumerate(images)]  # fmt: skip
+    (inputs / "p.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    def convert(out: str, *extra: str) -> dict:
+        assert main(["convert", "--source", "preference", "--input", str(inputs / "p.jsonl"), "--task", "dpo",
+                     "--out", str(tmp_path / out), *extra]) == 0  # fmt: skip
+        return json.loads((tmp_path / out / "summary.json").read_text())
+
+    summary = convert("default")
+    assert summary["rows_written"] == 1 and sum(summary["rejected"].values()) == 3
+    reasons = [
+        json.loads(line)["reason"] for line in (tmp_path / "default" / "rejected.jsonl").read_text().splitlines()
+    ]
+    assert all("leads outside --images_root" in reason for reason in reasons)
+    assert convert("wider", "--images-root", str(tmp_path))["rows_written"] == 4
+    assert convert("any", "--images_root", "any")["rows_written"] == 4
+    capsys.readouterr()
+    assert main(["convert", "--source", "preference", "--input", str(inputs / "p.jsonl"), "--task", "dpo",
+                 "--out", str(tmp_path / "x"), "--images_root", str(tmp_path / "nowhere")]) == 1  # fmt: skip
+    assert "is not a folder" in _last_line(capsys) and not (tmp_path / "x").exists()
+
+
+def test_a_killed_best_of_n_goes_on_where_it_stopped(tmp_path, capsys, monkeypatch):
+    from rl_critic.critique import pipeline
+
+    argv = ["best-of-n", "--input", QUESTIONS, "--n", "2", "--max_new_tokens", "3", "--chunk", "1"]
+    assert main([*argv, "--out", str(tmp_path / "whole.jsonl")]) == 0
+    run, calls = pipeline.BestOfN.run, []
+
+    def killed_at_the_third_chunk(self, questions):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return run(self, questions)
+
+    monkeypatch.setattr(pipeline.BestOfN, "run", killed_at_the_third_chunk)
+    out = tmp_path / "resumed.jsonl"
+    assert main([*argv, "--out", str(out)]) == 130
+    journal = tmp_path / ".resumed.jsonl.journal.jsonl"
+    assert not out.exists() and len(journal.read_text().splitlines()) == 3  # settings + 2 finished questions
+    monkeypatch.setattr(pipeline.BestOfN, "run", run)
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out), "--seed", "7"]) == 1
+    assert "holds 2 finished record(s) of an interrupted run with other settings (seed)" in _last_line(capsys)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:  # a journal whose writer is alive: a second run on the same output is refused
+        lines = journal.read_text().splitlines()
+        header = json.loads(lines[0]) | {"pid": sleeper.pid}
+        journal.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+        assert main([*argv, "--out", str(out)]) == 1
+        assert f"another run (pid {sleeper.pid}) is writing the same output" in _last_line(capsys)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "resuming: 2 question(s) already done" in capsys.readouterr().out
+    assert out.read_text() == (tmp_path / "whole.jsonl").read_text()  # exactly what the uninterrupted run wrote
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resumed.jsonl", "whole.jsonl"]
