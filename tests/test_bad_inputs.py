@@ -85,6 +85,9 @@ def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys
         "tokens, over the limit of 4,092 (the model's 4,096 positions - max_new_tokens 4)"
     )
     assert len(records["ok"]["candidates"]) == 2
+    assert main(["make-pairs", "--input", str(questions), "--out", str(tmp_path / "p.parquet"),
+                 "--max_new_tokens", "4"]) == 1  # fmt: skip
+    assert "'prompt over 4,096 positions - max_new_tokens': 1" in _last_line(capsys)  # counted, not a crash
     pairs = tmp_path / "pairs.jsonl"
     (tmp_path / "red.png").write_bytes((ROOT / "examples" / "red_circle.png").read_bytes())
     rows = [{"id": "huge", "question": "q", "chosen": huge, "rejected": "b", "image": "red.png"},

@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     from transformers import set_seed
 
     from data_converters.layouts import features
-    from rl_critic.critique.generation import SamplingSettings
+    from rl_critic.critique.generation import SamplingSettings, TooLong
     from rl_critic.critique.model_pairs import question_pairs
     from rl_critic.critique.pipeline import sample_candidates
     from rl_critic.critique.questions import load_question, read_rows
@@ -81,7 +81,12 @@ def main(argv: list[str]) -> int:
                 usable = [q for q in questions if q.problem is not None]
                 if len(usable) < len(questions):
                     counts["unusable question"] += len(questions) - len(usable)
-                sample_candidates(model, processor, [q.problem for q in usable], sampling, args.batch_size)
+                sampled = sample_candidates(model, processor, [q.problem for q in usable], sampling, args.batch_size,
+                                            skip_too_long=True)  # fmt: skip
+                for result in sampled:
+                    if isinstance(result, TooLong):  # reported with the others, the run goes on
+                        counts[f"prompt over {result.positions:,} positions - max_new_tokens"] += 1
+                usable = [q for q, result in zip(usable, sampled) if not isinstance(result, TooLong)]
                 for question in usable:
                     for row in question_pairs(question, args.pairs_per_question, rng, args.layout, counts):
                         made[0] += 1
