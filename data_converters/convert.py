@@ -132,11 +132,11 @@ def convert(
         raise UserError(f"output folder exists: {out_dir} (pass --overwrite to replace it)")
     local_input = [input_path] if Path(input_path).expanduser().exists() else []
     check_replaceable(out, "summary.json", local_input)  # before reading anything
+    if images_root not in (None, "any") and not os.path.isdir(images_root):  # before reading anything
+        raise UserError(f"--images_root {images_root} is not a folder")
     start = time.perf_counter()
     spec = _sources()[source]
     dataset, base_dir = load_input(input_path, hub_config or spec.hub_config, split)
-    if images_root not in (None, "any") and not os.path.isdir(images_root):
-        raise UserError(f"--images_root {images_root} is not a folder")
     base_dir = ImageFolder(base_dir, None if images_root == "any" else images_root or base_dir)
     rows_read = len(dataset) if limit is None else min(limit, len(dataset))
     if limit is not None:

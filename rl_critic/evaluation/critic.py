@@ -117,7 +117,7 @@ def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool 
     scores = judge.score([ScoreRequest(r["question"], r["responses"][0], _images(r, blank_image),
                                        scale_range(r.get("scale"))) for r in point_rows])  # fmt: skip
     # Rows whose prompt does not fit the critic's context: reported, left out of every metric.
-    long_pairs, long_points = _too_long(forward, swapped or []), _too_long(scores)
+    long_pairs, long_points = _too_long_rows(forward, swapped or []), _too_long_rows(scores)
     records = [{"id": rows_of[i]["id"], "order": "skipped", "label": rows_of[i]["solution"], "skipped": reason}
                for rows_of, skipped in ((pair_rows, long_pairs), (point_rows, long_points))
                for i, reason in skipped.items()]  # fmt: skip
@@ -152,7 +152,7 @@ def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool 
     return report, records
 
 
-def _too_long(*judgment_lists: list) -> dict[int, str]:
+def _too_long_rows(*judgment_lists: list) -> dict[int, str]:
     """Index -> why, for the rows some of whose judgments (either order) were too long to ask."""
     found: dict[int, str] = {}
     for judgments in judgment_lists:

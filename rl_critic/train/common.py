@@ -54,7 +54,6 @@ def parse_recipe(dataclass_types: Sequence[type], prog: str, argv: Sequence[str]
     return parse(dataclass_types, prog, argv, f"{prog}: train from a flat TRL recipe")
 
 
-# Columns that tell which `rl-critic convert` output (or raw input) a dataset is, to name a user's mix-up.
 def check_columns(dataset, needed: set[str], method: str, task: str) -> None:
     """One clear line, before any model loads, when the data is not what `method` trains on."""
     columns = set(dataset.column_names)

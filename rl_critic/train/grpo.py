@@ -19,6 +19,7 @@ from trl import GRPOConfig, get_peft_config
 
 import rewards
 from data_converters.errors import UserError
+from rl_critic.critique.generation import model_positions
 from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
 from rl_critic.models.loader import ModelArguments, load_model_and_processor, resolve_model_path
 from rl_critic.train.batch_num_images import BatchNumImagesGRPOTrainer
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"no row of {script_args.dataset_name} has a reference answer (`answer` / `solution`), "
                         f"and the rewards {', '.join(names)} score against it: every reward would be 0")  # fmt: skip
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
-    budget = model.config.get_text_config().max_position_embeddings - training_args.max_completion_length
+    positions = model_positions(model)  # the same context length the inference commands check prompts against
+    budget = positions - training_args.max_completion_length if positions else None
     preflight(
         dataset,
         processor,
