@@ -85,6 +85,29 @@ def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys
         "tokens, over the limit of 4,092 (the model's 4,096 positions - max_new_tokens 4)"
     )
     assert len(records["ok"]["candidates"]) == 2
+    # A question that fits the policy (4,092 positions) but whose judge prompt does not (4,096 - 512): that
+    # question is an `errors` record keeping its candidates, the others are judged.
+    judged = tmp_path / "judged.jsonl"
+    judged.write_text(json.dumps({"id": "long", "question": "why " * 3700}) + "\n"
+                      + json.dumps({"id": "ok", "question": "Colour?", "answer": "red"}) + "\n")  # fmt: skip
+    assert main(["best-of-n", "--input", str(judged), "--out", str(tmp_path / "j.jsonl"), "--n", "2",
+                 "--max_new_tokens", "4"]) == 0  # fmt: skip
+    records = {r["id"]: r for r in map(json.loads, (tmp_path / "j.jsonl").read_text().splitlines())}
+    assert records["long"]["errors"][0].startswith("judge prompt too long: 3,")
+    assert records["long"]["errors"][0].endswith("over the limit of 3,584 (the model's 4,096 positions - "
+                                                 "max_new_tokens 512)")  # fmt: skip
+    assert len(records["long"]["candidates"]) == 2 and records["ok"]["num_judgments"] == 1
+    # critic-DPO: the over-long question is counted in the round's summary, the round goes on without it.
+    many = tmp_path / "many.jsonl"
+    many.write_text(json.dumps({"id": "huge", "question": huge}) + "\n" + (ROOT / "examples" / "questions.jsonl")
+                    .read_text().replace('"image": "', f'"image": "{ROOT / "examples"}/'))  # fmt: skip
+    assert main(["train", "critic-dpo", "--config", str(TINY / "critic_dpo_policy.yaml"), "--dataset_name", str(many),
+                 "--output_dir", str(tmp_path / "dpo"), "--num_candidates", "2", "--sample_max_new_tokens", "4",
+                 "--judge_max_new_tokens", "4", "--max_questions", "3", "--rounds", "1"]) == 0  # fmt: skip
+    summary = json.loads((tmp_path / "dpo" / "round_1" / "summary.json").read_text())
+    assert summary["questions"] == 3 and summary["judgments"] == 2 * 2  # K(K-1) for each usable question
+    assert summary["skipped_errors"]["questions"] == 1
+    assert summary["skipped_errors"]["first"].startswith("prompt too long: 250,0")
     assert main(["make-pairs", "--input", str(questions), "--out", str(tmp_path / "p.parquet"),
                  "--max_new_tokens", "4"]) == 1  # fmt: skip
     assert "'prompt over 4,096 positions - max_new_tokens': 1" in _last_line(capsys)  # counted, not a crash
@@ -207,3 +230,48 @@ def test_a_killed_best_of_n_goes_on_where_it_stopped(tmp_path, capsys, monkeypat
     assert "resuming: 2 question(s) already done" in capsys.readouterr().out
     assert out.read_text() == (tmp_path / "whole.jsonl").read_text()  # exactly what the uninterrupted run wrote
     assert sorted(p.name for p in tmp_path.iterdir()) == ["resumed.jsonl", "whole.jsonl"]
+
+
+def test_a_killed_eval_critic_goes_on_where_it_stopped(data, tmp_path, capsys, monkeypatch):
+    from rl_critic.evaluation import critic
+
+    argv = [
+        "eval",
+        "critic",
+        "--data",
+        str(data / "eval"),
+        "--max_new_tokens",
+        "3",
+        "--chunk",
+        "4",
+        "--swap",
+        "--temperature",
+        "0.7",
+    ]  # sampled judgments: a resumed run must draw what the whole one drew
+    assert main([*argv, "--out", str(tmp_path / "whole.json")]) == 0
+    judge_rows, calls = critic.judge_rows, []
+
+    def killed_at_the_third_chunk(rows, judge, **options):
+        calls.append(len(rows))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return judge_rows(rows, judge, **options)
+
+    monkeypatch.setattr(critic, "judge_rows", killed_at_the_third_chunk)
+    out = tmp_path / "resumed.json"
+    assert main([*argv, "--out", str(out)]) == 130
+    journal = tmp_path / ".resumed.json.journal.jsonl"
+    assert not out.exists() and len(journal.read_text().splitlines()) == 1 + 8  # settings + 2 chunks of 4 rows
+    monkeypatch.setattr(critic, "judge_rows", judge_rows)
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out), "--prompt", "default"]) == 1
+    assert "holds 8 finished record(s) of an interrupted run with other settings (prompt)" in _last_line(capsys)
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "resuming: 8 row(s) already done" in capsys.readouterr().out
+    for suffix in (".json", ".judgments.jsonl"):  # exactly what the uninterrupted run wrote
+        whole = (tmp_path / f"whole{suffix}").read_text().replace("whole.json", "resumed.json")
+        assert (tmp_path / f"resumed{suffix}").read_text() == whole
+    assert len((tmp_path / "resumed.judgments.jsonl").read_text().splitlines()) == 2 * 12  # both orders, 12 rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{name}{suffix}" for name in ("whole", "resumed") for suffix in (".json", ".md", ".judgments.jsonl")
+    )

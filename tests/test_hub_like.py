@@ -128,13 +128,13 @@ def test_max_pixels_cuts_image_tokens_in_training_and_eval(hub_id, like_dirs, tm
     training, judged = {}, {}
     import rl_critic.evaluation.critic as critic_eval
 
-    real_eval = critic_eval.eval_critic
+    real_judge_rows = critic_eval.judge_rows
 
-    def spy(dataset, judge, **kwargs):
-        judged[budget] = _image_tokens(processor, list(dataset)[0])
-        return real_eval(dataset, judge, **kwargs)
+    def spy(rows, judge, **kwargs):
+        judged[budget] = _image_tokens(processor, rows[0])
+        return real_judge_rows(rows, judge, **kwargs)
 
-    monkeypatch.setattr(critic_eval, "eval_critic", spy)
+    monkeypatch.setattr(critic_eval, "judge_rows", spy)
     for budget in (1_003_520, 200_704, 50_176):
         model_args = ModelArguments(model_name_or_path=like_name(hub_id), min_pixels=3136, max_pixels=budget)
         dataset = load_train_dataset(TrainScriptArguments(dataset_name=str(tmp_path / "sft")), model_args)

@@ -64,6 +64,8 @@ def main(argv: list[str]) -> int:
 
     set_seed(args.seed)
     rows = read_rows(args.input, args.limit)
+    journal = Journal(args.out, run_settings(args, judge_args, model_args, source=args.input))
+    journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     policy = load_model_and_processor(model_args)
     judge = build_judge(judge_args, model_args, args.batch_size, policy) if args.strategy in JUDGED_STRATEGIES else None
     sampling = SamplingSettings(max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature,
@@ -71,7 +73,6 @@ def main(argv: list[str]) -> int:
     best_of_n = BestOfN(policy, judge, sampling, args.strategy, args.both_orders, batch_size=args.batch_size)
 
     start = time.perf_counter()
-    journal = Journal(args.out, run_settings(args, judge_args, model_args, source=args.input))
     records = answer_all(best_of_n, rows, journal, args.chunk, model_args.min_pixels, model_args.max_pixels,
                          args.seed, f"best-of-{args.n} {args.strategy}")  # fmt: skip
     done = [r for r in records if "errors" not in r]

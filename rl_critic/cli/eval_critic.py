@@ -1,7 +1,8 @@
 """`rl-critic eval critic`: a critic's verdicts on converted benchmark data against the human labels.
 
 Reads the `eval` output of `rl-critic convert` (any benchmark source); writes `report.json`, `report.md`
-and `report.judgments.jsonl` beside each other (named after `--out`).
+and `report.judgments.jsonl` beside each other (named after `--out`). Judged rows are kept in
+`.OUT.journal.jsonl` a chunk at a time; the same command after a kill goes on from there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from rl_critic.models.loader import InferenceModelArguments
 class EvalCriticArguments(EvalArguments):
     swap: bool = field(default=False, metadata={"help": "Also judge every pair in the other order."})
     blank_image: bool = field(default=False, metadata={"help": "Replace every image by a blank one."})
+    chunk: int = field(default=64, metadata={"help": "Rows judged together (images read per chunk); a killed run "
+                       "goes on after the last whole chunk."})  # fmt: skip
     prompt: str = field(
         default="row",
         metadata={"help": "Judge with each row's converted prompt or the default judge layout.",
@@ -30,14 +33,16 @@ ARGUMENTS = (EvalCriticArguments, InferenceModelArguments)
 
 def main(argv: list[str]) -> int:
     args, model_args = parse(ARGUMENTS, "rl-critic eval critic", argv, docstring_summary(__doc__))
-    from rl_critic.evaluation.report import check_report_paths
+    from rl_critic.evaluation.report import check_report_paths, report_paths
 
     check_report_paths(args.out)  # before the model loads, not after the work
     from transformers import set_seed
 
     from data_converters.io import load_any
+    from rl_critic.critique.journal import Journal
     from rl_critic.critique.judge import Judge
-    from rl_critic.evaluation.critic import eval_critic
+    from rl_critic.critique.pipeline import run_settings
+    from rl_critic.evaluation.critic import critic_report, judge_chunks
     from rl_critic.models.loader import load_model_and_processor
     from rl_critic.models.vision import bound_dataset_images
 
@@ -47,14 +52,20 @@ def main(argv: list[str]) -> int:
         raise UserError(f"{args.data} is not converted eval data (run `rl-critic convert --task eval` first)")
     if args.limit is not None:
         dataset = dataset.select(range(min(args.limit, len(dataset))))
-    dataset = bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels)
+    labels = dataset.remove_columns([c for c in ("image", "images") if c in dataset.column_names])  # for the report
+    journal = Journal(report_paths(args.out)[0], run_settings(args, model_args, source=args.data))
+    journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     model, processor = load_model_and_processor(model_args)
     judge = Judge(model, processor, sampling_settings(args), args.batch_size)
-    judge.progress = f"judging {len(dataset)} rows"
     judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
-    report, records = eval_critic(dataset, judge, swap=args.swap, blank_image=args.blank_image,
-                                  own_prompt=args.prompt == "row")  # fmt: skip
+    options = {"swap": args.swap, "blank_image": args.blank_image, "own_prompt": args.prompt == "row"}
+    rows = bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels)
+    entries = journal.fill(args.chunk, lambda done: judge_chunks(rows, judge, args.chunk, args.seed, done, **options),
+                           "row(s)")  # fmt: skip
+    report, records = critic_report(list(labels), entries, **options)
     if "skipped_too_long" in report:
         skipped = report["skipped_too_long"]
         print(f"skipped {skipped['rows']} row(s) left out of every metric, e.g. {skipped['first']}")
-    return write_reports(args, model_args, report, records, "Critic")
+    written = write_reports(args, model_args, report, records, "Critic")
+    journal.remove()
+    return written

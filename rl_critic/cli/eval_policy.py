@@ -44,6 +44,8 @@ def main(argv: list[str]) -> int:
 
     set_seed(args.seed)
     rows = read_rows(args.data, args.limit)
+    journal = Journal(report_paths(args.out)[0], run_settings(args, judge_args, model_args, source=args.data))
+    journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     policy = load_model_and_processor(model_args)
     judged = args.best_of_n > 1 and args.strategy in JUDGED_STRATEGIES
     judge = build_judge(judge_args, model_args, args.batch_size, policy) if judged else None
@@ -51,7 +53,6 @@ def main(argv: list[str]) -> int:
         max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature or 1.0,
         top_p=args.top_p if args.temperature else 0.99, num_return_sequences=args.best_of_n)  # fmt: skip
     best_of_n = BestOfN(policy, judge, sampling, args.strategy, batch_size=args.batch_size)
-    journal = Journal(report_paths(args.out)[0], run_settings(args, judge_args, model_args, source=args.data))
     records = answer_all(best_of_n, rows, journal, args.chunk, model_args.min_pixels, model_args.max_pixels,
                          args.seed, f"answering {len(rows)} questions")  # fmt: skip
     report = policy_report(records, args.strategy, args.best_of_n)

@@ -1,4 +1,4 @@
-"""Finished records kept on disk as they finish, so a killed `best-of-n` / `eval policy` loses nothing.
+"""Finished records kept on disk as they finish, so a killed `best-of-n` / `eval` loses nothing.
 
 Hours of sampling and judging must not hang on the last question: each record is appended (and flushed to
 disk) to `.NAME.journal.jsonl` beside the output as soon as it is done. A later run with the *same settings*
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,10 @@ class Journal:
         self._handle = None
         self._made: list[Path] = []  # folders made for the journal (deepest first): removed with it if left empty
 
-    def resume(self, unit: int = 1) -> list[dict[str, Any]]:
-        """The records a killed run left (none if it left no journal), cut to a multiple of `unit` (work
-        that is redone as a whole), after checking it is safe to go on; from here on this run owns the journal."""
+    def check(self, unit: int = 1) -> list[dict[str, Any]]:
+        """The records a killed run left (none if it left no journal), cut to a multiple of `unit` (work that is
+        redone as a whole); refused when another run is writing them or they were made with other settings.
+        Writes nothing: call it before loading a model, so a clash costs nothing."""
         header, records = self._read()
         records = records[: len(records) // unit * unit]
         if header is not None:
@@ -44,7 +46,31 @@ class Journal:
                 raise UserError(f"{self.path} holds {len(records)} finished record(s) of an interrupted run with "
                                 f"other settings ({', '.join(changed)}): run with those to finish it, or delete "
                                 "the file to start over")  # fmt: skip
+        return records
+
+    def resume(self, unit: int = 1) -> list[dict[str, Any]]:
+        """`check`'s records; from here on this run owns the journal (rewritten under its pid)."""
+        records = self.check(unit)
         self._write_all(records)
+        return records
+
+    def fill(self, unit: int, produce: Callable[[int], Iterable[dict[str, Any]]], what: str) -> list[dict[str, Any]]:
+        """Every record: a killed run's (whole `unit`s of them, work redone as a whole), then `produce(done)`'s,
+        each kept here as it finishes. Interrupted, the journal stays for the same command to go on from,
+        unless not one `unit` was finished."""
+        records = self.resume(unit)
+        if records:
+            print(f"resuming: {len(records)} {what} already done in {self.path}")
+        try:
+            for record in produce(len(records)):
+                self.add(record)
+                records.append(record)
+        except BaseException:
+            if len(records) < unit:
+                self.remove()
+            else:
+                print(f"kept {len(records)} finished {what} in {self.path}: the same command goes on from there")
+            raise
         return records
 
     def add(self, record: dict[str, Any]) -> None:

@@ -9,9 +9,11 @@ selection strategy. They do it here, once.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError
@@ -105,6 +107,8 @@ class BestOfN:
     def __post_init__(self) -> None:
         if self.judge is None and self.strategy in JUDGED_STRATEGIES and self.sampling.num_return_sequences > 1:
             raise ValueError(f"strategy {self.strategy!r} needs a judge")
+        if isinstance(self.judge, Judge):  # a question whose judge prompt is over-long fails alone, not the run
+            self.judge.skip_too_long = True
 
     def run(self, questions: list[Question]) -> list[dict[str, Any]]:
         """One record per question, in input order; an unusable question's record holds its `errors`."""
@@ -125,6 +129,10 @@ class BestOfN:
                 continue
             sampled_tokens, selection = next(selections)
             problem = question.problem
+            if selection.too_long:  # its candidates cannot be compared: an unusable question, with its answers
+                records.append({"id": question.id, "errors": [f"judge {selection.too_long}"],
+                                "candidates": problem.candidates})  # fmt: skip
+                continue
             record = {
                 "id": question.id, "question": problem.question, "candidates": problem.candidates,
                 "judgments": selection.judgments, "pick": selection.pick, "picked": problem.candidates[selection.pick],
@@ -159,20 +167,8 @@ def answer_all(best_of_n: BestOfN, rows: list[Row], journal: Journal, chunk: int
                max_pixels: int | None, seed: int, progress: str) -> list[dict[str, Any]]:  # fmt: skip
     """Every row's record, each kept in `journal` as it finishes; a killed run's records are taken up again
     (whole chunks, so the resumed run samples what an uninterrupted one would)."""
-    records = journal.resume(unit=chunk)
-    if records:
-        print(f"resuming: {len(records)} question(s) already done in {journal.path}")
-    try:
-        for record in best_of_n.over(rows, chunk, min_pixels, max_pixels, progress, seed=seed, done=len(records)):
-            journal.add(record)
-            records.append(record)
-    except BaseException:
-        if len(records) < chunk:  # not one whole chunk: nothing a rerun would take up
-            journal.remove()
-        else:
-            print(f"kept {len(records)} finished question(s) in {journal.path}: the same command goes on from there")
-        raise
-    return records
+    return journal.fill(chunk, lambda done: best_of_n.over(rows, chunk, min_pixels, max_pixels, progress, seed=seed,
+                                                           done=done), "question(s)")  # fmt: skip
 
 
 def run_settings(*arguments: Any, source: str) -> dict[str, Any]:
@@ -186,4 +182,11 @@ def run_settings(*arguments: Any, source: str) -> dict[str, Any]:
     if os.path.isfile(source):
         stat = os.stat(source)
         settings["input_file"] = [os.path.abspath(source), stat.st_size, stat.st_mtime_ns]
+    elif os.path.isdir(source):  # a converted dataset folder: every file's name, size and time, in one digest
+        import hashlib
+
+        files = sorted(str(path) for path in Path(source).rglob("*") if path.is_file())
+        stats = [[name, os.stat(name).st_size, os.stat(name).st_mtime_ns] for name in files]
+        digest = hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+        settings["input_folder"] = [os.path.abspath(source), digest]
     return settings

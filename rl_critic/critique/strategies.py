@@ -13,7 +13,9 @@ per pair).
 | `majority` | 0 | most common final answer (the usual baseline) |
 | `first` | 0 | candidate 0 (plain sampling) |
 
-Ties and unparseable verdicts keep the earlier candidate, so results are deterministic.
+Ties and unparseable verdicts keep the earlier candidate, so results are deterministic. A judge prompt over
+the critic's context (a `TooLong` judgment, from a `Judge` with `skip_too_long`) counts as a tie and is
+named in `Selection.too_long`: that question's pick means nothing, the others' are unaffected.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from PIL import Image
 
 from rewards.accuracy import extract_answer, normalise_text
 from rl_critic.critique.aggregation import preference_scores, relative_from_scores, relative_score
+from rl_critic.critique.generation import TooLong
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.judgments import PairRequest, ScoreRequest
 
@@ -45,6 +48,7 @@ class Selection:
     pick: int
     judgments: list[dict[str, Any]] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)  # round_robin: the r_i of every candidate
+    too_long: str | None = None  # why a judgment could not be made (the first such), see the module docstring
 
     @property
     def judge_tokens(self) -> int:
@@ -76,6 +80,8 @@ def _knockout(problems: list[Problem], judge: Judge, both_orders: bool) -> list[
                     owners.append((index, x, y, first, second, sign))
         margin: dict[tuple[int, int, int], int] = defaultdict(int)  # > 0: x beat y
         for (index, x, y, first, second, sign), judgment in zip(owners, judge.compare(requests)):
+            if _unjudged(selections[index], judgment):
+                continue
             margin[(index, x, y)] += sign * judgment.value
             selections[index].judgments.append(judgment.record((first, second)))
         for index, bracket in enumerate(alive):
@@ -105,6 +111,8 @@ def _round_robin(problems: list[Problem], judge: Judge, relative: str) -> list[S
     a: list[dict[tuple[int, int], float]] = [{} for _ in problems]
     selections = [Selection(pick=0) for _ in problems]
     for (index, i, j), judgment in zip(owners, judgments):
+        if _unjudged(selections[index], judgment):
+            continue
         a[index][(i, j)] = to_relative(judgment)
         selections[index].judgments.append({**judgment.record((i, j)), "a_ij": a[index][(i, j)]})
     for selection, problem, relative_scores in zip(selections, problems, a):
@@ -118,11 +126,22 @@ def _pointwise(problems: list[Problem], judge: Judge) -> list[Selection]:
     judgments = iter(judge.score(requests))
     selections = []
     for problem in problems:
-        scored = [next(judgments) for _ in problem.candidates]
-        values = [s.score if s.score is not None else float("-inf") for s in scored]
-        records = [s.record(i) for i, s in enumerate(scored)]
-        selections.append(Selection(pick=values.index(max(values)) if values else 0, judgments=records))
+        selection = Selection(pick=0)
+        scored = [(i, s) for i, s in enumerate(next(judgments) for _ in problem.candidates)
+                  if not _unjudged(selection, s)]  # fmt: skip
+        values = [s.score if s.score is not None else float("-inf") for _, s in scored]
+        selection.judgments = [s.record(i) for i, s in scored]
+        selection.pick = scored[values.index(max(values))][0] if values else 0
+        selections.append(selection)
     return selections
+
+
+def _unjudged(selection: Selection, judgment) -> bool:
+    """True (and the reason kept on `selection`) for a judgment that could not be made."""
+    if isinstance(judgment, TooLong):
+        selection.too_long = selection.too_long or str(judgment)
+        return True
+    return False
 
 
 def select(strategy: str, problems: list[Problem], judge: Judge | None = None, both_orders: bool = False,

@@ -4,6 +4,7 @@ human labels. Metrics live in `rl_critic.evaluation.metrics`."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from PIL import Image
@@ -49,9 +50,10 @@ def _pair_requests(row: dict[str, Any], images: list[Image.Image], own_prompt: b
             PairRequest(row["question"], second, first, images, prompt=swapped))  # fmt: skip
 
 
-def _pairwise_report(rows: list[dict], forward: list, swapped: list | None) -> dict[str, Any]:
+def _pairwise_report(rows: list[dict], verdicts: list[str | None], swapped: list[str | None] | None) -> dict[str, Any]:
+    """Accuracies (with / without ties, strict / lenient), per group, and with `swapped` (the verdicts with
+    the responses exchanged) order consistency."""
     labels = [r["solution"] for r in rows]
-    verdicts = [j.verdict for j in forward]
     report: dict[str, Any] = {"n": len(rows), "parse_failure_rate": metrics.parse_failure_rate(verdicts)}
     for ties in (True, False):
         for strict in (True, False):
@@ -75,29 +77,29 @@ def _pairwise_report(rows: list[dict], forward: list, swapped: list | None) -> d
                 {g: v[f"accuracy_{kind}"] for g, v in report["groups"].items()}
             )
     if swapped is not None:  # judged with the responses exchanged: map verdicts back to the original order
-        back = [metrics.FLIP[j.verdict] for j in swapped]
+        back = [metrics.FLIP[verdict] for verdict in swapped]
         report["swap"] = {
-            "order_consistency": metrics.order_consistency(verdicts, [j.verdict for j in swapped]),
+            "order_consistency": metrics.order_consistency(verdicts, swapped),
             "accuracy_original_order_strict": report["accuracy_with_ties_strict"],
             "accuracy_swapped_order_strict": metrics.pairwise_accuracy(labels, back, strict=True),
         }
     return report
 
 
-def _pointwise_report(rows: list[dict], judgments: list) -> dict[str, Any]:
+def _pointwise_report(rows: list[dict], scores: list[float | None]) -> dict[str, Any]:
     by_group: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
     predicted, labels = [], []
-    for row, judgment in zip(rows, judgments):
-        if judgment.score is None:
+    for row, score in zip(rows, scores):
+        if score is None:
             continue
-        predicted.append(judgment.score)
+        predicted.append(score)
         labels.append(float(row["solution"]))
-        by_group[row.get("group") or row["source"]][0].append(judgment.score)
+        by_group[row.get("group") or row["source"]][0].append(score)
         by_group[row.get("group") or row["source"]][1].append(float(row["solution"]))
     pearsons = {group: metrics.pearson(p, y) for group, (p, y) in sorted(by_group.items())}
     return {
         "n": len(rows),
-        "parse_failure_rate": metrics.parse_failure_rate([j.score for j in judgments]),
+        "parse_failure_rate": metrics.parse_failure_rate(scores),
         "pearson": metrics.pearson(predicted, labels),
         "pearson_by_group": pearsons,
         "average_pearson": metrics.macro_average(pearsons),
@@ -105,72 +107,97 @@ def _pointwise_report(rows: list[dict], judgments: list) -> dict[str, Any]:
 
 
 def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool = False, own_prompt: bool = True):
-    """Judge every row of a converted `eval` dataset; returns (report, judgment records).
+    """Judge every row of a converted `eval` dataset in one pass; returns (report, judgment records).
 
     own_prompt: ask with each row's converted judge prompt (default) rather than the default layout."""
     rows = list(dataset)
-    pair_rows = [r for r in rows if r["task"] == "pairwise" and r["solution"] in _VERDICT_LABELS]
-    point_rows = [r for r in rows if r["task"] == "pointwise"]
-    requests = [_pair_requests(r, _images(r, blank_image), own_prompt) for r in pair_rows]
+    entries = judge_rows(rows, judge, swap=swap, blank_image=blank_image, own_prompt=own_prompt)
+    return critic_report(rows, entries, swap=swap, blank_image=blank_image, own_prompt=own_prompt)
+
+
+def judge_chunks(dataset, judge: Judge, chunk: int, seed: int, done: int = 0, **options) -> Iterator[dict]:
+    """`judge_rows` over `dataset[done:]`, `chunk` rows at a time (their images read per chunk), with a progress
+    bar. Sampling restarts from `seed + chunk index` at every chunk, so a run resumed after `done` rows (a
+    multiple of `chunk`) judges exactly as the uninterrupted run would have."""
+    from tqdm import tqdm
+    from transformers import set_seed
+
+    with tqdm(total=len(dataset), initial=done, desc=f"judging {len(dataset)} rows") as bar:
+        for offset in range(done, len(dataset), chunk):
+            set_seed(seed + offset // chunk)
+            rows = list(dataset.select(range(offset, min(offset + chunk, len(dataset)))))
+            yield from judge_rows(rows, judge, **options)
+            bar.update(len(rows))
+
+
+def judge_rows(rows: list[dict], judge: Judge, *, swap: bool = False, blank_image: bool = False,
+               own_prompt: bool = True) -> list[dict]:  # fmt: skip
+    """One entry per row, `{"judgments": [records]}`: its verdict(s) (both orders with `swap`), its score, or
+    one `skipped` record when its prompt does not fit the critic's context (reported, left out of every
+    metric). Rows with no verdict label to check get no judgment. Batched across the rows."""
+    entries: list[dict] = [{"judgments": []} for _ in rows]
+    pairs = [i for i, r in enumerate(rows) if r["task"] == "pairwise" and r["solution"] in _VERDICT_LABELS]
+    points = [i for i, r in enumerate(rows) if r["task"] == "pointwise"]
+    requests = [_pair_requests(rows[i], _images(rows[i], blank_image), own_prompt) for i in pairs]
     forward = judge.compare([original for original, _ in requests])
-    swapped = judge.compare([other for _, other in requests]) if swap else None
-    scores = judge.score([ScoreRequest(r["question"], r["responses"][0], _images(r, blank_image),
-                                       scale_range(r.get("scale"))) for r in point_rows])  # fmt: skip
-    # Rows whose prompt does not fit the critic's context: reported, left out of every metric.
-    long_pairs, long_points = _too_long_rows(forward, swapped or []), _too_long_rows(scores)
-    records = [{"id": rows_of[i]["id"], "order": "skipped", "label": rows_of[i]["solution"], "skipped": reason}
-               for rows_of, skipped in ((pair_rows, long_pairs), (point_rows, long_points))
-               for i, reason in skipped.items()]  # fmt: skip
-    if long_pairs:
-        pair_rows, forward = _without(pair_rows, long_pairs), _without(forward, long_pairs)
-        swapped = _without(swapped, long_pairs) if swapped is not None else None
-    if long_points:
-        point_rows, scores = _without(point_rows, long_points), _without(scores, long_points)
-    for index, (row, judgment) in enumerate(zip(pair_rows, forward)):
-        records.append({"id": row["id"], "order": "original", "label": row["solution"], "verdict": judgment.verdict,
-                        "raw": judgment.raw})  # fmt: skip
-        if swapped is not None:
+    swapped = judge.compare([other for _, other in requests]) if swap else [None] * len(pairs)
+    scores = judge.score([ScoreRequest(rows[i]["question"], rows[i]["responses"][0], _images(rows[i], blank_image),
+                                       scale_range(rows[i].get("scale"))) for i in points])  # fmt: skip
+    for i, there, back in zip(pairs, forward, swapped):
+        row, records = rows[i], entries[i]["judgments"]
+        too_long = next((j for j in (there, back) if isinstance(j, TooLong)), None)
+        if too_long is not None:
+            records.append({"id": row["id"], "order": "skipped", "label": row["solution"], "skipped": str(too_long)})
+            continue
+        records.append({"id": row["id"], "order": "original", "label": row["solution"], "verdict": there.verdict,
+                        "raw": there.raw})  # fmt: skip
+        if back is not None:
             records.append({"id": row["id"], "order": "swapped", "label": metrics.FLIP[row["solution"]],
-                            "verdict": swapped[index].verdict, "raw": swapped[index].raw})  # fmt: skip
-    for row, judgment in zip(point_rows, scores):
-        records.append({"id": row["id"], "order": "pointwise", "label": row["solution"], "score": judgment.score,
-                        "raw": judgment.raw})  # fmt: skip
+                            "verdict": back.verdict, "raw": back.raw})  # fmt: skip
+    for i, judgment in zip(points, scores):
+        row = rows[i]
+        record = {"id": row["id"], "label": row["solution"]}
+        if isinstance(judgment, TooLong):
+            record |= {"order": "skipped", "skipped": str(judgment)}
+        else:
+            record |= {"order": "pointwise", "score": judgment.score, "raw": judgment.raw}
+        entries[i]["judgments"].append(record)
+    return entries
+
+
+def critic_report(rows: list[dict], entries: list[dict], *, swap: bool, blank_image: bool,
+                  own_prompt: bool) -> tuple[dict[str, Any], list[dict]]:  # fmt: skip
+    """(report, every judgment record) from the rows (their labels, groups, models; images not needed) and
+    `judge_rows`' entries for them, in the same order."""
+    judged = [(row, entry["judgments"]) for row, entry in zip(rows, entries) if entry["judgments"]]
+    skipped = [records[0]["skipped"] for _, records in judged if records[0]["order"] == "skipped"]
+    judged = [(row, records) for row, records in judged if records[0]["order"] != "skipped"]
+    pair_rows = [(row, records) for row, records in judged if records[0]["order"] == "original"]
+    point_rows = [(row, records[0]["score"]) for row, records in judged if records[0]["order"] == "pointwise"]
     report: dict[str, Any] = {"rows": len(rows), "swap": swap, "blank_image": blank_image,
                               "prompts": "row" if own_prompt else "default"}  # fmt: skip
-    if long_pairs or long_points:
-        report["skipped_too_long"] = {"rows": len(long_pairs) + len(long_points), "first": records[0]["skipped"]}
+    if skipped:
+        report["skipped_too_long"] = {"rows": len(skipped), "first": skipped[0]}
+    verdicts = [records[0]["verdict"] for _, records in pair_rows]
     if pair_rows:
-        report["pairwise"] = _pairwise_report(pair_rows, forward, swapped)
+        back = [records[1]["verdict"] for _, records in pair_rows] if swap else None
+        report["pairwise"] = _pairwise_report([row for row, _ in pair_rows], verdicts, back)
     if point_rows:
-        report["pointwise"] = _pointwise_report(point_rows, scores)
-    models = [r.get("models") for r in pair_rows]
+        report["pointwise"] = _pointwise_report(*map(list, zip(*point_rows)))
+    models = [row.get("models") for row, _ in pair_rows]
     report["model_level"] = (
-        model_level(pair_rows, forward)
+        model_level([row for row, _ in pair_rows], verdicts)
         if models and all(models)
         else "not available: the data has no response model names"
     )
-    return report, records
+    return report, [record for entry in entries for record in entry["judgments"]]
 
 
-def _too_long_rows(*judgment_lists: list) -> dict[int, str]:
-    """Index -> why, for the rows some of whose judgments (either order) were too long to ask."""
-    found: dict[int, str] = {}
-    for judgments in judgment_lists:
-        for index, judgment in enumerate(judgments):
-            if isinstance(judgment, TooLong):
-                found.setdefault(index, str(judgment))
-    return dict(sorted(found.items()))
-
-
-def _without(items: list, indices) -> list:
-    return [item for index, item in enumerate(items) if index not in indices]
-
-
-def model_level(rows: list[dict], judgments: list) -> dict[str, Any]:
+def model_level(rows: list[dict], verdicts: list[str | None]) -> dict[str, Any]:
     """Elo from the critic's verdicts vs Elo from the human labels, and Kendall's tau between them."""
     outcome = {"1": 1.0, "2": 0.0, "tie": 0.5}
     human = metrics.elo_ratings([(*r["models"], outcome[r["solution"]]) for r in rows])
-    critic = metrics.elo_ratings([(*r["models"], outcome.get(j.verdict, 0.5)) for r, j in zip(rows, judgments)])
+    critic = metrics.elo_ratings([(*r["models"], outcome.get(verdict, 0.5)) for r, verdict in zip(rows, verdicts)])
     names = sorted(human)
     return {"elo_human": human, "elo_critic": critic,
             "kendall_tau": metrics.kendall_tau([human[m] for m in names], [critic[m] for m in names])}  # fmt: skip

@@ -72,10 +72,14 @@ def run_round(round_dir: Path, policy_name: str, questions: list[Question], judg
     best_of_k = BestOfN((policy, processor), judge, sampling, "round_robin", relative=args.relative_score,
                         batch_size=args.generation_batch_size)  # fmt: skip
     records = best_of_k.run(questions)
-    rows, skipped = [], 0
+    rows, skipped, unusable = [], 0, []
     with open(round_dir / "judgments.jsonl", "w", encoding="utf-8") as judgments, \
             open(round_dir / "candidates.jsonl", "w", encoding="utf-8") as candidates:  # fmt: skip
         for question, record in zip(questions, records):
+            if "errors" in record:  # e.g. a prompt over the context: kept in candidates.jsonl, counted, skipped
+                candidates.write(json.dumps(record, ensure_ascii=False) + "\n")
+                unusable.append(record["errors"][0])
+                continue
             for judgment in record["judgments"]:
                 judgments.write(json.dumps({"id": question.id, **judgment}, ensure_ascii=False) + "\n")
             r = record["scores"]
@@ -94,8 +98,10 @@ def run_round(round_dir: Path, policy_name: str, questions: list[Question], judg
                 "images": problem.images, "r": r, "r_chosen": r[best], "r_rejected": r[worst],
             })  # fmt: skip
     summary = {"round": round_dir.name, "policy": policy_name, "questions": len(questions),
-               "judgments": sum(r["num_judgments"] for r in records), "preferences": len(rows),
+               "judgments": sum(r.get("num_judgments", 0) for r in records), "preferences": len(rows),
                "skipped_all_equal": skipped}  # fmt: skip
+    if unusable:
+        summary["skipped_errors"] = {"questions": len(unusable), "first": unusable[0]}
     text = Value("string")
     messages = List({"role": text, "content": List({"type": text, "text": text})})
     features = Features({"id": text, "prompt": messages, "chosen": messages, "rejected": messages,
@@ -183,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         (round_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(f"critic-dpo round {m}: {summary['preferences']} preference pairs from {summary['judgments']} "
               f"judgments, {summary['skipped_all_equal']} questions skipped (all r_i equal), "
+              f"{summary.get('skipped_errors', {}).get('questions', 0)} unusable, "
               f"{summary['seconds']:.1f} s")  # fmt: skip
         policy_name = str(round_dir / "model")
     print(f"critic-dpo: final policy -> {policy_name}")
