@@ -21,3 +21,22 @@ class LengthJudge:
         verdicts = ["1" if len(r.first) > len(r.second) else "2" if len(r.second) > len(r.first) else "tie"
                     for r in requests]  # fmt: skip
         return [PairJudgment(raw=f"\\boxed{{{v}}}", verdict=v, tokens=0) for v in verdicts]
+
+
+class TooLongFor:
+    """`judge`, except that every judgment of `question` comes back as `TooLong` (a prompt over the critic's
+    context, as a `Judge` with `skip_too_long` returns it)."""
+
+    def __init__(self, judge, question: str) -> None:
+        self.judge, self.question = judge, question
+
+    def _cut(self, requests, judged):
+        from rl_critic.critique.generation import TooLong
+
+        return [TooLong(5000, 4096, 512) if r.question == self.question else j for r, j in zip(requests, judged)]
+
+    def compare(self, requests):
+        return self._cut(requests, self.judge.compare(requests))
+
+    def score(self, requests):
+        return self._cut(requests, self.judge.score(requests))

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from rl_critic.critique.aggregation import preference_scores
-from rl_critic.critique.generation import SamplingSettings, TooLong
+from rl_critic.critique.generation import SamplingSettings
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.judgments import PairJudgment, PairRequest, ScoreJudgment
 from rl_critic.critique.strategies import Problem, majority_pick, select
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from tests.conftest import shape_image
+from tests.helpers import TooLongFor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -107,22 +108,9 @@ def test_unparseable_verdicts_are_counted_not_fatal():
     assert all(j["verdict"] is None and j["value"] == 0 for j in selection.judgments)
 
 
-class TooLongForQ0(ScriptedJudge):
-    """Every judgment of question `q0` is over the critic's context, as `Judge(skip_too_long=True)` returns it."""
-
-    def _cut(self, requests, judged):
-        return [TooLong(5000, 4096, 512) if r.question == "q0" else j for r, j in zip(requests, judged)]
-
-    def compare(self, requests):
-        return self._cut(requests, super().compare(requests))
-
-    def score(self, requests):
-        return self._cut(requests, super().score(requests))
-
-
 @pytest.mark.parametrize("strategy", ["knockout", "round_robin", "pointwise"])
 def test_an_over_long_judge_prompt_marks_its_question_and_spares_the_others(strategy):
-    first, second = select(strategy, _problems([[1, 9, 5], [2, 9, 5]]), TooLongForQ0())
+    first, second = select(strategy, _problems([[1, 9, 5], [2, 9, 5]]), TooLongFor(ScriptedJudge(), "q0"))
     assert first.too_long == "prompt too long: 5,000 tokens, over the limit of 3,584 (the model's 4,096 positions " \
         "- max_new_tokens 512)" and first.judgments == []  # fmt: skip
     assert second.too_long is None and second.pick == 1 and second.judgments

@@ -15,6 +15,7 @@ from rl_critic.critique.judgments import PairJudgment, ScoreJudgment
 from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
 from rl_critic.models.tiny import ensure_tiny_model
 from tests.conftest import shape_image
+from tests.helpers import TooLongFor
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU = ["--use_cpu", "true", "--bf16", "false", "--gradient_checkpointing", "false", "--report_to", "none"]
@@ -116,6 +117,21 @@ def test_metrics_favourite_right_and_raw_judgments_are_logged():
     assert metrics["critic_judge/judgments"] == 2 * 12 and metrics["critic_judge/parse_failure_rate"] == 0.0
     assert metrics["critic_judge/seconds"] >= 0 and metrics["critic_judge/favourite_right"] == 1.0
     assert len(extra["critic_judgment"]) == 8 and extra["critic_judgment"][0].startswith("\\boxed")
+
+
+@pytest.mark.parametrize("schedule", ["round_robin", "knockout", "pointwise"])
+def test_a_judge_prompt_over_the_critics_context_neutralises_its_group(schedule):
+    """GRPO must not stop because a group is too long to judge, nor reward being too long to judge: that group
+    gets 0.5 each (no advantage), the other groups are judged, and the rate is logged."""
+    metrics = {}
+    reward = CriticJudgeReward(
+        CriticRewardArguments(critic_schedule=schedule), judge=TooLongFor(ReferenceJudge(), "Q0?")
+    )
+    prompts, completions, images = _batch(GROUPS[:2])
+    rewards = reward(prompts=prompts, completions=completions, image=images, log_metric=metrics.__setitem__)
+    assert rewards[:4] == [0.5] * 4 and rewards[4] == max(rewards[4:]) > min(rewards[4:])
+    tried = {"round_robin": 12, "knockout": 6, "pointwise": 4}[schedule]  # group Q0's judgments, none made
+    assert metrics["critic_judge/too_long_rate"] == tried / metrics["critic_judge/judgments"]
 
 
 def test_critic_needs_a_model_and_options_go_in_fields(monkeypatch, capsys):

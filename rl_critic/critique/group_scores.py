@@ -11,7 +11,10 @@ batched `generate` per knockout round, one for the other schedules):
 | `pointwise` | G | the 1-10 score rescaled, (s - 1) / 9 |
 
 Identical completions are never judged against each other (a tie, free; pointwise scores each distinct
-text once). An unparseable verdict counts as a tie (an unparseable score as 0.5) and is counted.
+text once). An unparseable verdict counts as a tie (an unparseable score as 0.5) and is counted. A judge
+prompt over the critic's context (a `TooLong` judgment, when the critic's context is shorter than the policy's)
+must not end the run, nor pay: a partial score would reward completions too long to judge over judged bad
+ones. Its whole group gets 0.5 each (no advantage, nothing learnt from it), and it is counted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from rl_critic.critique.generation import TooLong
 from rl_critic.critique.judgments import PairRequest, ScoreRequest
 from rl_critic.critique.strategies import Problem
 
@@ -31,6 +35,7 @@ class GroupScores:
     scores: list[float]
     judgments: list[dict[str, Any]] = field(default_factory=list)  # JSON records, with `pair` / `candidate`
     unparsed: int = 0  # judgments whose verdict or score could not be read
+    too_long: int = 0  # judgments not made: the prompt was over the critic's context
 
 
 def judgments_per_group(size: int, schedule: str, both_orders: bool) -> int:
@@ -44,11 +49,12 @@ def score_groups(problems: list[Problem], judge, schedule: str = "round_robin",
     """One `GroupScores` per problem (its `candidates` are the group's completions)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown critic schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
-    if schedule == "pointwise":
-        return _pointwise(problems, judge)
-    if schedule == "knockout":
-        return _knockout(problems, judge, both_orders)
-    return _round_robin(problems, judge, both_orders)
+    schedules = {"pointwise": _pointwise, "knockout": _knockout, "round_robin": _round_robin}
+    results = schedules[schedule](problems, judge, *([both_orders] if schedule != "pointwise" else []))
+    for result in results:
+        if result.too_long:  # see the module docstring
+            result.scores = [0.5] * len(result.scores)
+    return results
 
 
 def _pairs(problems: list[Problem], matches: list[list[tuple[int, int]]], judge, both_orders: bool):
@@ -69,12 +75,24 @@ def _pairs(problems: list[Problem], matches: list[list[tuple[int, int]]], judge,
                                             problem.images))  # fmt: skip
                 owners.append((index, (i, j), (a, b), len(orders)))
     for (index, pair, shown, count), judgment in zip(owners, judge.compare(requests)):
-        first_won = {1: 1.0, -1: 0.0}.get(judgment.value, 0.5)  # 0: a tie, or no verdict
+        if _not_made(results[index], judgment, pair=list(shown)):
+            first_won = 0.5
+        else:
+            first_won = {1: 1.0, -1: 0.0}.get(judgment.value, 0.5)  # 0: a tie, or no verdict
+            results[index].judgments.append(judgment.record(shown))
+            results[index].unparsed += judgment.verdict is None
         won = first_won if shown == pair else 1.0 - first_won
         outcomes[index][pair] = outcomes[index].get(pair, 0.0) + won / count
-        results[index].judgments.append(judgment.record(shown))
-        results[index].unparsed += judgment.verdict is None
     return outcomes, results
+
+
+def _not_made(result: GroupScores, judgment, **where: Any) -> bool:
+    """True for a `TooLong` judgment, counted and recorded on `result` (where: its `pair` or `candidate`)."""
+    if not isinstance(judgment, TooLong):
+        return False
+    result.too_long += 1
+    result.judgments.append({"kind": "too_long", "raw": str(judgment), "tokens": 0, **where})
+    return True
 
 
 def _round_robin(problems: list[Problem], judge, both_orders: bool) -> list[GroupScores]:
@@ -101,6 +119,7 @@ def _knockout(problems: list[Problem], judge, both_orders: bool) -> list[GroupSc
         for index, bracket in enumerate(alive):
             results[index].judgments += round_results[index].judgments
             results[index].unparsed += round_results[index].unparsed
+            results[index].too_long += round_results[index].too_long
             winners = [i if outcomes[index][(i, j)] >= 0.5 else j for i, j in matches[index]]  # ties: the earlier
             alive[index] = winners + ([bracket[-1]] if len(bracket) % 2 else [])  # odd one out: a bye
             for candidate in alive[index] if len(bracket) > 1 else []:
@@ -122,8 +141,12 @@ def _pointwise(problems: list[Problem], judge) -> list[GroupScores]:
     scored: list[dict[str, float]] = [{} for _ in problems]
     results = [GroupScores(scores=[]) for _ in problems]
     for (index, text), judgment in zip(owners, judge.score(requests)):
+        candidate = problems[index].candidates.index(text)
+        if _not_made(results[index], judgment, candidate=candidate):
+            scored[index][text] = 0.5
+            continue
         scored[index][text] = 0.5 if judgment.score is None else (judgment.score - 1) / 9
-        results[index].judgments.append(judgment.record(problems[index].candidates.index(text)))
+        results[index].judgments.append(judgment.record(candidate))
         results[index].unparsed += judgment.score is None
     for problem, values, result in zip(problems, scored, results):
         result.scores = [values[text] for text in problem.candidates]

@@ -87,10 +87,12 @@ class CriticJudgeReward:
             self.live_policy = True
             model_args = replace(model_args, model_name_or_path=POLICY)
             self.judge = build_judge(judge_args, model_args, self.args.critic_batch_size, policy=(policy, processor))
+            self.judge.skip_too_long = True  # a pair the critic cannot read is a counted tie, not a failed run
             return
         dtype = self.args.critic_dtype or ("bfloat16" if torch.cuda.is_available() else model_args.dtype)
         critic_args = replace(model_args, model_name_or_path=name, dtype=dtype, use_peft=False)
         self.judge = build_judge(judge_args, critic_args, self.args.critic_batch_size)
+        self.judge.skip_too_long = True
         model = self.judge.model
         model.eval().requires_grad_(False)
         device = device or (torch.device("cuda") if torch.cuda.is_available() else None)
@@ -127,6 +129,7 @@ class CriticJudgeReward:
             log_metric(
                 "critic_judge/parse_failure_rate", sum(r.unparsed for r in results) / judgments if judgments else 0.0
             )
+            log_metric("critic_judge/too_long_rate", sum(r.too_long for r in results) / judgments if judgments else 0.0)
             right = _favourite_right(texts, groups, rewards, kwargs.get("solution"))
             if right is not None:
                 log_metric("critic_judge/favourite_right", right[0])
