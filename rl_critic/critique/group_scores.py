@@ -49,8 +49,12 @@ def score_groups(problems: list[Problem], judge, schedule: str = "round_robin",
     """One `GroupScores` per problem (its `candidates` are the group's completions)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown critic schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
-    schedules = {"pointwise": _pointwise, "knockout": _knockout, "round_robin": _round_robin}
-    results = schedules[schedule](problems, judge, *([both_orders] if schedule != "pointwise" else []))
+    if schedule == "pointwise":
+        results = _pointwise(problems, judge)
+    elif schedule == "knockout":
+        results = _knockout(problems, judge, both_orders)
+    else:
+        results = _round_robin(problems, judge, both_orders)
     for result in results:
         if result.too_long:  # see the module docstring
             result.scores = [0.5] * len(result.scores)

@@ -10,7 +10,6 @@ selection strategy. They do it here, once.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -172,21 +171,18 @@ def answer_all(best_of_n: BestOfN, rows: list[Row], journal: Journal, chunk: int
 
 
 def run_settings(*arguments: Any, source: str) -> dict[str, Any]:
-    """What decides a run's records (every argument but the output, and the input's size and time), for a
-    journal to tell a resumable run from a different one."""
+    """What decides a run's records (every argument but the output, and the input's files' sizes and times),
+    for a journal to tell a resumable run from a different one."""
     from dataclasses import asdict
 
     settings: dict[str, Any] = {}
     for group in arguments:
         settings |= {key: value for key, value in asdict(group).items() if key != "out"}
-    if os.path.isfile(source):
-        stat = os.stat(source)
-        settings["input_file"] = [os.path.abspath(source), stat.st_size, stat.st_mtime_ns]
-    elif os.path.isdir(source):  # a converted dataset folder: every file's name, size and time, in one digest
+    path = Path(source)  # a file, or a converted dataset folder: every file's name, size and time, in one digest
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.is_file() else []
+    stats = [[str(file), stat.st_size, stat.st_mtime_ns] for file in files for stat in [file.stat()]]
+    if stats:
         import hashlib
 
-        files = sorted(str(path) for path in Path(source).rglob("*") if path.is_file())
-        stats = [[name, os.stat(name).st_size, os.stat(name).st_mtime_ns] for name in files]
-        digest = hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
-        settings["input_folder"] = [os.path.abspath(source), digest]
+        settings["input"] = [str(path.resolve()), hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]]
     return settings
