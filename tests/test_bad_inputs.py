@@ -52,6 +52,7 @@ def data(tmp_path_factory):
         ("best-of-n --input {d}/sft --out {tmp}/out/b.jsonl", "looks like `sft` data"),
         ("best-of-n --input {d}/raw.parquet --out {tmp}/out/b.jsonl", "looks like raw LLaVA-Critic-113k rows"),
         ("eval policy --data {d}/dpo --out {tmp}/out/r.json", "looks like `dpo` data, not questions"),
+        ("eval policy --data {d}/eval --out {tmp}/out/r.json", "has a reference answer (`answer`), and `eval policy`"),
         ("eval critic --data {d}/sft --out {tmp}/out/r.json", "is not converted eval data"),
         ("make-pairs --input {d}/pairs.jsonl --out {tmp}/out/p.parquet", "no pair made: {'no reference answer': 1}"),
         ("make-pairs --input {d}/sft --out {tmp}/out/p.parquet", "looks like `sft` data"),

@@ -44,6 +44,10 @@ def main(argv: list[str]) -> int:
 
     set_seed(args.seed)
     rows = read_rows(args.data, args.limit)
+    if not any(str(row.data.get("answer") or "").strip() for row in rows if not row.error):
+        raise UserError(f"no row of {args.data} has a reference answer (`answer`), and `eval policy` measures "
+                        "accuracy against it: the report would be empty (`best-of-n` samples and picks without "
+                        "one)")  # fmt: skip
     journal = Journal(report_paths(args.out)[0], run_settings(args, judge_args, model_args, source=args.data))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     policy = load_model_and_processor(model_args)
