@@ -53,7 +53,7 @@ $(TINY_DATA)/dpo/summary.json: | install
 # Without RECIPE= a target trains its tiny recipe on the tiny data (built first, offline); with one, on
 # whatever the recipe names (a hub model downloads), and no tiny data is built.
 sft dpo grpo critic-dpo: install $(if $(RECIPE),,tiny-data)  ## train: make grpo [RECIPE=recipes/...] [ACCELERATE=recipes/accelerate/...] [ARGS="--max_steps 5"]
-	$(if $(RECIPE),,$(OFFLINE)) $(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.$(subst -,_,$@),$(RLC) train $@) \
+	$(if $(RECIPE),,$(OFFLINE)) $(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.train.$(subst -,_,$@),$(RLC) train $@) \
 		--config $(or $(RECIPE),$(DEFAULT_RECIPE_$@)) $(ARGS)
 
 bench: install  ## benchmarks: numbers to bench/results/*.json and a table

@@ -27,8 +27,13 @@ def main(model_dir: str, data_file: str, recipe: str, output_dir: str, max_steps
     assert size["shortest_edge"] and size["longest_edge"]
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype="float32")
     dataset = load_dataset("parquet", data_files=data_file, split="train")
-    trainer = GRPOTrainer(model=model, reward_funcs=[critic_reward], args=GRPOConfig(**fields), train_dataset=dataset,
-                          processing_class=processor)  # fmt: skip
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[critic_reward],
+        args=GRPOConfig(**fields),
+        train_dataset=dataset,
+        processing_class=processor,
+    )
     trainer.train()
 
 

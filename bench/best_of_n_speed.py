@@ -46,8 +46,9 @@ def main() -> None:
         problems.append(Problem(question=question, candidates=[], images=[Image.open(io.BytesIO(png)).convert("RGB")]))
     conversations = [user_prompt(p.question, 1) for p in problems]
     images = [p.images for p in problems]
-    sampled = SamplingSettings(max_new_tokens=args.max_new_tokens, do_sample=True, temperature=1.0, top_p=0.99,
-                               num_return_sequences=args.n)  # fmt: skip
+    sampled = SamplingSettings(
+        max_new_tokens=args.max_new_tokens, do_sample=True, temperature=1.0, top_p=0.99, num_return_sequences=args.n
+    )
     one = SamplingSettings(max_new_tokens=args.max_new_tokens, do_sample=True, temperature=1.0, top_p=0.99)
     greedy = SamplingSettings(max_new_tokens=args.max_new_tokens)
 
@@ -76,18 +77,29 @@ def main() -> None:
     batched_total = batched_generation + timings["batched"]
     naive_total = naive_generation + timings["naive"]
     result = {
-        "questions": args.questions, "n": args.n, "max_new_tokens": args.max_new_tokens,
-        "judgments": calls["batched"], "identical_picks": picks["batched"] == picks["naive"],
+        "questions": args.questions,
+        "n": args.n,
+        "max_new_tokens": args.max_new_tokens,
+        "judgments": calls["batched"],
+        "identical_picks": picks["batched"] == picks["naive"],
         "identical_judgment_texts": raws["batched"] == raws["naive"],
         "parsed_verdicts": sum(1 for s in raws["batched"] if "boxed" in s),
-        "batched_seconds": {"generation": round(batched_generation, 2), "judging": round(timings["batched"], 2),
-                            "total": round(batched_total, 2)},
-        "naive_seconds": {"generation": round(naive_generation, 2), "judging": round(timings["naive"], 2),
-                          "total": round(naive_total, 2)},
-        "speedup": {"generation": round(naive_generation / batched_generation, 2),
-                    "judging": round(timings["naive"] / timings["batched"], 2),
-                    "total": round(naive_total / batched_total, 2)},
-    }  # fmt: skip
+        "batched_seconds": {
+            "generation": round(batched_generation, 2),
+            "judging": round(timings["batched"], 2),
+            "total": round(batched_total, 2),
+        },
+        "naive_seconds": {
+            "generation": round(naive_generation, 2),
+            "judging": round(timings["naive"], 2),
+            "total": round(naive_total, 2),
+        },
+        "speedup": {
+            "generation": round(naive_generation / batched_generation, 2),
+            "judging": round(timings["naive"] / timings["batched"], 2),
+            "total": round(naive_total / batched_total, 2),
+        },
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"benchmark": "best_of_n", **result}, indent=2) + "\n")
     print(f"best-of-{args.n} knockout on {args.questions} questions ({calls['batched']} judgments), tiny Qwen2.5-VL")
@@ -95,8 +107,10 @@ def main() -> None:
     for name in ("batched", "naive"):
         seconds = result[f"{name}_seconds"]
         print(f"{name:<10} {seconds['generation']:>13.2f} {seconds['judging']:>10.2f} {seconds['total']:>8.2f}")
-    print(f"speed-up   {result['speedup']['generation']:>12.2f}x {result['speedup']['judging']:>9.2f}x "
-          f"{result['speedup']['total']:>7.2f}x")  # fmt: skip
+    print(
+        f"speed-up   {result['speedup']['generation']:>12.2f}x {result['speedup']['judging']:>9.2f}x "
+        f"{result['speedup']['total']:>7.2f}x"
+    )
     print(
         f"identical picks: {result['identical_picks']}, identical judgment texts: "
         f"{result['identical_judgment_texts']} (an untrained tiny critic boxes no verdict, so picks are ties)"

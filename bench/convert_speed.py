@@ -140,12 +140,16 @@ def main() -> None:
         r["peak_anon_vs_smallest"] = round(r["peak_anon_mb"] / results[0]["peak_anon_mb"], 2)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"benchmark": "convert", "results": results}, indent=2) + "\n")
-    print(f"{'rows':>8} {'convert rows/s':>15} {'read-only rows/s':>17} {'convert/read time':>18} "
-          f"{'peak anon MB':>13} {'peak mmap MB':>13} {'cold: anon MB':>14}")  # fmt: skip
+    print(
+        f"{'rows':>8} {'convert rows/s':>15} {'read-only rows/s':>17} {'convert/read time':>18} "
+        f"{'peak anon MB':>13} {'peak mmap MB':>13} {'cold: anon MB':>14}"
+    )
     for r in results:
-        print(f"{r['rows']:>8} {r['convert_rows_per_s']:>15,.0f} {r['read_only_rows_per_s']:>17,.0f} "
-              f"{r['convert_vs_read_time']:>18.2f} {r['peak_anon_mb']:>13} {r['peak_file_backed_mb']:>13} "
-              f"{r['cold_peak_anon_mb']:>14}")  # fmt: skip
+        print(
+            f"{r['rows']:>8} {r['convert_rows_per_s']:>15,.0f} {r['read_only_rows_per_s']:>17,.0f} "
+            f"{r['convert_vs_read_time']:>18.2f} {r['peak_anon_mb']:>13} {r['peak_file_backed_mb']:>13} "
+            f"{r['cold_peak_anon_mb']:>14}"
+        )
     print(f"-> {RESULTS}")
 
 

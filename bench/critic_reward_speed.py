@@ -71,19 +71,45 @@ def _reward_call(questions: Path, generations: int, max_new_tokens: int, batch_s
         rewards[name] = reward(prompts=prompts, completions=completions, image=images)
         timings[name] = time.perf_counter() - start
         calls[name] = judge.calls
-    return {"judgments": calls["batched"], "batched_seconds": round(timings["batched"], 2),
-            "naive_seconds": round(timings["naive"], 2), "speedup": round(timings["naive"] / timings["batched"], 2),
-            "identical_rewards": rewards["batched"] == rewards["naive"],
-            "distinct_completions": len(set(c[0]["content"] for c in completions))}  # fmt: skip
+    return {
+        "judgments": calls["batched"],
+        "batched_seconds": round(timings["batched"], 2),
+        "naive_seconds": round(timings["naive"], 2),
+        "speedup": round(timings["naive"] / timings["batched"], 2),
+        "identical_rewards": rewards["batched"] == rewards["naive"],
+        "distinct_completions": len(set(c[0]["content"] for c in completions)),
+    }
 
 
 def _step_share(questions: Path, generations: int, prompts: int, max_new_tokens: int, steps: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "rl_critic.cli", "train", "grpo", "--config", str(RECIPE),
-                   "--dataset_name", str(questions), "--num_generations", str(generations),
-                   "--per_device_train_batch_size", str(generations * prompts), "--critic_max_new_tokens",
-                   str(max_new_tokens), "--critic_batch_size", "64", "--max_steps", str(steps), "--save_strategy",
-                   "steps", "--save_steps", str(steps), "--output_dir", tmp]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "rl_critic.cli",
+            "train",
+            "grpo",
+            "--config",
+            str(RECIPE),
+            "--dataset_name",
+            str(questions),
+            "--num_generations",
+            str(generations),
+            "--per_device_train_batch_size",
+            str(generations * prompts),
+            "--critic_max_new_tokens",
+            str(max_new_tokens),
+            "--critic_batch_size",
+            "64",
+            "--max_steps",
+            str(steps),
+            "--save_strategy",
+            "steps",
+            "--save_steps",
+            str(steps),
+            "--output_dir",
+            tmp,
+        ]
         result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
         if result.returncode != 0:
             raise RuntimeError(result.stderr[-3000:])
@@ -91,9 +117,13 @@ def _step_share(questions: Path, generations: int, prompts: int, max_new_tokens:
     logged = [e for e in history if "step_time" in e][1:]  # the first step is warm-up
     step = statistics.mean(e["step_time"] for e in logged)
     judge = statistics.mean(e["critic_judge/seconds"] for e in logged)
-    return {"steps": len(logged), "step_seconds": round(step, 3), "judge_seconds": round(judge, 3),
-            "judge_share": round(judge / step, 3),
-            "judgments_per_step": statistics.mean(e["critic_judge/judgments"] for e in logged)}  # fmt: skip
+    return {
+        "steps": len(logged),
+        "step_seconds": round(step, 3),
+        "judge_seconds": round(judge, 3),
+        "judge_share": round(judge / step, 3),
+        "judgments_per_step": statistics.mean(e["critic_judge/judgments"] for e in logged),
+    }
 
 
 def main() -> None:
@@ -108,19 +138,29 @@ def main() -> None:
         questions = _questions(Path(tmp), args.prompts)
         call = _reward_call(questions, args.generations, args.max_new_tokens, args.batch_size)
         share = _step_share(questions, args.generations, args.prompts, args.max_new_tokens, args.steps)
-    result = {"benchmark": "critic_reward", "prompts": args.prompts, "generations": args.generations,
-              "max_new_tokens": args.max_new_tokens, "reward_call": call, "grpo_step": share}  # fmt: skip
+    result = {
+        "benchmark": "critic_reward",
+        "prompts": args.prompts,
+        "generations": args.generations,
+        "max_new_tokens": args.max_new_tokens,
+        "reward_call": call,
+        "grpo_step": share,
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"critic_judge reward call: {args.prompts} prompts x G={args.generations}, round-robin both orders, "
-          f"{call['judgments']} judgments, tiny critic, greedy {args.max_new_tokens} tokens")  # fmt: skip
+    print(
+        f"critic_judge reward call: {args.prompts} prompts x G={args.generations}, round-robin both orders, "
+        f"{call['judgments']} judgments, tiny critic, greedy {args.max_new_tokens} tokens"
+    )
     print(f"{'':<10} {'seconds':>8}")
     print(f"{'batched':<10} {call['batched_seconds']:>8.2f}")
     print(f"{'naive':<10} {call['naive_seconds']:>8.2f}")
     print(f"speed-up   {call['speedup']:>7.2f}x (target >= 5), identical rewards: {call['identical_rewards']}")
-    print(f"GRPO step ({share['steps']} steps after warm-up): {share['step_seconds']:.3f} s, critic "
-          f"{share['judge_seconds']:.3f} s = {100 * share['judge_share']:.1f}% of the step, "
-          f"{share['judgments_per_step']:.0f} judgments per step")  # fmt: skip
+    print(
+        f"GRPO step ({share['steps']} steps after warm-up): {share['step_seconds']:.3f} s, critic "
+        f"{share['judge_seconds']:.3f} s = {100 * share['judge_share']:.1f}% of the step, "
+        f"{share['judgments_per_step']:.0f} judgments per step"
+    )
     print(f"-> {RESULTS}")
 
 

@@ -39,12 +39,14 @@ def make_completions(n: int, seed: int = 0) -> list[tuple[str, str]]:
         verdict = rng.choice(VERDICTS[solution if kind < 0.4 else {"1": "2", "2": "1"}[solution]])
         text = f"<think>{reasoning}</think>\nThe better response is \\boxed{{{verdict}}}."
         if kind >= 0.7:  # malformed in one of several ways
-            text = rng.choice([
-                reasoning + f" \\boxed{{{verdict}}}",  # no think tags
-                f"<think>{reasoning}\\boxed{{{verdict}",  # unclosed think and box
-                f"<think>{reasoning}</think> I cannot decide.",  # no box
-                f"< think >{reasoning}</ think >\\boxed{{{verdict} is better because " + reasoning[:200] + "}",
-            ])  # fmt: skip
+            text = rng.choice(
+                [
+                    reasoning + f" \\boxed{{{verdict}}}",  # no think tags
+                    f"<think>{reasoning}\\boxed{{{verdict}",  # unclosed think and box
+                    f"<think>{reasoning}</think> I cannot decide.",  # no box
+                    f"< think >{reasoning}</ think >\\boxed{{{verdict} is better because " + reasoning[:200] + "}",
+                ]
+            )
         rows.append(([{"role": "assistant", "content": text}], solution))
     return rows
 
@@ -69,8 +71,12 @@ def p99_ms(fn, rows) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
-    parser.add_argument("--slow-n", type=int, default=2_000,
-                        help="TRL accuracy_reward (~150/s) runs on the first N of the same completions")  # fmt: skip
+    parser.add_argument(
+        "--slow-n",
+        type=int,
+        default=2_000,
+        help="TRL accuracy_reward (~150/s) runs on the first N of the same completions",
+    )
     args = parser.parse_args()
 
     import logging
@@ -111,8 +117,10 @@ def main() -> None:
     print(f"{'reward':<26} {'completions':>12} {'completions/s':>14} {'p99 ms':>9}")
     for name, r in results.items():
         print(f"{name:<26} {r['completions']:>12} {r['completions_per_s']:>14,.0f} {r['p99_ms']:>9.3f}")
-    print(f"critic_reward: {summary['critic_vs_trl_accuracy_speedup']}x TRL accuracy_reward, "
-          f"{summary['critic_vs_trl_think_format_ratio']}x TRL think_format_reward's rate")  # fmt: skip
+    print(
+        f"critic_reward: {summary['critic_vs_trl_accuracy_speedup']}x TRL accuracy_reward, "
+        f"{summary['critic_vs_trl_think_format_ratio']}x TRL think_format_reward's rate"
+    )
     print(f"-> {RESULTS}")
 
 

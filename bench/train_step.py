@@ -29,8 +29,11 @@ def _run(command: list[str], output_dir: Path, warmup: int) -> dict:
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-3000:])
     rss_kb = int(result.stderr.rsplit("peak_rss_kb=", 1)[1].split()[0])
-    steps = [float(line.split("'step_time': '")[1].split("'")[0]) for line in result.stdout.splitlines()
-             if "'step_time': '" in line and "'loss'" in line]  # fmt: skip
+    steps = [
+        float(line.split("'step_time': '")[1].split("'")[0])
+        for line in result.stdout.splitlines()
+        if "'step_time': '" in line and "'loss'" in line
+    ]
     if not steps:  # TRL logs dicts to stdout with logging_steps=1; fall back to the trainer state
         state = json.loads(next(output_dir.rglob("trainer_state.json")).read_text())
         steps = [e["step_time"] for e in state["log_history"] if "step_time" in e]
@@ -51,18 +54,42 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"rl-critic train grpo": [], "bare TRL GRPOTrainer": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        subprocess.run([sys.executable, "-m", "rl_critic.cli", "make-synthetic", "--n", "256", "--out",
-                        str(tmp / "s.parquet")], check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "rl_critic.cli", "make-synthetic", "--n", "256", "--out", str(tmp / "s.parquet")],
+            check=True,
+            capture_output=True,
+        )
         convert("llava-critic-pairwise", str(tmp / "s.parquet"), "grpo", str(tmp / "grpo"))
         for repeat in range(args.repeats):
             out = tmp / f"ours{repeat}"
-            ours = [sys.executable, "-m", "rl_critic.grpo", "--config", str(RECIPE), "--model_name_or_path",
-                    str(model_dir), "--dataset_name", str(tmp / "grpo"), "--output_dir", str(out), "--max_steps",
-                    str(args.steps), "--save_strategy", "no"]  # fmt: skip
+            ours = [
+                sys.executable,
+                "-m",
+                "rl_critic.train.grpo",
+                "--config",
+                str(RECIPE),
+                "--model_name_or_path",
+                str(model_dir),
+                "--dataset_name",
+                str(tmp / "grpo"),
+                "--output_dir",
+                str(out),
+                "--max_steps",
+                str(args.steps),
+                "--save_strategy",
+                "no",
+            ]
             runs["rl-critic train grpo"].append(_run(ours, out, args.warmup))
             out = tmp / f"bare{repeat}"
-            bare = [sys.executable, str(ROOT / "bench" / "bare_grpo.py"), str(model_dir), str(tmp / "grpo" / DATA_FILE),
-                    str(RECIPE), str(out), str(args.steps)]  # fmt: skip
+            bare = [
+                sys.executable,
+                str(ROOT / "bench" / "bare_grpo.py"),
+                str(model_dir),
+                str(tmp / "grpo" / DATA_FILE),
+                str(RECIPE),
+                str(out),
+                str(args.steps),
+            ]
             runs["bare TRL GRPOTrainer"].append(_run(bare, out, args.warmup))
     results = {}
     for name, measured in runs.items():
@@ -76,9 +103,20 @@ def main() -> None:
     ours, bare = results["rl-critic train grpo"], results["bare TRL GRPOTrainer"]
     ratio = round(ours["median_step_seconds"] / bare["median_step_seconds"], 3)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "train_step", "steps": args.steps, "warmup": args.warmup,
-                                   "repeats": args.repeats, "results": results,
-                                   "ours_vs_bare_step_time": ratio}, indent=2) + "\n")  # fmt: skip
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "train_step",
+                "steps": args.steps,
+                "warmup": args.warmup,
+                "repeats": args.repeats,
+                "results": results,
+                "ours_vs_bare_step_time": ratio,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"GRPO on the tiny recipe, {args.steps} steps x {args.repeats} runs each, first {args.warmup} dropped")
     print(f"{'':<22} {'median s/step':>14} {'mean s/step':>12} {'peak RSS MB':>12}")
     for name, r in results.items():

@@ -169,8 +169,16 @@ def convert(
             desc=f"convert {source} -> {task}",
         )
         summary = _write_outputs(converted, staging, strict=strict, out_format=out_format)
-        summary = {"source": source, "input": input_path, "task": task, "seed": seed, "keep_ties": keep_ties,
-                   "format": out_format, "rows_read": rows_read, **summary}  # fmt: skip
+        summary = {
+            "source": source,
+            "input": input_path,
+            "task": task,
+            "seed": seed,
+            "keep_ties": keep_ties,
+            "format": out_format,
+            "rows_read": rows_read,
+            **summary,
+        }
         # summary.json and the card hold no timings: the same input and seed give byte-identical folders.
         (staging / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         if out_format == "parquet":
@@ -188,8 +196,10 @@ def _write_outputs(converted, staging: Path, *, strict: bool, out_format: str) -
     rejected = [i for i, reason in enumerate(reasons) if reason]
     if rejected and not kept:  # an empty dataset "succeeding" only moves the failure to the next command
         counts = Counter(reasons[i] for i in rejected).most_common(3)
-        raise UserError(f"every row ({len(rejected)}) was rejected, nothing written; most common: "
-                        + "; ".join(f"{reason} ({count})" for reason, count in counts))  # fmt: skip
+        raise UserError(
+            f"every row ({len(rejected)}) was rejected, nothing written; most common: "
+            + "; ".join(f"{reason} ({count})" for reason, count in counts)
+        )
     if strict and rejected:
         first = converted[rejected[0]]
         raise UserError(

@@ -25,15 +25,19 @@ def check_replaceable(out: str | Path, marker: str | None = None, protect: Itera
         raise UserError(f"output {out} exists and is not a folder")
     cwd = Path.cwd().resolve()
     if out == cwd or out in cwd.parents or out == Path.home().resolve():
-        raise UserError(f"refusing to write into {out}: it is the working directory, one of its parents or the "
-                        "home folder, and replacing it would delete what is there; name a new folder")  # fmt: skip
+        raise UserError(
+            f"refusing to write into {out}: it is the working directory, one of its parents or the "
+            "home folder, and replacing it would delete what is there; name a new folder"
+        )
     for path in protect:
         path = Path(path).expanduser().resolve()
         if path == out or out in path.parents:
             raise UserError(f"refusing to replace {out}: it holds the input {path}")
     if marker and out.is_dir() and not (out / marker).exists() and any(out.iterdir()):
-        raise UserError(f"{out} is not empty and is not an earlier output of this command (no {marker}); "
-                        "not replacing it: name a new or empty folder")  # fmt: skip
+        raise UserError(
+            f"{out} is not empty and is not an earlier output of this command (no {marker}); "
+            "not replacing it: name a new or empty folder"
+        )
     return out
 
 
@@ -63,8 +67,10 @@ def staged_folder(
         except OSError as err:
             if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
-            raise UserError(f"{out} appeared while this run was writing (another run with the same output?); "
-                            "left it as it is and discarded this run's output") from err  # fmt: skip
+            raise UserError(
+                f"{out} appeared while this run was writing (another run with the same output?); "
+                "left it as it is and discarded this run's output"
+            ) from err
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

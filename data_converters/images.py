@@ -47,8 +47,10 @@ class ImageFolder:
         if self.root is not None:
             real, root = os.path.realpath(full), os.path.realpath(self.root)
             if os.path.commonpath([real, root]) != root:
-                raise ParseError(f"image path {path} leads outside --images_root {self.root} (pass --images_root "
-                                 "with a folder that holds it, or `any`)")  # fmt: skip
+                raise ParseError(
+                    f"image path {path} leads outside --images_root {self.root} (pass --images_root "
+                    "with a folder that holds it, or `any`)"
+                )
         return full
 
 

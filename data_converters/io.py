@@ -87,11 +87,15 @@ def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
     if path.is_dir():
         if (path / "README.md").exists() and (path / DATA_FILE).exists():  # written by `rl-critic convert`
             return load_dataset("parquet", data_files=str(path / DATA_FILE), split="train")
-        found = {builder: sorted(glob.glob(str(path / "**" / pattern), recursive=True))
-                 for pattern, builder in (("*.parquet", "parquet"), ("*.jsonl", "json"))}  # fmt: skip
+        found = {
+            builder: sorted(glob.glob(str(path / "**" / pattern), recursive=True))
+            for pattern, builder in (("*.parquet", "parquet"), ("*.jsonl", "json"))
+        }
         if found["parquet"] and found["json"]:  # reading one kind would drop the other's rows unmentioned
-            raise UserError(f"{path_or_id} holds both parquet ({len(found['parquet'])}) and JSONL "
-                            f"({len(found['json'])}) files: pass one file or a folder of one kind")  # fmt: skip
+            raise UserError(
+                f"{path_or_id} holds both parquet ({len(found['parquet'])}) and JSONL "
+                f"({len(found['json'])}) files: pass one file or a folder of one kind"
+            )
         for builder, files in found.items():
             if files:
                 return load_dataset(builder, data_files=files, split="train")

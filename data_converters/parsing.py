@@ -199,10 +199,21 @@ _VERDICT_HEAD = re.compile(
 )
 _TIE_WORDS = re.compile(r"\bequally good\b|\bequally (?:helpful|accurate|strong|valid)\b", re.I)
 _VERDICT_WORDS = {
-    "first": "1", "1": "1", "a": "1", "response1": "1", "responsea": "1",
-    "second": "2", "2": "2", "b": "2", "response2": "2", "responseb": "2",
-    "tie": "tie", "equal": "tie", "equallygood": "tie", "both": "tie",
-}  # fmt: skip
+    "first": "1",
+    "1": "1",
+    "a": "1",
+    "response1": "1",
+    "responsea": "1",
+    "second": "2",
+    "2": "2",
+    "b": "2",
+    "response2": "2",
+    "responseb": "2",
+    "tie": "tie",
+    "equal": "tie",
+    "equallygood": "tie",
+    "both": "tie",
+}
 
 
 def _windows_after(text: str, marker: str):

@@ -138,8 +138,18 @@ def _pair_row(rng: random.Random, index: int, settings: _RowSettings) -> dict[st
         better = rng.choice(("1", "2"))
         responses = [right, wrong] if better == "1" else [wrong, right]
     style = index % len(PAIR_STYLES)
-    return judge_row(f"synthetic-pair-{index}", f"synthetic-{kind}", png, question, responses, better, right, rng,
-                     style, settings.layout)  # fmt: skip
+    return judge_row(
+        f"synthetic-pair-{index}",
+        f"synthetic-{kind}",
+        png,
+        question,
+        responses,
+        better,
+        right,
+        rng,
+        style,
+        settings.layout,
+    )
 
 
 def _point_row(rng: random.Random, index: int, settings: _RowSettings) -> dict[str, Any]:

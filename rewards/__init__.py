@@ -97,6 +97,16 @@ def resolve(reward_specs: list[str] | str) -> list[Callable]:
 
 
 __all__ = [
-    "FACTORIES", "answer_accuracy_reward", "critic_reward", "format_reward", "get", "import_object", "names",
-    "normalise_preference", "parse_spec", "pointwise_reward", "preference_reward", "resolve",
-]  # fmt: skip
+    "FACTORIES",
+    "answer_accuracy_reward",
+    "critic_reward",
+    "format_reward",
+    "get",
+    "import_object",
+    "names",
+    "normalise_preference",
+    "parse_spec",
+    "pointwise_reward",
+    "preference_reward",
+    "resolve",
+]

@@ -18,8 +18,9 @@ class LengthJudge:
     def compare(self, requests):
         from rl_critic.critique.judgments import PairJudgment
 
-        verdicts = ["1" if len(r.first) > len(r.second) else "2" if len(r.second) > len(r.first) else "tie"
-                    for r in requests]  # fmt: skip
+        verdicts = [
+            "1" if len(r.first) > len(r.second) else "2" if len(r.second) > len(r.first) else "tie" for r in requests
+        ]
         return [PairJudgment(raw=f"\\boxed{{{v}}}", verdict=v, tokens=0) for v in verdicts]
 
 

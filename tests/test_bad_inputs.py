@@ -32,8 +32,22 @@ def data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
     assert main(["make-synthetic", "--n", "12", "--out", str(folder / "raw.parquet")]) == 0
     for task in ("sft", "grpo", "dpo", "eval"):
-        assert main(["convert", "--source", "llava-critic-pairwise", "--input", str(folder / "raw.parquet"),
-                     "--task", task, "--out", str(folder / task)]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "convert",
+                    "--source",
+                    "llava-critic-pairwise",
+                    "--input",
+                    str(folder / "raw.parquet"),
+                    "--task",
+                    task,
+                    "--out",
+                    str(folder / task),
+                ]
+            )
+            == 0
+        )
     (folder / "pairs.jsonl").write_text(json.dumps({"question": "q", "chosen": "a", "rejected": "b"}) + "\n")
     return folder
 
@@ -47,8 +61,10 @@ def data(tmp_path_factory):
         ("train sft --config {tiny}/sft_critic.yaml --dataset_name {d}/raw.parquet", "raw LLaVA-Critic-113k rows"),
         ("train grpo --config {tiny}/grpo_critic.yaml --dataset_name {d}/pairs.jsonl", "has a reference answer"),
         ("train grpo --config {tiny}/grpo_critic.yaml --dataset_name {d}/grpo --reward_funcs nope", "unknown reward"),
-        ("train grpo --config {tiny}/grpo_critic.yaml --dataset_name {d}/grpo --reward_funcs os.nope",
-         "cannot import reward function"),
+        (
+            "train grpo --config {tiny}/grpo_critic.yaml --dataset_name {d}/grpo --reward_funcs os.nope",
+            "cannot import reward function",
+        ),
         ("best-of-n --input {d}/sft --out {tmp}/out/b.jsonl", "looks like `sft` data"),
         ("best-of-n --input {d}/raw.parquet --out {tmp}/out/b.jsonl", "looks like raw LLaVA-Critic-113k rows"),
         ("eval policy --data {d}/dpo --out {tmp}/out/r.json", "looks like `dpo` data, not questions"),
@@ -56,13 +72,14 @@ def data(tmp_path_factory):
         ("eval critic --data {d}/sft --out {tmp}/out/r.json", "is not converted eval data"),
         ("make-pairs --input {d}/pairs.jsonl --out {tmp}/out/p.parquet", "no pair made: {'no reference answer': 1}"),
         ("make-pairs --input {d}/sft --out {tmp}/out/p.parquet", "looks like `sft` data"),
-        ("convert --source preference --input " + QUESTIONS + " --task dpo --out {tmp}/out",
-         "every row (4) was rejected, nothing written; most common: missing column 'chosen' (4)"),
+        (
+            "convert --source preference --input " + QUESTIONS + " --task dpo --out {tmp}/out",
+            "every row (4) was rejected, nothing written; most common: missing column 'chosen' (4)",
+        ),
     ],
     ids=lambda value: value.split(" --")[0] if " --" in str(value) else None,
-)  # fmt: skip
-def test_data_of_the_wrong_kind_says_what_it_is_and_what_is_needed(argv, expected, data, tmp_path, capsys,
-                                                                   monkeypatch):  # fmt: skip
+)
+def test_data_of_the_wrong_kind_says_what_it_is_and_what_is_needed(argv, expected, data, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     words = argv.format(tiny=TINY, d=data, tmp=tmp_path).split()
     if words[0] == "train":
@@ -76,10 +93,28 @@ def test_data_of_the_wrong_kind_says_what_it_is_and_what_is_needed(argv, expecte
 def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys):
     huge = "why " * 250_000  # 1 MB: before, best-of-n asked for terabytes of attention mask
     questions = tmp_path / "q.jsonl"
-    questions.write_text(json.dumps({"id": "huge", "question": huge}) + "\n"
-                         + json.dumps({"id": "ok", "question": "Colour?", "answer": "red"}) + "\n")  # fmt: skip
-    assert main(["best-of-n", "--input", str(questions), "--out", str(tmp_path / "b.jsonl"), "--n", "2",
-                 "--max_new_tokens", "4"]) == 0  # fmt: skip
+    questions.write_text(
+        json.dumps({"id": "huge", "question": huge})
+        + "\n"
+        + json.dumps({"id": "ok", "question": "Colour?", "answer": "red"})
+        + "\n"
+    )
+    assert (
+        main(
+            [
+                "best-of-n",
+                "--input",
+                str(questions),
+                "--out",
+                str(tmp_path / "b.jsonl"),
+                "--n",
+                "2",
+                "--max_new_tokens",
+                "4",
+            ]
+        )
+        == 0
+    )
     records = {r["id"]: r for r in map(json.loads, (tmp_path / "b.jsonl").read_text().splitlines())}
     (error,) = records["huge"]["errors"]
     assert error.startswith("prompt too long: 250,0") and error.endswith(
@@ -89,39 +124,115 @@ def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys
     # A question that fits the policy (4,092 positions) but whose judge prompt does not (4,096 - 512): that
     # question is an `errors` record keeping its candidates, the others are judged.
     judged = tmp_path / "judged.jsonl"
-    judged.write_text(json.dumps({"id": "long", "question": "why " * 3700}) + "\n"
-                      + json.dumps({"id": "ok", "question": "Colour?", "answer": "red"}) + "\n")  # fmt: skip
-    assert main(["best-of-n", "--input", str(judged), "--out", str(tmp_path / "j.jsonl"), "--n", "2",
-                 "--max_new_tokens", "4"]) == 0  # fmt: skip
+    judged.write_text(
+        json.dumps({"id": "long", "question": "why " * 3700})
+        + "\n"
+        + json.dumps({"id": "ok", "question": "Colour?", "answer": "red"})
+        + "\n"
+    )
+    assert (
+        main(
+            [
+                "best-of-n",
+                "--input",
+                str(judged),
+                "--out",
+                str(tmp_path / "j.jsonl"),
+                "--n",
+                "2",
+                "--max_new_tokens",
+                "4",
+            ]
+        )
+        == 0
+    )
     records = {r["id"]: r for r in map(json.loads, (tmp_path / "j.jsonl").read_text().splitlines())}
     assert records["long"]["errors"][0].startswith("judge prompt too long: 3,")
-    assert records["long"]["errors"][0].endswith("over the limit of 3,584 (the model's 4,096 positions - "
-                                                 "max_new_tokens 512)")  # fmt: skip
+    assert records["long"]["errors"][0].endswith(
+        "over the limit of 3,584 (the model's 4,096 positions - max_new_tokens 512)"
+    )
     assert len(records["long"]["candidates"]) == 2 and records["ok"]["num_judgments"] == 1
     # critic-DPO: the over-long question is counted in the round's summary, the round goes on without it.
     many = tmp_path / "many.jsonl"
-    many.write_text(json.dumps({"id": "huge", "question": huge}) + "\n" + (ROOT / "examples" / "questions.jsonl")
-                    .read_text().replace('"image": "', f'"image": "{ROOT / "examples"}/'))  # fmt: skip
-    assert main(["train", "critic-dpo", "--config", str(TINY / "critic_dpo_policy.yaml"), "--dataset_name", str(many),
-                 "--output_dir", str(tmp_path / "dpo"), "--num_candidates", "2", "--sample_max_new_tokens", "4",
-                 "--judge_max_new_tokens", "4", "--max_questions", "3", "--rounds", "1"]) == 0  # fmt: skip
+    many.write_text(
+        json.dumps({"id": "huge", "question": huge})
+        + "\n"
+        + (ROOT / "examples" / "questions.jsonl").read_text().replace('"image": "', f'"image": "{ROOT / "examples"}/')
+    )
+    assert (
+        main(
+            [
+                "train",
+                "critic-dpo",
+                "--config",
+                str(TINY / "critic_dpo_policy.yaml"),
+                "--dataset_name",
+                str(many),
+                "--output_dir",
+                str(tmp_path / "dpo"),
+                "--num_candidates",
+                "2",
+                "--sample_max_new_tokens",
+                "4",
+                "--judge_max_new_tokens",
+                "4",
+                "--max_questions",
+                "3",
+                "--rounds",
+                "1",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "dpo" / "round_1" / "summary.json").read_text())
     assert summary["questions"] == 3 and summary["judgments"] == 2 * 2  # K(K-1) for each usable question
     assert summary["skipped_errors"]["questions"] == 1
     assert summary["skipped_errors"]["first"].startswith("prompt too long: 250,0")
-    assert main(["make-pairs", "--input", str(questions), "--out", str(tmp_path / "p.parquet"),
-                 "--max_new_tokens", "4"]) == 1  # fmt: skip
+    assert (
+        main(["make-pairs", "--input", str(questions), "--out", str(tmp_path / "p.parquet"), "--max_new_tokens", "4"])
+        == 1
+    )
     assert "'prompt over 4,096 positions - max_new_tokens': 1" in _last_line(capsys)  # counted, not a crash
     pairs = tmp_path / "pairs.jsonl"
     (tmp_path / "red.png").write_bytes((ROOT / "examples" / "red_circle.png").read_bytes())
-    rows = [{"id": "huge", "question": "q", "chosen": huge, "rejected": "b", "image": "red.png"},
-            {"id": "ok", "question": "q", "chosen": "a", "rejected": "b", "image": "red.png"}]  # fmt: skip
+    rows = [
+        {"id": "huge", "question": "q", "chosen": huge, "rejected": "b", "image": "red.png"},
+        {"id": "ok", "question": "q", "chosen": "a", "rejected": "b", "image": "red.png"},
+    ]
     pairs.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    assert main(["convert", "--source", "preference", "--input", str(pairs), "--task", "eval",
-                 "--out", str(tmp_path / "eval")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "convert",
+                "--source",
+                "preference",
+                "--input",
+                str(pairs),
+                "--task",
+                "eval",
+                "--out",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["eval", "critic", "--data", str(tmp_path / "eval"), "--out", str(tmp_path / "r.json"), "--swap",
-                 "--max_new_tokens", "4"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "critic",
+                "--data",
+                str(tmp_path / "eval"),
+                "--out",
+                str(tmp_path / "r.json"),
+                "--swap",
+                "--max_new_tokens",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert "skipped 1 row(s) left out of every metric, e.g. prompt too long" in capsys.readouterr().out
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["skipped_too_long"]["rows"] == 1 and report["pairwise"]["n"] == 1
@@ -136,23 +247,75 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(data, tiny_dirs
     model_limit, small_limit = 200_000, 1_500  # the tiny model is 1.5 MB; reports and JSONL are a few kB
     commands = [
         (model_limit, ["tiny-model", "--out", f"{out}/tiny"]),
-        (model_limit, ["train", "sft", "--config", f"{TINY}/sft_critic.yaml", "--dataset_name", f"{data}/sft",
-                       "--output_dir", f"{out}/sft", "--max_steps", "1", "--save_steps", "1"]),
-        (model_limit, ["train", "grpo", "--config", f"{TINY}/grpo_critic.yaml", "--dataset_name", f"{data}/grpo",
-                       "--output_dir", f"{out}/grpo", "--max_steps", "1", "--save_steps", "1"]),
+        (
+            model_limit,
+            [
+                "train",
+                "sft",
+                "--config",
+                f"{TINY}/sft_critic.yaml",
+                "--dataset_name",
+                f"{data}/sft",
+                "--output_dir",
+                f"{out}/sft",
+                "--max_steps",
+                "1",
+                "--save_steps",
+                "1",
+            ],
+        ),
+        (
+            model_limit,
+            [
+                "train",
+                "grpo",
+                "--config",
+                f"{TINY}/grpo_critic.yaml",
+                "--dataset_name",
+                f"{data}/grpo",
+                "--output_dir",
+                f"{out}/grpo",
+                "--max_steps",
+                "1",
+                "--save_steps",
+                "1",
+            ],
+        ),
         (20_000, ["make-synthetic", "--n", "64", "--out", f"{out}/syn.parquet"]),
-        (4_000, ["convert", "--source", "llava-critic-pairwise", "--input", f"{data}/raw.parquet", "--task", "grpo",
-                  "--out", f"{out}/grpo-data"]),
-        (small_limit, ["best-of-n", "--input", QUESTIONS, "--out", f"{out}/b.jsonl", "--n", "2",
-                       "--max_new_tokens", "300"]),
-        (small_limit, ["eval", "critic", "--data", f"{data}/eval", "--out", f"{out}/e/r.json",
-                       "--max_new_tokens", "200"]),
+        (
+            4_000,
+            [
+                "convert",
+                "--source",
+                "llava-critic-pairwise",
+                "--input",
+                f"{data}/raw.parquet",
+                "--task",
+                "grpo",
+                "--out",
+                f"{out}/grpo-data",
+            ],
+        ),
+        (
+            small_limit,
+            ["best-of-n", "--input", QUESTIONS, "--out", f"{out}/b.jsonl", "--n", "2", "--max_new_tokens", "300"],
+        ),
+        (
+            small_limit,
+            ["eval", "critic", "--data", f"{data}/eval", "--out", f"{out}/e/r.json", "--max_new_tokens", "200"],
+        ),
         (small_limit, ["eval", "policy", "--data", QUESTIONS, "--out", f"{out}/p/r.json", "--max_new_tokens", "300"]),
         (small_limit, ["make-pairs", "--input", QUESTIONS, "--out", f"{out}/pairs.parquet", "--max_new_tokens", "300"]),
         (300, ["export-trl", "--recipe", f"{TINY}/grpo_critic.yaml", "--out", f"{out}/trl.yaml"]),
-    ]  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "tests.full_disk", json.dumps(commands)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600, env=os.environ.copy())  # fmt: skip
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.full_disk", json.dumps(commands)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ.copy(),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for run in json.loads(result.stdout):
         name = " ".join(run["argv"][:2])
@@ -172,13 +335,30 @@ def test_image_paths_may_not_leave_the_images_root(tmp_path, capsys):
     Image.new("RGB", (32, 32), "blue").save(elsewhere / "secret.png")
     (inputs / "link.png").symlink_to(elsewhere / "secret.png")
     images = ["in.png", str(elsewhere / "secret.png"), "../elsewhere/secret.png", "link.png"]
-    rows = [{"id": f"r{i}", "question": "q", "chosen": "a", "rejected": "b", "image": image}
-            for i, image in enumerate(images)]  # fmt: skip
+    rows = [
+        {"id": f"r{i}", "question": "q", "chosen": "a", "rejected": "b", "image": image}
+        for i, image in enumerate(images)
+    ]
     (inputs / "p.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
 
     def convert(out: str, *extra: str) -> dict:
-        assert main(["convert", "--source", "preference", "--input", str(inputs / "p.jsonl"), "--task", "dpo",
-                     "--out", str(tmp_path / out), *extra]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "convert",
+                    "--source",
+                    "preference",
+                    "--input",
+                    str(inputs / "p.jsonl"),
+                    "--task",
+                    "dpo",
+                    "--out",
+                    str(tmp_path / out),
+                    *extra,
+                ]
+            )
+            == 0
+        )
         return json.loads((tmp_path / out / "summary.json").read_text())
 
     summary = convert("default")
@@ -190,8 +370,24 @@ def test_image_paths_may_not_leave_the_images_root(tmp_path, capsys):
     assert convert("wider", "--images-root", str(tmp_path))["rows_written"] == 4
     assert convert("any", "--images_root", "any")["rows_written"] == 4
     capsys.readouterr()
-    assert main(["convert", "--source", "preference", "--input", str(inputs / "p.jsonl"), "--task", "dpo",
-                 "--out", str(tmp_path / "x"), "--images_root", str(tmp_path / "nowhere")]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "convert",
+                "--source",
+                "preference",
+                "--input",
+                str(inputs / "p.jsonl"),
+                "--task",
+                "dpo",
+                "--out",
+                str(tmp_path / "x"),
+                "--images_root",
+                str(tmp_path / "nowhere"),
+            ]
+        )
+        == 1
+    )
     assert "is not a folder" in _last_line(capsys) and not (tmp_path / "x").exists()
 
 

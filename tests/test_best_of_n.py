@@ -111,8 +111,11 @@ def test_unparseable_verdicts_are_counted_not_fatal():
 @pytest.mark.parametrize("strategy", ["knockout", "round_robin", "pointwise"])
 def test_an_over_long_judge_prompt_marks_its_question_and_spares_the_others(strategy):
     first, second = select(strategy, _problems([[1, 9, 5], [2, 9, 5]]), TooLongFor(ScriptedJudge(), "q0"))
-    assert first.too_long == "prompt too long: 5,000 tokens, over the limit of 3,584 (the model's 4,096 positions " \
-        "- max_new_tokens 512)" and first.judgments == []  # fmt: skip
+    assert (
+        first.too_long
+        == "prompt too long: 5,000 tokens, over the limit of 3,584 (the model's 4,096 positions - max_new_tokens 512)"
+        and first.judgments == []
+    )
     assert second.too_long is None and second.pick == 1 and second.judgments
 
 
@@ -143,9 +146,23 @@ def test_cli_output_schema_errors_and_accuracy_table(tmp_path):
     ]
     (tmp_path / "q.jsonl").write_text("\n".join(lines) + "\n")
     script = Path(sys.executable).with_name("rl-critic")
-    command = [str(script), "best-of-n", "--input", str(tmp_path / "q.jsonl"), "--out", str(tmp_path / "r.jsonl"),
-               "--n", "4", "--strategy", "knockout", "--both-orders", "--max-new-tokens", "8",
-               "--judge-max-new-tokens", "8"]  # fmt: skip
+    command = [
+        str(script),
+        "best-of-n",
+        "--input",
+        str(tmp_path / "q.jsonl"),
+        "--out",
+        str(tmp_path / "r.jsonl"),
+        "--n",
+        "4",
+        "--strategy",
+        "knockout",
+        "--both-orders",
+        "--max-new-tokens",
+        "8",
+        "--judge-max-new-tokens",
+        "8",
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
@@ -154,8 +171,16 @@ def test_cli_output_schema_errors_and_accuracy_table(tmp_path):
     assert "image not found" in errors["q4"][0] and errors["q5"] == ["empty question"]
     results = {r["id"]: r for r in rows if "errors" not in r}
     for row in results.values():
-        assert set(row) >= {"id", "candidates", "judgments", "pick", "picked", "answer", "num_judgments",
-                            "generated_tokens"}  # fmt: skip
+        assert set(row) >= {
+            "id",
+            "candidates",
+            "judgments",
+            "pick",
+            "picked",
+            "answer",
+            "num_judgments",
+            "generated_tokens",
+        }
         assert len(row["candidates"]) == 4 and row["num_judgments"] == 6  # 2(N-1) with both orders
         assert row["picked"] == row["candidates"][row["pick"]] and row["generated_tokens"] > 0
     assert results["q1"]["answer"] == "red" and results["q2"]["answer"] is None
@@ -166,9 +191,24 @@ def test_cli_output_schema_errors_and_accuracy_table(tmp_path):
 def test_cli_fails_only_when_nothing_could_be_processed(tmp_path):
     (tmp_path / "q.jsonl").write_text(json.dumps({"id": "x", "question": ""}) + "\n")
     script = Path(sys.executable).with_name("rl-critic")
-    result = subprocess.run([str(script), "best-of-n", "--input", str(tmp_path / "q.jsonl"), "--out",
-                             str(tmp_path / "r.jsonl"), "--n", "2", "--strategy", "first", "--max_new_tokens", "4"],
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [
+            str(script),
+            "best-of-n",
+            "--input",
+            str(tmp_path / "q.jsonl"),
+            "--out",
+            str(tmp_path / "r.jsonl"),
+            "--n",
+            "2",
+            "--strategy",
+            "first",
+            "--max_new_tokens",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1 and "no question could be processed" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("rl-critic best-of-n: error:")
     assert not (tmp_path / "r.jsonl").exists() and not list(tmp_path.glob(".r.jsonl.partial-*"))  # nothing half-written
@@ -190,8 +230,10 @@ def test_selection_accuracies_count_each_selection_once():
     """With `majority` as the strategy its accuracy is counted once (it was counted twice: 2x the oracle)."""
     from rl_critic.critique.strategies import selection_accuracies
 
-    records = [{"candidates": ["red", "blue", "blue"], "pick": 1, "answer": "blue"},
-               {"candidates": ["red", "red", "blue"], "pick": 0, "answer": "blue"}]  # fmt: skip
+    records = [
+        {"candidates": ["red", "blue", "blue"], "pick": 1, "answer": "blue"},
+        {"candidates": ["red", "red", "blue"], "pick": 0, "answer": "blue"},
+    ]
     for strategy in ("majority", "knockout"):
         accuracies = selection_accuracies(records, strategy)
         assert accuracies["majority"] == 0.5 and accuracies[strategy] == 0.5

@@ -60,7 +60,6 @@ RUNNABLE = {
     "train dpo": ("rl_critic.train.dpo", []),
     "train grpo": ("rl_critic.train.grpo", []),
     "train critic-dpo": ("rl_critic.train.critic_dpo", []),
-    "critic-dpo": ("rl_critic.train.critic_dpo", []),
     "best-of-n": ("rl_critic.cli.best_of_n", ["--input", "q.jsonl", "--out", "r.jsonl"]),
     "eval critic": ("rl_critic.cli.eval_critic", ["--data", "d", "--out", "r.json"]),
     "eval policy": ("rl_critic.cli.eval_policy", ["--data", "d", "--out", "r.json"]),
@@ -73,20 +72,29 @@ RUNNABLE = {
 }
 # One field with an underscore per command (kebab and snake spellings), and a value for it.
 SPELLINGS = {
-    "demo": None, "tiny-model": None, "env": None, "export-trl": ("method", "dpo"),  # no multi-word field
-    "train sft": ("max_steps", "7"), "train dpo": ("max_length", "77"), "train grpo": ("num_generations", "4"),
-    "train critic-dpo": ("num_candidates", "3"), "critic-dpo": ("judge_max_new_tokens", "9"),
-    "best-of-n": ("max_new_tokens", "5"), "eval critic": ("max_new_tokens", "5"), "eval policy": ("best_of_n", "3"),
-    "convert": ("dataset_config", "pairwise"), "make-synthetic": ("tie_rate", "0.25"),
-    "make-pairs": ("pairs_per_question", "2"), "generate": ("max_new_tokens", "5"),
-}  # fmt: skip
+    "demo": None,
+    "tiny-model": None,
+    "env": None,
+    "export-trl": ("method", "dpo"),  # no multi-word field
+    "train sft": ("max_steps", "7"),
+    "train dpo": ("max_length", "77"),
+    "train grpo": ("num_generations", "4"),
+    "train critic-dpo": ("num_candidates", "3"),
+    "best-of-n": ("max_new_tokens", "5"),
+    "eval critic": ("max_new_tokens", "5"),
+    "eval policy": ("best_of_n", "3"),
+    "convert": ("dataset_config", "pairwise"),
+    "make-synthetic": ("tie_rate", "0.25"),
+    "make-pairs": ("pairs_per_question", "2"),
+    "generate": ("max_new_tokens", "5"),
+}
 TRAINING = ["--use_cpu", "true", "--bf16", "false"]  # TRL configs refuse bf16 on a CPU-only machine
 
 
 def _parse(command: str, argv: list[str]):
     import importlib
 
-    from rl_critic.cli.parsing import parse
+    from rl_critic.script.parsing import parse
 
     module, required = RUNNABLE[command]
     extra = TRAINING if module.startswith("rl_critic.train") else []
@@ -110,8 +118,11 @@ def test_snake_kebab_and_yaml_spellings_agree(command, tmp_path):
         name, value = "json", "true"
     config = tmp_path / "c.yaml"
     config.write_text(f"{name}: {value}\n")
-    readings = [_parse(command, [f"--{name}", value]), _parse(command, [f"--{name.replace('_', '-')}", value]),
-                _parse(command, ["--config", str(config)])]  # fmt: skip
+    readings = [
+        _parse(command, [f"--{name}", value]),
+        _parse(command, [f"--{name.replace('_', '-')}", value]),
+        _parse(command, ["--config", str(config)]),
+    ]
     values = [_field(parsed, name) for parsed in readings]
     assert values[0] == values[1] == values[2] and str(values[0]).lower() == value
 
@@ -140,13 +151,29 @@ def test_help_shows_snake_case_flags_and_groups_loader_options(command, capsys):
 def test_commands_with_sub_commands_list_them(command, capsys):
     assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
-    assert all(f"  {name}" in out for name in (["sft", "dpo", "grpo", "critic-dpo"] if command == "train"
-                                               else ["critic", "policy"]))  # fmt: skip
+    assert all(
+        f"  {name}" in out
+        for name in (["sft", "dpo", "grpo", "critic-dpo"] if command == "train" else ["critic", "policy"])
+    )
 
 
 def test_inference_commands_take_every_loader_option():
-    parsed = _parse("eval critic", ["--dtype", "bfloat16", "--attn-implementation", "sdpa", "--trust_remote_code",
-                                    "--load_in_4bit", "true", "--model_revision", "v1", "--model", "tiny"])  # fmt: skip
+    parsed = _parse(
+        "eval critic",
+        [
+            "--dtype",
+            "bfloat16",
+            "--attn-implementation",
+            "sdpa",
+            "--trust_remote_code",
+            "--load_in_4bit",
+            "true",
+            "--model_revision",
+            "v1",
+            "--model",
+            "tiny",
+        ],
+    )
     model_args = parsed[-1]
     assert (model_args.dtype, model_args.attn_implementation, model_args.trust_remote_code) == (
         "bfloat16",
@@ -238,8 +265,17 @@ def test_make_synthetic_then_convert_through_the_cli(tmp_path):
     made = run_cli("make-synthetic", "--n", "30", "--kind", "pairwise", "--edge-cases", "--out", str(data))
     assert made.returncode == 0, made.stderr
     assert made.stdout.startswith("wrote 43 rows (pairwise)")
-    result = run_cli("convert", "--source", "llava-critic-pairwise", "--input", str(data), "--task", "grpo",
-                     "--out", str(tmp_path / "out"))  # fmt: skip
+    result = run_cli(
+        "convert",
+        "--source",
+        "llava-critic-pairwise",
+        "--input",
+        str(data),
+        "--task",
+        "grpo",
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert f"read 43 rows, wrote {summary['rows_written']}" in result.stdout

@@ -94,9 +94,14 @@ def test_rejections_are_counted_with_reasons(sample, tmp_path):
     assert sum(summary["rejected"].values()) == len(rejected)
     assert summary["labels"]["1"] + summary["labels"]["2"] + summary["scores"]["count"] == summary["rows_written"]
     kept = {r["id"]: r for r in load_any(str(tmp_path / "out"))}
-    for row_id, label in [("edge-brackets", "1"), ("edge-non-english", "2"), ("edge-quoted-marker", "2"),
-                          ("edge-newlines-markdown", "1"), ("edge-verdict-the-first", "1"),
-                          ("edge-not-equal-then-verdict", "1")]:  # fmt: skip
+    for row_id, label in [
+        ("edge-brackets", "1"),
+        ("edge-non-english", "2"),
+        ("edge-quoted-marker", "2"),
+        ("edge-newlines-markdown", "1"),
+        ("edge-verdict-the-first", "1"),
+        ("edge-not-equal-then-verdict", "1"),
+    ]:
         row = kept[row_id]
         assert (row["solution"] if not row["swapped"] else {"1": "2", "2": "1"}[row["solution"]]) == label, row_id
     assert kept["edge-brackets"]["question"] == "What does [the sign] say?"
@@ -118,8 +123,9 @@ def test_same_seed_gives_byte_identical_folders(sample, tmp_path):
 
 
 def test_keep_ties_limit_and_disk_format(sample, tmp_path):
-    summary = convert("llava-critic-pairwise", sample, "grpo", str(tmp_path / "d"), keep_ties=True, limit=60,
-                      out_format="disk")  # fmt: skip
+    summary = convert(
+        "llava-critic-pairwise", sample, "grpo", str(tmp_path / "d"), keep_ties=True, limit=60, out_format="disk"
+    )
     assert summary["rows_read"] == 60 and summary["labels"].get("tie", 0) > 0
     loaded = load_any(str(tmp_path / "d"))
     assert len(loaded) == summary["rows_written"] and (tmp_path / "d" / "state.json").exists()
@@ -160,11 +166,29 @@ def test_shipped_sample_covers_every_spelling():
     rows = list(_originals(str(SAMPLE)).values())
     humans = "\n".join(r["conversations"][0]["value"] for r in rows)
     gpts = "\n".join(r["conversations"][1]["value"] for r in rows)
-    for marker in ("The first response:", "Response 1:", "Response A:", "[Assistant 1]",
-                   "<|The Start of Assistant A's Answer|>"):  # fmt: skip
+    for marker in (
+        "The first response:",
+        "Response 1:",
+        "Response A:",
+        "[Assistant 1]",
+        "<|The Start of Assistant A's Answer|>",
+    ):
         assert marker in humans
-    for verdict in ("[first]", "[second]", "[1]", "[2]", "[A]", "[B]", "equally good", "Final Score:",
-                    "[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]", "[[B>>A]]"):  # fmt: skip
+    for verdict in (
+        "[first]",
+        "[second]",
+        "[1]",
+        "[2]",
+        "[A]",
+        "[B]",
+        "equally good",
+        "Final Score:",
+        "[[A>>B]]",
+        "[[A>B]]",
+        "[[A=B]]",
+        "[[B>A]]",
+        "[[B>>A]]",
+    ):
         assert verdict in gpts
     assert any(re.match(r"\d+ \d+\n", r["conversations"][1]["value"]) for r in rows)
 
@@ -185,21 +209,46 @@ def _jsonl(path: Path, rows: list[dict]) -> str:
 
 def test_vl_rewardbench(tmp_path):
     rows = [
-        {"id": "wildvision-battle_1", "query": "What?", "response": ["good", "bad"], "human_ranking": [0, 1],
-         "image": {"bytes": _png(), "path": None}},
-        {"id": "RLAIF-V_2", "query": "Where?", "response": ["bad", "good"], "human_ranking": [1, 0],
-         "image": {"bytes": _png(), "path": None}},
-        {"id": "mathverse_3", "query": "How?", "response": ["same", "same too"], "human_ranking": [0, 0],
-         "image": {"bytes": _png(), "path": None}},
-    ]  # fmt: skip
-    feats = Features({"id": Value("string"), "query": Value("string"), "response": List(Value("string")),
-                      "human_ranking": List(Value("int64")), "image": Image()})  # fmt: skip
+        {
+            "id": "wildvision-battle_1",
+            "query": "What?",
+            "response": ["good", "bad"],
+            "human_ranking": [0, 1],
+            "image": {"bytes": _png(), "path": None},
+        },
+        {
+            "id": "RLAIF-V_2",
+            "query": "Where?",
+            "response": ["bad", "good"],
+            "human_ranking": [1, 0],
+            "image": {"bytes": _png(), "path": None},
+        },
+        {
+            "id": "mathverse_3",
+            "query": "How?",
+            "response": ["same", "same too"],
+            "human_ranking": [0, 0],
+            "image": {"bytes": _png(), "path": None},
+        },
+    ]
+    feats = Features(
+        {
+            "id": Value("string"),
+            "query": Value("string"),
+            "response": List(Value("string")),
+            "human_ranking": List(Value("int64")),
+            "image": Image(),
+        }
+    )
     Dataset.from_list(rows, features=feats).to_parquet(str(tmp_path / "vl.parquet"))
     summary = convert("vl-rewardbench", str(tmp_path / "vl.parquet"), "eval", str(tmp_path / "out"))
     out = {r["id"]: r for r in load_any(str(tmp_path / "out"))}
     assert summary["labels"] == {"1": 1, "2": 1, "tie": 1}
     assert [out[i]["group"] for i in ("wildvision-battle_1", "RLAIF-V_2", "mathverse_3")] == [
-        "general", "hallucination", "reasoning"]  # fmt: skip
+        "general",
+        "hallucination",
+        "reasoning",
+    ]
     assert _preferred(out["wildvision-battle_1"]) == "good" and _preferred(out["RLAIF-V_2"]) == "good"
 
 
@@ -207,11 +256,25 @@ def test_multimodal_rewardbench_with_relative_image_paths(tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "a.png").write_bytes(_png())
     rows = [
-        {"ID": "m1", "Text": "Q1", "Image": "images/a.png", "Output1": "x", "Output2": "y", "Better": "Output2",
-         "Category": "safety"},
-        {"ID": "m2", "Text": "Q2", "Image": "images/missing.png", "Output1": "x", "Output2": "y", "Better": "Output1",
-         "Category": "safety"},
-    ]  # fmt: skip
+        {
+            "ID": "m1",
+            "Text": "Q1",
+            "Image": "images/a.png",
+            "Output1": "x",
+            "Output2": "y",
+            "Better": "Output2",
+            "Category": "safety",
+        },
+        {
+            "ID": "m2",
+            "Text": "Q2",
+            "Image": "images/missing.png",
+            "Output1": "x",
+            "Output2": "y",
+            "Better": "Output1",
+            "Category": "safety",
+        },
+    ]
     summary = convert("multimodal-rewardbench", _jsonl(tmp_path / "mm.jsonl", rows), "eval", str(tmp_path / "out"))
     assert summary["rejected"] == {"image file not found: images/missing.png": 1}
     [row] = load_any(str(tmp_path / "out"))
@@ -219,10 +282,25 @@ def test_multimodal_rewardbench_with_relative_image_paths(tmp_path):
 
 
 def test_mm_rlhf_rewardbench(tmp_path):
-    rows = [{"id": f"r{i}", "prompt": f"Q{i}", "chosen": "good", "rejected": "bad",
-             "image": {"bytes": _png(), "path": None}} for i in range(8)]  # fmt: skip
-    feats = Features({"id": Value("string"), "prompt": Value("string"), "chosen": Value("string"),
-                      "rejected": Value("string"), "image": Image()})  # fmt: skip
+    rows = [
+        {
+            "id": f"r{i}",
+            "prompt": f"Q{i}",
+            "chosen": "good",
+            "rejected": "bad",
+            "image": {"bytes": _png(), "path": None},
+        }
+        for i in range(8)
+    ]
+    feats = Features(
+        {
+            "id": Value("string"),
+            "prompt": Value("string"),
+            "chosen": Value("string"),
+            "rejected": Value("string"),
+            "image": Image(),
+        }
+    )
     Dataset.from_list(rows, features=feats).to_parquet(str(tmp_path / "mm.parquet"))
     convert("mm-rlhf-rewardbench", str(tmp_path / "mm.parquet"), "eval", str(tmp_path / "out"))
     rows_out = list(load_any(str(tmp_path / "out")))
@@ -250,11 +328,18 @@ def test_generic_preference_multi_image_and_messages(tmp_path):
     for name, colour in (("a.png", (200, 0, 0)), ("b.png", (0, 0, 200))):
         (tmp_path / name).write_bytes(_png(colour))
     rows = [
-        {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "image"},
-                                                 {"type": "text", "text": "Compare."}]}],
-         "chosen": [{"role": "assistant", "content": "left is red"}], "rejected": "left is blue",
-         "images": ["a.png", "b.png"]},
-    ]  # fmt: skip
+        {
+            "prompt": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Compare."}],
+                }
+            ],
+            "chosen": [{"role": "assistant", "content": "left is red"}],
+            "rejected": "left is blue",
+            "images": ["a.png", "b.png"],
+        },
+    ]
     convert("preference", _jsonl(tmp_path / "pref.jsonl", rows), "grpo", str(tmp_path / "out"))
     [row] = load_any(str(tmp_path / "out"))
     assert row["question"] == "Compare." and len(row["images"]) == 2
@@ -293,10 +378,19 @@ def test_grpo_output_trains_one_step_in_trl(sample, tmp_path):
         return [float(len(c[0]["content"]) % 7) for c in completions]
 
     args = GRPOConfig(
-        output_dir=str(tmp_path / "run"), per_device_train_batch_size=4, num_generations=4, max_completion_length=8,
-        max_steps=1, learning_rate=1e-2, use_cpu=True, bf16=False, gradient_checkpointing=False, report_to=[],
-        logging_steps=1, save_strategy="no",
-    )  # fmt: skip
+        output_dir=str(tmp_path / "run"),
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=8,
+        max_steps=1,
+        learning_rate=1e-2,
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=False,
+        report_to=[],
+        logging_steps=1,
+        save_strategy="no",
+    )
     trainer = GRPOTrainer(
         model=model, reward_funcs=length_reward, args=args, train_dataset=dataset, processing_class=processor
     )
@@ -320,8 +414,9 @@ def test_sft_r1_answers_are_rewarded_by_the_grpo_reward(sample, tmp_path):
         user, assistant = row["messages"]
         assert user["content"][-1]["text"] == target["prompt"][0]["content"][-1]["text"]
         answer = assistant["content"][0]["text"]
-        reward = rewards.critic_reward(completions=[answer], solution=[target["solution"]], task=[target["task"]],
-                                       scale=[target["scale"]])  # fmt: skip
+        reward = rewards.critic_reward(
+            completions=[answer], solution=[target["solution"]], task=[target["task"]], scale=[target["scale"]]
+        )
         assert reward == [pytest.approx(1.0)], (row["id"], answer)
 
 
@@ -370,8 +465,9 @@ def test_short_layout_one_big_shape(tmp_path):
 def test_generic_shape_in_the_mixed_layout():
     """name_shape=False keeps the 113k layouts but asks "the shape": right and wrong answers differ only in
     colour, and the rationale quotes the colour."""
-    rows = list(synthetic_rows(30, "pairwise", seed=5, tie_rate=0.0, questions=("colour",), max_shapes=1,
-                               name_shape=False))  # fmt: skip
+    rows = list(
+        synthetic_rows(30, "pairwise", seed=5, tie_rate=0.0, questions=("colour",), max_shapes=1, name_shape=False)
+    )
     instructions = set()
     for row in rows:
         human, gpt = (turn["value"] for turn in row["conversations"])
@@ -416,21 +512,39 @@ def test_the_papers_caption_rating_layout_converts(tmp_path):
     """LLaVA-Critic's own pointwise example (paper, Figure 2): no `Question:` line, an evaluation prompt, then
     `Text Caption:`; the verdict ends "Final Score: 85."."""
     (tmp_path / "a.png").write_bytes(_png())
-    instruction = ("From 0 to 100, how much do you rate for this Text Caption in terms of the correct and "
-                   "comprehensive description of the image? Provide a few lines for explanation and the rate "
-                   'number at last after "Final Score:".')  # fmt: skip
+    instruction = (
+        "From 0 to 100, how much do you rate for this Text Caption in terms of the correct and "
+        "comprehensive description of the image? Provide a few lines for explanation and the rate "
+        'number at last after "Final Score:".'
+    )
     caption = "The image shows a small train with four red cars, traveling on a track."
     gpt = "The text caption provides a generally accurate description of the image. Final Score: 85."
     rows = [
-        {"id": "cap-1", "image": "a.png", "conversations": [
-            {"from": "human", "value": f"<image>\n{instruction}\nText Caption: {caption}"},
-            {"from": "gpt", "value": gpt}]},
-        {"id": "cap-2", "image": "a.png", "conversations": [
-            {"from": "human", "value": f"<image>\n{instruction}\nText Caption: [{caption}]"},
-            {"from": "gpt", "value": gpt.replace("85", "40")}]},
-        {"id": "no-caption", "image": "a.png", "conversations": [
-            {"from": "human", "value": f"<image>\n{instruction}\nText Caption: "}, {"from": "gpt", "value": gpt}]},
-    ]  # fmt: skip
+        {
+            "id": "cap-1",
+            "image": "a.png",
+            "conversations": [
+                {"from": "human", "value": f"<image>\n{instruction}\nText Caption: {caption}"},
+                {"from": "gpt", "value": gpt},
+            ],
+        },
+        {
+            "id": "cap-2",
+            "image": "a.png",
+            "conversations": [
+                {"from": "human", "value": f"<image>\n{instruction}\nText Caption: [{caption}]"},
+                {"from": "gpt", "value": gpt.replace("85", "40")},
+            ],
+        },
+        {
+            "id": "no-caption",
+            "image": "a.png",
+            "conversations": [
+                {"from": "human", "value": f"<image>\n{instruction}\nText Caption: "},
+                {"from": "gpt", "value": gpt},
+            ],
+        },
+    ]
     path = _jsonl(tmp_path / "cap.jsonl", rows)
     summary = convert("llava-critic-pointwise", path, "eval", str(tmp_path / "eval"))
     assert summary["rows_written"] == 2 and sum(summary["rejected"].values()) == 1

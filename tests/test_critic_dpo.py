@@ -12,11 +12,22 @@ from safetensors.torch import load_file
 from data_converters.errors import UserError
 from rl_critic.critique.aggregation import best_and_worst
 from rl_critic.models.tiny import ensure_tiny_model
-from rl_critic.train.critic_dpo import main
+from rl_critic.script.parsing import parse_args
+from rl_critic.train.critic_dpo import main, make_parser
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = ["--num_candidates", "3", "--sample_max_new_tokens", "12", "--judge_max_new_tokens", "6",
-        "--per_device_train_batch_size", "2", "--max_questions", "3"]  # fmt: skip
+FAST = [
+    "--num_candidates",
+    "3",
+    "--sample_max_new_tokens",
+    "12",
+    "--judge_max_new_tokens",
+    "6",
+    "--per_device_train_batch_size",
+    "2",
+    "--max_questions",
+    "3",
+]
 
 
 @pytest.mark.parametrize(
@@ -28,8 +39,17 @@ def test_best_and_worst(scores, expected):
 
 
 def _run(out: Path, *extra: str) -> int:
-    return main(["--config", str(ROOT / "recipes/tiny/critic_dpo_policy.yaml"), "--dataset_name",
-                 str(ROOT / "examples/questions.jsonl"), "--output_dir", str(out), *FAST, *extra])  # fmt: skip
+    argv = [
+        "--config",
+        str(ROOT / "recipes/tiny/critic_dpo_policy.yaml"),
+        "--dataset_name",
+        str(ROOT / "examples/questions.jsonl"),
+        "--output_dir",
+        str(out),
+        *FAST,
+        *extra,
+    ]
+    return main(*parse_args(make_parser(), argv))
 
 
 def test_two_rounds_with_a_tiny_critic_model_write_every_file(tmp_path):
@@ -83,10 +103,30 @@ def test_bad_judge_and_questions_are_clean_errors(tmp_path, capsys):
     from rl_critic.cli import main as cli
 
     recipe = str(ROOT / "recipes/tiny/critic_dpo_policy.yaml")
-    code = cli(["critic-dpo", "--config", recipe, "--output_dir", str(tmp_path), "--critic_judge",
-                "tests.helpers.NoSuchJudge"])  # fmt: skip
+    code = cli(
+        [
+            "train",
+            "critic-dpo",
+            "--config",
+            recipe,
+            "--output_dir",
+            str(tmp_path),
+            "--critic_judge",
+            "tests.helpers.NoSuchJudge",
+        ]
+    )
     assert code == 1 and "cannot import critic_judge" in capsys.readouterr().err
     (tmp_path / "q.jsonl").write_text(json.dumps({"id": "x", "question": ""}) + "\n")
-    code = cli(["train", "critic-dpo", "--config", recipe, "--output_dir", str(tmp_path),
-                "--dataset_name", str(tmp_path / "q.jsonl")])  # fmt: skip
+    code = cli(
+        [
+            "train",
+            "critic-dpo",
+            "--config",
+            recipe,
+            "--output_dir",
+            str(tmp_path),
+            "--dataset_name",
+            str(tmp_path / "q.jsonl"),
+        ]
+    )
     assert code == 1 and "no usable question" in capsys.readouterr().err

@@ -64,16 +64,20 @@ def _batch(groups: list[list[str]]):
     return prompts, completions, images
 
 
-GROUPS = [["wrong a", "wrong b", "right c", "wrong d"], ["right x", "wrong y", "wrong z", "wrong w"],
-          ["wrong 1", "wrong 2", "wrong 3", "wrong 4", "wrong 5", "right 6", "wrong 7", "wrong 8"]]  # fmt: skip
+GROUPS = [
+    ["wrong a", "wrong b", "right c", "wrong d"],
+    ["right x", "wrong y", "wrong z", "wrong w"],
+    ["wrong 1", "wrong 2", "wrong 3", "wrong 4", "wrong 5", "right 6", "wrong 7", "wrong 8"],
+]
 
 
 @pytest.mark.parametrize("schedule", ["round_robin", "knockout", "pointwise"])
 @pytest.mark.parametrize("both_orders", [True, False])
 def test_the_right_completion_gets_the_highest_reward_in_every_group(schedule, both_orders):
     judge = ReferenceJudge()
-    reward = CriticJudgeReward(CriticRewardArguments(critic_schedule=schedule, critic_both_orders=both_orders),
-                               judge=judge)  # fmt: skip
+    reward = CriticJudgeReward(
+        CriticRewardArguments(critic_schedule=schedule, critic_both_orders=both_orders), judge=judge
+    )
     prompts, completions, images = _batch(GROUPS)
     rewards = reward(prompts=prompts, completions=completions, image=images)
     start = 0
@@ -112,8 +116,14 @@ def test_metrics_favourite_right_and_raw_judgments_are_logged():
     reward = CriticJudgeReward(judge=ReferenceJudge())
     prompts, completions, images = _batch(GROUPS[:2])
     solutions = ["right c"] * 4 + ["right x"] * 4  # each group's reference answer
-    reward(prompts=prompts, completions=completions, image=images, solution=solutions,
-           log_metric=metrics.__setitem__, log_extra=extra.__setitem__)  # fmt: skip
+    reward(
+        prompts=prompts,
+        completions=completions,
+        image=images,
+        solution=solutions,
+        log_metric=metrics.__setitem__,
+        log_extra=extra.__setitem__,
+    )
     assert metrics["critic_judge/judgments"] == 2 * 12 and metrics["critic_judge/parse_failure_rate"] == 0.0
     assert metrics["critic_judge/seconds"] >= 0 and metrics["critic_judge/favourite_right"] == 1.0
     assert len(extra["critic_judgment"]) == 8 and extra["critic_judgment"][0].startswith("\\boxed")
@@ -141,8 +151,17 @@ def test_critic_needs_a_model_and_options_go_in_fields(monkeypatch, capsys):
     monkeypatch.delenv("RL_CRITIC_CRITIC_MODEL", raising=False)
     with pytest.raises(UserError, match="critic_judge needs a critic"):
         CriticJudgeReward().load()
-    code = main(["train", "grpo", "--config", str(ROOT / "recipes/tiny/grpo_policy_critic.yaml"), "--reward_funcs",
-                 "critic_judge:schedule=knockout", *CPU])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "grpo",
+            "--config",
+            str(ROOT / "recipes/tiny/grpo_policy_critic.yaml"),
+            "--reward_funcs",
+            "critic_judge:schedule=knockout",
+            *CPU,
+        ]
+    )
     assert code == 1 and "critic_judge takes its settings from the critic_* fields" in capsys.readouterr().err
 
 
@@ -151,9 +170,29 @@ def test_grpo_with_a_tiny_critic_trains_the_policy_and_logs_critic_metrics(tmp_p
 
     out = tmp_path / "run"
     # A random tiny critic ties everything; a varying rule reward gives the step non-zero advantages.
-    code = main(["train", "grpo", "--config", str(ROOT / "recipes/tiny/grpo_policy_critic.yaml"), "--reward_funcs",
-                 "critic_judge", "tests.helpers.length_reward", "--reward_weights", "1.0", "1.0", "--max_steps", "2",
-                 "--save_strategy", "steps", "--save_steps", "2", "--output_dir", str(out), *CPU])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "grpo",
+            "--config",
+            str(ROOT / "recipes/tiny/grpo_policy_critic.yaml"),
+            "--reward_funcs",
+            "critic_judge",
+            "tests.helpers.length_reward",
+            "--reward_weights",
+            "1.0",
+            "1.0",
+            "--max_steps",
+            "2",
+            "--save_strategy",
+            "steps",
+            "--save_steps",
+            "2",
+            "--output_dir",
+            str(out),
+            *CPU,
+        ]
+    )
     assert code == 0
     history = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["log_history"]
     steps = [entry for entry in history if "critic_judge/judgments" in entry]

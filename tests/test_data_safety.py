@@ -44,8 +44,18 @@ def test_a_target_that_appears_meanwhile_is_not_replaced(tmp_path):
 
 
 def _convert_argv(source_file, out, *extra):
-    return ["convert", "--source", "preference", "--input", str(source_file), "--task", "dpo", "--out", str(out),
-            *extra]  # fmt: skip
+    return [
+        "convert",
+        "--source",
+        "preference",
+        "--input",
+        str(source_file),
+        "--task",
+        "dpo",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 @pytest.fixture
@@ -91,8 +101,11 @@ def test_a_folder_of_parquet_and_jsonl_is_refused_not_half_read(pairs, tmp_path,
 def test_reports_are_named_after_out_so_two_evals_share_a_folder(tmp_path):
     from rl_critic.evaluation.report import report_paths, write_report
 
-    assert [p.name for p in report_paths(tmp_path / "report.md")] == ["report.json", "report.md",
-                                                                      "report.judgments.jsonl"]  # fmt: skip
+    assert [p.name for p in report_paths(tmp_path / "report.md")] == [
+        "report.json",
+        "report.md",
+        "report.judgments.jsonl",
+    ]
     write_report(tmp_path / "a.json", {"rows": 1}, [{"id": "a"}], "A")
     write_report(tmp_path / "b.md", {"rows": 2}, [{"id": "b"}, {"id": "c"}], "B")
     assert json.loads((tmp_path / "a.json").read_text()) == {"rows": 1}
@@ -219,15 +232,18 @@ def _unreadable(tmp_path: Path, kind: str) -> Path:
     return tmp_path / kind
 
 
-@pytest.mark.parametrize("kind", ["empty.jsonl", "objects.jsonl", "latin1.jsonl", "truncated.parquet",
-                                  "zero-rows.parquet"])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind", ["empty.jsonl", "objects.jsonl", "latin1.jsonl", "truncated.parquet", "zero-rows.parquet"]
+)
 @pytest.mark.parametrize(
     "command",
-    ["convert --source preference --task dpo --input {data} --out {tmp}/out",
-     "train grpo --config recipes/tiny/grpo_critic.yaml --dataset_name {data} --output_dir {tmp}/out",
-     "eval critic --data {data} --out {tmp}/out/r.json"],
+    [
+        "convert --source preference --task dpo --input {data} --out {tmp}/out",
+        "train grpo --config recipes/tiny/grpo_critic.yaml --dataset_name {data} --output_dir {tmp}/out",
+        "eval critic --data {data} --out {tmp}/out/r.json",
+    ],
     ids=["convert", "train", "eval"],
-)  # fmt: skip
+)
 def test_unreadable_data_is_one_line_and_writes_nothing(kind, command, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     data = _unreadable(tmp_path, kind)
@@ -246,24 +262,59 @@ def bombs(tmp_path):
         handle.truncate(70 * 2**20)
     good = "good.png"  # inside the input's folder, as convert's --images_root requires by default
     (tmp_path / good).write_bytes((ROOT / "examples" / "red_circle.png").read_bytes())
-    rows = [{"id": name, "question": "Colour?", "chosen": "Red.", "rejected": "Blue.", "image": image}
-            for name, image in (("bomb", "bomb.png"), ("huge", "huge.png"), ("good", good))]  # fmt: skip
+    rows = [
+        {"id": name, "question": "Colour?", "chosen": "Red.", "rejected": "Blue.", "image": image}
+        for name, image in (("bomb", "bomb.png"), ("huge", "huge.png"), ("good", good))
+    ]
     (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp_path / "q.jsonl").write_text("".join(json.dumps({"id": r["id"], "question": "What?", "image": r["image"]})
-                                              + "\n" for r in rows))  # fmt: skip
+    (tmp_path / "q.jsonl").write_text(
+        "".join(json.dumps({"id": r["id"], "question": "What?", "image": r["image"]}) + "\n" for r in rows)
+    )
     return tmp_path
 
 
 def test_decompression_bombs_and_huge_files_are_rejected_rows_not_crashes(bombs, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert main(["convert", "--source", "preference", "--input", str(bombs / "pairs.jsonl"), "--task", "dpo",
-                 "--out", str(bombs / "dpo")]) == 0  # fmt: skip
-    reasons = {json.loads(line)["id"]: json.loads(line)["reason"]
-               for line in (bombs / "dpo" / "rejected.jsonl").read_text().splitlines()}  # fmt: skip
+    assert (
+        main(
+            [
+                "convert",
+                "--source",
+                "preference",
+                "--input",
+                str(bombs / "pairs.jsonl"),
+                "--task",
+                "dpo",
+                "--out",
+                str(bombs / "dpo"),
+            ]
+        )
+        == 0
+    )
+    reasons = {
+        json.loads(line)["id"]: json.loads(line)["reason"]
+        for line in (bombs / "dpo" / "rejected.jsonl").read_text().splitlines()
+    }
     assert "too large to decode safely" in reasons["bomb"] and "over 64 MB" in reasons["huge"]
     assert json.loads((bombs / "dpo" / "summary.json").read_text())["rows_written"] == 1
-    assert main(["best-of-n", "--input", str(bombs / "q.jsonl"), "--out", str(bombs / "r.jsonl"), "--n", "2",
-                 "--max_new_tokens", "2", "--strategy", "first"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "best-of-n",
+                "--input",
+                str(bombs / "q.jsonl"),
+                "--out",
+                str(bombs / "r.jsonl"),
+                "--n",
+                "2",
+                "--max_new_tokens",
+                "2",
+                "--strategy",
+                "first",
+            ]
+        )
+        == 0
+    )
     records = {r["id"]: r for r in map(json.loads, (bombs / "r.jsonl").read_text().splitlines())}
     assert "too large to decode safely" in str(records["bomb"]["errors"]) and "over 64 MB" in str(
         records["huge"]["errors"]
@@ -276,9 +327,13 @@ def test_decompression_bombs_and_huge_files_are_rejected_rows_not_crashes(bombs,
 
 @pytest.mark.parametrize(
     ("damage", "expected"),
-    [("config", "a JSON file in it does not parse"), ("weights", "Error while deserializing header"),
-     ("custom", "needs code from the checkpoint itself"), ("empty", "holds no config.json")],
-)  # fmt: skip
+    [
+        ("config", "a JSON file in it does not parse"),
+        ("weights", "Error while deserializing header"),
+        ("custom", "needs code from the checkpoint itself"),
+        ("empty", "holds no config.json"),
+    ],
+)
 def test_broken_model_folders_are_one_line(damage, expected, tiny_dirs, tmp_path, capsys):
     import shutil
 

@@ -56,30 +56,80 @@ def _results() -> dict:
         "data": {"seconds": 20.0},
         "start": {"seconds": 30.0, "steps": 200, "validation": 0.6},
         "untrained": {**test(0.0, 1.0), "seconds": 15.0},
-        "sft": {**test(0.725), "seconds": 200.0, "chosen_step": 700, "train_seconds": 180.0,
-                "stopped": "validation threshold", "runs": 2, "chosen_run": "seed-0",
-                "validation": {"seed-0": {"100": 0.5, "700": 0.74}, "seed-1000": {"100": 0.46, "600": 0.5}}},
+        "sft": {
+            **test(0.725),
+            "seconds": 200.0,
+            "chosen_step": 700,
+            "train_seconds": 180.0,
+            "stopped": "validation threshold",
+            "runs": 2,
+            "chosen_run": "seed-0",
+            "validation": {"seed-0": {"100": 0.5, "700": 0.74}, "seed-1000": {"100": 0.46, "600": 0.5}},
+        },
         "answers": {**test(0.74), "seconds": 30.0, "steps": 60},
-        "grpo": {**test(0.88), "seconds": 150.0, "chosen_step": 125, "train_seconds": 140.0,
-                 "stopped": "time budget", "runs": 1, "chosen_run": "grpo",
-                 "validation": {"grpo": {"25": 0.75, "125": 0.9}}},
+        "grpo": {
+            **test(0.88),
+            "seconds": 150.0,
+            "chosen_step": 125,
+            "train_seconds": 140.0,
+            "stopped": "time budget",
+            "runs": 1,
+            "chosen_run": "grpo",
+            "validation": {"grpo": {"25": 0.75, "125": 0.9}},
+        },
         "blank": {**test(0.515), "seconds": 10.0},
-        "best_of_n": {"n": 8, "judgments": 336, "seconds": 30.0,
-                      "accuracies": {"questions": 48, "knockout": 0.9, "first": 0.75, "majority": 0.85,
-                                     "oracle (any correct)": 1.0}},
-        "critic_dpo": {"seconds": 90.0, "runs": {
-                       "critic_dpo": {"rounds": [{}] * 3, "test_by_round": [0.6, 0.7, 0.8], "judgments": 10800,
-                                      "preferences": 700, "chosen_round": 3},
-                       "critic_dpo_random": {"rounds": [{}] * 3, "test_by_round": [0.5, 0.52, 0.49],
-                                             "judgments": 10800, "preferences": 880, "chosen_round": 2}}},
-        "policy_grpo": {"validation": {"critic_grpo": {"10": 0.55, "20": 0.7}, "rule_grpo": {"10": 0.6, "20": 0.8}},
-                        "critic_grpo": {"chosen_step": 20, "steps": 20, "judgments": 4800},
-                        "rule_grpo": {"chosen_step": 20, "steps": 20}, "train_seconds": 80.0, "stopped": "time budget",
-                        "seconds": 100.0},
-        "policy_eval": {"seconds": 20.0, "questions": 200,
-                        "accuracy": {"start": 0.5, "critic_dpo": 0.8, "critic_dpo_random": 0.49,
-                                                       "critic_grpo": 0.71, "rule_grpo": 0.82, "critic (final)": 0.3}},
-    }  # fmt: skip
+        "best_of_n": {
+            "n": 8,
+            "judgments": 336,
+            "seconds": 30.0,
+            "accuracies": {
+                "questions": 48,
+                "knockout": 0.9,
+                "first": 0.75,
+                "majority": 0.85,
+                "oracle (any correct)": 1.0,
+            },
+        },
+        "critic_dpo": {
+            "seconds": 90.0,
+            "runs": {
+                "critic_dpo": {
+                    "rounds": [{}] * 3,
+                    "test_by_round": [0.6, 0.7, 0.8],
+                    "judgments": 10800,
+                    "preferences": 700,
+                    "chosen_round": 3,
+                },
+                "critic_dpo_random": {
+                    "rounds": [{}] * 3,
+                    "test_by_round": [0.5, 0.52, 0.49],
+                    "judgments": 10800,
+                    "preferences": 880,
+                    "chosen_round": 2,
+                },
+            },
+        },
+        "policy_grpo": {
+            "validation": {"critic_grpo": {"10": 0.55, "20": 0.7}, "rule_grpo": {"10": 0.6, "20": 0.8}},
+            "critic_grpo": {"chosen_step": 20, "steps": 20, "judgments": 4800},
+            "rule_grpo": {"chosen_step": 20, "steps": 20},
+            "train_seconds": 80.0,
+            "stopped": "time budget",
+            "seconds": 100.0,
+        },
+        "policy_eval": {
+            "seconds": 20.0,
+            "questions": 200,
+            "accuracy": {
+                "start": 0.5,
+                "critic_dpo": 0.8,
+                "critic_dpo_random": 0.49,
+                "critic_grpo": 0.71,
+                "rule_grpo": 0.82,
+                "critic (final)": 0.3,
+            },
+        },
+    }
 
 
 def test_policy_table_shows_each_method_against_the_start():
@@ -125,8 +175,10 @@ def test_report_tables_say_what_each_stage_did():
 
 
 def test_reward_curve_is_drawn_from_the_grpo_log(tmp_path):
-    history = [{"step": s, "reward": 0.5 + s / 100, "critic/format": 1.0, "critic/accuracy": 0.4 + s / 100}
-               for s in range(5, 30, 5)]  # fmt: skip
+    history = [
+        {"step": s, "reward": 0.5 + s / 100, "critic/format": 1.0, "critic/accuracy": 0.4 + s / 100}
+        for s in range(5, 30, 5)
+    ]
     (tmp_path / "runs" / "grpo").mkdir(parents=True)
     (tmp_path / "runs" / "grpo" / "log_history.json").write_text(json.dumps({"log_history": history}))
     path = plot_curves(tmp_path, _results())
@@ -142,19 +194,34 @@ def test_reduced_demo_end_to_end(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = (out / "REPORT.md").read_text()
-    for heading in ("# rl-critic demo report", "## The critic", "## The policy: three ways the critic makes it better",
-                    "## Self-critique best-of-N", "## Wall time per stage",
-                    "## The same on a GPU with Qwen2.5-VL-7B"):  # fmt: skip
+    for heading in (
+        "# rl-critic demo report",
+        "## The critic",
+        "## The policy: three ways the critic makes it better",
+        "## Self-critique best-of-N",
+        "## Wall time per stage",
+        "## The same on a GPU with Qwen2.5-VL-7B",
+    ):
         assert heading in report
-    rows = re.findall(r"^\| (base policy, no critic training|SFT warm start \(step \d+\)|\+ GRPO \(step \d+\)) "
-                      r"\| ([\d.]+)%", report, re.M)  # fmt: skip
+    rows = re.findall(
+        r"^\| (base policy, no critic training|SFT warm start \(step \d+\)|\+ GRPO \(step \d+\)) "
+        r"\| ([\d.]+)%",
+        report,
+        re.M,
+    )
     assert len(rows) == 3, report
     assert re.search(r"^\| critic-DPO, coin-flip judge \(control, round 1 of 1\) \| [\d.]+% \|", report, re.M), report
     for figure in ("reward_curve.png", "policy_curve.png"):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
     numbers = json.loads((out / "summary.json").read_text())
-    assert set(numbers["policy"]["greedy_accuracy"]) == {"start", "critic_dpo", "critic_dpo_random", "critic_grpo",
-                                                         "rule_grpo", "critic (final)"}  # fmt: skip
+    assert set(numbers["policy"]["greedy_accuracy"]) == {
+        "start",
+        "critic_dpo",
+        "critic_dpo_random",
+        "critic_grpo",
+        "rule_grpo",
+        "critic (final)",
+    }
     assert (out / "final" / "model.safetensors").exists() and not (out / "final" / "optimizer.pt").exists()
     from rl_critic.models.loader import ModelArguments, load_model_and_processor
 
@@ -162,9 +229,17 @@ def test_reduced_demo_end_to_end(tmp_path):
         model, _ = load_model_and_processor(ModelArguments(model_name_or_path=str(out / "policy" / policy)))
         assert sum(p.numel() for p in model.parameters()) > 100_000
     commands = (out / "commands.sh").read_text()
-    for public in ("rl-critic make-synthetic", "rl-critic convert", "rl-critic train sft", "rl-critic train grpo",
-                   "rl-critic eval critic", "rl-critic best-of-n", "rl-critic make-pairs", "rl-critic train critic-dpo",
-                   "rl-critic eval policy"):  # fmt: skip
+    for public in (
+        "rl-critic make-synthetic",
+        "rl-critic convert",
+        "rl-critic train sft",
+        "rl-critic train grpo",
+        "rl-critic eval critic",
+        "rl-critic best-of-n",
+        "rl-critic make-pairs",
+        "rl-critic train critic-dpo",
+        "rl-critic eval policy",
+    ):
         assert public in commands
     assert "'loss'" not in result.stdout  # TRL's per-step dicts stay in logs/
     assert sorted(p.stem for p in (out / "stages").glob("*.json")) == sorted(STAGES)

@@ -26,13 +26,31 @@ def dpo_data(tmp_path_factory) -> str:
     return str(out)
 
 
-@pytest.mark.parametrize(("model", "arch", "lora"), [("tiny", "qwen2_5_vl", False), ("tiny", "qwen2_5_vl", "qlora"),
-                                                     ("tiny-llava_onevision", "llava_onevision", True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("model", "arch", "lora"),
+    [("tiny", "qwen2_5_vl", False), ("tiny", "qwen2_5_vl", "qlora"), ("tiny-llava_onevision", "llava_onevision", True)],
+)
 def test_train_dpo_two_steps_changes_parameters_and_saves(dpo_data, tmp_path, capsys, model, arch, lora):
     out = tmp_path / "run"
-    argv = ["train", "dpo", "--config", str(ROOT / "recipes/tiny/dpo_policy.yaml"), "--model", model,
-            "--dataset-name", dpo_data, "--output_dir", str(out), "--max_steps", "2", "--save_steps", "2",
-            "--logging_steps", "1", *CPU]  # fmt: skip
+    argv = [
+        "train",
+        "dpo",
+        "--config",
+        str(ROOT / "recipes/tiny/dpo_policy.yaml"),
+        "--model",
+        model,
+        "--dataset-name",
+        dpo_data,
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "2",
+        "--save_steps",
+        "2",
+        "--logging_steps",
+        "1",
+        *CPU,
+    ]
     if lora:
         argv += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
     if lora == "qlora":  # 4-bit base (bitsandbytes runs on the CPU)
@@ -52,7 +70,16 @@ def test_train_dpo_two_steps_changes_parameters_and_saves(dpo_data, tmp_path, ca
 
 
 def test_train_dpo_on_data_without_preferences_is_one_line(tmp_path, capsys):
-    code = cli(["train", "dpo", "--config", str(ROOT / "recipes/tiny/dpo_policy.yaml"), "--dataset_name",
-                str(tmp_path / "missing"), *CPU])  # fmt: skip
+    code = cli(
+        [
+            "train",
+            "dpo",
+            "--config",
+            str(ROOT / "recipes/tiny/dpo_policy.yaml"),
+            "--dataset_name",
+            str(tmp_path / "missing"),
+            *CPU,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "input not found" in err

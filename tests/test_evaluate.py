@@ -55,16 +55,33 @@ def _data_uri() -> str:
 
 
 SOURCES = {
-    "vl-rewardbench": lambda i, img: {"id": f"wildvision-{i}", "query": "Q?", "response": ["good", "bad"],
-                                      "human_ranking": [0, 1] if i % 2 else [1, 0], "image": img},
-    "multimodal-rewardbench": lambda i, img: {"ID": f"m{i}", "Text": "Q?", "Image": img, "Output1": "a",
-                                              "Output2": "b", "Better": "Output1", "Category": "safety"},
+    "vl-rewardbench": lambda i, img: {
+        "id": f"wildvision-{i}",
+        "query": "Q?",
+        "response": ["good", "bad"],
+        "human_ranking": [0, 1] if i % 2 else [1, 0],
+        "image": img,
+    },
+    "multimodal-rewardbench": lambda i, img: {
+        "ID": f"m{i}",
+        "Text": "Q?",
+        "Image": img,
+        "Output1": "a",
+        "Output2": "b",
+        "Better": "Output1",
+        "Category": "safety",
+    },
     "mm-rlhf-rewardbench": lambda i, img: {"id": f"r{i}", "prompt": "Q?", "chosen": "c", "rejected": "r", "image": img},
-    "mllm-judge-pair": lambda i, img: {"instruction": "Q?", "image_path": img, "answer1": "x", "answer2": "y",
-                                       "human_answer": "ABC"[i % 3]},
+    "mllm-judge-pair": lambda i, img: {
+        "instruction": "Q?",
+        "image_path": img,
+        "answer1": "x",
+        "answer2": "y",
+        "human_answer": "ABC"[i % 3],
+    },
     "mllm-judge-score": lambda i, img: {"instruction": "Q?", "image_path": img, "answer": "x", "human": 1 + i % 5},
     "preference": lambda i, img: {"question": "Q?", "chosen": "c", "rejected": "r", "image": img},
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +92,13 @@ def eval_sets(tmp_path_factory) -> dict[str, Path]:
         (root / f"{source}.jsonl").write_text("".join(json.dumps(make(i, image)) + "\n" for i in range(6)))
         convert(source, str(root / f"{source}.jsonl"), "eval", str(root / source))
         sets[source] = root / source
-    convert("llava-critic-pointwise", str(ROOT / "examples/data/llava-critic-sample.parquet"), "eval",
-            str(root / "llava-critic"), limit=12)  # fmt: skip
+    convert(
+        "llava-critic-pointwise",
+        str(ROOT / "examples/data/llava-critic-sample.parquet"),
+        "eval",
+        str(root / "llava-critic"),
+        limit=12,
+    )
     sets["llava-critic"] = root / "llava-critic"
     return sets
 
@@ -105,8 +127,11 @@ def test_scripted_critic_scores_are_exact_and_swap_doubles_the_judgments(eval_se
     report, records = eval_critic(dataset, judge, swap=True)
     pairwise = report["pairwise"]
     assert pairwise["accuracy_with_ties_strict"] == 1.0 and pairwise["parse_failure_rate"] == 0.0
-    assert pairwise["swap"] == {"order_consistency": 1.0, "accuracy_original_order_strict": 1.0,
-                                "accuracy_swapped_order_strict": 1.0}  # fmt: skip
+    assert pairwise["swap"] == {
+        "order_consistency": 1.0,
+        "accuracy_original_order_strict": 1.0,
+        "accuracy_swapped_order_strict": 1.0,
+    }
     assert len(judge.requests) == 2 * len(dataset) and len(records) == 2 * len(dataset)
 
 
@@ -132,8 +157,19 @@ def test_blank_image_replaces_every_image(eval_sets):
 def test_cli_writes_reports(eval_sets, tmp_path):
     script = Path(sys.executable).with_name("rl-critic")
     out = tmp_path / "critic" / "report.json"
-    command = [str(script), "eval", "critic", "--data", str(eval_sets["llava-critic"]), "--out", str(out),
-               "--max-new-tokens", "4", "--swap", "--blank-image"]  # fmt: skip
+    command = [
+        str(script),
+        "eval",
+        "critic",
+        "--data",
+        str(eval_sets["llava-critic"]),
+        "--out",
+        str(out),
+        "--max-new-tokens",
+        "4",
+        "--swap",
+        "--blank-image",
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
@@ -142,14 +178,36 @@ def test_cli_writes_reports(eval_sets, tmp_path):
     assert len((out.parent / "report.judgments.jsonl").read_text().splitlines()) >= report["rows"]
     out = tmp_path / "policy" / "report.json"
     # snake_case flags here, kebab-case above: both spellings run
-    command = [str(script), "eval", "policy", "--data", str(ROOT / "examples/questions.jsonl"), "--out", str(out),
-               "--max_new_tokens", "4", "--best_of_n", "3"]  # fmt: skip
+    command = [
+        str(script),
+        "eval",
+        "policy",
+        "--data",
+        str(ROOT / "examples/questions.jsonl"),
+        "--out",
+        str(out),
+        "--max_new_tokens",
+        "4",
+        "--best_of_n",
+        "3",
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["questions"] == 4 and report["n"] == 3 and "oracle (any correct)" in report
-    bad = subprocess.run([str(script), "eval", "critic", "--data", str(ROOT / "examples/questions.jsonl"), "--out",
-                          str(tmp_path / "x.json")], capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        [
+            str(script),
+            "eval",
+            "critic",
+            "--data",
+            str(ROOT / "examples/questions.jsonl"),
+            "--out",
+            str(tmp_path / "x.json"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and "not converted eval data" in bad.stderr
 
 
@@ -157,10 +215,16 @@ def test_model_level_elo_and_kendall_tau_when_models_are_known(tmp_path):
     image, rows = _data_uri(), []
     for i, (strong, weak) in enumerate([("A", "B"), ("B", "C"), ("A", "C")] * 4):
         first_is_strong = i % 2 == 0  # the stronger model's answer is "good", shown first or second
-        rows.append({"id": f"wildvision-{i}", "query": "Q?", "image": image,
-                     "response": ["good", "bad"] if first_is_strong else ["bad", "good"],
-                     "models": [strong, weak] if first_is_strong else [weak, strong],
-                     "human_ranking": [0, 1] if first_is_strong else [1, 0]})  # fmt: skip
+        rows.append(
+            {
+                "id": f"wildvision-{i}",
+                "query": "Q?",
+                "image": image,
+                "response": ["good", "bad"] if first_is_strong else ["bad", "good"],
+                "models": [strong, weak] if first_is_strong else [weak, strong],
+                "human_ranking": [0, 1] if first_is_strong else [1, 0],
+            }
+        )
     (tmp_path / "vl.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     convert("vl-rewardbench", str(tmp_path / "vl.jsonl"), "eval", str(tmp_path / "eval"))
     dataset = load_any(str(tmp_path / "eval"))
@@ -180,7 +244,8 @@ def test_swap_responses_in_place():
 
     text = "Judge.\nQuestion: [Q]\nThe first response: [It is [red].]\nThe second response: [Blue.]\nThink."
     assert swap_responses(text, "It is [red].", "Blue.") == text.replace("[It is [red].]", "@").replace(
-        "[Blue.]", "[It is [red].]").replace("@", "[Blue.]")  # fmt: skip
+        "[Blue.]", "[It is [red].]"
+    ).replace("@", "[Blue.]")
     block = "[Assistant 1]\nfoo\n\n[End of Assistant 1]\n\n[Assistant 2]\nbar\n\n[End]"
     expected = "[Assistant 1]\nbar\n\n[End of Assistant 1]\n\n[Assistant 2]\nfoo\n\n[End]"
     assert swap_responses(block, "foo", "bar") == expected

@@ -34,12 +34,31 @@ def test_exported_recipe_runs_under_trl_grpo(tmp_path, tiny_dirs, capsys):
     )
 
     out = tmp_path / "trl-out"
-    command = [str(Path(sys.executable).parent / "trl"), "grpo", "--config", str(tmp_path / "trl.yaml"),
-               "--model_name_or_path", str(tiny_dirs["qwen2_5_vl"]), "--dataset_name", str(tmp_path / "grpo" / "data"),
-               "--output_dir", str(out), "--max_steps", "1", "--per_device_train_batch_size", "4",
-               "--max_completion_length", "8", "--save_strategy", "no", "--report_to", "none"]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    command = [
+        str(Path(sys.executable).parent / "trl"),
+        "grpo",
+        "--config",
+        str(tmp_path / "trl.yaml"),
+        "--model_name_or_path",
+        str(tiny_dirs["qwen2_5_vl"]),
+        "--dataset_name",
+        str(tmp_path / "grpo" / "data"),
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "4",
+        "--max_completion_length",
+        "8",
+        "--save_strategy",
+        "no",
+        "--report_to",
+        "none",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rewards/critic_reward/mean" in result.stdout + result.stderr
 

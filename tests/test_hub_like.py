@@ -35,8 +35,16 @@ def test_qwen_like_files_carry_the_hub_values(like_dirs):
     assert generation["do_sample"] is True and generation["top_k"] == 1
     processor = AutoProcessor.from_pretrained(folder)
     tokenizer = processor.tokenizer
-    names = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
-             "<|image_pad|>", "<|video_pad|>"]  # fmt: skip
+    names = [
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|vision_start|>",
+        "<|vision_end|>",
+        "<|vision_pad|>",
+        "<|image_pad|>",
+        "<|video_pad|>",
+    ]
     ids = tokenizer.convert_tokens_to_ids(names)
     assert ids == [151643, 151644, 151645, 151652, 151653, 151654, 151655, 151656]
     assert tokenizer.padding_side == "right"  # as the hub; the loader pads left
@@ -68,8 +76,23 @@ def test_every_command_takes_the_like_names(like_dirs, capsys):
     from rl_critic.cli import main
 
     for hub_id in (QWEN_7B, ONEVISION_7B):
-        assert main(["generate", "--model", like_name(hub_id), "--prompt", "Colour?", "--image",
-                     "examples/red_circle.png", "--max_new_tokens", "2", "--json"]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "generate",
+                    "--model",
+                    like_name(hub_id),
+                    "--prompt",
+                    "Colour?",
+                    "--image",
+                    "examples/red_circle.png",
+                    "--max_new_tokens",
+                    "2",
+                    "--json",
+                ]
+            )
+            == 0
+        )
         record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert record["image_tokens"] > 0 and len(record["completions"]) == 1
     assert main(["tiny-model", "--like", "Qwen/Qwen2-VL-7B", "--out", "/nonexistent/x"]) == 1
@@ -89,8 +112,9 @@ def test_onevision_training_template_renders_the_same_text_and_trains_on_im_end(
     hub_text = processor.apply_chat_template(messages, tokenize=False)
     assert use_training_chat_template(processor)
     assert processor.apply_chat_template(messages, tokenize=False) == hub_text
-    encoded = processor.tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
-                                                      return_assistant_tokens_mask=True)  # fmt: skip
+    encoded = processor.tokenizer.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
     trained = [t for t, m in zip(encoded["input_ids"], encoded["assistant_masks"]) if m]
     assert trained[-1] == 151645 and 151644 not in trained  # <|im_end|> learnt; no <|im_start|>
     assert not use_training_chat_template(processor)  # already swapped: nothing to do
@@ -140,8 +164,26 @@ def test_max_pixels_cuts_image_tokens_in_training_and_eval(hub_id, like_dirs, tm
         dataset = load_train_dataset(TrainScriptArguments(dataset_name=str(tmp_path / "sft")), model_args)
         assert isinstance(dataset, Dataset)
         training[budget] = _image_tokens(processor, dataset[0])
-        assert main(["eval", "critic", "--model", like_name(hub_id), "--data", str(tmp_path / "eval"),
-                     "--max_new_tokens", "2", "--min_pixels", "3136", "--max_pixels", str(budget),
-                     "--out", str(tmp_path / f"e{budget}.json")]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "eval",
+                    "critic",
+                    "--model",
+                    like_name(hub_id),
+                    "--data",
+                    str(tmp_path / "eval"),
+                    "--max_new_tokens",
+                    "2",
+                    "--min_pixels",
+                    "3136",
+                    "--max_pixels",
+                    str(budget),
+                    "--out",
+                    str(tmp_path / f"e{budget}.json"),
+                ]
+            )
+            == 0
+        )
     assert training[1_003_520] > training[200_704] > training[50_176] > 0, training
     assert judged == training, judged

@@ -19,8 +19,24 @@ from rl_critic.models.tiny.hub_like import ONEVISION_7B, QWEN_7B, like_name
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = {"qwen2_5_vl_7b": QWEN_7B, "llava_onevision_7b": ONEVISION_7B}
 RECIPES = sorted(p for family in FAMILIES for p in (ROOT / "recipes" / family).glob("*.yaml"))
-CPU = ["--bf16", "false", "--use_cpu", "true", "--dtype", "float32", "--min_pixels", "3136", "--max_pixels", "12544",
-       "--report_to", "none", "--logging_steps", "1", "--save_strategy", "no"]  # fmt: skip
+CPU = [
+    "--bf16",
+    "false",
+    "--use_cpu",
+    "true",
+    "--dtype",
+    "float32",
+    "--min_pixels",
+    "3136",
+    "--max_pixels",
+    "12544",
+    "--report_to",
+    "none",
+    "--logging_steps",
+    "1",
+    "--save_strategy",
+    "no",
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +69,35 @@ def recipe_argv(recipe: Path, data: dict[str, str], out: Path) -> tuple[str, lis
         argv += ["--dataset_name", data["dpo"], "--max_steps", "1", "--gradient_accumulation_steps", "1"]
     elif method == "grpo":
         policy = "policy" in recipe.stem
-        argv += ["--dataset_name", data["questions" if policy else "grpo"], "--max_steps", "1",
-                 "--gradient_accumulation_steps", "1", "--max_completion_length", "8"]  # fmt: skip
+        argv += [
+            "--dataset_name",
+            data["questions" if policy else "grpo"],
+            "--max_steps",
+            "1",
+            "--gradient_accumulation_steps",
+            "1",
+            "--max_completion_length",
+            "8",
+        ]
         if policy:
             argv += ["--critic_model", model, "--critic_max_new_tokens", "8"]
     else:
-        argv += ["--dataset_name", data["questions"], "--critic_model", model, "--rounds", "1",
-                 "--sample_max_new_tokens", "8", "--judge_max_new_tokens", "8", "--gradient_accumulation_steps", "1",
-                 "--max_questions", "2"]  # fmt: skip
+        argv += [
+            "--dataset_name",
+            data["questions"],
+            "--critic_model",
+            model,
+            "--rounds",
+            "1",
+            "--sample_max_new_tokens",
+            "8",
+            "--judge_max_new_tokens",
+            "8",
+            "--gradient_accumulation_steps",
+            "1",
+            "--max_questions",
+            "2",
+        ]
     return method, argv
 
 
@@ -81,14 +118,57 @@ def test_recipe_runs_on_its_hub_like_model_and_the_output_is_usable(recipe, data
     trained = str(model_dir)
 
     capsys.readouterr()
-    assert main(["best-of-n", "--model", trained, "--input", data["questions"], "--n", "2", "--limit", "2",
-                 "--max_new_tokens", "8", "--judge_max_new_tokens", "8", "--min_pixels", "3136",
-                 "--max_pixels", "12544", "--out", str(tmp_path / "picks.jsonl")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "best-of-n",
+                "--model",
+                trained,
+                "--input",
+                data["questions"],
+                "--n",
+                "2",
+                "--limit",
+                "2",
+                "--max_new_tokens",
+                "8",
+                "--judge_max_new_tokens",
+                "8",
+                "--min_pixels",
+                "3136",
+                "--max_pixels",
+                "12544",
+                "--out",
+                str(tmp_path / "picks.jsonl"),
+            ]
+        )
+        == 0
+    )
     picks = [json.loads(line) for line in (tmp_path / "picks.jsonl").read_text().splitlines()]
     assert len(picks) == 2 and all(len(p["candidates"]) == 2 for p in picks)
 
-    assert main(["eval", "critic", "--model", trained, "--data", data["eval"], "--limit", "3",
-                 "--max_new_tokens", "8", "--min_pixels", "3136", "--max_pixels", "12544",
-                 "--out", str(tmp_path / "eval.json")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "critic",
+                "--model",
+                trained,
+                "--data",
+                data["eval"],
+                "--limit",
+                "3",
+                "--max_new_tokens",
+                "8",
+                "--min_pixels",
+                "3136",
+                "--max_pixels",
+                "12544",
+                "--out",
+                str(tmp_path / "eval.json"),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "eval.json").read_text())
     assert report["rows"] == 3

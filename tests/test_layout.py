@@ -1,5 +1,12 @@
-"""The architecture the folders promise: imports only point down (`rl_critic` -> `data_converters` ->
-`rewards`), and every module stays small enough to read."""
+"""The architecture the folders promise: imports only point down.
+
+    cli/  ->  train/ critique/ evaluation/ demo/  ->  models/ script/  ->  data_converters/  ->  rewards/
+
+`cli/` parses, dispatches and prints; nothing under it imports it (a `train/<method>.py` runs as
+`python -m rl_critic.train.<method>` without the command line). `script/` (recipe parsing, one-line errors)
+and `models/` are the floor the task packages stand on; `data_converters/` and `rewards/` know nothing of
+`rl_critic`.
+"""
 
 from __future__ import annotations
 
@@ -9,35 +16,52 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN = {"rewards": {"data_converters", "rl_critic"}, "data_converters": {"rl_critic"}}
+TASKS = {"rl_critic.train", "rl_critic.critique", "rl_critic.evaluation", "rl_critic.demo"}
+# folder -> the packages (or sub-packages) it must never import, lazily inside a function included
+FORBIDDEN = {
+    "rewards": {"data_converters", "rl_critic"},
+    "data_converters": {"rl_critic"},
+    "rl_critic/models": {"rl_critic.cli", *TASKS},
+    "rl_critic/script": {"rl_critic.cli", "rl_critic.models", *TASKS},
+    **{f"rl_critic/{name}": {"rl_critic.cli"} for name in ("train", "critique", "evaluation", "demo")},
+}
 
 
-def imported_packages(path: Path) -> set[str]:
-    """Top-level packages a module imports anywhere (lazy imports inside functions included)."""
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module a file imports, anywhere (lazy imports inside functions included), with each of
+    its parents: `from rl_critic.cli.dispatch import x` gives `rl_critic`, `rl_critic.cli`, ...dispatch."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = set()
+    modules = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {".".join(name.split(".")[:depth]) for name in modules for depth in range(1, name.count(".") + 2)}
 
 
-@pytest.mark.parametrize("package", sorted(FORBIDDEN))
-def test_imports_point_down_only(package):
-    wrong = {str(path.relative_to(ROOT)): sorted(imported_packages(path) & FORBIDDEN[package])
-             for path in (ROOT / package).rglob("*.py")}  # fmt: skip
-    assert not {path: names for path, names in wrong.items() if names}
+@pytest.mark.parametrize("folder", sorted(FORBIDDEN))
+def test_imports_point_down_only(folder):
+    files = sorted((ROOT / folder).rglob("*.py"))
+    assert files, f"{folder} has no modules: the layer list is out of date"
+    wrong = {str(path.relative_to(ROOT)): sorted(imported_modules(path) & FORBIDDEN[folder]) for path in files}
+    assert {path: names for path, names in wrong.items() if names} == {}
 
 
-def test_the_check_sees_lazy_imports(tmp_path):
+def test_the_check_sees_lazy_imports_and_submodules(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from rl_critic.models import loader\n    import data_converters.io\n")
-    assert imported_packages(module) == {"rl_critic", "data_converters"}
+    assert {"rl_critic", "rl_critic.models", "rl_critic.models.loader", "data_converters"} <= imported_modules(module)
+    module.write_text("from rl_critic import cli\n")
+    assert "rl_critic.cli" in imported_modules(module) and FORBIDDEN["rl_critic/train"] & imported_modules(module)
 
 
-def test_no_module_is_over_300_lines():
-    modules = [p for package in ("rl_critic", "rewards", "data_converters") for p in (ROOT / package).rglob("*.py")]
-    sizes = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines()) for p in modules}
-    assert {path: lines for path, lines in sizes.items() if lines > 300} == {}
+def test_there_is_one_entry_point_per_training_method():
+    """`rl-critic train <method>` and `python -m rl_critic.train.<method>`; the old aliases are gone."""
+    for alias in ("sft", "dpo", "grpo", "critic_dpo", "recipes"):
+        assert not (ROOT / "rl_critic" / f"{alias}.py").exists()
+    assert not (ROOT / "rl_critic" / "cli" / "critic_dpo.py").exists()
+    for method in ("sft", "dpo", "grpo", "critic_dpo"):
+        source = (ROOT / "rl_critic" / "train" / f"{method}.py").read_text(encoding="utf-8")
+        assert "def make_parser(" in source and 'if __name__ == "__main__":' in source

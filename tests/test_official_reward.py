@@ -29,13 +29,69 @@ LABELS = ("1", "2", "tie")
 # Box contents: the labels as the official grader needs them, numbers it compares as numbers, LaTeX
 # wrappings, the documented spellings, and verdicts that name no label or the wrong one.
 VERDICTS = (
-    "1", "2", "tie", " 1 ", "2.0", "1.00", "3.0", "01", "-1", "\u22122", "+1", "\uff11", "\uff12", "{1}", "{{2}}",
-    "{\\text{1}}", "\\text{2}", "\\textbf{1}", "\\mathrm{tie}", "$1$", "1.", "1 or 2", "3", "0", "", "12", "1/2",
-    "\\frac{2}{1}", "4/2", "1+1", "\\sqrt{4}", "first", "second", "A", "B", "C", "Response 1", "Response 2",
-    "Answer 1", "Response 1 is better", "(A)", "(1)", "**B**", "[2]", "equal", "Both are equally good", "Tie",
-    "Response 2 is no better", "neither", "None", "Two", "one", "I", "II", "tie.", "Response \uff12",
-    "The first response", "1, 2", "\\boxed{1}", "x", "2 }", "{1",
-)  # fmt: skip
+    "1",
+    "2",
+    "tie",
+    " 1 ",
+    "2.0",
+    "1.00",
+    "3.0",
+    "01",
+    "-1",
+    "\u22122",
+    "+1",
+    "\uff11",
+    "\uff12",
+    "{1}",
+    "{{2}}",
+    "{\\text{1}}",
+    "\\text{2}",
+    "\\textbf{1}",
+    "\\mathrm{tie}",
+    "$1$",
+    "1.",
+    "1 or 2",
+    "3",
+    "0",
+    "",
+    "12",
+    "1/2",
+    "\\frac{2}{1}",
+    "4/2",
+    "1+1",
+    "\\sqrt{4}",
+    "first",
+    "second",
+    "A",
+    "B",
+    "C",
+    "Response 1",
+    "Response 2",
+    "Answer 1",
+    "Response 1 is better",
+    "(A)",
+    "(1)",
+    "**B**",
+    "[2]",
+    "equal",
+    "Both are equally good",
+    "Tie",
+    "Response 2 is no better",
+    "neither",
+    "None",
+    "Two",
+    "one",
+    "I",
+    "II",
+    "tie.",
+    "Response \uff12",
+    "The first response",
+    "1, 2",
+    "\\boxed{1}",
+    "x",
+    "2 }",
+    "{1",
+)
 THINKS = (
     "<think>I compare both responses with the image.</think>",
     "< think >spaced tags</ think >\n",
@@ -88,8 +144,9 @@ def documented_spelling(answer: str, label: str) -> bool:
 def compare() -> tuple[Counter, list[tuple[str, str, str]]]:
     """Score everything both ways; count agreements and collect contract violations."""
     pairs = generated_completions()
-    ours = critic_reward(completions=[[{"role": "assistant", "content": c}] for c, _ in pairs],
-                         solution=[label for _, label in pairs])  # fmt: skip
+    ours = critic_reward(
+        completions=[[{"role": "assistant", "content": c}] for c, _ in pairs], solution=[label for _, label in pairs]
+    )
     counts: Counter = Counter(completions=len(pairs))
     violations: list[tuple[str, str, str]] = []
     for (completion, label), reward in zip(pairs, ours):
@@ -131,7 +188,11 @@ def test_critic_agrees_with_the_official_reward_outside_documented_spellings():
 def test_official_reimplementation_reads_as_the_source_does():
     """Worked examples of the official code itself, so a broken re-implementation cannot pass the test above."""
     assert official_scores("<think>x</think>\\boxed{1}", "1") == {
-        "overall": 1.0, "format": 1.0, "accuracy": 1.0, "answer": "1"}  # fmt: skip
+        "overall": 1.0,
+        "format": 1.0,
+        "accuracy": 1.0,
+        "answer": "1",
+    }
     assert official_scores("<think>x</think>\\boxed{2.0}", "2")["accuracy"] == 1.0
     assert official_scores("<think>x</think>\\boxed{first}", "1")["accuracy"] == 0.0
     assert official_scores("<think>x</think>\\boxed{1} \\boxed{2", "1")["answer"] == "None"

@@ -55,19 +55,39 @@ def test_the_wheel_ships_every_recipe(tmp_path):
     import zipfile
 
     source = tmp_path / "src"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__",
-                                                                  "outputs", "demo_out", ".*cache"))  # fmt: skip
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(tmp_path / "wheel"), str(source)], check=True, capture_output=True)  # fmt: skip
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", "outputs", "demo_out", ".*cache"),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "wheel"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
     [wheel] = (tmp_path / "wheel").glob("*.whl")
-    shipped = {name.split("/share/rl-critic/recipes/", 1)[1] for name in zipfile.ZipFile(wheel).namelist()
-               if "/share/rl-critic/recipes/" in name}  # fmt: skip
+    shipped = {
+        name.split("/share/rl-critic/recipes/", 1)[1]
+        for name in zipfile.ZipFile(wheel).namelist()
+        if "/share/rl-critic/recipes/" in name
+    }
     in_clone = {str(p.relative_to(ROOT / "recipes")) for p in (ROOT / "recipes").rglob("*") if p.is_file()}
     assert shipped == in_clone and "demo/sft_critic.yaml" in shipped
 
 
 def test_config_names_resolve_to_the_installed_recipes_outside_a_clone(tmp_path, monkeypatch):
-    import rl_critic.recipes as recipes
+    import rl_critic.script.recipes as recipes
 
     installed = tmp_path / "share" / "rl-critic" / "recipes"
     (installed / "tiny").mkdir(parents=True)

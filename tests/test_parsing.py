@@ -52,37 +52,62 @@ def test_pair_verdicts(gpt, label):
 
 @pytest.mark.parametrize(
     ("gpt", "verdict"),
-    [("[[A>>B]]", "1"), ("[[A>B]]", "1"), ("[[A=B]]", "tie"), ("[[B>A]]", "2"), ("[[B>>A]]", "2"),
-     ("first [[A>B]] then My final verdict is: [[B>>A]]", "2"), ("[[C>A]]", None), ("A>B", None)],
-)  # fmt: skip
+    [
+        ("[[A>>B]]", "1"),
+        ("[[A>B]]", "1"),
+        ("[[A=B]]", "tie"),
+        ("[[B>A]]", "2"),
+        ("[[B>>A]]", "2"),
+        ("first [[A>B]] then My final verdict is: [[B>>A]]", "2"),
+        ("[[C>A]]", None),
+        ("A>B", None),
+    ],
+)
 def test_arena_verdicts(gpt, verdict):
     assert parse_arena_verdict(gpt) == verdict
 
 
 @pytest.mark.parametrize(
     ("gpt", "score"),
-    [("Good caption. Final Score: 85.", 85), ("Final Score: **[70]**", 70), ("final score: 0", 0),
-     ("Final Score: 100", 100), ("Final Score: 90.0", 90), ("Final Score: 8.5", None),
-     ("Final Score: 150", None), ("Final Score: 20 ... Final Score: 30", 30), ("no score", None)],
-)  # fmt: skip
+    [
+        ("Good caption. Final Score: 85.", 85),
+        ("Final Score: **[70]**", 70),
+        ("final score: 0", 0),
+        ("Final Score: 100", 100),
+        ("Final Score: 90.0", 90),
+        ("Final Score: 8.5", None),
+        ("Final Score: 150", None),
+        ("Final Score: 20 ... Final Score: 30", 30),
+        ("no score", None),
+    ],
+)
 def test_final_scores(gpt, score):
     assert parse_final_score(gpt) == score
 
 
 @pytest.mark.parametrize(
     ("gpt", "scores"),
-    [("8 6\nAssistant 1 was better.", (8.0, 6.0)), ("\n 7.5, 9 \nreason", (7.5, 9.0)), ("10 10", (10.0, 10.0)),
-     ("Assistant 1 gets 8", None), ("8 6 4", None), ("11 3", None)],
-)  # fmt: skip
+    [
+        ("8 6\nAssistant 1 was better.", (8.0, 6.0)),
+        ("\n 7.5, 9 \nreason", (7.5, 9.0)),
+        ("10 10", (10.0, 10.0)),
+        ("Assistant 1 gets 8", None),
+        ("8 6 4", None),
+        ("11 3", None),
+    ],
+)
 def test_two_scores(gpt, scores):
     assert parse_two_scores(gpt) == scores
 
 
 @pytest.mark.parametrize(
     ("markers", "style"),
-    [(("The first response", "The second response"), "first/second"), (("Response 1", "Response 2"), "1/2"),
-     (("Response A", "Response B"), "A/B")],
-)  # fmt: skip
+    [
+        (("The first response", "The second response"), "first/second"),
+        (("Response 1", "Response 2"), "1/2"),
+        (("Response A", "Response B"), "A/B"),
+    ],
+)
 def test_pair_prompt_spellings(markers, style):
     human = f"<image>\nJudge.\nQuestion: [What is it?]\n{markers[0]}: [A cat.]\n{markers[1]}: [A dog.]\nASSISTANT:\n"
     pair = split_pair_prompt(human)
@@ -135,8 +160,10 @@ def test_unsplittable_prompts_raise(human):
 
 def test_point_prompt():
     assert split_point_prompt("<image>\nRate it.\nQuestion: [What?]\nThe response: [A [red] cat.]\nASSISTANT:") == (
-        "Rate it.", "What?", "A [red] cat."
-    )  # fmt: skip
+        "Rate it.",
+        "What?",
+        "A [red] cat.",
+    )
     with pytest.raises(ParseError, match="no response marker"):
         split_point_prompt("Question: [What?] and nothing else")
 

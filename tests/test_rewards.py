@@ -37,8 +37,31 @@ def naive_last_boxed(text: str) -> str | None:
     return None
 
 
-TOKENS = ["<think>", "</think>", "<answer>", "</answer>", "\\boxed{", "{", "}", " ", "\n", "\t", "<", ">", "/",
-          "think", "1", "2", "A", "tie", "Response ", "\\text{", "é", "**", "x"]  # fmt: skip
+TOKENS = [
+    "<think>",
+    "</think>",
+    "<answer>",
+    "</answer>",
+    "\\boxed{",
+    "{",
+    "}",
+    " ",
+    "\n",
+    "\t",
+    "<",
+    ">",
+    "/",
+    "think",
+    "1",
+    "2",
+    "A",
+    "tie",
+    "Response ",
+    "\\text{",
+    "é",
+    "**",
+    "x",
+]
 completions_text = st.lists(st.sampled_from(TOKENS), max_size=30).map("".join)
 
 
@@ -85,17 +108,54 @@ def test_critic_reward_worked_examples(text, expected):
 
 @pytest.mark.parametrize(
     ("boxed", "label"),
-    [("1", "1"), ("2", "2"), ("Response 1", "1"), ("Response 2", "2"), ("first", "1"), ("second", "2"),
-     ("A", "1"), ("B", "2"), ("Answer 1", "1"), ("\\text{1}", "1"), ("\\text{Response 2}", "2"),
-     ("Response 1 is better", "1"), ("The first response", "1"), ("(A)", "1"), ("**B**", "2"), ("[1]", "1"),
-     ("Output 2", "2"), ("Assistant B", "2"), ("Response one", "1"), ("I choose 2", "2"), ("1.", "1"),
-     ("tie", "tie"), ("Tie", "tie"), ("equal", "tie"), ("Equally good", "tie"), ("C", "tie"),
-     ("Both are equally good", "tie"), ("The two responses are equally good", "tie"), ("The answer is a tie", "tie"),
-     ("1 or 2", None), ("neither", None), ("3", None), ("Response 1 and Response 2", None), ("", None),
-     ("because it names the red circle", None), ("x" * 300, None), ("-1", None), ("\u22122", None),
-     ("Response 2 is no better", None), ("2.0", "2"), ("1.00", "1"), ("3.0", None), ("{{1}}", "1"),
-     ("\uff12", "2"), ("\uff22", "2")],
-)  # fmt: skip
+    [
+        ("1", "1"),
+        ("2", "2"),
+        ("Response 1", "1"),
+        ("Response 2", "2"),
+        ("first", "1"),
+        ("second", "2"),
+        ("A", "1"),
+        ("B", "2"),
+        ("Answer 1", "1"),
+        ("\\text{1}", "1"),
+        ("\\text{Response 2}", "2"),
+        ("Response 1 is better", "1"),
+        ("The first response", "1"),
+        ("(A)", "1"),
+        ("**B**", "2"),
+        ("[1]", "1"),
+        ("Output 2", "2"),
+        ("Assistant B", "2"),
+        ("Response one", "1"),
+        ("I choose 2", "2"),
+        ("1.", "1"),
+        ("tie", "tie"),
+        ("Tie", "tie"),
+        ("equal", "tie"),
+        ("Equally good", "tie"),
+        ("C", "tie"),
+        ("Both are equally good", "tie"),
+        ("The two responses are equally good", "tie"),
+        ("The answer is a tie", "tie"),
+        ("1 or 2", None),
+        ("neither", None),
+        ("3", None),
+        ("Response 1 and Response 2", None),
+        ("", None),
+        ("because it names the red circle", None),
+        ("x" * 300, None),
+        ("-1", None),
+        ("\u22122", None),
+        ("Response 2 is no better", None),
+        ("2.0", "2"),
+        ("1.00", "1"),
+        ("3.0", None),
+        ("{{1}}", "1"),
+        ("\uff12", "2"),
+        ("\uff22", "2"),
+    ],
+)
 def test_verdict_spellings(boxed, label):
     assert normalise_preference(boxed) == label
 
@@ -148,11 +208,21 @@ def test_critic_dispatches_per_row_and_weights_are_options():
 
 @pytest.mark.parametrize(
     ("text", "solution", "expected"),
-    [("\\boxed{1/3}", "\\frac{1}{3}", 1.0), ("\\boxed{\\frac{2}{6}}", "1/3", 1.0), ("\\boxed{0.5}", "0.6", 0.0),
-     ("x^2+1 so \\boxed{1+x^2}", "x^2+1", 1.0), ("\\boxed{B}", "B", 1.0), ("The answer is (B).", "(B)", 1.0),
-     ("\\boxed{B. blue}", "B", 1.0), ("\\boxed{C}", "B", 0.0), ("<answer>The Red.</answer>", "red", 1.0),
-     ("\\boxed{blue}", "red", 0.0), ("", "1", 0.0), ("\\boxed{1}", "", None)],
-)  # fmt: skip
+    [
+        ("\\boxed{1/3}", "\\frac{1}{3}", 1.0),
+        ("\\boxed{\\frac{2}{6}}", "1/3", 1.0),
+        ("\\boxed{0.5}", "0.6", 0.0),
+        ("x^2+1 so \\boxed{1+x^2}", "x^2+1", 1.0),
+        ("\\boxed{B}", "B", 1.0),
+        ("The answer is (B).", "(B)", 1.0),
+        ("\\boxed{B. blue}", "B", 1.0),
+        ("\\boxed{C}", "B", 0.0),
+        ("<answer>The Red.</answer>", "red", 1.0),
+        ("\\boxed{blue}", "red", 0.0),
+        ("", "1", 0.0),
+        ("\\boxed{1}", "", None),
+    ],
+)
 def test_answer_accuracy(text, solution, expected):
     assert rewards.get("accuracy")(completions=[text], solution=[solution]) == [expected]
 
@@ -203,8 +273,9 @@ LABELS = st.sampled_from(["1", "2", "tie", "A", "Response 2", "85", "3", "", "no
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.tuples(ANY_COMPLETION, LABELS, st.sampled_from(["", "0-100", "1-10", "bad"])), min_size=20,
-                max_size=20))  # fmt: skip
+@given(
+    st.lists(st.tuples(ANY_COMPLETION, LABELS, st.sampled_from(["", "0-100", "1-10", "bad"])), min_size=20, max_size=20)
+)
 def test_invariants_on_generated_completions(rows):
     completions, solution, scale = (list(x) for x in zip(*rows))
     task = ["pointwise" if s else "pairwise" for s in scale]
@@ -276,8 +347,13 @@ def test_grpo_step_with_critic_reward_from_a_recipe_by_name(tmp_path):
     # A random tiny model never formats its answer, so critic rewards are all 0 and nothing would move;
     # a second, varying reward gives the step non-zero advantages (all-zero rewards give zero advantages).
     length = lambda completions, **kw: [len(completion_text(c)) % 5 / 4 for c in completions]  # noqa: E731
-    trainer = GRPOTrainer(model=model, reward_funcs=[*reward_funcs, length], args=training_args,
-                          train_dataset=load_any(str(tmp_path / "data")), processing_class=processor)  # fmt: skip
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[*reward_funcs, length],
+        args=training_args,
+        train_dataset=load_any(str(tmp_path / "data")),
+        processing_class=processor,
+    )
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     trainer.train()
     logged = trainer.state.log_history[0]
@@ -312,18 +388,34 @@ def test_grpo_recipe_with_reward_options_and_weights_parses_and_bad_options_are_
     from pathlib import Path
 
     from rl_critic.cli import main
-    from rl_critic.cli.parsing import parse
+    from rl_critic.script.parsing import parse
     from rl_critic.train import grpo
 
     root = Path(__file__).resolve().parent.parent
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("reward_funcs: ['critic:accuracy_weight=0.8,format_weight=0.2', format]\n"
-                      "reward_weights: [1.0, 0.5]\nuse_cpu: true\nbf16: false\n")  # fmt: skip
+    recipe.write_text(
+        "reward_funcs: ['critic:accuracy_weight=0.8,format_weight=0.2', format]\n"
+        "reward_weights: [1.0, 0.5]\nuse_cpu: true\nbf16: false\n"
+    )
     script_args, _, training_args, _ = parse(grpo.ARGUMENTS, "test", ["--config", str(recipe)])
     assert [f.__name__ for f in rewards.resolve(script_args.reward_funcs)] == [
-        "critic:accuracy_weight=0.8,format_weight=0.2", "format_reward"]  # fmt: skip
+        "critic:accuracy_weight=0.8,format_weight=0.2",
+        "format_reward",
+    ]
     assert training_args.reward_weights == [1.0, 0.5]
-    code = main(["train", "grpo", "--config", str(root / "recipes/tiny/grpo_critic.yaml"), "--reward_funcs",
-                 "critic:colour=red", "--use_cpu", "true", "--bf16", "false"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "grpo",
+            "--config",
+            str(root / "recipes/tiny/grpo_critic.yaml"),
+            "--reward_funcs",
+            "critic:colour=red",
+            "--use_cpu",
+            "true",
+            "--bf16",
+            "false",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "does not take these options" in err

@@ -54,9 +54,23 @@ def _changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) ->
 def test_sft_trains_saves_and_reloads(data, tmp_path, arch, lora):
     model = "tiny" if arch == "qwen2_5_vl" else "tiny-llava_onevision"
     out = tmp_path / "sft"
-    argv = ["--config", str(ROOT / "recipes/tiny/sft_critic.yaml"), "--model_name_or_path", model, "--dataset_name",
-            data["sft"], "--output_dir", str(out), "--max_steps", "3", "--save_steps", "2",
-            "--per_device_train_batch_size", "4", *CPU]  # fmt: skip
+    argv = [
+        "--config",
+        str(ROOT / "recipes/tiny/sft_critic.yaml"),
+        "--model_name_or_path",
+        model,
+        "--dataset_name",
+        data["sft"],
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "3",
+        "--save_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "4",
+        *CPU,
+    ]
     if lora:
         argv += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
     assert sft.main(argv) == 0
@@ -78,10 +92,30 @@ def test_sft_trains_saves_and_reloads(data, tmp_path, arch, lora):
 def test_grpo_trains_with_critic_reward(data, tmp_path, arch, lora):
     model = "tiny" if arch == "qwen2_5_vl" else "tiny-llava_onevision"
     out = tmp_path / "grpo"
-    argv = ["--config", str(ROOT / "recipes/tiny/grpo_critic.yaml"), "--model_name_or_path", model, "--dataset_name",
-            data["grpo"], "--output_dir", str(out), "--max_steps", "2", "--save_steps", "2",
-            "--per_device_train_batch_size", "4", "--num_generations", "2", "--max_completion_length", "8",
-            "--reward_funcs", "critic", "tests.helpers.length_reward", *CPU]  # fmt: skip
+    argv = [
+        "--config",
+        str(ROOT / "recipes/tiny/grpo_critic.yaml"),
+        "--model_name_or_path",
+        model,
+        "--dataset_name",
+        data["grpo"],
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "2",
+        "--save_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "4",
+        "--num_generations",
+        "2",
+        "--max_completion_length",
+        "8",
+        "--reward_funcs",
+        "critic",
+        "tests.helpers.length_reward",
+        *CPU,
+    ]
     if lora:
         argv += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
     assert grpo.main(argv) == 0
@@ -102,8 +136,14 @@ def _multi_image_data(root: Path) -> str:
     for i in range(8):
         for name, colour in ((f"l{i}.png", "red"), (f"r{i}.png", "blue")):
             Image.new("RGB", (56, 56), colour).save(root / name)
-        rows.append({"question": "Which image is red?", "chosen": "The first.", "rejected": "The second.",
-                     "images": [f"l{i}.png", f"r{i}.png"]})  # fmt: skip
+        rows.append(
+            {
+                "question": "Which image is red?",
+                "chosen": "The first.",
+                "rejected": "The second.",
+                "images": [f"l{i}.png", f"r{i}.png"],
+            }
+        )
     (root / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     convert("preference", str(root / "pairs.jsonl"), "grpo", str(root / "grpo"))
     return str(root / "grpo")
@@ -112,10 +152,30 @@ def _multi_image_data(root: Path) -> str:
 @pytest.mark.parametrize("model", ["tiny", "tiny-llava_onevision"])
 def test_multi_image_grpo_on_both_families(tmp_path, model):
     dataset = _multi_image_data(tmp_path)
-    argv = ["--config", str(ROOT / "recipes/tiny/grpo_critic.yaml"), "--model_name_or_path", model, "--dataset_name",
-            dataset, "--output_dir", str(tmp_path / "out"), "--max_steps", "1", "--per_device_train_batch_size", "4",
-            "--num_generations", "2", "--max_completion_length", "8", "--save_strategy", "no", "--reward_funcs",
-            "critic", "tests.helpers.length_reward", *CPU]  # fmt: skip
+    argv = [
+        "--config",
+        str(ROOT / "recipes/tiny/grpo_critic.yaml"),
+        "--model_name_or_path",
+        model,
+        "--dataset_name",
+        dataset,
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--max_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "4",
+        "--num_generations",
+        "2",
+        "--max_completion_length",
+        "8",
+        "--save_strategy",
+        "no",
+        "--reward_funcs",
+        "critic",
+        "tests.helpers.length_reward",
+        *CPU,
+    ]
     assert grpo.main(argv) == 0
 
 
@@ -130,26 +190,63 @@ def test_upstream_trl_still_breaks_llava_onevision(tmp_path, beta, error):
 
     dataset = load_any(str(_multi_image_data(tmp_path)))
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny-llava_onevision"))
-    args = GRPOConfig(output_dir=str(tmp_path / "o"), max_steps=1, per_device_train_batch_size=4, num_generations=2,
-                      max_completion_length=8, use_cpu=True, bf16=False, gradient_checkpointing=False,
-                      report_to=[], save_strategy="no", beta=beta)  # fmt: skip
-    trainer = GRPOTrainer(model=model, reward_funcs=length_reward, args=args, train_dataset=dataset,
-                          processing_class=processor)  # fmt: skip
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "o"),
+        max_steps=1,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        max_completion_length=8,
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=False,
+        report_to=[],
+        save_strategy="no",
+        beta=beta,
+    )
+    trainer = GRPOTrainer(
+        model=model, reward_funcs=length_reward, args=args, train_dataset=dataset, processing_class=processor
+    )
     with pytest.raises((RuntimeError, TypeError), match=error):
         trainer.train()
 
 
 def _train_command(data: dict[str, str], out: Path, steps: int) -> list[str]:
-    return [sys.executable, "-m", "rl_critic.grpo", "--config", str(ROOT / "recipes/tiny/grpo_critic.yaml"),
-            "--dataset_name", data["grpo"], "--output_dir", str(out), "--max_steps", str(steps), "--save_steps", "2",
-            "--per_device_train_batch_size", "4", "--num_generations", "2", "--max_completion_length", "8",
-            "--reward_funcs", "critic", "tests.helpers.length_reward", *CPU]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "rl_critic.train.grpo",
+        "--config",
+        str(ROOT / "recipes/tiny/grpo_critic.yaml"),
+        "--dataset_name",
+        data["grpo"],
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        str(steps),
+        "--save_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "4",
+        "--num_generations",
+        "2",
+        "--max_completion_length",
+        "8",
+        "--reward_funcs",
+        "critic",
+        "tests.helpers.length_reward",
+        *CPU,
+    ]
 
 
 def test_killed_run_resumes_to_the_same_step(data, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    killed = subprocess.Popen([*_train_command(data, tmp_path / "run", 6), "--save_steps", "2"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    killed = subprocess.Popen(
+        [*_train_command(data, tmp_path / "run", 6), "--save_steps", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 240
     while not (tmp_path / "run" / "checkpoint-2" / "trainer_state.json").exists():
         assert killed.poll() is None and time.time() < deadline, "training ended before its first checkpoint"
@@ -157,8 +254,13 @@ def test_killed_run_resumes_to_the_same_step(data, tmp_path):
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert not (tmp_path / "run" / "model.safetensors").exists()  # it really died mid-run
-    resumed = subprocess.run([*_train_command(data, tmp_path / "run", 6), "--resume_from_checkpoint", "auto"],
-                             cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+    resumed = subprocess.run(
+        [*_train_command(data, tmp_path / "run", 6), "--resume_from_checkpoint", "auto"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     unkilled = tmp_path / "unkilled"
     assert grpo.main(_train_command(data, unkilled, 6)[3:]) == 0
@@ -171,8 +273,13 @@ def test_killed_run_resumes_to_the_same_step(data, tmp_path):
 
 def test_grpo_on_two_processes_with_accelerate(data, tmp_path):
     accelerate = Path(sys.executable).with_name("accelerate")
-    command = [str(accelerate), "launch", "--config_file", str(ROOT / "recipes/accelerate/cpu_2proc.yaml"),
-               *_train_command(data, tmp_path / "ddp", 2)[1:]]  # fmt: skip
+    command = [
+        str(accelerate),
+        "launch",
+        "--config_file",
+        str(ROOT / "recipes/accelerate/cpu_2proc.yaml"),
+        *_train_command(data, tmp_path / "ddp", 2)[1:],
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -183,7 +290,7 @@ def test_grpo_on_two_processes_with_accelerate(data, tmp_path):
 
 @pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*/*.yaml")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_recipe_parses(recipe):
-    from rl_critic.train.common import parse_recipe
+    from rl_critic.script.parsing import parse_args
 
     if recipe.parent.name == "accelerate":
         import yaml
@@ -197,7 +304,7 @@ def test_every_recipe_parses(recipe):
     name = next(m for m in ("critic_dpo", "grpo", "dpo", "sft") if recipe.stem.startswith(m))
     method = importlib.import_module(f"rl_critic.train.{name}")
     # GPU recipes ask for bf16, which the configs refuse on a CPU-only machine at parse time: override it.
-    parsed = parse_recipe(method.ARGUMENTS, "test", ["--config", str(recipe), "--bf16", "false", "--use_cpu", "true"])
+    parsed = parse_args(method.make_parser(), ["--config", str(recipe), "--bf16", "false", "--use_cpu", "true"])
     script_args, training_args, model_args = parsed[0], parsed[-2], parsed[-1]
     assert model_args.model_name_or_path and script_args.dataset_name and training_args.output_dir
     if name in ("critic_dpo", "dpo") and "7b" in recipe.parent.name:  # LLaVA-Critic 4.3: DPO beta 0.1, lr 5e-7
@@ -215,7 +322,10 @@ def test_every_recipe_parses(recipe):
             assert functions[0].__name__ == "critic_judge" and parsed[1].critic_model and parsed[1].critic_both_orders
         if "7b" in recipe.parent.name:  # the paper's values
             assert (training_args.num_generations, training_args.beta, training_args.epsilon) == (
-                8 if "qlora" not in recipe.stem else 4, 0.01, 0.2)  # fmt: skip
+                8 if "qlora" not in recipe.stem else 4,
+                0.01,
+                0.2,
+            )
             assert training_args.epsilon_high == 0.3 and training_args.top_p == 0.99
 
 
@@ -224,26 +334,42 @@ def test_train_errors_are_one_line(tmp_path, capsys):
 
     assert main(["train", "ppo"]) == 2
     assert "unknown method 'ppo'" in capsys.readouterr().err
-    code = main(["train", "grpo", "--config", str(ROOT / "recipes/tiny/grpo_critic.yaml"), "--dataset_name",
-                 str(tmp_path / "missing"), *CPU])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "grpo",
+            "--config",
+            str(ROOT / "recipes/tiny/grpo_critic.yaml"),
+            "--dataset_name",
+            str(tmp_path / "missing"),
+            *CPU,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "input not found" in err
 
 
 @pytest.mark.parametrize(
     ("method", "task", "expected"),
-    [("grpo", "sft", "this looks like `sft` data (sft, sft-r1 or sft-policy); `rl-critic train grpo` needs the `grpo`"),
-     ("sft", "grpo", "this looks like `grpo` / `eval` data; `rl-critic train sft` needs the `sft` output"),
-     ("dpo", "grpo", "this looks like `grpo` / `eval` data; `rl-critic train dpo` needs the `dpo` output"),
-     ("grpo", "raw", "this looks like raw LLaVA-Critic-113k rows")],
-)  # fmt: skip
+    [
+        (
+            "grpo",
+            "sft",
+            "this looks like `sft` data (sft, sft-r1 or sft-policy); `rl-critic train grpo` needs the `grpo`",
+        ),
+        ("sft", "grpo", "this looks like `grpo` / `eval` data; `rl-critic train sft` needs the `sft` output"),
+        ("dpo", "grpo", "this looks like `grpo` / `eval` data; `rl-critic train dpo` needs the `dpo` output"),
+        ("grpo", "raw", "this looks like raw LLaVA-Critic-113k rows"),
+    ],
+)
 def test_data_of_the_wrong_kind_is_named(data, tmp_path, capsys, method, task, expected):
     from rl_critic.cli import main
 
     dataset = str(ROOT / "examples/data/llava-critic-sample.parquet") if task == "raw" else data[task]
     recipe = ROOT / "recipes/tiny" / f"{method}_{'policy' if method == 'dpo' else 'critic'}.yaml"
-    code = main(["train", method, "--config", str(recipe), "--dataset_name", dataset, "--output_dir",
-                 str(tmp_path / "o"), *CPU])  # fmt: skip
+    code = main(
+        ["train", method, "--config", str(recipe), "--dataset_name", dataset, "--output_dir", str(tmp_path / "o"), *CPU]
+    )
     last = capsys.readouterr().err.strip().splitlines()[-1]  # above it: the datasets library's loading bar
     assert code == 1 and last.startswith("rl-critic train: error: ") and expected in last
     assert not (tmp_path / "o").exists()

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data_converters.errors import UserError
-from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.critique.pipeline import JudgeArguments
 from rl_critic.critique.strategies import STRATEGIES
 from rl_critic.models.loader import InferenceModelArguments
+from rl_critic.script.parsing import parse
 
 
 @dataclass
@@ -68,13 +69,26 @@ def main(argv: list[str]) -> int:
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     policy = load_model_and_processor(model_args)
     judge = build_judge(judge_args, model_args, args.batch_size, policy) if args.strategy in JUDGED_STRATEGIES else None
-    sampling = SamplingSettings(max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature,
-                                top_p=args.top_p, num_return_sequences=args.n)  # fmt: skip
+    sampling = SamplingSettings(
+        max_new_tokens=args.max_new_tokens,
+        do_sample=True,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        num_return_sequences=args.n,
+    )
     best_of_n = BestOfN(policy, judge, sampling, args.strategy, args.both_orders, batch_size=args.batch_size)
 
     start = time.perf_counter()
-    records = answer_all(best_of_n, rows, journal, args.chunk, model_args.min_pixels, model_args.max_pixels,
-                         args.seed, f"best-of-{args.n} {args.strategy}")  # fmt: skip
+    records = answer_all(
+        best_of_n,
+        rows,
+        journal,
+        args.chunk,
+        model_args.min_pixels,
+        model_args.max_pixels,
+        args.seed,
+        f"best-of-{args.n} {args.strategy}",
+    )
     done = [r for r in records if "errors" not in r]
     if not done:  # nothing worth keeping or resuming: no --out, no journal
         journal.remove()
@@ -84,9 +98,11 @@ def main(argv: list[str]) -> int:
         handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     journal.remove()
     seconds = time.perf_counter() - start
-    print(f"best-of-{args.n} ({args.strategy}): {len(done)} questions, {len(records) - len(done)} with errors, "
-          f"{sum(r['num_judgments'] for r in done)} judgments, "
-          f"{sum(r['generated_tokens'] for r in done)} generated tokens, {seconds:.1f} s -> {args.out}")  # fmt: skip
+    print(
+        f"best-of-{args.n} ({args.strategy}): {len(done)} questions, {len(records) - len(done)} with errors, "
+        f"{sum(r['num_judgments'] for r in done)} judgments, "
+        f"{sum(r['generated_tokens'] for r in done)} generated tokens, {seconds:.1f} s -> {args.out}"
+    )
     print(accuracy_table(done, args.strategy))
     return 0
 

@@ -10,12 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from data_converters.schema import TASKS
-from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.cli.dispatch import docstring_summary
+from rl_critic.script.parsing import parse
 
 SOURCE_NAMES = [
-    "llava-critic-pairwise", "llava-critic-pointwise", "vl-rewardbench", "multimodal-rewardbench",
-    "mm-rlhf-rewardbench", "mllm-judge-pair", "mllm-judge-score", "preference",
-]  # fmt: skip
+    "llava-critic-pairwise",
+    "llava-critic-pointwise",
+    "vl-rewardbench",
+    "multimodal-rewardbench",
+    "mm-rlhf-rewardbench",
+    "mllm-judge-pair",
+    "mllm-judge-score",
+    "preference",
+]
 
 
 @dataclass
@@ -23,25 +30,32 @@ class ConvertArguments:
     source: str = field(metadata={"help": "What the input is.", "choices": SOURCE_NAMES})
     input: str = field(metadata={"help": "Parquet/JSONL file, save_to_disk or parquet folder, or hub id."})
     task: str = field(
-        metadata={"help": "What to make of it (sft-r1: R1-format warm start, think + boxed verdict; sft-policy: "
-                  "the question answered with the preferred response).", "choices": list(TASKS)}
-    )  # fmt: skip
+        metadata={
+            "help": "What to make of it (sft-r1: R1-format warm start, think + boxed verdict; sft-policy: "
+            "the question answered with the preferred response).",
+            "choices": list(TASKS),
+        }
+    )
     out: str = field(metadata={"help": "Output folder."})
     seed: int = field(default=0, metadata={"help": "Response-order randomisation seed."})
     keep_order: bool = field(
         default=False,
-        metadata={"help": "Keep the source's response order (data already in random order, e.g. make-synthetic): "
-                  "rationales that name positions then stay true for sft-r1."},
-    )  # fmt: skip
+        metadata={
+            "help": "Keep the source's response order (data already in random order, e.g. make-synthetic): "
+            "rationales that name positions then stay true for sft-r1."
+        },
+    )
     keep_ties: bool = field(default=False, metadata={"help": "Keep tied pairs for grpo (eval always keeps them)."})
     limit: int | None = field(default=None, metadata={"help": "Convert only the first N input rows."})
     num_proc: int | None = field(default=None, metadata={"help": "Worker processes (default: 1)."})
     strict: bool = field(default=False, metadata={"help": "Fail, writing nothing, if any row is rejected."})
     format: str = field(
         default="parquet",
-        metadata={"help": "parquet folder (`load_dataset(DIR)` and `trl` read it) or save_to_disk folder.",
-                  "choices": ["parquet", "disk"]},
-    )  # fmt: skip
+        metadata={
+            "help": "parquet folder (`load_dataset(DIR)` and `trl` read it) or save_to_disk folder.",
+            "choices": ["parquet", "disk"],
+        },
+    )
     dataset_config: str | None = field(
         default=None, metadata={"help": "Hub dataset config (default: the source's own, e.g. pairwise)."}
     )
@@ -49,9 +63,12 @@ class ConvertArguments:
     overwrite: bool = field(default=False, metadata={"help": "Replace the output folder if it exists."})
     images_root: str | None = field(
         default=None,
-        metadata={"help": "Folder that image file paths in the input must stay in (their bytes are copied into "
-                  "the output). Default: the input's folder; `any`: no limit.", "aliases": ["--images-root"]},
-    )  # fmt: skip
+        metadata={
+            "help": "Folder that image file paths in the input must stay in (their bytes are copied into "
+            "the output). Default: the input's folder; `any`: no limit.",
+            "aliases": ["--images-root"],
+        },
+    )
 
 
 ARGUMENTS = (ConvertArguments,)
@@ -64,10 +81,21 @@ def main(argv: list[str]) -> int:
     seed = None if args.keep_order else args.seed
 
     summary = convert(
-        args.source, args.input, args.task, args.out, seed=seed, keep_ties=args.keep_ties, limit=args.limit,
-        num_proc=args.num_proc, strict=args.strict, out_format=args.format, hub_config=args.dataset_config,
-        split=args.split, overwrite=args.overwrite, images_root=args.images_root,
-    )  # fmt: skip
+        args.source,
+        args.input,
+        args.task,
+        args.out,
+        seed=seed,
+        keep_ties=args.keep_ties,
+        limit=args.limit,
+        num_proc=args.num_proc,
+        strict=args.strict,
+        out_format=args.format,
+        hub_config=args.dataset_config,
+        split=args.split,
+        overwrite=args.overwrite,
+        images_root=args.images_root,
+    )
     print(format_summary(summary, args.out))
     return 0
 

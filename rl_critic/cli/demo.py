@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from data_converters.errors import UserError
-from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.cli.dispatch import docstring_summary
+from rl_critic.script.parsing import parse
 
 
 @dataclass

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 
 from rl_critic import __version__
-from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.cli.dispatch import docstring_summary
+from rl_critic.script.parsing import parse
 
 PACKAGES = [
     "torch",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rl_critic.cli.parsing import dispatch
+from rl_critic.cli.dispatch import dispatch
 
 TARGETS = {
     "critic": ("rl_critic.cli.eval_critic", "a critic on converted benchmark data (`convert --task eval`)"),
@@ -40,8 +40,12 @@ def main(argv: list[str]) -> int:
 def sampling_settings(args: EvalArguments):
     from rl_critic.critique.generation import SamplingSettings
 
-    return SamplingSettings(max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0,
-                            temperature=args.temperature or 1.0, top_p=args.top_p)  # fmt: skip
+    return SamplingSettings(
+        max_new_tokens=args.max_new_tokens,
+        do_sample=args.temperature > 0,
+        temperature=args.temperature or 1.0,
+        top_p=args.top_p,
+    )
 
 
 def write_reports(args: EvalArguments, model_args, report: dict, records: list[dict], what: str) -> int:

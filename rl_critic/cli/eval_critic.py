@@ -10,22 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from data_converters.errors import UserError
+from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
-from rl_critic.cli.parsing import docstring_summary, parse
 from rl_critic.models.loader import InferenceModelArguments
+from rl_critic.script.parsing import parse
 
 
 @dataclass
 class EvalCriticArguments(EvalArguments):
     swap: bool = field(default=False, metadata={"help": "Also judge every pair in the other order."})
     blank_image: bool = field(default=False, metadata={"help": "Replace every image by a blank one."})
-    chunk: int = field(default=64, metadata={"help": "Rows judged together (images read per chunk); a killed run "
-                       "goes on after the last whole chunk."})  # fmt: skip
+    chunk: int = field(
+        default=64,
+        metadata={
+            "help": "Rows judged together (images read per chunk); a killed run goes on after the last whole chunk."
+        },
+    )
     prompt: str = field(
         default="row",
-        metadata={"help": "Judge with each row's converted prompt or the default judge layout.",
-                  "choices": ["row", "default"]},
-    )  # fmt: skip
+        metadata={
+            "help": "Judge with each row's converted prompt or the default judge layout.",
+            "choices": ["row", "default"],
+        },
+    )
 
 
 ARGUMENTS = (EvalCriticArguments, InferenceModelArguments)
@@ -60,8 +67,9 @@ def main(argv: list[str]) -> int:
     judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
     options = {"swap": args.swap, "blank_image": args.blank_image, "own_prompt": args.prompt == "row"}
     rows = bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels)
-    entries = journal.fill(args.chunk, lambda done: judge_chunks(rows, judge, args.chunk, args.seed, done, **options),
-                           "row(s)")  # fmt: skip
+    entries = journal.fill(
+        args.chunk, lambda done: judge_chunks(rows, judge, args.chunk, args.seed, done, **options), "row(s)"
+    )
     report, records = critic_report(list(labels), entries, **options)
     if "skipped_too_long" in report:
         skipped = report["skipped_too_long"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from data_converters.errors import UserError
+from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
-from rl_critic.cli.parsing import docstring_summary, parse
 from rl_critic.critique.pipeline import JudgeArguments
 from rl_critic.critique.strategies import STRATEGIES
 from rl_critic.models.loader import InferenceModelArguments
+from rl_critic.script.parsing import parse
 
 
 @dataclass
@@ -45,20 +46,38 @@ def main(argv: list[str]) -> int:
     set_seed(args.seed)
     rows = read_rows(args.data, args.limit)
     if not any(str(row.data.get("answer") or "").strip() for row in rows if not row.error):
-        raise UserError(f"no row of {args.data} has a reference answer (`answer`), and `eval policy` measures "
-                        "accuracy against it: the report would be empty (`best-of-n` samples and picks without "
-                        "one)")  # fmt: skip
+        raise UserError(
+            f"no row of {args.data} has a reference answer (`answer`), and `eval policy` measures "
+            "accuracy against it: the report would be empty (`best-of-n` samples and picks without "
+            "one)"
+        )
     journal = Journal(report_paths(args.out)[0], run_settings(args, judge_args, model_args, source=args.data))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     policy = load_model_and_processor(model_args)
     judged = args.best_of_n > 1 and args.strategy in JUDGED_STRATEGIES
     judge = build_judge(judge_args, model_args, args.batch_size, policy) if judged else None
-    sampling = sampling_settings(args) if args.best_of_n == 1 else SamplingSettings(
-        max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature or 1.0,
-        top_p=args.top_p if args.temperature else 0.99, num_return_sequences=args.best_of_n)  # fmt: skip
+    sampling = (
+        sampling_settings(args)
+        if args.best_of_n == 1
+        else SamplingSettings(
+            max_new_tokens=args.max_new_tokens,
+            do_sample=True,
+            temperature=args.temperature or 1.0,
+            top_p=args.top_p if args.temperature else 0.99,
+            num_return_sequences=args.best_of_n,
+        )
+    )
     best_of_n = BestOfN(policy, judge, sampling, args.strategy, batch_size=args.batch_size)
-    records = answer_all(best_of_n, rows, journal, args.chunk, model_args.min_pixels, model_args.max_pixels,
-                         args.seed, f"answering {len(rows)} questions")  # fmt: skip
+    records = answer_all(
+        best_of_n,
+        rows,
+        journal,
+        args.chunk,
+        model_args.min_pixels,
+        model_args.max_pixels,
+        args.seed,
+        f"answering {len(rows)} questions",
+    )
     report = policy_report(records, args.strategy, args.best_of_n)
     if not report["questions"]:
         journal.remove()

@@ -15,7 +15,8 @@ import importlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.cli.dispatch import docstring_summary
+from rl_critic.script.parsing import parse
 
 # method -> TRL script module whose `dataclass_types` (built in its `make_parser`) define what it accepts
 TRL_SCRIPTS = {"grpo": "trl.scripts.grpo", "sft": "trl.scripts.sft", "dpo": "trl.scripts.dpo"}
@@ -91,7 +92,7 @@ def main(argv: list[str]) -> int:
 
     from data_converters.errors import UserError
     from data_converters.files import staged_file
-    from rl_critic.recipes import resolve_config
+    from rl_critic.script.recipes import resolve_config
 
     recipe = Path(resolve_config(args.recipe))
     if not recipe.is_file():
@@ -108,6 +109,8 @@ def main(argv: list[str]) -> int:
     text = "\n".join(header) + "\n" + yaml.safe_dump(exported, sort_keys=False)
     with staged_file(args.out) as handle:
         handle.write(text)
-    print(f"wrote {args.out}: {len(exported)} fields for `trl {method} --config`"
-          + (f"; dropped {', '.join(dropped)}" if dropped else ""))  # fmt: skip
+    print(
+        f"wrote {args.out}: {len(exported)} fields for `trl {method} --config`"
+        + (f"; dropped {', '.join(dropped)}" if dropped else "")
+    )
     return 0

@@ -11,8 +11,9 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.models.loader import InferenceModelArguments
+from rl_critic.script.parsing import parse
 
 
 @dataclass

@@ -20,22 +20,28 @@ from pathlib import Path
 
 from data_converters.errors import UserError
 from data_converters.layouts import LAYOUTS
-from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.models.loader import InferenceModelArguments
+from rl_critic.script.parsing import parse
 
 
 @dataclass
 class MakePairsArguments:
-    input: str = field(metadata={"help": "Questions with reference answers: JSONL {id, image, question, answer}, "
-                                 "or a dataset folder / parquet file with those columns."})  # fmt: skip
+    input: str = field(
+        metadata={
+            "help": "Questions with reference answers: JSONL {id, image, question, answer}, "
+            "or a dataset folder / parquet file with those columns."
+        }
+    )
     out: str = field(metadata={"help": "Output .parquet file (113k pairwise schema)."})
     n: int = field(default=4, metadata={"help": "Answers sampled per question."})
     pairs_per_question: int = field(default=1, metadata={"help": "At most this many (right, wrong) pairs a question."})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (wrong answers need diversity)."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
     max_new_tokens: int = field(default=64, metadata={"help": "Tokens per answer."})
-    layout: str = field(default="mixed", metadata={"help": "Judge prompt layouts (as make-synthetic).",
-                                                   "choices": list(LAYOUTS)})  # fmt: skip
+    layout: str = field(
+        default="mixed", metadata={"help": "Judge prompt layouts (as make-synthetic).", "choices": list(LAYOUTS)}
+    )
     batch_size: int = field(default=32, metadata={"help": "Prompts per generate call."})
     chunk: int = field(default=64, metadata={"help": "Questions loaded and sampled together."})
     limit: int | None = field(default=None, metadata={"help": "Only the first N questions."})
@@ -69,8 +75,13 @@ def main(argv: list[str]) -> int:
     if not rows:
         raise UserError(f"no question in {args.input}")
     model, processor = load_model_and_processor(model_args)
-    sampling = SamplingSettings(max_new_tokens=args.max_new_tokens, do_sample=True, temperature=args.temperature,
-                                top_p=args.top_p, num_return_sequences=args.n)  # fmt: skip
+    sampling = SamplingSettings(
+        max_new_tokens=args.max_new_tokens,
+        do_sample=True,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        num_return_sequences=args.n,
+    )
     rng, counts, made = random.Random(args.seed), Counter(), [0]
 
     def pairs():
@@ -81,8 +92,9 @@ def main(argv: list[str]) -> int:
                 usable = [q for q in questions if q.problem is not None]
                 if len(usable) < len(questions):
                     counts["unusable question"] += len(questions) - len(usable)
-                sampled = sample_candidates(model, processor, [q.problem for q in usable], sampling, args.batch_size,
-                                            skip_too_long=True)  # fmt: skip
+                sampled = sample_candidates(
+                    model, processor, [q.problem for q in usable], sampling, args.batch_size, skip_too_long=True
+                )
                 for result in sampled:
                     if isinstance(result, TooLong):  # reported with the others, the run goes on
                         counts[f"prompt over {result.positions:,} positions - max_new_tokens"] += 1
@@ -106,8 +118,10 @@ def main(argv: list[str]) -> int:
         written = len(dataset)
         del dataset
     right, wrong = counts.pop("samples right", 0), counts.pop("samples wrong", 0)
-    print(f"make-pairs: {written} pairs from {len(rows)} questions; samples right: {right}/{right + wrong} "
-          f"({100 * right / max(right + wrong, 1):.1f}%) -> {out}")  # fmt: skip
+    print(
+        f"make-pairs: {written} pairs from {len(rows)} questions; samples right: {right}/{right + wrong} "
+        f"({100 * right / max(right + wrong, 1):.1f}%) -> {out}"
+    )
     for reason, count in sorted(counts.items()):
         print(f"  {reason}: {count}")
     return 0

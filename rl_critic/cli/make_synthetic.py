@@ -12,7 +12,8 @@ from pathlib import Path
 
 from data_converters.errors import UserError
 from data_converters.layouts import LAYOUTS
-from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.cli.dispatch import docstring_summary
+from rl_critic.script.parsing import parse
 
 
 @dataclass
@@ -29,15 +30,19 @@ class MakeSyntheticArguments:
     max_shapes: int = field(default=3, metadata={"help": "Shapes per image, 1 to this (1 is the easiest)."})
     layout: str = field(
         default="mixed",
-        metadata={"help": "Pairwise prompts: mixed instructions and markers like the real data, or one short "
-                  "instruction with Response 1/2 markers (the demo's tiny model learns faster).",
-                  "choices": list(LAYOUTS)},
-    )  # fmt: skip
+        metadata={
+            "help": "Pairwise prompts: mixed instructions and markers like the real data, or one short "
+            "instruction with Response 1/2 markers (the demo's tiny model learns faster).",
+            "choices": list(LAYOUTS),
+        },
+    )
     generic_shape: bool = field(
         default=False,
-        metadata={"help": "Ask about a lone shape as 'the shape' (What colour is the shape?), so right and wrong "
-                  "answers differ only in colour; the short layout always does."},
-    )  # fmt: skip
+        metadata={
+            "help": "Ask about a lone shape as 'the shape' (What colour is the shape?), so right and wrong "
+            "answers differ only in colour; the short layout always does."
+        },
+    )
     edge_cases: bool = field(
         default=False, metadata={"help": "Append hand-made edge-case rows (odd spellings, rows that must be rejected)."}
     )

@@ -12,8 +12,9 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from rl_critic.cli.parsing import docstring_summary, parse
+from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.models.tiny.models import ARCHS, SIZES
+from rl_critic.script.parsing import parse
 
 
 @dataclass

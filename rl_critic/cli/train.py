@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rl_critic.cli.parsing import dispatch
+from rl_critic.cli.dispatch import dispatch
 
 METHODS = {
     "sft": ("rl_critic.train.sft", "LLaVA-Critic: supervised fine-tuning on judge prompts and rationales"),
@@ -18,6 +18,6 @@ def main(argv: list[str]) -> int:
         METHODS,
         argv,
         "method",
-        "Multi-process: accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.<method> "
+        "Multi-process: accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.train.<method> "
         "--config RECIPE.yaml\n",
     )

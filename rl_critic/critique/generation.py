@@ -26,8 +26,10 @@ class TooLong:
     max_new_tokens: int
 
     def __str__(self) -> str:
-        return (f"prompt too long: {self.tokens:,} tokens, over the limit of {self.positions - self.max_new_tokens:,}"
-                f" (the model's {self.positions:,} positions - max_new_tokens {self.max_new_tokens})")  # fmt: skip
+        return (
+            f"prompt too long: {self.tokens:,} tokens, over the limit of {self.positions - self.max_new_tokens:,}"
+            f" (the model's {self.positions:,} positions - max_new_tokens {self.max_new_tokens})"
+        )
 
 
 def model_positions(model) -> int | None:

@@ -44,8 +44,9 @@ def judgments_per_group(size: int, schedule: str, both_orders: bool) -> int:
     return {"round_robin": size * (size - 1) // 2, "knockout": max(size - 1, 0), "pointwise": size}[schedule] * orders
 
 
-def score_groups(problems: list[Problem], judge, schedule: str = "round_robin",
-                 both_orders: bool = True) -> list[GroupScores]:  # fmt: skip
+def score_groups(
+    problems: list[Problem], judge, schedule: str = "round_robin", both_orders: bool = True
+) -> list[GroupScores]:
     """One `GroupScores` per problem (its `candidates` are the group's completions)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown critic schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
@@ -75,8 +76,9 @@ def _pairs(problems: list[Problem], matches: list[list[tuple[int, int]]], judge,
                 continue
             orders = ((i, j), (j, i)) if both_orders else ((i, j),)
             for a, b in orders:
-                requests.append(PairRequest(problem.question, problem.candidates[a], problem.candidates[b],
-                                            problem.images))  # fmt: skip
+                requests.append(
+                    PairRequest(problem.question, problem.candidates[a], problem.candidates[b], problem.images)
+                )
                 owners.append((index, (i, j), (a, b), len(orders)))
     for (index, pair, shown, count), judgment in zip(owners, judge.compare(requests)):
         if _not_made(results[index], judgment, pair=list(shown)):

@@ -41,11 +41,16 @@ class Journal:
             if isinstance(pid, int) and pid != os.getpid() and process_alive(pid):
                 raise UserError(f"another run (pid {pid}) is writing the same output (its journal: {self.path})")
             if header.get("settings") != self.settings:
-                changed = sorted(k for k in {*self.settings, *header.get("settings", {})}
-                                 if header.get("settings", {}).get(k) != self.settings.get(k))  # fmt: skip
-                raise UserError(f"{self.path} holds {len(records)} finished record(s) of an interrupted run with "
-                                f"other settings ({', '.join(changed)}): run with those to finish it, or delete "
-                                "the file to start over")  # fmt: skip
+                changed = sorted(
+                    k
+                    for k in {*self.settings, *header.get("settings", {})}
+                    if header.get("settings", {}).get(k) != self.settings.get(k)
+                )
+                raise UserError(
+                    f"{self.path} holds {len(records)} finished record(s) of an interrupted run with "
+                    f"other settings ({', '.join(changed)}): run with those to finish it, or delete "
+                    "the file to start over"
+                )
         return records
 
     def resume(self, unit: int = 1) -> list[dict[str, Any]]:
@@ -98,8 +103,9 @@ class Journal:
             header = json.loads(lines[0]) if lines else {}
             records = [json.loads(line) for line in lines[1:-1]]
         except ValueError as err:
-            raise UserError(f"{self.path} (an interrupted run's journal) does not parse: {err}; delete it to "
-                            "start over") from err  # fmt: skip
+            raise UserError(
+                f"{self.path} (an interrupted run's journal) does not parse: {err}; delete it to start over"
+            ) from err
         try:  # the last line may have been cut by the kill
             records += [json.loads(lines[-1])] if len(lines) > 1 else []
         except ValueError:

@@ -39,8 +39,15 @@ def _two_scores(raw: str) -> tuple[float, float] | None:
 class Judge:
     """A critic model with its processor and decoding settings; judgments go through `generate` in batches."""
 
-    def __init__(self, model, processor, settings: SamplingSettings | None = None, batch_size: int = 8,
-                 score_range: tuple[int, int] = (1, 10), instruction: str = PAIRWISE_INSTRUCTION) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model,
+        processor,
+        settings: SamplingSettings | None = None,
+        batch_size: int = 8,
+        score_range: tuple[int, int] = (1, 10),
+        instruction: str = PAIRWISE_INSTRUCTION,
+    ) -> None:
         self.model = model
         self.instruction = instruction  # pairwise instruction of the default layout: ask as the critic was trained
         self.processor = processor
@@ -53,8 +60,16 @@ class Judge:
 
     def _run(self, texts: list[str], images: list[list[Image.Image]]) -> list[tuple[str, int] | TooLong]:
         conversations = [user_prompt(text, len(imgs)) for text, imgs in zip(texts, images)]
-        outputs = generate_counted(self.model, self.processor, conversations, images, self.settings, self.batch_size,
-                                   progress=self.progress, skip_too_long=self.skip_too_long)  # fmt: skip
+        outputs = generate_counted(
+            self.model,
+            self.processor,
+            conversations,
+            images,
+            self.settings,
+            self.batch_size,
+            progress=self.progress,
+            skip_too_long=self.skip_too_long,
+        )
         self.calls += len(texts)
         return [output if isinstance(output, TooLong) else output[0] for output in outputs]
 
@@ -67,8 +82,10 @@ class Judge:
             for r in requests
         ]
         results = self._run(texts, [r.images for r in requests])
-        return [r if isinstance(r, TooLong) else PairJudgment(r[0], normalise_preference(final_answer(r[0])), r[1])
-                for r in results]  # fmt: skip
+        return [
+            r if isinstance(r, TooLong) else PairJudgment(r[0], normalise_preference(final_answer(r[0])), r[1])
+            for r in results
+        ]
 
     def score_pairs(self, requests: list[PairRequest]) -> list[PairScores]:
         """Both responses scored 1-10 in one judgment (LLaVA-Bench style), batched."""

@@ -46,8 +46,14 @@ class PairJudgment:
 
     def record(self, pair: tuple[int, int]) -> dict[str, Any]:
         """JSON-ready: which candidates were shown (first, second), the raw text and the verdict."""
-        return {"kind": "pair", "raw": self.raw, "tokens": self.tokens, "pair": list(pair),
-                "verdict": self.verdict, "value": self.value}  # fmt: skip
+        return {
+            "kind": "pair",
+            "raw": self.raw,
+            "tokens": self.tokens,
+            "pair": list(pair),
+            "verdict": self.verdict,
+            "value": self.value,
+        }
 
 
 @dataclass

@@ -30,8 +30,13 @@ def _png(image) -> bytes:
     return buffer.getvalue()
 
 
-def question_pairs(question: Question, pairs_per_question: int, rng: random.Random, layout: str = "mixed",
-                   counts: Counter | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def question_pairs(
+    question: Question,
+    pairs_per_question: int,
+    rng: random.Random,
+    layout: str = "mixed",
+    counts: Counter | None = None,
+) -> list[dict[str, Any]]:
     """The 113k rows of one sampled question (`problem.candidates` filled): up to `pairs_per_question`
     pairs of a right and a distinct wrong answer, in random order, layout and instruction. With no right
     sample the reference answer stands in as the right response. `counts` tallies right and wrong samples
@@ -66,6 +71,18 @@ def question_pairs(question: Question, pairs_per_question: int, rng: random.Rand
         better = rng.choice(("1", "2"))
         responses = [good, bad] if better == "1" else [bad, good]
         style = rng.randrange(len(PAIR_STYLES))
-        rows.append(judge_row(f"{question.id}-pair-{k}", GROUP, png, problem.question, responses, better, reference,
-                              rng, style, layout))  # fmt: skip
+        rows.append(
+            judge_row(
+                f"{question.id}-pair-{k}",
+                GROUP,
+                png,
+                problem.question,
+                responses,
+                better,
+                reference,
+                rng,
+                style,
+                layout,
+            )
+        )
     return rows

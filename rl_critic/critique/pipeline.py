@@ -32,25 +32,37 @@ class JudgeArguments:
 
     critic_model: str | None = field(
         default=None,
-        metadata={"help": "The critic: `tiny`, a checkpoint folder or a hub id, loaded with the same model "
-                  "options as the policy. Default: the policy itself (self-critique).", "aliases": ["--critic"]},
-    )  # fmt: skip
+        metadata={
+            "help": "The critic: `tiny`, a checkpoint folder or a hub id, loaded with the same model "
+            "options as the policy. Default: the policy itself (self-critique).",
+            "aliases": ["--critic"],
+        },
+    )
     critic_judge: str | None = field(
         default=None,
-        metadata={"help": "Instead of a critic model: dotted path to a judge class with the engine's `compare` "
-                  "method (a rule-based or API judge)."},
-    )  # fmt: skip
+        metadata={
+            "help": "Instead of a critic model: dotted path to a judge class with the engine's `compare` "
+            "method (a rule-based or API judge)."
+        },
+    )
     judge_max_new_tokens: int = field(default=512, metadata={"help": "Tokens per judgment."})
     judge_temperature: float = field(default=0.0, metadata={"help": "0 = greedy judging, else sampled."})
     judge_instruction: str | None = field(
         default=None,
-        metadata={"help": "Pairwise judge instruction (default: LLaVA-Critic's); use the one the critic was "
-                  "trained with, e.g. make-synthetic --layout short's."},
-    )  # fmt: skip
+        metadata={
+            "help": "Pairwise judge instruction (default: LLaVA-Critic's); use the one the critic was "
+            "trained with, e.g. make-synthetic --layout short's."
+        },
+    )
 
 
-def build_judge(args: JudgeArguments, model_args, batch_size: int, policy: tuple | None = None,
-                trust_remote_code: bool | None = None):  # fmt: skip
+def build_judge(
+    args: JudgeArguments,
+    model_args,
+    batch_size: int,
+    policy: tuple | None = None,
+    trust_remote_code: bool | None = None,
+):
     """The judge `args` describe. The critic loads with `model_args` (only the name changed); when it is
     the policy itself and `policy` (model, processor) is given, that model judges (self-critique)."""
     if args.critic_judge:
@@ -68,19 +80,24 @@ def build_judge(args: JudgeArguments, model_args, batch_size: int, policy: tuple
     else:
         critic_args = replace(model_args, model_name_or_path=name)
         model, processor = load_model_and_processor(critic_args, trust_remote_code=trust_remote_code)
-    settings = SamplingSettings(max_new_tokens=args.judge_max_new_tokens, do_sample=args.judge_temperature > 0,
-                                temperature=args.judge_temperature or 1.0)  # fmt: skip
+    settings = SamplingSettings(
+        max_new_tokens=args.judge_max_new_tokens,
+        do_sample=args.judge_temperature > 0,
+        temperature=args.judge_temperature or 1.0,
+    )
     return Judge(model, processor, settings, batch_size, instruction=args.judge_instruction or PAIRWISE_INSTRUCTION)
 
 
-def sample_candidates(model, processor, problems: list[Problem], settings: SamplingSettings,
-                      batch_size: int, skip_too_long: bool = False) -> list[int | TooLong]:  # fmt: skip
+def sample_candidates(
+    model, processor, problems: list[Problem], settings: SamplingSettings, batch_size: int, skip_too_long: bool = False
+) -> list[int | TooLong]:
     """Fill every problem's `candidates` (`settings.num_return_sequences` each, batched generation);
     returns the tokens generated per problem (with `skip_too_long`, a `TooLong` for a prompt over the context,
     whose candidates stay empty)."""
     conversations = [user_prompt(p.question, len(p.images)) for p in problems]
-    outputs = generate_counted(model, processor, conversations, [p.images for p in problems], settings, batch_size,
-                               skip_too_long=skip_too_long)  # fmt: skip
+    outputs = generate_counted(
+        model, processor, conversations, [p.images for p in problems], settings, batch_size, skip_too_long=skip_too_long
+    )
     tokens: list[int | TooLong] = []
     for problem, sampled in zip(problems, outputs):
         if isinstance(sampled, TooLong):
@@ -112,8 +129,9 @@ class BestOfN:
     def run(self, questions: list[Question]) -> list[dict[str, Any]]:
         """One record per question, in input order; an unusable question's record holds its `errors`."""
         usable = [q for q in questions if q.problem is not None]
-        sampled = sample_candidates(*self.policy, [q.problem for q in usable], self.sampling, self.batch_size,
-                                    skip_too_long=True)  # fmt: skip
+        sampled = sample_candidates(
+            *self.policy, [q.problem for q in usable], self.sampling, self.batch_size, skip_too_long=True
+        )
         for question, result in zip(usable, sampled):  # an over-long question becomes an `errors` record
             if isinstance(result, TooLong):
                 question.problem, question.error = None, str(result)
@@ -129,23 +147,36 @@ class BestOfN:
             sampled_tokens, selection = next(selections)
             problem = question.problem
             if selection.too_long:  # its candidates cannot be compared: an unusable question, with its answers
-                records.append({"id": question.id, "errors": [f"judge {selection.too_long}"],
-                                "candidates": problem.candidates})  # fmt: skip
+                records.append(
+                    {"id": question.id, "errors": [f"judge {selection.too_long}"], "candidates": problem.candidates}
+                )
                 continue
             record = {
-                "id": question.id, "question": problem.question, "candidates": problem.candidates,
-                "judgments": selection.judgments, "pick": selection.pick, "picked": problem.candidates[selection.pick],
-                "answer": question.answer, "num_judgments": len(selection.judgments),
+                "id": question.id,
+                "question": problem.question,
+                "candidates": problem.candidates,
+                "judgments": selection.judgments,
+                "pick": selection.pick,
+                "picked": problem.candidates[selection.pick],
+                "answer": question.answer,
+                "num_judgments": len(selection.judgments),
                 "generated_tokens": sampled_tokens + selection.judge_tokens,
-            }  # fmt: skip
+            }
             if selection.scores:
                 record["scores"] = selection.scores
             records.append(record)
         return records
 
-    def over(self, rows: list[Row], chunk: int, min_pixels: int | None, max_pixels: int | None,
-             progress: str | None = None, seed: int | None = None,
-             done: int = 0) -> Iterator[dict[str, Any]]:  # fmt: skip
+    def over(
+        self,
+        rows: list[Row],
+        chunk: int,
+        min_pixels: int | None,
+        max_pixels: int | None,
+        progress: str | None = None,
+        seed: int | None = None,
+        done: int = 0,
+    ) -> Iterator[dict[str, Any]]:
         """`run` over `rows[done:]`, `chunk` questions at a time (images loaded per chunk), with progress.
 
         With `seed`, sampling restarts from `seed + chunk index` at every chunk, so a run resumed after `done`
@@ -162,12 +193,23 @@ class BestOfN:
                 bar.update(len(questions))
 
 
-def answer_all(best_of_n: BestOfN, rows: list[Row], journal: Journal, chunk: int, min_pixels: int | None,
-               max_pixels: int | None, seed: int, progress: str) -> list[dict[str, Any]]:  # fmt: skip
+def answer_all(
+    best_of_n: BestOfN,
+    rows: list[Row],
+    journal: Journal,
+    chunk: int,
+    min_pixels: int | None,
+    max_pixels: int | None,
+    seed: int,
+    progress: str,
+) -> list[dict[str, Any]]:
     """Every row's record, each kept in `journal` as it finishes; a killed run's records are taken up again
     (whole chunks, so the resumed run samples what an uninterrupted one would)."""
-    return journal.fill(chunk, lambda done: best_of_n.over(rows, chunk, min_pixels, max_pixels, progress, seed=seed,
-                                                           done=done), "question(s)")  # fmt: skip
+    return journal.fill(
+        chunk,
+        lambda done: best_of_n.over(rows, chunk, min_pixels, max_pixels, progress, seed=seed, done=done),
+        "question(s)",
+    )
 
 
 def run_settings(*arguments: Any, source: str) -> dict[str, Any]:

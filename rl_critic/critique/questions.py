@@ -112,8 +112,9 @@ def _relative_to(image: Any, base: str | None) -> Any:
     return image
 
 
-def load_usable_questions(source: str, limit: int | None, min_pixels: int | None, max_pixels: int | None,
-                          who: str) -> list[Question]:  # fmt: skip
+def load_usable_questions(
+    source: str, limit: int | None, min_pixels: int | None, max_pixels: int | None, who: str
+) -> list[Question]:
     """Every usable question of `source` (images loaded); the unusable ones are counted on stdout with the
     first reason, and none usable is a `UserError`. For commands that need all questions at once."""
     questions = [load_question(row, min_pixels, max_pixels) for row in read_rows(source, limit)]

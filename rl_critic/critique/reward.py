@@ -35,9 +35,11 @@ class CriticRewardArguments:
 
     critic_model: str | None = field(
         default=None,
-        metadata={"help": "The critic: `tiny`, a folder or a hub id, loaded once, frozen, on the policy's device. "
-                  "Default: a frozen copy of the policy's starting checkpoint; `policy`: the policy being trained."},
-    )  # fmt: skip
+        metadata={
+            "help": "The critic: `tiny`, a folder or a hub id, loaded once, frozen, on the policy's device. "
+            "Default: a frozen copy of the policy's starting checkpoint; `policy`: the policy being trained."
+        },
+    )
     critic_schedule: str = field(
         default="round_robin", metadata={"help": "How a group is judged.", "choices": list(SCHEDULES)}
     )
@@ -78,9 +80,11 @@ class CriticJudgeReward:
         name = self.args.critic_model or model_args.model_name_or_path
         if not name:
             raise UserError("critic_judge needs a critic: set critic_model (or RL_CRITIC_CRITIC_MODEL)")
-        judge_args = JudgeArguments(critic_model=None if name == POLICY else name,
-                                    judge_max_new_tokens=self.args.critic_max_new_tokens,
-                                    judge_instruction=self.args.critic_instruction)  # fmt: skip
+        judge_args = JudgeArguments(
+            critic_model=None if name == POLICY else name,
+            judge_max_new_tokens=self.args.critic_max_new_tokens,
+            judge_instruction=self.args.critic_instruction,
+        )
         if name == POLICY:
             if policy is None:
                 raise UserError("critic_model: policy needs the policy model (use rl-critic train grpo)")
@@ -154,8 +158,10 @@ def _groups(prompts: list, kwargs: dict[str, Any], size: int | None = None) -> l
     def stable(value):  # TRL may put image objects into the prompt: compare them by content, not address
         return _fingerprint(value) if hasattr(value, "convert") else type(value).__name__
 
-    keys = [json.dumps(p, sort_keys=True, default=stable) + str([_fingerprint(im) for im in _row_images(kwargs, i)])
-            for i, p in enumerate(prompts)]  # fmt: skip
+    keys = [
+        json.dumps(p, sort_keys=True, default=stable) + str([_fingerprint(im) for im in _row_images(kwargs, i)])
+        for i, p in enumerate(prompts)
+    ]
     if size and len(keys) % size == 0 and all(len(set(keys[a : a + size])) == 1 for a in range(0, len(keys), size)):
         return [(start, start + size) for start in range(0, len(keys), size)]
     groups, start = [], 0

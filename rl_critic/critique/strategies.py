@@ -75,8 +75,11 @@ def _knockout(problems: list[Problem], judge: Judge, both_orders: bool) -> list[
                 x, y = bracket[k], bracket[k + 1]
                 orders = ((x, y, 1), (y, x, -1)) if both_orders else ((x, y, 1),)
                 for first, second, sign in orders:
-                    requests.append(PairRequest(problem.question, problem.candidates[first],
-                                                problem.candidates[second], problem.images))  # fmt: skip
+                    requests.append(
+                        PairRequest(
+                            problem.question, problem.candidates[first], problem.candidates[second], problem.images
+                        )
+                    )
                     owners.append((index, x, y, first, second, sign))
         margin: dict[tuple[int, int, int], int] = defaultdict(int)  # > 0: x beat y
         for (index, x, y, first, second, sign), judgment in zip(owners, judge.compare(requests)):
@@ -85,8 +88,10 @@ def _knockout(problems: list[Problem], judge: Judge, both_orders: bool) -> list[
             margin[(index, x, y)] += sign * judgment.value
             selections[index].judgments.append(judgment.record((first, second)))
         for index, bracket in enumerate(alive):
-            winners = [bracket[k] if margin[(index, bracket[k], bracket[k + 1])] >= 0 else bracket[k + 1]
-                       for k in range(0, len(bracket) - 1, 2)]  # fmt: skip
+            winners = [
+                bracket[k] if margin[(index, bracket[k], bracket[k + 1])] >= 0 else bracket[k + 1]
+                for k in range(0, len(bracket) - 1, 2)
+            ]
             alive[index] = winners + ([bracket[-1]] if len(bracket) % 2 else [])  # odd one out: a bye
     for selection, bracket in zip(selections, alive):
         selection.pick = bracket[0] if bracket else 0
@@ -101,8 +106,9 @@ def _round_robin(problems: list[Problem], judge: Judge, relative: str) -> list[S
         for i in range(n):
             for j in range(n):
                 if i != j:
-                    requests.append(PairRequest(problem.question, problem.candidates[i], problem.candidates[j],
-                                                problem.images))  # fmt: skip
+                    requests.append(
+                        PairRequest(problem.question, problem.candidates[i], problem.candidates[j], problem.images)
+                    )
                     owners.append((index, i, j))
     if relative == "score":
         judgments, to_relative = judge.score_pairs(requests), relative_from_scores
@@ -127,8 +133,9 @@ def _pointwise(problems: list[Problem], judge: Judge) -> list[Selection]:
     selections = []
     for problem in problems:
         selection = Selection(pick=0)
-        scored = [(i, s) for i, s in enumerate(next(judgments) for _ in problem.candidates)
-                  if not _unjudged(selection, s)]  # fmt: skip
+        scored = [
+            (i, s) for i, s in enumerate(next(judgments) for _ in problem.candidates) if not _unjudged(selection, s)
+        ]
         values = [s.score if s.score is not None else float("-inf") for _, s in scored]
         selection.judgments = [s.record(i) for i, s in scored]
         selection.pick = scored[values.index(max(values))][0] if values else 0
@@ -144,8 +151,13 @@ def _unjudged(selection: Selection, judgment) -> bool:
     return False
 
 
-def select(strategy: str, problems: list[Problem], judge: Judge | None = None, both_orders: bool = False,
-           relative: str = "preference") -> list[Selection]:  # fmt: skip
+def select(
+    strategy: str,
+    problems: list[Problem],
+    judge: Judge | None = None,
+    both_orders: bool = False,
+    relative: str = "preference",
+) -> list[Selection]:
     """Pick one candidate per problem with `strategy` (see the module docstring); `both_orders` applies to
     knockout, `relative` (`preference` | `score`: how a_ij is read) to round_robin."""
     if strategy not in STRATEGIES:

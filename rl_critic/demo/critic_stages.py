@@ -17,14 +17,25 @@ from typing import Any
 from rl_critic.demo.annotator import write_confused_policy_data
 from rl_critic.demo.scoring import ANSWER_TOKENS, JUDGE_TOKENS, CriticScorer
 from rl_critic.demo.watch import export, twice_at_least
-from rl_critic.recipes import recipes_dir
+from rl_critic.script.recipes import recipes_dir
 
 RECIPES = recipes_dir() / "demo"
 # One shape a picture, asked about as "the shape": a policy's wrong answers then differ from right ones only
 # in colour, as the synthetic wrong answers do (measured: with shape names the tiny policy's errors named the
 # wrong shape, a mistake no synthetic pair shows, and its critic could not catch them).
-SYNTHETIC = ["--kind", "pairwise", "--questions", "colour", "--max-shapes", "1", "--layout", "mixed",
-             "--generic-shape", "--tie-rate", "0"]  # fmt: skip
+SYNTHETIC = [
+    "--kind",
+    "pairwise",
+    "--questions",
+    "colour",
+    "--max-shapes",
+    "1",
+    "--layout",
+    "mixed",
+    "--generic-shape",
+    "--tie-rate",
+    "0",
+]
 
 
 class CriticStages:
@@ -33,27 +44,73 @@ class CriticStages:
     def stage_data(self) -> dict[str, Any]:
         """Synthetic critic pairs and question sets, every split on its own seed (no image in two splits)."""
         p, d = self.plan, self.data
-        splits = {"critic_train": (p.critic_rows, 0), "critic_test": (p.test_rows, 1), "critic_val": (p.val_rows, 2),
-                  "questions_test": (p.test_questions, 3), "policy": (p.policy_rows, 4),
-                  "questions_train": (p.train_questions, 5), "questions_val": (p.val_questions, 6),
-                  "critic_replay": (p.replay_rows, 7)}  # fmt: skip
-        self.runner.run_parallel([(["make-synthetic", "--n", str(rows), "--seed", str(p.seed + offset),
-                                    "--out", str(d / f"{split}.parquet"), *SYNTHETIC], f"data_{split}")
-                                  for split, (rows, offset) in splits.items()])  # fmt: skip
-        conversions = [("critic_train", "sft-r1", "sft-r1"), ("critic_train", "grpo", "grpo"),
-                       ("critic_replay", "sft-r1", "sft-r1-replay"),
-                       ("policy", "sft-policy", "sft-policy"), ("critic_val", "eval", "val"),
-                       ("critic_test", "eval", "test"), ("questions_train", "eval", "questions_train"),
-                       ("questions_val", "eval", "questions_val"),
-                       ("questions_test", "eval", "questions_test")]  # fmt: skip
-        self.runner.run_parallel([(["convert", "--source", "llava-critic-pairwise", "--input",
-                                    str(d / f"{split}.parquet"), "--task", task, "--out", str(d / folder),
-                                    "--keep-order", "--overwrite"], f"convert_{folder}")
-                                  for split, task, folder in conversions])  # fmt: skip
+        splits = {
+            "critic_train": (p.critic_rows, 0),
+            "critic_test": (p.test_rows, 1),
+            "critic_val": (p.val_rows, 2),
+            "questions_test": (p.test_questions, 3),
+            "policy": (p.policy_rows, 4),
+            "questions_train": (p.train_questions, 5),
+            "questions_val": (p.val_questions, 6),
+            "critic_replay": (p.replay_rows, 7),
+        }
+        self.runner.run_parallel(
+            [
+                (
+                    [
+                        "make-synthetic",
+                        "--n",
+                        str(rows),
+                        "--seed",
+                        str(p.seed + offset),
+                        "--out",
+                        str(d / f"{split}.parquet"),
+                        *SYNTHETIC,
+                    ],
+                    f"data_{split}",
+                )
+                for split, (rows, offset) in splits.items()
+            ]
+        )
+        conversions = [
+            ("critic_train", "sft-r1", "sft-r1"),
+            ("critic_train", "grpo", "grpo"),
+            ("critic_replay", "sft-r1", "sft-r1-replay"),
+            ("policy", "sft-policy", "sft-policy"),
+            ("critic_val", "eval", "val"),
+            ("critic_test", "eval", "test"),
+            ("questions_train", "eval", "questions_train"),
+            ("questions_val", "eval", "questions_val"),
+            ("questions_test", "eval", "questions_test"),
+        ]
+        self.runner.run_parallel(
+            [
+                (
+                    [
+                        "convert",
+                        "--source",
+                        "llava-critic-pairwise",
+                        "--input",
+                        str(d / f"{split}.parquet"),
+                        "--task",
+                        task,
+                        "--out",
+                        str(d / folder),
+                        "--keep-order",
+                        "--overwrite",
+                    ],
+                    f"convert_{folder}",
+                )
+                for split, task, folder in conversions
+            ]
+        )
         written = {name: self._write_questions(name) for name in ("train", "val", "test")}
         confused = write_confused_policy_data(d / "sft-policy", d / "sft-policy-confused", p.seed)
-        return {"rows": {split: rows for split, (rows, _) in splits.items()}, "questions": written,
-                "policy_answers_confused": confused}  # fmt: skip
+        return {
+            "rows": {split: rows for split, (rows, _) in splits.items()},
+            "questions": written,
+            "policy_answers_confused": confused,
+        }
 
     def _write_questions(self, split: str) -> int:
         """A question file (image + question + reference answer) from an `eval` split's right responses."""
@@ -96,15 +153,31 @@ class CriticStages:
         ~1,000 steps from critic rows alone, and plateaus near 65% when the policy's confused answers are mixed
         in (they teach "blue picture -> green", which its own rationale then repeats)."""
         p, d = self.plan, self.data
-        args = ["--config", str(RECIPES / "sft_critic.yaml"), "--model_name_or_path", str(self.critic_base),
-                "--dataset_name", str(d / "sft-r1"), "--extra_datasets", str(d / "sft-r1-model-pairs"),
-                "--max_steps", str(p.sft_max_steps),
-                "--save_steps", "100"]  # each scoring takes a core for seconds: not more often  # fmt: skip
+        args = [
+            "--config",
+            str(RECIPES / "sft_critic.yaml"),
+            "--model_name_or_path",
+            str(self.critic_base),
+            "--dataset_name",
+            str(d / "sft-r1"),
+            "--extra_datasets",
+            str(d / "sft-r1-model-pairs"),
+            "--max_steps",
+            str(p.sft_max_steps),
+            "--save_steps",
+            "100",
+        ]  # each scoring takes a core for seconds: not more often
         # When the critic starts to match answers to the image is a matter of luck (seed); racing seeds and
         # keeping the first to get there makes the demo far less likely to end with a critic still at chance.
         runs = {f"seed-{seed}": [*args, "--seed", str(seed)] for seed in (p.seed + 1000 * k for k in range(p.sft_runs))}
-        run = self._watch("sft", runs, p.sft_seconds, p.sft_max_steps, CriticScorer(d / "val", self.out / "eval"),
-                          twice_at_least(p.sft_stop_at))  # fmt: skip
+        run = self._watch(
+            "sft",
+            runs,
+            p.sft_seconds,
+            p.sft_max_steps,
+            CriticScorer(d / "val", self.out / "eval"),
+            twice_at_least(p.sft_stop_at),
+        )
         export(run["checkpoint"], self.out / "sft")
         return {**run, "test": self._eval(self.out / "sft", "test", "sft")}
 
@@ -114,21 +187,56 @@ class CriticStages:
         self-critique judges samples of the same policy (measured: the judging stays, 50 steps suffice)."""
         p, d = self.plan, self.data
         run_dir = self.out / "runs" / "answers"
-        self.runner.run(["train", "sft", "--config", str(RECIPES / "sft_critic.yaml"), "--model_name_or_path",
-                         str(self.out / "sft"), "--dataset_name", str(d / "sft-policy-confused"), "--extra_datasets",
-                         str(d / "sft-r1-replay"), str(d / "sft-r1-model-pairs"), "--max_steps", str(p.answer_steps),
-                         "--save_strategy", "no", "--seed", str(p.seed), "--output_dir", str(run_dir)],
-                        "train_answers", steps=p.answer_steps)  # fmt: skip
+        self.runner.run(
+            [
+                "train",
+                "sft",
+                "--config",
+                str(RECIPES / "sft_critic.yaml"),
+                "--model_name_or_path",
+                str(self.out / "sft"),
+                "--dataset_name",
+                str(d / "sft-policy-confused"),
+                "--extra_datasets",
+                str(d / "sft-r1-replay"),
+                str(d / "sft-r1-model-pairs"),
+                "--max_steps",
+                str(p.answer_steps),
+                "--save_strategy",
+                "no",
+                "--seed",
+                str(p.seed),
+                "--output_dir",
+                str(run_dir),
+            ],
+            "train_answers",
+            steps=p.answer_steps,
+        )
         export(run_dir, self.out / "sft-answers")
         return {"steps": p.answer_steps, "test": self._eval(self.out / "sft-answers", "test", "sft_answers")}
 
     def stage_grpo(self) -> dict[str, Any]:
         p = self.plan
-        args = ["--config", str(RECIPES / "grpo_critic.yaml"), "--model_name_or_path", str(self.out / "sft-answers"),
-                "--dataset_name", str(self.data / "grpo"), "--max_steps", str(p.grpo_max_steps),
-                "--seed", str(p.seed)]  # fmt: skip
-        run = self._watch("grpo", {"grpo": args}, p.grpo_seconds, p.grpo_max_steps,
-                          CriticScorer(self.data / "val", self.out / "eval"), stop=None)  # fmt: skip
+        args = [
+            "--config",
+            str(RECIPES / "grpo_critic.yaml"),
+            "--model_name_or_path",
+            str(self.out / "sft-answers"),
+            "--dataset_name",
+            str(self.data / "grpo"),
+            "--max_steps",
+            str(p.grpo_max_steps),
+            "--seed",
+            str(p.seed),
+        ]
+        run = self._watch(
+            "grpo",
+            {"grpo": args},
+            p.grpo_seconds,
+            p.grpo_max_steps,
+            CriticScorer(self.data / "val", self.out / "eval"),
+            stop=None,
+        )
         export(run["checkpoint"], self.out / "final")
         state = Path(run["last_checkpoint"]) / "trainer_state.json"
         shutil.copyfile(state, self.out / "runs" / "grpo" / "log_history.json")
@@ -143,11 +251,37 @@ class CriticStages:
         from rl_critic.critique.strategies import selection_accuracies
 
         results = self.out / "best_of_n" / "knockout.jsonl"
-        self.runner.run(["best-of-n", "--model", str(self.out / "final"), "--input", str(self.questions / "test.jsonl"),
-                         "--out", str(results), "--n", str(self.plan.best_of_n), "--strategy", "knockout",
-                         "--temperature", "1.0", "--max-new-tokens", str(ANSWER_TOKENS),
-                         "--judge-max-new-tokens", str(JUDGE_TOKENS), "--batch-size", "48", "--chunk", "50",
-                         "--seed", str(self.plan.seed)], "best_of_n")  # fmt: skip
+        self.runner.run(
+            [
+                "best-of-n",
+                "--model",
+                str(self.out / "final"),
+                "--input",
+                str(self.questions / "test.jsonl"),
+                "--out",
+                str(results),
+                "--n",
+                str(self.plan.best_of_n),
+                "--strategy",
+                "knockout",
+                "--temperature",
+                "1.0",
+                "--max-new-tokens",
+                str(ANSWER_TOKENS),
+                "--judge-max-new-tokens",
+                str(JUDGE_TOKENS),
+                "--batch-size",
+                "48",
+                "--chunk",
+                "50",
+                "--seed",
+                str(self.plan.seed),
+            ],
+            "best_of_n",
+        )
         records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-        return {"n": self.plan.best_of_n, "accuracies": selection_accuracies(records, "knockout"),
-                "judgments": sum(r.get("num_judgments", 0) for r in records)}  # fmt: skip
+        return {
+            "n": self.plan.best_of_n,
+            "accuracies": selection_accuracies(records, "knockout"),
+            "judgments": sum(r.get("num_judgments", 0) for r in records),
+        }

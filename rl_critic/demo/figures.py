@@ -40,8 +40,10 @@ def plot_curves(out: Path, results: dict[str, Any]) -> Path:
         ylim=(0, 1.02),
     )
     right.plot(steps, [h["reward"] for h in logged], label="reward (0.9 preference + 0.1 format)", color="tab:blue")
-    for key, label, colour in (("critic/accuracy", "preference (verdict right)", "tab:green"),
-                               ("critic/format", "format (<think> + \\boxed)", "tab:orange")):  # fmt: skip
+    for key, label, colour in (
+        ("critic/accuracy", "preference (verdict right)", "tab:green"),
+        ("critic/format", "format (<think> + \\boxed)", "tab:orange"),
+    ):
         points = [(h["step"], h[key]) for h in logged if key in h]
         if points:
             right.plot(*zip(*points), label=label, color=colour, alpha=0.8)
@@ -57,16 +59,24 @@ def plot_policy(out: Path, results: dict[str, Any]) -> Path:
     plt = _pyplot()
     start = results["policy_eval"]["accuracy"]["start"]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, style, label in (("critic_dpo", "o-", "trained critic judges"),
-                               ("critic_dpo_random", "s:", "coin-flip judge (control)")):  # fmt: skip
+    for name, style, label in (
+        ("critic_dpo", "o-", "trained critic judges"),
+        ("critic_dpo_random", "s:", "coin-flip judge (control)"),
+    ):
         curve = [start, *results["critic_dpo"]["runs"][name]["test_by_round"]]
         left.plot(range(len(curve)), curve, style, label=label, ms=5)
-    left.set(title="critic-DPO (held-out questions, greedy)", xlabel="round (0 = starting policy)",
-             ylabel="answer accuracy", ylim=(0, 1.02))  # fmt: skip
+    left.set(
+        title="critic-DPO (held-out questions, greedy)",
+        xlabel="round (0 = starting policy)",
+        ylabel="answer accuracy",
+        ylim=(0, 1.02),
+    )
     left.set_xticks(range(len(results["critic_dpo"]["runs"]["critic_dpo"]["test_by_round"]) + 1))
     left.legend(fontsize=8, loc="lower right")
-    for name, style, label in (("critic_grpo", "o-", "critic as reward"),
-                               ("rule_grpo", "s:", "rule reward (upper bound)")):  # fmt: skip
+    for name, style, label in (
+        ("critic_grpo", "o-", "critic as reward"),
+        ("rule_grpo", "s:", "rule reward (upper bound)"),
+    ):
         curve = {int(s): a for s, a in results["policy_grpo"]["validation"][name].items()}
         right.plot(list(curve), list(curve.values()), style, label=label, ms=4)
     right.set(title="policy GRPO (validation questions, greedy)", xlabel="step", ylim=(0, 1.02))

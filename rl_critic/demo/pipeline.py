@@ -95,17 +95,46 @@ class Demo(CriticStages, PolicyStages):
     def _eval(self, model: Path | str, split: str, name: str, extra: list[str] = ()) -> dict[str, Any]:
         """`rl-critic eval critic` on a converted split; returns the numbers the report needs."""
         report = self.out / "eval" / name / "report.json"
-        self.runner.run(["eval", "critic", "--model", str(model), "--data", str(self.data / split), "--out",
-                         str(report), "--max-new-tokens", str(JUDGE_TOKENS), "--batch-size", "50", *extra],
-                        f"eval_{name}")  # fmt: skip
+        self.runner.run(
+            [
+                "eval",
+                "critic",
+                "--model",
+                str(model),
+                "--data",
+                str(self.data / split),
+                "--out",
+                str(report),
+                "--max-new-tokens",
+                str(JUDGE_TOKENS),
+                "--batch-size",
+                "50",
+                *extra,
+            ],
+            f"eval_{name}",
+        )
         pairwise = json.loads(report.read_text())["pairwise"]
-        return {"accuracy": pairwise["accuracy_with_ties_strict"], "parse_failure_rate": pairwise["parse_failure_rate"],
-                "n": pairwise["n"]}  # fmt: skip
+        return {
+            "accuracy": pairwise["accuracy_with_ties_strict"],
+            "parse_failure_rate": pairwise["parse_failure_rate"],
+            "n": pairwise["n"],
+        }
 
-    def _watch(self, method: str, runs: dict[str, list[str]], seconds: float, steps: int, score, stop,
-               label: str | None = None) -> dict[str, Any]:  # fmt: skip
-        return train_watched(self.runner, self.out / "runs" / (label or method), method, runs, seconds, steps, score,
-                             stop, self.say, label)  # fmt: skip
+    def _watch(
+        self, method: str, runs: dict[str, list[str]], seconds: float, steps: int, score, stop, label: str | None = None
+    ) -> dict[str, Any]:
+        return train_watched(
+            self.runner,
+            self.out / "runs" / (label or method),
+            method,
+            runs,
+            seconds,
+            steps,
+            score,
+            stop,
+            self.say,
+            label,
+        )
 
 
 def outcome(name: str, result: dict[str, Any]) -> str:
@@ -120,11 +149,16 @@ def outcome(name: str, result: dict[str, Any]) -> str:
         return f"{result['pairs']} pairs"
     if name == "best_of_n":
         a = result["accuracies"]
-        return (f"knockout {pct(a['knockout'])}, first {pct(a['first'])}, majority {pct(a['majority'])}, "
-                f"oracle {pct(a['oracle (any correct)'])} ({result['judgments']} judgments)")  # fmt: skip
+        return (
+            f"knockout {pct(a['knockout'])}, first {pct(a['first'])}, majority {pct(a['majority'])}, "
+            f"oracle {pct(a['oracle (any correct)'])} ({result['judgments']} judgments)"
+        )
     if name == "critic_dpo":
-        return ", ".join(f"{run} {pct(r['test_by_round'][r['chosen_round'] - 1])} (round {r['chosen_round']} of "
-                         f"{len(r['rounds'])}, best on validation)" for run, r in result["runs"].items())  # fmt: skip
+        return ", ".join(
+            f"{run} {pct(r['test_by_round'][r['chosen_round'] - 1])} (round {r['chosen_round']} of "
+            f"{len(r['rounds'])}, best on validation)"
+            for run, r in result["runs"].items()
+        )
     if name == "policy_grpo":
         return ", ".join(f"{run} step {result[run]['chosen_step']}" for run in ("critic_grpo", "rule_grpo"))
     if name == "policy_eval":

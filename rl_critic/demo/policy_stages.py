@@ -38,10 +38,26 @@ class PolicyStages:
             (confused, self.critic_base, "sft-policy-confused", p.start_confused_steps),
         )
         for run_dir, model, data, steps in phases:
-            self.runner.run(["train", "sft", "--config", str(RECIPES / "sft_policy.yaml"), "--model_name_or_path",
-                             str(model), "--dataset_name", str(self.data / data), "--max_steps", str(steps),
-                             "--seed", str(p.seed), "--output_dir", str(run_dir)],
-                            f"train_{run_dir.name.replace('-', '_')}", steps=steps)  # fmt: skip
+            self.runner.run(
+                [
+                    "train",
+                    "sft",
+                    "--config",
+                    str(RECIPES / "sft_policy.yaml"),
+                    "--model_name_or_path",
+                    str(model),
+                    "--dataset_name",
+                    str(self.data / data),
+                    "--max_steps",
+                    str(steps),
+                    "--seed",
+                    str(p.seed),
+                    "--output_dir",
+                    str(run_dir),
+                ],
+                f"train_{run_dir.name.replace('-', '_')}",
+                steps=steps,
+            )
         export(confused, self.policy_dir / "start")
         scorer = PolicyScorer(self.questions / "val.jsonl", self.out / "eval")
         return {
@@ -52,27 +68,72 @@ class PolicyStages:
     def stage_pairs(self) -> dict[str, Any]:
         """Critic data from the starting policy's own answers (4 samples a training question)."""
         pairs = self.data / "model_pairs.parquet"
-        self.runner.run(["make-pairs", "--model", str(self.policy_dir / "start"),
-                         "--input", str(self.questions / "train.jsonl"), "--out", str(pairs), "--n", "4",
-                         "--pairs-per-question", "3", "--max-new-tokens", str(ANSWER_TOKENS),
-                         "--seed", str(self.plan.seed)], "make_pairs")  # fmt: skip
-        self.runner.run(["convert", "--source", "llava-critic-pairwise", "--input", str(pairs), "--task", "sft-r1",
-                         "--out", str(self.data / "sft-r1-model-pairs"), "--keep-order", "--overwrite"],
-                        "convert_model_pairs")  # fmt: skip
+        self.runner.run(
+            [
+                "make-pairs",
+                "--model",
+                str(self.policy_dir / "start"),
+                "--input",
+                str(self.questions / "train.jsonl"),
+                "--out",
+                str(pairs),
+                "--n",
+                "4",
+                "--pairs-per-question",
+                "3",
+                "--max-new-tokens",
+                str(ANSWER_TOKENS),
+                "--seed",
+                str(self.plan.seed),
+            ],
+            "make_pairs",
+        )
+        self.runner.run(
+            [
+                "convert",
+                "--source",
+                "llava-critic-pairwise",
+                "--input",
+                str(pairs),
+                "--task",
+                "sft-r1",
+                "--out",
+                str(self.data / "sft-r1-model-pairs"),
+                "--keep-order",
+                "--overwrite",
+            ],
+            "convert_model_pairs",
+        )
         summary = json.loads((self.data / "sft-r1-model-pairs" / "summary.json").read_text())
         return {"pairs": summary["rows_written"]}
 
     def stage_critic_dpo(self) -> dict[str, Any]:
         """Critic-DPO from the starting policy, with the trained critic and with a coin-flip judge, side by side."""
         p = self.plan
-        common = ["--config", str(RECIPES / "critic_dpo_policy.yaml"), "--model_name_or_path",
-                  str(self.policy_dir / "start"), "--dataset_name", str(self.questions / "train.jsonl"),
-                  "--rounds", str(p.dpo_rounds), "--max_questions", str(p.dpo_questions),
-                  "--seed", str(p.seed)]  # fmt: skip
-        runs = {"critic_dpo": [*common, "--critic_model", str(self.out / "final")],
-                "critic_dpo_random": [*common, "--critic_judge", RANDOM_JUDGE]}  # fmt: skip
-        self.runner.run_parallel([(["train", "critic-dpo", *args, "--output_dir", str(self.out / "runs" / name)],
-                                   f"train_{name}") for name, args in runs.items()])  # fmt: skip
+        common = [
+            "--config",
+            str(RECIPES / "critic_dpo_policy.yaml"),
+            "--model_name_or_path",
+            str(self.policy_dir / "start"),
+            "--dataset_name",
+            str(self.questions / "train.jsonl"),
+            "--rounds",
+            str(p.dpo_rounds),
+            "--max_questions",
+            str(p.dpo_questions),
+            "--seed",
+            str(p.seed),
+        ]
+        runs = {
+            "critic_dpo": [*common, "--critic_model", str(self.out / "final")],
+            "critic_dpo_random": [*common, "--critic_judge", RANDOM_JUDGE],
+        }
+        self.runner.run_parallel(
+            [
+                (["train", "critic-dpo", *args, "--output_dir", str(self.out / "runs" / name)], f"train_{name}")
+                for name, args in runs.items()
+            ]
+        )
         validation = PolicyScorer(self.questions / "val.jsonl", self.out / "eval")
         test = PolicyScorer(self.questions / "test.jsonl", self.out / "eval")
         result: dict[str, Any] = {}
@@ -85,9 +146,14 @@ class PolicyStages:
             chosen = max(range(len(rounds)), key=lambda k: (val_curve[k], -k))  # earlier on ties
             export(rounds[chosen] / "model", self.policy_dir / name)
             curve = [test(r / "model", f"{name}/{r.name}") for r in rounds]
-            result[name] = {"rounds": summaries, "validation_by_round": val_curve, "chosen_round": chosen + 1,
-                            "test_by_round": curve, "judgments": sum(s["judgments"] for s in summaries),
-                            "preferences": sum(s["preferences"] for s in summaries)}  # fmt: skip
+            result[name] = {
+                "rounds": summaries,
+                "validation_by_round": val_curve,
+                "chosen_round": chosen + 1,
+                "test_by_round": curve,
+                "judgments": sum(s["judgments"] for s in summaries),
+                "preferences": sum(s["preferences"] for s in summaries),
+            }
             self.say(f"  {name}: held-out accuracy by round {', '.join(f'{100 * a:.1f}%' for a in curve)}")
         return {"runs": result}
 
@@ -96,13 +162,23 @@ class PolicyStages:
         p = self.plan
         runs = {}
         for name, recipe in (("critic_grpo", "grpo_policy_critic.yaml"), ("rule_grpo", "grpo_policy_rule.yaml")):
-            runs[name] = ["--config", str(RECIPES / recipe), "--model_name_or_path", str(self.policy_dir / "start"),
-                          "--dataset_name", str(self.questions / "train.jsonl"), "--max_steps",
-                          str(p.policy_grpo_max_steps), "--seed", str(p.seed)]  # fmt: skip
+            runs[name] = [
+                "--config",
+                str(RECIPES / recipe),
+                "--model_name_or_path",
+                str(self.policy_dir / "start"),
+                "--dataset_name",
+                str(self.questions / "train.jsonl"),
+                "--max_steps",
+                str(p.policy_grpo_max_steps),
+                "--seed",
+                str(p.seed),
+            ]
         runs["critic_grpo"] += ["--critic_model", str(self.out / "final")]
         scorer = PolicyScorer(self.questions / "val.jsonl", self.out / "eval")
-        run = self._watch("grpo", runs, p.policy_grpo_seconds, p.policy_grpo_max_steps, scorer, stop=None,
-                          label="policy_grpo")  # fmt: skip
+        run = self._watch(
+            "grpo", runs, p.policy_grpo_seconds, p.policy_grpo_max_steps, scorer, stop=None, label="policy_grpo"
+        )
         result = {"validation": run["validation"], "train_seconds": run["train_seconds"], "stopped": run["stopped"]}
         for name in runs:
             curve = {int(step): accuracy for step, accuracy in run["validation"][name].items()}
@@ -120,17 +196,38 @@ class PolicyStages:
         if not logged:
             return {"steps": steps}
         mean = lambda key: sum(h.get(key, 0.0) for h in logged) / len(logged)  # noqa: E731
-        return {"steps": steps, "judgments": round(mean("critic_judge/judgments") * steps),
-                "favourite_right_when_mixed": mean("critic_judge/favourite_right_when_mixed")}  # fmt: skip
+        return {
+            "steps": steps,
+            "judgments": round(mean("critic_judge/judgments") * steps),
+            "favourite_right_when_mixed": mean("critic_judge/favourite_right_when_mixed"),
+        }
 
     def stage_policy_eval(self) -> dict[str, Any]:
         """Greedy accuracy of every policy (and of the critic itself answering) on the held-out questions."""
         models = {name: self.policy_dir / name for name in POLICIES} | {"critic (final)": self.out / "final"}
         reports = {name: self.out / "eval" / "policy" / name.split(" ")[0] / "report.json" for name in models}
         test = str(self.questions / "test.jsonl")
-        self.runner.run_parallel([(["eval", "policy", "--model", str(model), "--data", test,
-                                    "--out", str(reports[name]), "--max-new-tokens", str(ANSWER_TOKENS),
-                                    "--batch-size", "50"], f"eval_policy_{name.split(' ')[0]}")
-                                  for name, model in models.items()])  # fmt: skip
+        self.runner.run_parallel(
+            [
+                (
+                    [
+                        "eval",
+                        "policy",
+                        "--model",
+                        str(model),
+                        "--data",
+                        test,
+                        "--out",
+                        str(reports[name]),
+                        "--max-new-tokens",
+                        str(ANSWER_TOKENS),
+                        "--batch-size",
+                        "50",
+                    ],
+                    f"eval_policy_{name.split(' ')[0]}",
+                )
+                for name, model in models.items()
+            ]
+        )
         accuracy = {name: json.loads(reports[name].read_text())["first"] for name in models}
         return {"accuracy": accuracy, "questions": json.loads(reports["start"].read_text())["questions"]}

@@ -27,7 +27,7 @@ rl-critic eval critic --model Qwen/Qwen2.5-VL-7B-Instruct --data data/vlrb-eval 
 rl-critic train sft --config recipes/qwen2_5_vl_7b/sft_critic_lora.yaml --dataset_name data/critic-sft
 rl-critic train grpo --config recipes/qwen2_5_vl_7b/grpo_critic_lora.yaml --dataset_name data/critic-grpo \\
     --model_name_or_path outputs/qwen2_5_vl_7b-sft-critic-lora
-accelerate launch --config_file recipes/accelerate/zero3.yaml -m rl_critic.grpo \\
+accelerate launch --config_file recipes/accelerate/zero3.yaml -m rl_critic.train.grpo \\
     --config recipes/qwen2_5_vl_7b/grpo_critic.yaml          # full fine-tuning on 8 GPUs instead
 # 3. evaluate (with the blank-image ablation) and use it: self-critique best-of-N
 rl-critic eval critic --model outputs/qwen2_5_vl_7b-grpo-critic-lora --data data/vlrb-eval \\
@@ -63,22 +63,39 @@ def policy_table(results: dict[str, Any]) -> list[str]:
     """The policy: greedy accuracy on held-out questions of each policy, and the judgments each method spent."""
     accuracy, dpo, grpo = results["policy_eval"]["accuracy"], results["critic_dpo"]["runs"], results["policy_grpo"]
     start = accuracy["start"]
-    rounds = {name: f"round {run.get('chosen_round', len(run['rounds']))} of {len(run['rounds'])}"
-              for name, run in dpo.items()}  # fmt: skip
+    rounds = {
+        name: f"round {run.get('chosen_round', len(run['rounds']))} of {len(run['rounds'])}"
+        for name, run in dpo.items()
+    }
     rows = [
         ("starting policy", "start", "-"),
-        (f"critic-DPO, trained critic judges ({rounds['critic_dpo']})", "critic_dpo",
-         f"{dpo['critic_dpo']['judgments']:,}"),
-        (f"critic-DPO, coin-flip judge (control, {rounds['critic_dpo_random']})", "critic_dpo_random",
-         "0 (random verdicts)"),
-        (f"GRPO, critic as reward (step {grpo['critic_grpo']['chosen_step']})", "critic_grpo",
-         f"{grpo['critic_grpo'].get('judgments', 0):,}"),
-        (f"GRPO, rule reward: upper bound (step {grpo['rule_grpo']['chosen_step']})", "rule_grpo",
-         "0 (reference answers)"),
+        (
+            f"critic-DPO, trained critic judges ({rounds['critic_dpo']})",
+            "critic_dpo",
+            f"{dpo['critic_dpo']['judgments']:,}",
+        ),
+        (
+            f"critic-DPO, coin-flip judge (control, {rounds['critic_dpo_random']})",
+            "critic_dpo_random",
+            "0 (random verdicts)",
+        ),
+        (
+            f"GRPO, critic as reward (step {grpo['critic_grpo']['chosen_step']})",
+            "critic_grpo",
+            f"{grpo['critic_grpo'].get('judgments', 0):,}",
+        ),
+        (
+            f"GRPO, rule reward: upper bound (step {grpo['rule_grpo']['chosen_step']})",
+            "rule_grpo",
+            "0 (reference answers)",
+        ),
         ("the critic itself, answering", "critic (final)", "-"),
-    ]  # fmt: skip
-    lines = [f"| policy ({results['policy_eval']['questions']} held-out questions) | greedy accuracy | vs start "
-             "| critic judgments spent |", "|---|---:|---:|---:|"]  # fmt: skip
+    ]
+    lines = [
+        f"| policy ({results['policy_eval']['questions']} held-out questions) | greedy accuracy | vs start "
+        "| critic judgments spent |",
+        "|---|---:|---:|---:|",
+    ]
     for name, key, spent in rows:
         change = "-" if key == "start" else f"{100 * (accuracy[key] - start):+.1f}"
         lines.append(f"| {name} | {_pct(accuracy[key])} | {change} | {spent} |")
@@ -130,23 +147,34 @@ def summary(plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_r
         "wall_seconds": wall_seconds,
         "peak_rss_mb": peak_rss_mb,
         "stage_seconds": {name: r["seconds"] for name, r in results.items()},
-        "critic": {"start_policy_as_critic": results["untrained"]["test"], "sft": results["sft"]["test"],
-                   "answers_back": results["answers"]["test"], "grpo": results["grpo"]["test"],
-                   "blank_images": results["blank"]["test"],
-                   "sft_step": results["sft"]["chosen_step"], "grpo_step": results["grpo"]["chosen_step"]},
-        "self_critique": {"n": results["best_of_n"]["n"], "judgments": results["best_of_n"]["judgments"],
-                          **results["best_of_n"]["accuracies"]},
-        "policy": {"greedy_accuracy": accuracy,
-                   "gain_over_start": {k: v - accuracy["start"] for k, v in accuracy.items()},
-                   "critic_dpo_by_round": {k: v["test_by_round"] for k, v in results["critic_dpo"]["runs"].items()},
-                   "critic_dpo_judgments": results["critic_dpo"]["runs"]["critic_dpo"]["judgments"],
-                   "critic_grpo_judgments": results["policy_grpo"]["critic_grpo"].get("judgments", 0),
-                   "grpo_validation": results["policy_grpo"]["validation"]},
-    }  # fmt: skip
+        "critic": {
+            "start_policy_as_critic": results["untrained"]["test"],
+            "sft": results["sft"]["test"],
+            "answers_back": results["answers"]["test"],
+            "grpo": results["grpo"]["test"],
+            "blank_images": results["blank"]["test"],
+            "sft_step": results["sft"]["chosen_step"],
+            "grpo_step": results["grpo"]["chosen_step"],
+        },
+        "self_critique": {
+            "n": results["best_of_n"]["n"],
+            "judgments": results["best_of_n"]["judgments"],
+            **results["best_of_n"]["accuracies"],
+        },
+        "policy": {
+            "greedy_accuracy": accuracy,
+            "gain_over_start": {k: v - accuracy["start"] for k, v in accuracy.items()},
+            "critic_dpo_by_round": {k: v["test_by_round"] for k, v in results["critic_dpo"]["runs"].items()},
+            "critic_dpo_judgments": results["critic_dpo"]["runs"]["critic_dpo"]["judgments"],
+            "critic_grpo_judgments": results["policy_grpo"]["critic_grpo"].get("judgments", 0),
+            "grpo_validation": results["policy_grpo"]["validation"],
+        },
+    }
 
 
-def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_rss_mb: float,
-                 date: str) -> str:  # fmt: skip
+def write_report(
+    out: Path, plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_rss_mb: float, date: str
+) -> str:
     """Write REPORT.md, summary.json and the figures; returns the tables for the terminal."""
     from rl_critic.demo.figures import plot_curves, plot_policy
 
@@ -160,73 +188,75 @@ def write_report(out: Path, plan: DemoPlan, results: dict[str, Any], wall_second
     stage_times = ["| stage | wall time |", "|---|---:|"]
     stage_times += [f"| {name} | {r['seconds']:.0f} s |" for name, r in results.items()]
     stage_times += [f"| **total** | **{wall_seconds:.0f} s ({wall_seconds / 60:.1f} min)** |"]
-    text = "\n".join([
-        "# rl-critic demo report",
-        "",
-        f"{date}, {platform.machine()} CPU, `rl-critic demo --minutes {plan.minutes:g} --seed {plan.seed}`: "
-        f"**{wall_seconds / 60:.1f} min** wall time, peak RSS of one command **{peak_rss_mb:.0f} MB**.",
-        "",
-        "A tiny Qwen2.5-VL (~0.4M parameters, random init) first learns to answer colour questions about a picture "
-        f"(the starting policy: {plan.start_clean_steps} steps of question->answer SFT on right answers, then "
-        f"{plan.start_confused_steps} on those of an annotator who calls green shapes blue and yellow ones red "
-        f"{100 * CONFUSION_RATE:.0f}% of the time), then "
-        "learns to *judge* answers as a critic (from the policy's base, before the annotator), in the "
-        "LLaVA-Critic-113k prompt layouts, from correct "
-        "synthetic pairs and from pairs of the starting policy's own answers (`make-pairs`): R1-format SFT on "
-        "critic rows, a short SFT on the starting policy's data mixed with critic rows (so the critic answers "
-        "questions as the policy does, confusion included, for self-critique), then GRPO with the official reward. "
-        "The critic is then used three ways on the policy. Checkpoints are chosen "
-        "on validation splits; every number below is on held-out data no choice saw.",
-        "",
-        "## The critic",
-        "",
-        *table,
-        "",
-        f"{results['untrained']['test']['n']} held-out pairs in the mixed 113k layouts. Chance: always giving the "
-        f"most common verdict scores {_pct(constant_baseline(out))}. GRPO added **{100 * gain:+.1f} points** over "
-        "the model it began from. The blank-image row is the final critic with every picture replaced by a "
-        "blank one: near chance means its verdicts come from the image.",
-        "",
-        "![critic curves](reward_curve.png)",
-        "",
-        "## The policy: three ways the critic makes it better",
-        "",
-        *policy,
-        "",
-        "critic-DPO: each round the policy samples 4 answers a question, the critic judges all 12 ordered pairs "
-        "(default LLaVA-Critic prompt), best and worst r_i become a pair for DPO with an NLL term on the chosen "
-        "answer; the control runs the same loop with a coin flip for every verdict; the round kept is the best on "
-        "validation. GRPO: the critic's round-robin win rate in each group of 4 is the reward (both orders); the "
-        "rule reward checks the answer against the reference; the step kept is the best on validation. Held-out "
-        f"accuracy by round: {json.dumps({k: v['test_by_round'] for k, v in results['critic_dpo']['runs'].items()})}.",
-        "",
-        "![policy curves](policy_curve.png)",
-        "",
-        "## Self-critique best-of-N",
-        "",
-        f"The final critic answers each held-out question {results['best_of_n']['n']} times (temperature 1) and "
-        f"judges its own answers in a knockout ({results['best_of_n']['judgments']} judgments, default prompt).",
-        "",
-        *best_of_n_table(results),
-        "",
-        _best_of_n_reading(results),
-        "",
-        "## Wall time per stage",
-        "",
-        *stage_times,
-        "",
-        f"Critic warm start: {sft['runs']} seeded runs side by side, validation accuracy by step "
-        f"{json.dumps(sft['validation'])}; stopped by {sft['stopped']}, kept {sft['chosen_run']} step "
-        f"{sft['chosen_step']}. GRPO: {json.dumps(grpo['validation']['grpo'])}, stopped by {grpo['stopped']}.",
-        "",
-        "Every command the demo ran is in `commands.sh` (logs in `logs/`); the models are folders every command "
-        "loads: `final/` (the critic), `policy/start`, `policy/critic_dpo`, `policy/critic_dpo_random`, "
-        "`policy/critic_grpo`, `policy/rule_grpo`. All numbers: `summary.json`.",
-        "",
-        "## The same on a GPU with Qwen2.5-VL-7B",
-        "",
-        GPU_COMMANDS,
-        "",
-    ])  # fmt: skip
+    text = "\n".join(
+        [
+            "# rl-critic demo report",
+            "",
+            f"{date}, {platform.machine()} CPU, `rl-critic demo --minutes {plan.minutes:g} --seed {plan.seed}`: "
+            f"**{wall_seconds / 60:.1f} min** wall time, peak RSS of one command **{peak_rss_mb:.0f} MB**.",
+            "",
+            "A tiny Qwen2.5-VL (~0.4M parameters, random init) first learns to answer colour questions about a picture "
+            f"(the starting policy: {plan.start_clean_steps} steps of question->answer SFT on right answers, then "
+            f"{plan.start_confused_steps} on those of an annotator who calls green shapes blue and yellow ones red "
+            f"{100 * CONFUSION_RATE:.0f}% of the time), then "
+            "learns to *judge* answers as a critic (from the policy's base, before the annotator), in the "
+            "LLaVA-Critic-113k prompt layouts, from correct "
+            "synthetic pairs and from pairs of the starting policy's own answers (`make-pairs`): R1-format SFT on "
+            "critic rows, a short SFT on the starting policy's data mixed with critic rows (so the critic answers "
+            "questions as the policy does, confusion included, for self-critique), then GRPO with the official reward. "
+            "The critic is then used three ways on the policy. Checkpoints are chosen "
+            "on validation splits; every number below is on held-out data no choice saw.",
+            "",
+            "## The critic",
+            "",
+            *table,
+            "",
+            f"{results['untrained']['test']['n']} held-out pairs in the mixed 113k layouts. Chance: always giving the "
+            f"most common verdict scores {_pct(constant_baseline(out))}. GRPO added **{100 * gain:+.1f} points** over "
+            "the model it began from. The blank-image row is the final critic with every picture replaced by a "
+            "blank one: near chance means its verdicts come from the image.",
+            "",
+            "![critic curves](reward_curve.png)",
+            "",
+            "## The policy: three ways the critic makes it better",
+            "",
+            *policy,
+            "",
+            "critic-DPO: each round the policy samples 4 answers a question, the critic judges all 12 ordered pairs "
+            "(default LLaVA-Critic prompt), best and worst r_i become a pair for DPO with an NLL term on the chosen "
+            "answer; the control runs the same loop with a coin flip for every verdict; the round kept is the best on "
+            "validation. GRPO: the critic's round-robin win rate in each group of 4 is the reward (both orders); the "
+            "rule reward checks the answer against the reference; the step kept is the best on validation. Held-out "
+            f"accuracy by round: {json.dumps({k: v['test_by_round'] for k, v in results['critic_dpo']['runs'].items()})}.",
+            "",
+            "![policy curves](policy_curve.png)",
+            "",
+            "## Self-critique best-of-N",
+            "",
+            f"The final critic answers each held-out question {results['best_of_n']['n']} times (temperature 1) and "
+            f"judges its own answers in a knockout ({results['best_of_n']['judgments']} judgments, default prompt).",
+            "",
+            *best_of_n_table(results),
+            "",
+            _best_of_n_reading(results),
+            "",
+            "## Wall time per stage",
+            "",
+            *stage_times,
+            "",
+            f"Critic warm start: {sft['runs']} seeded runs side by side, validation accuracy by step "
+            f"{json.dumps(sft['validation'])}; stopped by {sft['stopped']}, kept {sft['chosen_run']} step "
+            f"{sft['chosen_step']}. GRPO: {json.dumps(grpo['validation']['grpo'])}, stopped by {grpo['stopped']}.",
+            "",
+            "Every command the demo ran is in `commands.sh` (logs in `logs/`); the models are folders every command "
+            "loads: `final/` (the critic), `policy/start`, `policy/critic_dpo`, `policy/critic_dpo_random`, "
+            "`policy/critic_grpo`, `policy/rule_grpo`. All numbers: `summary.json`.",
+            "",
+            "## The same on a GPU with Qwen2.5-VL-7B",
+            "",
+            GPU_COMMANDS,
+            "",
+        ]
+    )
     (out / "REPORT.md").write_text(text, encoding="utf-8")
     return "\n".join([*table, "", *policy, "", *best_of_n_table(results)])

@@ -91,8 +91,9 @@ class Runner:
             handle.write("rl-critic " + shlex.join(args) + "\n")
         return [sys.executable, "-m", "rl_critic.cli", *args]
 
-    def start(self, args: list[str], log: str, threads: int | None = None, steps: int | None = None,
-              position: int = 0) -> Process:  # fmt: skip
+    def start(
+        self, args: list[str], log: str, threads: int | None = None, steps: int | None = None, position: int = 0
+    ) -> Process:
         """Start a command; with `steps` (a training run's max_steps) a progress bar follows it."""
         bar = None
         if steps and self.progress:

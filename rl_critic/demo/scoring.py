@@ -77,8 +77,9 @@ class PolicyScorer:
         _quiet_torch()
         if self._questions is None:
             self._questions = [load_question(row, None, None) for row in read_rows(str(self.questions))]
-        greedy = BestOfN(_load(checkpoint), None, SamplingSettings(max_new_tokens=ANSWER_TOKENS), "first",
-                         batch_size=50)  # fmt: skip
+        greedy = BestOfN(
+            _load(checkpoint), None, SamplingSettings(max_new_tokens=ANSWER_TOKENS), "first", batch_size=50
+        )
         report = policy_report(greedy.run(self._questions), "first", 1)
         _write(self.reports / name / "report.json", {"model": str(checkpoint), "data": str(self.questions), **report})
         return report["first"]

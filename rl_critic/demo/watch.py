@@ -37,10 +37,16 @@ def train_watched(
     if root.exists():
         shutil.rmtree(root)
     dirs = {name: root if len(runs) == 1 else root / name for name in runs}
-    processes = {name: runner.start(["train", method, *args, "--output_dir", str(dirs[name])],
-                                    f"train_{label}" + ("" if len(runs) == 1 else f"_{name}"), threads=1,
-                                    steps=steps, position=index)
-                 for index, (name, args) in enumerate(runs.items())}  # fmt: skip
+    processes = {
+        name: runner.start(
+            ["train", method, *args, "--output_dir", str(dirs[name])],
+            f"train_{label}" + ("" if len(runs) == 1 else f"_{name}"),
+            threads=1,
+            steps=steps,
+            position=index,
+        )
+        for index, (name, args) in enumerate(runs.items())
+    }
     start, history, stopped, hit = time.monotonic(), {name: {} for name in runs}, "max_steps", None
     try:
         while hit is None:
@@ -49,8 +55,11 @@ def train_watched(
                 for process in processes.values():
                     process.stop()
             # The newest checkpoint of each run not scored yet (older ones are skipped when scoring lags).
-            pending = [(name, cs[-1]) for name, cs in ((n, checkpoints(d)) for n, d in dirs.items())
-                       if cs and step_of(cs[-1]) not in history[name]]  # fmt: skip
+            pending = [
+                (name, cs[-1])
+                for name, cs in ((n, checkpoints(d)) for n, d in dirs.items())
+                if cs and step_of(cs[-1]) not in history[name]
+            ]
             if not pending:
                 if not any(p.running() for p in processes.values()):
                     break
@@ -59,8 +68,9 @@ def train_watched(
             for name, checkpoint in pending:
                 step = step_of(checkpoint)
                 who = f"{label} {name}" if len(runs) > 1 else label
-                accuracy = score(checkpoint, f"{label}_val/{name}-step-{step}" if len(runs) > 1 else
-                                 f"{label}_val/step-{step}")  # fmt: skip
+                accuracy = score(
+                    checkpoint, f"{label}_val/{name}-step-{step}" if len(runs) > 1 else f"{label}_val/step-{step}"
+                )
                 history[name][step] = accuracy
                 say(f"  {who} step {step}: validation accuracy {accuracy:.3f}")
                 if stop is not None and stop([a for _, a in sorted(history[name].items())]):

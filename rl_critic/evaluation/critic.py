@@ -46,8 +46,10 @@ def _pair_requests(row: dict[str, Any], images: list[Image.Image], own_prompt: b
     swapped = swap_responses(text, first, second) if text else None
     if swapped is None:
         text = None
-    return (PairRequest(row["question"], first, second, images, prompt=text),
-            PairRequest(row["question"], second, first, images, prompt=swapped))  # fmt: skip
+    return (
+        PairRequest(row["question"], first, second, images, prompt=text),
+        PairRequest(row["question"], second, first, images, prompt=swapped),
+    )
 
 
 def _pairwise_report(rows: list[dict], verdicts: list[str | None], swapped: list[str | None] | None) -> dict[str, Any]:
@@ -130,8 +132,9 @@ def judge_chunks(dataset, judge: Judge, chunk: int, seed: int, done: int = 0, **
             bar.update(len(rows))
 
 
-def judge_rows(rows: list[dict], judge: Judge, *, swap: bool = False, blank_image: bool = False,
-               own_prompt: bool = True) -> list[dict]:  # fmt: skip
+def judge_rows(
+    rows: list[dict], judge: Judge, *, swap: bool = False, blank_image: bool = False, own_prompt: bool = True
+) -> list[dict]:
     """One entry per row, `{"judgments": [records]}`: its verdict(s) (both orders with `swap`), its score, or
     one `skipped` record when its prompt does not fit the critic's context (reported, left out of every
     metric). Rows with no verdict label to check get no judgment. Batched across the rows."""
@@ -141,19 +144,36 @@ def judge_rows(rows: list[dict], judge: Judge, *, swap: bool = False, blank_imag
     requests = [_pair_requests(rows[i], _images(rows[i], blank_image), own_prompt) for i in pairs]
     forward = judge.compare([original for original, _ in requests])
     swapped = judge.compare([other for _, other in requests]) if swap else [None] * len(pairs)
-    scores = judge.score([ScoreRequest(rows[i]["question"], rows[i]["responses"][0], _images(rows[i], blank_image),
-                                       scale_range(rows[i].get("scale"))) for i in points])  # fmt: skip
+    scores = judge.score(
+        [
+            ScoreRequest(
+                rows[i]["question"],
+                rows[i]["responses"][0],
+                _images(rows[i], blank_image),
+                scale_range(rows[i].get("scale")),
+            )
+            for i in points
+        ]
+    )
     for i, there, back in zip(pairs, forward, swapped):
         row, records = rows[i], entries[i]["judgments"]
         too_long = next((j for j in (there, back) if isinstance(j, TooLong)), None)
         if too_long is not None:
             records.append({"id": row["id"], "order": "skipped", "label": row["solution"], "skipped": str(too_long)})
             continue
-        records.append({"id": row["id"], "order": "original", "label": row["solution"], "verdict": there.verdict,
-                        "raw": there.raw})  # fmt: skip
+        records.append(
+            {"id": row["id"], "order": "original", "label": row["solution"], "verdict": there.verdict, "raw": there.raw}
+        )
         if back is not None:
-            records.append({"id": row["id"], "order": "swapped", "label": metrics.FLIP[row["solution"]],
-                            "verdict": back.verdict, "raw": back.raw})  # fmt: skip
+            records.append(
+                {
+                    "id": row["id"],
+                    "order": "swapped",
+                    "label": metrics.FLIP[row["solution"]],
+                    "verdict": back.verdict,
+                    "raw": back.raw,
+                }
+            )
     for i, judgment in zip(points, scores):
         row = rows[i]
         record = {"id": row["id"], "label": row["solution"]}
@@ -165,8 +185,9 @@ def judge_rows(rows: list[dict], judge: Judge, *, swap: bool = False, blank_imag
     return entries
 
 
-def critic_report(rows: list[dict], entries: list[dict], *, swap: bool, blank_image: bool,
-                  own_prompt: bool) -> tuple[dict[str, Any], list[dict]]:  # fmt: skip
+def critic_report(
+    rows: list[dict], entries: list[dict], *, swap: bool, blank_image: bool, own_prompt: bool
+) -> tuple[dict[str, Any], list[dict]]:
     """(report, every judgment record) from the rows (their labels, groups, models; images not needed) and
     `judge_rows`' entries for them, in the same order."""
     judged = [(row, entry["judgments"]) for row, entry in zip(rows, entries) if entry["judgments"]]
@@ -174,8 +195,12 @@ def critic_report(rows: list[dict], entries: list[dict], *, swap: bool, blank_im
     judged = [(row, records) for row, records in judged if records[0]["order"] != "skipped"]
     pair_rows = [(row, records) for row, records in judged if records[0]["order"] == "original"]
     point_rows = [(row, records[0]["score"]) for row, records in judged if records[0]["order"] == "pointwise"]
-    report: dict[str, Any] = {"rows": len(rows), "swap": swap, "blank_image": blank_image,
-                              "prompts": "row" if own_prompt else "default"}  # fmt: skip
+    report: dict[str, Any] = {
+        "rows": len(rows),
+        "swap": swap,
+        "blank_image": blank_image,
+        "prompts": "row" if own_prompt else "default",
+    }
     if skipped:
         report["skipped_too_long"] = {"rows": len(skipped), "first": skipped[0]}
     verdicts = [records[0]["verdict"] for _, records in pair_rows]
@@ -199,5 +224,8 @@ def model_level(rows: list[dict], verdicts: list[str | None]) -> dict[str, Any]:
     human = metrics.elo_ratings([(*r["models"], outcome[r["solution"]]) for r in rows])
     critic = metrics.elo_ratings([(*r["models"], outcome.get(verdict, 0.5)) for r, verdict in zip(rows, verdicts)])
     names = sorted(human)
-    return {"elo_human": human, "elo_critic": critic,
-            "kendall_tau": metrics.kendall_tau([human[m] for m in names], [critic[m] for m in names])}  # fmt: skip
+    return {
+        "elo_human": human,
+        "elo_critic": critic,
+        "kendall_tau": metrics.kendall_tau([human[m] for m in names], [critic[m] for m in names]),
+    }

@@ -85,8 +85,9 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
     return (concordant - discordant) / denominator if denominator else None
 
 
-def elo_ratings(battles: Sequence[tuple[str, str, float]], k: float = 4.0, start: float = 1000.0,
-                scale: float = 400.0) -> dict[str, float]:  # fmt: skip
+def elo_ratings(
+    battles: Sequence[tuple[str, str, float]], k: float = 4.0, start: float = 1000.0, scale: float = 400.0
+) -> dict[str, float]:
     """Sequential Elo over (model_a, model_b, outcome) battles, outcome 1 = a wins, 0 = b wins, 0.5 = tie.
 
     K = 4 and 400 as in Chatbot Arena / WildVision Arena; deterministic for a given battle order.

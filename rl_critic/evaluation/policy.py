@@ -16,5 +16,10 @@ def policy_report(records: list[dict[str, Any]], strategy: str, n: int) -> dict[
     unusable questions are listed under `errors`."""
     done = [r for r in records if "errors" not in r]
     errors = [{"id": r["id"], "error": "; ".join(r["errors"])} for r in records if "errors" in r]
-    return {"questions": len(done), "n": n, "strategy": strategy, **selection_accuracies(done, strategy),
-            "errors": errors}  # fmt: skip
+    return {
+        "questions": len(done),
+        "n": n,
+        "strategy": strategy,
+        **selection_accuracies(done, strategy),
+        "errors": errors,
+    }

@@ -36,8 +36,11 @@ def report_paths(out: str | Path) -> tuple[Path, Path, Path]:
     `x.judgments.jsonl`."""
     out = Path(out)
     base = out.with_suffix("") if out.suffix in (".json", ".md") else out
-    return (base.with_name(base.name + ".json"), base.with_name(base.name + ".md"),
-            base.with_name(base.name + ".judgments.jsonl"))  # fmt: skip
+    return (
+        base.with_name(base.name + ".json"),
+        base.with_name(base.name + ".md"),
+        base.with_name(base.name + ".judgments.jsonl"),
+    )
 
 
 def check_report_paths(out: str | Path) -> None:
@@ -52,8 +55,9 @@ def write_report(out: str | Path, report: dict[str, Any], records: list[dict[str
     json_path, markdown_path, judgments_path = report_paths(out)
     text = markdown(report, title)
     with ExitStack() as renames:  # closed in reverse: judgments, markdown, then the JSON
-        json_file, markdown_file, judgments_file = (renames.enter_context(staged_file(path))
-                                                    for path in (json_path, markdown_path, judgments_path))  # fmt: skip
+        json_file, markdown_file, judgments_file = (
+            renames.enter_context(staged_file(path)) for path in (json_path, markdown_path, judgments_path)
+        )
         judgments_file.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
         markdown_file.write(text)
         json_file.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -233,8 +233,10 @@ def _load_error(what: str, name: str, err: Exception) -> Exception:
 
     text = first_line(err)
     if "trust_remote_code" in str(err):
-        return UserError(f"{name} needs code from the checkpoint itself (a custom architecture): pass "
-                         "--trust_remote_code true if you trust its author")  # fmt: skip
+        return UserError(
+            f"{name} needs code from the checkpoint itself (a custom architecture): pass "
+            "--trust_remote_code true if you trust its author"
+        )
     if isinstance(err, json.JSONDecodeError):
         text = f"a JSON file in it does not parse ({text})"
     broken = isinstance(err, (OSError, json.JSONDecodeError, KeyError)) or type(err).__name__ == "SafetensorError"

@@ -1,7 +1,7 @@
-"""What the training entry points share: recipe parsing, data loading, pre-flight, resume, saving.
+"""What the training entry points share: data loading, column checks, pre-flight, resume, saving.
 
-Each method module (`sft`, `dpo`, `grpo`, `critic_dpo`) stays a flat TRL-style script (parse -> load ->
-train -> save); the pieces that are the same for every method live here, once.
+Each method module (`sft`, `dpo`, `grpo`, `critic_dpo`) stays a flat TRL-style script (`make_parser()` +
+`main(parsed args)`: load -> train -> save); the pieces that are the same for every method live here, once.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,29 +28,28 @@ class TrainScriptArguments(ScriptArguments):
 
     dataset_name: str | None = field(
         default=None,
-        metadata={"help": "Training data: a folder written by `rl-critic convert`, a parquet/JSONL file, a "
-                  "save_to_disk folder, or a hub dataset id."},
-    )  # fmt: skip
+        metadata={
+            "help": "Training data: a folder written by `rl-critic convert`, a parquet/JSONL file, a "
+            "save_to_disk folder, or a hub dataset id."
+        },
+    )
     extra_datasets: list[str] = field(
         default_factory=list,
-        metadata={"help": "More training data (same kinds as dataset_name) appended to it, e.g. `sft-policy` "
-                  "answers beside `sft-r1` critic rows; the columns must match. Shuffled together by the trainer."},
-    )  # fmt: skip
+        metadata={
+            "help": "More training data (same kinds as dataset_name) appended to it, e.g. `sft-policy` "
+            "answers beside `sft-r1` critic rows; the columns must match. Shuffled together by the trainer."
+        },
+    )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Use only the first N training rows (quick runs, smoke tests)."}
     )
     preflight_rows: int = field(
         default=64,
-        metadata={"help": "Rows checked before training for prompts (image tokens + text) over the length "
-                  "budget; 0 disables the check."},
-    )  # fmt: skip
-
-
-def parse_recipe(dataclass_types: Sequence[type], prog: str, argv: Sequence[str]):
-    """Flat YAML (`--config FILE`) + command-line overrides -> dataclass instances, one-line errors."""
-    from rl_critic.cli.parsing import parse
-
-    return parse(dataclass_types, prog, argv, f"{prog}: train from a flat TRL recipe")
+        metadata={
+            "help": "Rows checked before training for prompts (image tokens + text) over the length "
+            "budget; 0 disables the check."
+        },
+    )
 
 
 def check_columns(dataset, needed: set[str], method: str, task: str) -> None:
@@ -59,8 +57,10 @@ def check_columns(dataset, needed: set[str], method: str, task: str) -> None:
     columns = set(dataset.column_names)
     missing = needed - columns
     if missing:
-        raise UserError(f"this looks like {data_kind(columns)}; `rl-critic train {method}` needs the `{task}` "
-                        f"output of `rl-critic convert` (missing column(s): {', '.join(sorted(missing))})")  # fmt: skip
+        raise UserError(
+            f"this looks like {data_kind(columns)}; `rl-critic train {method}` needs the `{task}` "
+            f"output of `rl-critic convert` (missing column(s): {', '.join(sorted(missing))})"
+        )
 
 
 def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
@@ -119,8 +119,13 @@ def preflight(dataset, processor, column: str, budget: int | None, rows: int, wh
     if over:
         logger.warning(
             "%d of %d checked rows need more than %s=%d tokens (longest %d, image tokens included): raise it, "
-            "or lower max_pixels to spend fewer tokens per image.", len(over), len(lengths), what, budget, max(over)
-        )  # fmt: skip
+            "or lower max_pixels to spend fewer tokens per image.",
+            len(over),
+            len(lengths),
+            what,
+            budget,
+            max(over),
+        )
 
 
 def resume_checkpoint(value: str | None, output_dir: str) -> str | None:

@@ -1,7 +1,7 @@
 """Iterative DPO with critic rewards (LLaVA-Critic section 4.3): the critic replaces human preference labels.
 
     rl-critic train critic-dpo --config recipes/tiny/critic_dpo_policy.yaml [--field value ...]
-    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.critic_dpo --config RECIPE.yaml
+    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.train.critic_dpo --config RECIPE.yaml
 
 Each round: the policy samples K answers per question (temperature 0.7, top-p 0.9); the critic judges all
 K(K-1) ordered pairs (round-robin best-of-K of the shared sample -> judge layer); r_i = sum_{k!=i} a_ki -
@@ -33,7 +33,8 @@ from rl_critic.critique.generation import SamplingSettings
 from rl_critic.critique.pipeline import BestOfN, JudgeArguments, build_judge
 from rl_critic.critique.questions import Question, load_usable_questions
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
-from rl_critic.train.common import cpu_safe, parse_recipe, train_and_save
+from rl_critic.script.parsing import dataclass_parser
+from rl_critic.train.common import cpu_safe, train_and_save
 
 
 @dataclass
@@ -50,31 +51,53 @@ class CriticDPOArguments:
     generation_batch_size: int = field(default=8, metadata={"help": "Prompts per generate call."})
     relative_score: str = field(
         default="preference",
-        metadata={"help": "a_ij from a pairwise verdict (+1/0/-1) or from two scores (s_j - s_i) / 9.",
-                  "choices": ["preference", "score"]},
-    )  # fmt: skip
+        metadata={
+            "help": "a_ij from a pairwise verdict (+1/0/-1) or from two scores (s_j - s_i) / 9.",
+            "choices": ["preference", "score"],
+        },
+    )
 
 
 # what a recipe of this method may set
 ARGUMENTS = (CriticDPOArguments, JudgeArguments, DPOConfig, ModelArguments)
 
 
-def run_round(round_dir: Path, policy_name: str, questions: list[Question], judge, args: CriticDPOArguments,
-              model_args: ModelArguments, dpo_args: DPOConfig) -> dict[str, Any]:  # fmt: skip
+def run_round(
+    round_dir: Path,
+    policy_name: str,
+    questions: list[Question],
+    judge,
+    args: CriticDPOArguments,
+    model_args: ModelArguments,
+    dpo_args: DPOConfig,
+) -> dict[str, Any]:
     """One round: sample, judge, build preferences, train; returns its summary (written last)."""
     from datasets import Dataset, Features, Image, List, Value
 
-    policy, processor = load_model_and_processor(replace(model_args, model_name_or_path=policy_name),
-                                                 trust_remote_code=dpo_args.trust_remote_code)  # fmt: skip
-    sampling = SamplingSettings(max_new_tokens=args.sample_max_new_tokens, do_sample=True,
-                                temperature=args.sample_temperature, top_p=args.sample_top_p,
-                                num_return_sequences=args.num_candidates)  # fmt: skip
-    best_of_k = BestOfN((policy, processor), judge, sampling, "round_robin", relative=args.relative_score,
-                        batch_size=args.generation_batch_size)  # fmt: skip
+    policy, processor = load_model_and_processor(
+        replace(model_args, model_name_or_path=policy_name), trust_remote_code=dpo_args.trust_remote_code
+    )
+    sampling = SamplingSettings(
+        max_new_tokens=args.sample_max_new_tokens,
+        do_sample=True,
+        temperature=args.sample_temperature,
+        top_p=args.sample_top_p,
+        num_return_sequences=args.num_candidates,
+    )
+    best_of_k = BestOfN(
+        (policy, processor),
+        judge,
+        sampling,
+        "round_robin",
+        relative=args.relative_score,
+        batch_size=args.generation_batch_size,
+    )
     records = best_of_k.run(questions)
     rows, skipped, unusable = [], 0, []
-    with open(round_dir / "judgments.jsonl", "w", encoding="utf-8") as judgments, \
-            open(round_dir / "candidates.jsonl", "w", encoding="utf-8") as candidates:  # fmt: skip
+    with (
+        open(round_dir / "judgments.jsonl", "w", encoding="utf-8") as judgments,
+        open(round_dir / "candidates.jsonl", "w", encoding="utf-8") as candidates,
+    ):
         for question, record in zip(questions, records):
             if "errors" in record:  # e.g. a prompt over the context: kept in candidates.jsonl, counted, skipped
                 candidates.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -91,22 +114,44 @@ def run_round(round_dir: Path, policy_name: str, questions: list[Question], judg
                 continue
             best, worst = chosen_rejected
             problem = question.problem
-            rows.append({
-                "id": question.id, "prompt": user_prompt(problem.question, len(problem.images)),
-                "chosen": [{"role": "assistant", "content": [{"type": "text", "text": problem.candidates[best]}]}],
-                "rejected": [{"role": "assistant", "content": [{"type": "text", "text": problem.candidates[worst]}]}],
-                "images": problem.images, "r": r, "r_chosen": r[best], "r_rejected": r[worst],
-            })  # fmt: skip
-    summary = {"round": round_dir.name, "policy": policy_name, "questions": len(questions),
-               "judgments": sum(r.get("num_judgments", 0) for r in records), "preferences": len(rows),
-               "skipped_all_equal": skipped}  # fmt: skip
+            rows.append(
+                {
+                    "id": question.id,
+                    "prompt": user_prompt(problem.question, len(problem.images)),
+                    "chosen": [{"role": "assistant", "content": [{"type": "text", "text": problem.candidates[best]}]}],
+                    "rejected": [
+                        {"role": "assistant", "content": [{"type": "text", "text": problem.candidates[worst]}]}
+                    ],
+                    "images": problem.images,
+                    "r": r,
+                    "r_chosen": r[best],
+                    "r_rejected": r[worst],
+                }
+            )
+    summary = {
+        "round": round_dir.name,
+        "policy": policy_name,
+        "questions": len(questions),
+        "judgments": sum(r.get("num_judgments", 0) for r in records),
+        "preferences": len(rows),
+        "skipped_all_equal": skipped,
+    }
     if unusable:
         summary["skipped_errors"] = {"questions": len(unusable), "first": unusable[0]}
     text = Value("string")
     messages = List({"role": text, "content": List({"type": text, "text": text})})
-    features = Features({"id": text, "prompt": messages, "chosen": messages, "rejected": messages,
-                         "images": List(Image()), "r": List(Value("float64")), "r_chosen": Value("float64"),
-                         "r_rejected": Value("float64")})  # fmt: skip
+    features = Features(
+        {
+            "id": text,
+            "prompt": messages,
+            "chosen": messages,
+            "rejected": messages,
+            "images": List(Image()),
+            "r": List(Value("float64")),
+            "r_chosen": Value("float64"),
+            "r_rejected": Value("float64"),
+        }
+    )
     columns = {name: [row[name] for row in rows] for name in features}  # from_list([]) would lose the columns
     Dataset.from_dict(columns, features=features).save_to_disk(str(round_dir / "preferences"))
     model_dir = round_dir / "model"
@@ -116,8 +161,13 @@ def run_round(round_dir: Path, policy_name: str, questions: list[Question], judg
         return summary
     dpo_args.output_dir = str(round_dir / "checkpoints")
     preferences = Dataset.load_from_disk(str(round_dir / "preferences"))
-    trainer = DPOTrainer(model=policy, args=dpo_args, train_dataset=preferences, processing_class=processor,
-                         peft_config=get_peft_config(model_args))  # fmt: skip
+    trainer = DPOTrainer(
+        model=policy,
+        args=dpo_args,
+        train_dataset=preferences,
+        processing_class=processor,
+        peft_config=get_peft_config(model_args),
+    )
     train_and_save(trainer, f"critic-dpo {round_dir.name}", len(rows))
     model = trainer.model.merge_and_unload() if hasattr(trainer.model, "merge_and_unload") else trainer.model
     model.save_pretrained(model_dir)  # a full model, so the next round loads it like any checkpoint
@@ -128,10 +178,28 @@ def run_round(round_dir: Path, policy_name: str, questions: list[Question], judg
     return summary
 
 
-DPO_SETTINGS = ("beta", "loss_type", "learning_rate", "num_train_epochs", "max_steps", "max_length", "seed",
-                "per_device_train_batch_size", "gradient_accumulation_steps")  # fmt: skip
-MODEL_SETTINGS = ("model_name_or_path", "model_revision", "min_pixels", "max_pixels", "use_peft", "lora_r",
-                  "lora_alpha", "load_in_4bit", "load_in_8bit")  # fmt: skip
+DPO_SETTINGS = (
+    "beta",
+    "loss_type",
+    "learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "max_length",
+    "seed",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+)
+MODEL_SETTINGS = (
+    "model_name_or_path",
+    "model_revision",
+    "min_pixels",
+    "max_pixels",
+    "use_peft",
+    "lora_r",
+    "lora_alpha",
+    "load_in_4bit",
+    "load_in_8bit",
+)
 
 
 def round_settings(args: CriticDPOArguments, judge_args, dpo_args: DPOConfig, model_args: ModelArguments) -> dict:
@@ -151,26 +219,33 @@ def check_resumable(round_dir: Path, settings: dict) -> None:
         return
     changed = sorted(key for key in stored.keys() | settings.keys() if stored.get(key) != settings.get(key))
     shown = ", ".join(f"{key} {stored.get(key)!r} -> {settings.get(key)!r}" for key in changed[:4])
-    raise UserError(f"{round_dir} was made with other settings ({shown}{', ...' if len(changed) > 4 else ''}); "
-                    "use a new output_dir, or delete it to start over")  # fmt: skip
+    raise UserError(
+        f"{round_dir} was made with other settings ({shown}{', ...' if len(changed) > 4 else ''}); "
+        "use a new output_dir, or delete it to start over"
+    )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args, judge_args, dpo_args, model_args = parse_recipe(
-        ARGUMENTS, "rl-critic train critic-dpo",
-        sys.argv[1:] if argv is None else argv,
-    )  # fmt: skip
+def make_parser():
+    """Flags and `--config FILE.yaml` -> the dataclasses of `ARGUMENTS`, in that order (TRL's script shape)."""
+    return dataclass_parser(
+        ARGUMENTS, "rl-critic train critic-dpo", "iterative DPO, a critic judging the policy's samples"
+    )
+
+
+def main(args: CriticDPOArguments, judge_args: JudgeArguments, dpo_args: DPOConfig, model_args: ModelArguments) -> int:
     cpu_safe(dpo_args)
     if not args.dataset_name:
         raise UserError("no questions: set dataset_name in the recipe or pass --dataset_name")
     if args.num_candidates < 2:
         raise UserError("num_candidates must be at least 2 (a preference needs two answers)")
     root = Path(dpo_args.output_dir)
-    questions = load_usable_questions(args.dataset_name, args.max_questions, model_args.min_pixels,
-                                      model_args.max_pixels, "critic-dpo")  # fmt: skip
+    questions = load_usable_questions(
+        args.dataset_name, args.max_questions, model_args.min_pixels, model_args.max_pixels, "critic-dpo"
+    )
     # The critic stays the round-1 policy (or `critic_model`) while the policy it judges moves on.
-    judge = build_judge(judge_args, model_args, args.generation_batch_size,
-                        trust_remote_code=dpo_args.trust_remote_code)  # fmt: skip
+    judge = build_judge(
+        judge_args, model_args, args.generation_batch_size, trust_remote_code=dpo_args.trust_remote_code
+    )
     policy_name = model_args.model_name_or_path
     settings = round_settings(args, judge_args, dpo_args, model_args)
     for m in range(1, args.rounds + 1):
@@ -187,16 +262,18 @@ def main(argv: list[str] | None = None) -> int:
         summary["seconds"] = round(time.perf_counter() - start, 2)
         summary["settings"] = settings
         (round_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        print(f"critic-dpo round {m}: {summary['preferences']} preference pairs from {summary['judgments']} "
-              f"judgments, {summary['skipped_all_equal']} questions skipped (all r_i equal), "
-              f"{summary.get('skipped_errors', {}).get('questions', 0)} unusable, "
-              f"{summary['seconds']:.1f} s")  # fmt: skip
+        print(
+            f"critic-dpo round {m}: {summary['preferences']} preference pairs from {summary['judgments']} "
+            f"judgments, {summary['skipped_all_equal']} questions skipped (all r_i equal), "
+            f"{summary.get('skipped_errors', {}).get('questions', 0)} unusable, "
+            f"{summary['seconds']:.1f} s"
+        )
         policy_name = str(round_dir / "model")
     print(f"critic-dpo: final policy -> {policy_name}")
     return 0
 
 
 if __name__ == "__main__":
-    from rl_critic.cli import run_module
+    from rl_critic.script.run import run_script
 
-    sys.exit(run_module("train critic-dpo", main))
+    sys.exit(run_script("train critic-dpo", make_parser, main))

@@ -1,7 +1,7 @@
 """DPO a vision-language model on preference pairs: the most common use of critic data after SFT.
 
     rl-critic train dpo --config recipes/tiny/dpo_policy.yaml [--field value ...]
-    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.dpo --config RECIPE.yaml
+    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.train.dpo --config RECIPE.yaml
 
 Data: the `dpo` output of `rl-critic convert` (any source with a preferred response: LLaVA-Critic pairs,
 RLAIF-V / VLFeedback-style `preference` data): conversational `prompt` (the question with its image
@@ -16,12 +16,12 @@ import sys
 from trl import DPOConfig, DPOTrainer, get_peft_config
 
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
+from rl_critic.script.parsing import dataclass_parser
 from rl_critic.train.common import (
     TrainScriptArguments,
     check_columns,
     cpu_safe,
     load_train_dataset,
-    parse_recipe,
     preflight,
     train_and_save,
 )
@@ -29,11 +29,12 @@ from rl_critic.train.common import (
 ARGUMENTS = (TrainScriptArguments, DPOConfig, ModelArguments)  # what a recipe of this method may set
 
 
-def main(argv: list[str] | None = None) -> int:
-    # parse
-    script_args, training_args, model_args = parse_recipe(
-        ARGUMENTS, "rl-critic train dpo", sys.argv[1:] if argv is None else argv
-    )
+def make_parser():
+    """Flags and `--config FILE.yaml` -> the dataclasses of `ARGUMENTS`, in that order (TRL's script shape)."""
+    return dataclass_parser(ARGUMENTS, "rl-critic train dpo", "DPO on preference pairs")
+
+
+def main(script_args: TrainScriptArguments, training_args: DPOConfig, model_args: ModelArguments) -> int:
     cpu_safe(training_args)
     # load (data first: a wrong path fails before minutes of model loading)
     dataset = load_train_dataset(script_args, model_args)
@@ -53,6 +54,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from rl_critic.cli import run_module
+    from rl_critic.script.run import run_script
 
-    sys.exit(run_module("train dpo", main))
+    sys.exit(run_script("train dpo", make_parser, main))

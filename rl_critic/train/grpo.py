@@ -3,7 +3,7 @@ with a critic as its reward (`reward_funcs: [critic_judge]`).
 
     rl-critic train grpo --config recipes/tiny/grpo_critic.yaml [--field value ...]
     rl-critic train grpo --config recipes/tiny/grpo_policy_critic.yaml
-    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.grpo --config RECIPE.yaml
+    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.train.grpo --config RECIPE.yaml
 
 Data: the `grpo` output of `rl-critic convert` (`prompt`, image(s), `solution`, `task`, `scale`); for a
 policy also question files or `sft-policy` output (`rl_critic.train.policy_data`). Rewards by registry
@@ -22,13 +22,13 @@ from data_converters.errors import UserError
 from rl_critic.critique.generation import model_positions
 from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
 from rl_critic.models.loader import ModelArguments, load_model_and_processor, resolve_model_path
+from rl_critic.script.parsing import dataclass_parser
 from rl_critic.train.batch_num_images import BatchNumImagesGRPOTrainer
 from rl_critic.train.common import (
     TrainScriptArguments,
     check_columns,
     cpu_safe,
     load_train_dataset,
-    parse_recipe,
     preflight,
     train_and_save,
 )
@@ -70,17 +70,26 @@ def build_rewards(specs: list[str], critic_args: CriticRewardArguments, model_ar
     return functions
 
 
-def main(argv: list[str] | None = None) -> int:
-    # parse
-    script_args, critic_args, training_args, model_args = parse_recipe(
-        ARGUMENTS, "rl-critic train grpo", sys.argv[1:] if argv is None else argv
+def make_parser():
+    """Flags and `--config FILE.yaml` -> the dataclasses of `ARGUMENTS`, in that order (TRL's script shape)."""
+    return dataclass_parser(
+        ARGUMENTS, "rl-critic train grpo", "GRPO on verifiable preference targets, or a policy with a critic as reward"
     )
+
+
+def main(
+    script_args: GRPOScriptArguments,
+    critic_args: CriticRewardArguments,
+    training_args: GRPOConfig,
+    model_args: ModelArguments,
+) -> int:
     cpu_safe(training_args)
     reward_funcs = build_rewards(script_args.reward_funcs, critic_args, model_args)
     # load (data first: a wrong path fails before minutes of model loading)
     if is_question_file(script_args.dataset_name):
-        dataset = load_question_file(script_args.dataset_name, script_args.max_train_samples, model_args.min_pixels,
-                                     model_args.max_pixels)  # fmt: skip
+        dataset = load_question_file(
+            script_args.dataset_name, script_args.max_train_samples, model_args.min_pixels, model_args.max_pixels
+        )
     else:
         dataset = load_train_dataset(script_args, model_args)
         if is_policy_messages(dataset):
@@ -90,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     graded = any(name in rewards.names() and name != "format" for name in names)
     check_columns(dataset, {"prompt", "solution"} if graded else {"prompt"}, "grpo", "grpo")
     if graded and not any(str(solution).strip() for solution in dataset.with_format(None)["solution"]):
-        raise UserError(f"no row of {script_args.dataset_name} has a reference answer (`answer` / `solution`), "
-                        f"and the rewards {', '.join(names)} score against it: every reward would be 0")  # fmt: skip
+        raise UserError(
+            f"no row of {script_args.dataset_name} has a reference answer (`answer` / `solution`), "
+            f"and the rewards {', '.join(names)} score against it: every reward would be 0"
+        )
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     positions = model_positions(model)  # the same context length the inference commands check prompts against
     budget = positions - training_args.max_completion_length if positions else None
@@ -121,6 +132,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from rl_critic.cli import run_module
+    from rl_critic.script.run import run_script
 
-    sys.exit(run_module("train grpo", main))
+    sys.exit(run_script("train grpo", make_parser, main))

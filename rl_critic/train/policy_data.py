@@ -37,8 +37,13 @@ def load_question_file(source: str, limit: int | None, min_pixels: int | None, m
 
     usable = load_usable_questions(source, limit, min_pixels, max_pixels, "grpo")
     text = Value("string")
-    features = Features({"prompt": List({"role": text, "content": List({"type": text, "text": text})}),
-                         "images": List(Image()), "solution": text})  # fmt: skip
+    features = Features(
+        {
+            "prompt": List({"role": text, "content": List({"type": text, "text": text})}),
+            "images": List(Image()),
+            "solution": text,
+        }
+    )
     columns = {
         "prompt": [user_prompt(q.problem.question, len(q.problem.images)) for q in usable],
         "images": [q.problem.images for q in usable],

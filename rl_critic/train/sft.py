@@ -1,7 +1,7 @@
 """SFT a critic, LLaVA-Critic style: judge prompt in, GPT-4o's rationale + verdict out.
 
     rl-critic train sft --config recipes/tiny/sft_critic.yaml [--field value ...]
-    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.sft --config RECIPE.yaml
+    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m rl_critic.train.sft --config RECIPE.yaml
 
 Data: the `sft` output of `rl-critic convert` (a `messages` column + image(s)). Loss on assistant tokens
 only (`assistant_only_loss: true`): the tiny models' chat templates mark the assistant turn with
@@ -16,13 +16,13 @@ import sys
 from trl import SFTConfig, SFTTrainer, get_peft_config
 
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
+from rl_critic.script.parsing import dataclass_parser
 from rl_critic.train.chat_templates import use_training_chat_template
 from rl_critic.train.common import (
     TrainScriptArguments,
     check_columns,
     cpu_safe,
     load_train_dataset,
-    parse_recipe,
     preflight,
     train_and_save,
 )
@@ -30,11 +30,14 @@ from rl_critic.train.common import (
 ARGUMENTS = (TrainScriptArguments, SFTConfig, ModelArguments)  # what a recipe of this method may set
 
 
-def main(argv: list[str] | None = None) -> int:
-    # parse
-    script_args, training_args, model_args = parse_recipe(
-        ARGUMENTS, "rl-critic train sft", sys.argv[1:] if argv is None else argv
+def make_parser():
+    """Flags and `--config FILE.yaml` -> the dataclasses of `ARGUMENTS`, in that order (TRL's script shape)."""
+    return dataclass_parser(
+        ARGUMENTS, "rl-critic train sft", "LLaVA-Critic SFT: a critic from judge prompts and rationales"
     )
+
+
+def main(script_args: TrainScriptArguments, training_args: SFTConfig, model_args: ModelArguments) -> int:
     cpu_safe(training_args)
     # load (data first: a wrong path fails before minutes of model loading)
     dataset = load_train_dataset(script_args, model_args)
@@ -56,6 +59,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from rl_critic.cli import run_module
+    from rl_critic.script.run import run_script
 
-    sys.exit(run_module("train sft", main))
+    sys.exit(run_script("train sft", make_parser, main))

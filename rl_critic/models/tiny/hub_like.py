@@ -45,15 +45,36 @@ HUB_LIKE_FORMAT = 1
 
 QWEN2_VOCAB = 151643  # regular BPE entries of every Qwen2 / Qwen2.5 tokenizer; specials start here
 QWEN2_5_VL_ADDED = [  # (token, special) in id order from 151643 (Qwen2.5-VL tokenizer.json)
-    ("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True), ("<|object_ref_start|>", True),
-    ("<|object_ref_end|>", True), ("<|box_start|>", True), ("<|box_end|>", True), ("<|quad_start|>", True),
-    ("<|quad_end|>", True), ("<|vision_start|>", True), ("<|vision_end|>", True), ("<|vision_pad|>", True),
-    ("<|image_pad|>", True), ("<|video_pad|>", True), ("<tool_call>", False), ("</tool_call>", False),
-    ("<|fim_prefix|>", False), ("<|fim_middle|>", False), ("<|fim_suffix|>", False), ("<|fim_pad|>", False),
-    ("<|repo_name|>", False), ("<|file_sep|>", False),
-]  # fmt: skip
-ONEVISION_ADDED = [("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True), ("<image>", True),
-                   ("<video>", True)]  # fmt: skip
+    ("<|endoftext|>", True),
+    ("<|im_start|>", True),
+    ("<|im_end|>", True),
+    ("<|object_ref_start|>", True),
+    ("<|object_ref_end|>", True),
+    ("<|box_start|>", True),
+    ("<|box_end|>", True),
+    ("<|quad_start|>", True),
+    ("<|quad_end|>", True),
+    ("<|vision_start|>", True),
+    ("<|vision_end|>", True),
+    ("<|vision_pad|>", True),
+    ("<|image_pad|>", True),
+    ("<|video_pad|>", True),
+    ("<tool_call>", False),
+    ("</tool_call>", False),
+    ("<|fim_prefix|>", False),
+    ("<|fim_middle|>", False),
+    ("<|fim_suffix|>", False),
+    ("<|fim_pad|>", False),
+    ("<|repo_name|>", False),
+    ("<|file_sep|>", False),
+]
+ONEVISION_ADDED = [
+    ("<|endoftext|>", True),
+    ("<|im_start|>", True),
+    ("<|im_end|>", True),
+    ("<image>", True),
+    ("<video>", True),
+]
 ONEVISION_GRID = [[h, w] for h in range(384, 2305, 384) for w in range(384, 2305, 384)]
 ONEVISION_CHAT_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n'}}{# Render all images first #}"
@@ -101,9 +122,17 @@ def build_hub_tokenizer(added: list[tuple[str, bool]], vocab_size: int = 1024):
     for index in range(len(vocab), QWEN2_VOCAB):
         vocab[f"<|rl_critic_unused_{index}|>"] = index
     tokenizer = Qwen2Tokenizer(
-        vocab=vocab, merges=merges, unk_token=None, bos_token=None, eos_token=None, pad_token=None,
-        errors="replace", model_max_length=131072, padding_side="right", clean_up_tokenization_spaces=False,
-    )  # fmt: skip
+        vocab=vocab,
+        merges=merges,
+        unk_token=None,
+        bos_token=None,
+        eos_token=None,
+        pad_token=None,
+        errors="replace",
+        model_max_length=131072,
+        padding_side="right",
+        clean_up_tokenization_spaces=False,
+    )
     for token, special in added:  # one at a time: ids follow the list order
         tokenizer.add_tokens([AddedToken(token, special=special, normalized=False)], special_tokens=special)
     tokenizer.eos_token, tokenizer.pad_token = "<|im_end|>", "<|endoftext|>"
@@ -126,34 +155,68 @@ def _build_qwen2_5_vl_7b():
 
     tokenizer = build_hub_tokenizer(QWEN2_5_VL_ADDED)
     text = dict(
-        vocab_size=152064, hidden_size=HIDDEN, intermediate_size=INTERMEDIATE, num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, max_position_embeddings=128000,
-        max_window_layers=LAYERS, rms_norm_eps=1e-6, sliding_window=32768, use_sliding_window=False,
-        hidden_act="silu", attention_dropout=0.0, bos_token_id=151643, eos_token_id=151645,
+        vocab_size=152064,
+        hidden_size=HIDDEN,
+        intermediate_size=INTERMEDIATE,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        num_key_value_heads=KV_HEADS,
+        max_position_embeddings=128000,
+        max_window_layers=LAYERS,
+        rms_norm_eps=1e-6,
+        sliding_window=32768,
+        use_sliding_window=False,
+        hidden_act="silu",
+        attention_dropout=0.0,
+        bos_token_id=151643,
+        eos_token_id=151645,
         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [4, 6, 6]},
-    )  # fmt: skip
+    )
     vision = dict(
-        depth=4, hidden_size=HIDDEN, intermediate_size=INTERMEDIATE, num_heads=HEADS, out_hidden_size=HIDDEN,
-        fullatt_block_indexes=[1, 3], window_size=112, patch_size=14, spatial_merge_size=2,
-        temporal_patch_size=2, tokens_per_second=2, in_channels=3, hidden_act="silu",
-    )  # fmt: skip
+        depth=4,
+        hidden_size=HIDDEN,
+        intermediate_size=INTERMEDIATE,
+        num_heads=HEADS,
+        out_hidden_size=HIDDEN,
+        fullatt_block_indexes=[1, 3],
+        window_size=112,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        tokens_per_second=2,
+        in_channels=3,
+        hidden_act="silu",
+    )
     config = Qwen2_5_VLConfig(
-        text_config=text, vision_config=vision, image_token_id=151655, video_token_id=151656,
-        vision_start_token_id=151652, vision_end_token_id=151653, tie_word_embeddings=False,
-    )  # fmt: skip
+        text_config=text,
+        vision_config=vision,
+        image_token_id=151655,
+        video_token_id=151656,
+        vision_start_token_id=151652,
+        vision_end_token_id=151653,
+        tie_word_embeddings=False,
+    )
     model = Qwen2_5_VLForConditionalGeneration(config).to(torch.bfloat16)
     model.generation_config = GenerationConfig(
-        bos_token_id=151643, pad_token_id=151643, eos_token_id=[151645, 151643], do_sample=True,
-        repetition_penalty=1.05, temperature=0.1, top_p=0.001, top_k=1,
-    )  # fmt: skip
+        bos_token_id=151643,
+        pad_token_id=151643,
+        eos_token_id=[151645, 151643],
+        do_sample=True,
+        repetition_penalty=1.05,
+        temperature=0.1,
+        top_p=0.001,
+        top_k=1,
+    )
     pixels = {"shortest_edge": 3136, "longest_edge": 12845056}
     image_processor = Qwen2VLImageProcessor(
         size=pixels, patch_size=14, temporal_patch_size=2, merge_size=2, image_mean=CLIP_MEAN, image_std=CLIP_STD
     )
     processor = Qwen2_5_VLProcessor(
-        image_processor=image_processor, video_processor=Qwen2VLVideoProcessor(), tokenizer=tokenizer,
+        image_processor=image_processor,
+        video_processor=Qwen2VLVideoProcessor(),
+        tokenizer=tokenizer,
         chat_template=_qwen_template(),
-    )  # fmt: skip
+    )
     return model, processor
 
 
@@ -169,34 +232,71 @@ def _build_llava_onevision_7b():
 
     tokenizer = build_hub_tokenizer(ONEVISION_ADDED)
     text = dict(
-        model_type="qwen2", vocab_size=152128, hidden_size=HIDDEN, intermediate_size=INTERMEDIATE,
-        num_hidden_layers=LAYERS, num_attention_heads=HEADS, num_key_value_heads=KV_HEADS,
-        max_position_embeddings=32768, max_window_layers=LAYERS, rms_norm_eps=1e-6, sliding_window=131072,
-        use_sliding_window=False, hidden_act="silu", rope_parameters={"rope_type": "default", "rope_theta": 1e6},
-        bos_token_id=151643, eos_token_id=151645, tie_word_embeddings=False,
-    )  # fmt: skip
+        model_type="qwen2",
+        vocab_size=152128,
+        hidden_size=HIDDEN,
+        intermediate_size=INTERMEDIATE,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        num_key_value_heads=KV_HEADS,
+        max_position_embeddings=32768,
+        max_window_layers=LAYERS,
+        rms_norm_eps=1e-6,
+        sliding_window=131072,
+        use_sliding_window=False,
+        hidden_act="silu",
+        rope_parameters={"rope_type": "default", "rope_theta": 1e6},
+        bos_token_id=151643,
+        eos_token_id=151645,
+        tie_word_embeddings=False,
+    )
     vision = dict(
-        model_type="siglip_vision_model", hidden_size=HIDDEN, intermediate_size=INTERMEDIATE,
-        num_hidden_layers=LAYERS, num_attention_heads=HEADS, image_size=384, patch_size=14,
-        layer_norm_eps=1e-6, hidden_act="gelu_pytorch_tanh", vision_use_head=False,
-    )  # fmt: skip
+        model_type="siglip_vision_model",
+        hidden_size=HIDDEN,
+        intermediate_size=INTERMEDIATE,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        image_size=384,
+        patch_size=14,
+        layer_norm_eps=1e-6,
+        hidden_act="gelu_pytorch_tanh",
+        vision_use_head=False,
+    )
     config = LlavaOnevisionConfig(
-        text_config=text, vision_config=vision, image_token_index=151646, video_token_index=151647,
-        vision_feature_layer=-1, vision_feature_select_strategy="full", image_grid_pinpoints=ONEVISION_GRID,
-        vision_aspect_ratio="anyres_max_9", projector_hidden_act="gelu", multimodal_projector_bias=True,
-        image_seq_length=729, use_image_newline_parameter=True, tie_word_embeddings=False,
-    )  # fmt: skip
+        text_config=text,
+        vision_config=vision,
+        image_token_index=151646,
+        video_token_index=151647,
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="full",
+        image_grid_pinpoints=ONEVISION_GRID,
+        vision_aspect_ratio="anyres_max_9",
+        projector_hidden_act="gelu",
+        multimodal_projector_bias=True,
+        image_seq_length=729,
+        use_image_newline_parameter=True,
+        tie_word_embeddings=False,
+    )
     model = LlavaOnevisionForConditionalGeneration(config).to(torch.float16)
     model.generation_config = GenerationConfig(bos_token_id=151643, eos_token_id=151645)
     image_processor = LlavaOnevisionImageProcessor(
-        size={"height": 384, "width": 384}, image_grid_pinpoints=ONEVISION_GRID, image_mean=[0.5] * 3,
-        image_std=[0.5] * 3, resample=3, do_pad=True, do_convert_rgb=True,
-    )  # fmt: skip
+        size={"height": 384, "width": 384},
+        image_grid_pinpoints=ONEVISION_GRID,
+        image_mean=[0.5] * 3,
+        image_std=[0.5] * 3,
+        resample=3,
+        do_pad=True,
+        do_convert_rgb=True,
+    )
     processor = LlavaOnevisionProcessor(
-        image_processor=image_processor, video_processor=LlavaOnevisionVideoProcessor(), tokenizer=tokenizer,
-        num_image_tokens=729, vision_feature_select_strategy="full", vision_aspect_ratio="anyres_max_9",
+        image_processor=image_processor,
+        video_processor=LlavaOnevisionVideoProcessor(),
+        tokenizer=tokenizer,
+        num_image_tokens=729,
+        vision_feature_select_strategy="full",
+        vision_aspect_ratio="anyres_max_9",
         chat_template=ONEVISION_CHAT_TEMPLATE,
-    )  # fmt: skip
+    )
     return model, processor
 
 

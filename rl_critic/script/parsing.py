@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from collections.abc import Sequence
 
 from data_converters.errors import UserError
@@ -33,11 +32,17 @@ def dataclass_parser(dataclass_types, prog: str, description: str):
         def error(self, message: str):
             one_line_error(self, message)
 
-    required = [f"--{f.name} {f.name.upper()}" for t in dataclass_types for f in dataclasses.fields(t)
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]  # fmt: skip
+    required = [
+        f"--{f.name} {f.name.upper()}"
+        for t in dataclass_types
+        for f in dataclasses.fields(t)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     usage = " ".join([prog, *required, "[--config FILE.yaml] [--<field> VALUE ...]"])
-    epilog = ("Every flag is a dataclass field, also spelled with dashes (--max-new-tokens = --max_new_tokens); "
-              "--config FILE.yaml sets fields from a flat YAML file, and flags given beside it win.")  # fmt: skip
+    epilog = (
+        "Every flag is a dataclass field, also spelled with dashes (--max-new-tokens = --max_new_tokens); "
+        "--config FILE.yaml sets fields from a flat YAML file, and flags given beside it win."
+    )
     return Parser(dataclass_types, prog=prog, description=description, usage=usage, epilog=epilog)
 
 
@@ -45,7 +50,7 @@ def parse_dataclasses(parser, argv: Sequence[str]):
     """Parse flags and `--config FILE`; a bad config file becomes a `UserError`, not a traceback."""
     import yaml
 
-    from rl_critic.recipes import resolve_config
+    from rl_critic.script.recipes import resolve_config
 
     argv = list(argv)
     if argv and argv[-1] == "--config":
@@ -98,38 +103,20 @@ def check_config_file(path: str) -> None:
         return sizes[id(node)]
 
     if root is not None and expanded(root) > MAX_CONFIG_NODES:
-        raise UserError(f"config file {path} expands (through YAML aliases) to over {MAX_CONFIG_NODES:,} values: "
-                        "not a recipe")  # fmt: skip
+        raise UserError(
+            f"config file {path} expands (through YAML aliases) to over {MAX_CONFIG_NODES:,} values: not a recipe"
+        )
 
 
-def parse(dataclass_types, prog: str, argv: Sequence[str], description: str = ""):
-    """`dataclass_parser` + `parse_dataclasses`, numbers validated: the dataclass instances, in the order of
-    the types."""
-    from rl_critic.cli.validation import validate_numbers
+def parse_args(parser, argv: Sequence[str]):
+    """`parse_dataclasses`, numbers validated: the dataclass instances, in the order of the parser's types."""
+    from rl_critic.script.numbers import validate_numbers
 
-    parsed = parse_dataclasses(dataclass_parser(dataclass_types, prog, description), argv)
+    parsed = parse_dataclasses(parser, argv)
     validate_numbers(parsed)
     return parsed
 
 
-def docstring_summary(doc: str | None) -> str:
-    """The description after `rl-critic <command>: ` on a module docstring's first line."""
-    first = (doc or "").strip().splitlines()[0] if doc else ""
-    return first.split(": ", 1)[1] if ": " in first else first
-
-
-def dispatch(prog: str, choices: dict[str, tuple[str, str]], argv: Sequence[str], what: str, epilog: str = "") -> int:
-    """A command with sub-commands (`train sft|...`, `eval critic|policy`): run the chosen module's `main`."""
-    import importlib
-
-    width = max(len(name) for name in choices)
-    usage = (f"usage: {prog} {{{','.join(choices)}}} [--config FILE.yaml] [--field value ...]\n\n"
-             + "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in choices.items())
-             + f"\n\n`{prog} <{what}> --help` lists every field.\n{epilog}")  # fmt: skip
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage, end="")
-        return 0
-    if argv[0] not in choices:
-        print(f"{prog}: error: unknown {what} {argv[0]!r}; choose from: {', '.join(choices)}", file=sys.stderr)
-        return 2
-    return importlib.import_module(choices[argv[0]][0]).main(list(argv[1:]))
+def parse(dataclass_types, prog: str, argv: Sequence[str], description: str = ""):
+    """`dataclass_parser` + `parse_args`, for a command that builds its parser in one go."""
+    return parse_args(dataclass_parser(dataclass_types, prog, description), argv)

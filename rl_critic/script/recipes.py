@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-CLONE = Path(__file__).resolve().parents[1] / "recipes"
+CLONE = Path(__file__).resolve().parents[2] / "recipes"
 INSTALLED = Path(sys.prefix) / "share" / "rl-critic" / "recipes"
 
 

@@ -1,0 +1,88 @@
+"""Running a script's `main(argv)` the way every rl-critic command runs: bad input (a missing folder, an
+unknown name, a full disk) ends with one line on stderr, `rl-critic NAME: error: ...`, and a non-zero exit;
+set `RL_CRITIC_DEBUG=1` to see the traceback instead.
+
+Below `cli/`, so that `python -m rl_critic.train.<method>` (what `accelerate launch -m` runs) gives the same
+one-line errors as `rl-critic train <method>` without importing the command line.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+
+from data_converters.errors import UserError
+
+
+def run_module(name: str, main_function: Callable[[list[str]], int | None], argv: Sequence[str] | None = None) -> int:
+    """Call `main_function(argv)` with the CLI's error handling (also for `python -m rl_critic.train.<method>`)."""
+    argv = sys.argv[1:] if argv is None else argv
+    quiet_optional_kernel_warnings()
+    try:
+        return int(main_function(list(argv)) or 0)
+    except (UserError, OSError) as err:  # OSError: missing, not-a-folder, permission, disk full (ENOSPC), ...
+        if os.environ.get("RL_CRITIC_DEBUG"):
+            raise
+        message = str(err) if isinstance(err, UserError) else _os_error_line(err)
+        return _fail(name, f"error: {message}", 1)
+    except KeyboardInterrupt:
+        return _fail(name, "interrupted", 130)
+    except Exception as err:
+        cause = _storage_failure(err)
+        if cause is None or os.environ.get("RL_CRITIC_DEBUG"):
+            raise
+        return _fail(name, f"error: {cause}", 1)
+
+
+def run_script(name: str, make_parser: Callable, main: Callable, argv: Sequence[str] | None = None) -> int:
+    """A TRL-style script (`make_parser()` + `main(*parsed args)`) run with `run_module`'s error handling: what
+    `python -m rl_critic.train.<method>` and `rl-critic train <method>` both do."""
+    from rl_critic.script.parsing import parse_args
+
+    return run_module(name, lambda args: main(*parse_args(make_parser(), args)), argv)
+
+
+def _fail(name: str, message: str, code: int) -> int:
+    """Print the one line, last: progress bars the failure left open are closed first (tqdm would redraw
+    them below it when collected)."""
+    tqdm_module = sys.modules.get("tqdm.std")
+    for bar in list(getattr(getattr(tqdm_module, "tqdm", None), "_instances", ())):
+        bar.close()
+    print(f"rl-critic {name}: {message}", file=sys.stderr)
+    return code
+
+
+# A full disk, a quota or a file-size limit: libraries (datasets, pyarrow, safetensors) wrap these in their own
+# exceptions, but to the user they are all "the output could not be written".
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+
+
+def _storage_failure(err: BaseException) -> str | None:
+    """The one line for an exception caused (anywhere in its chain) by a storage failure, else None."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in _STORAGE_ERRNOS:
+            return _os_error_line(err)
+        code = re.search(r"\(os error (\d+)\)", str(err))  # safetensors (Rust) reports the errno in its text
+        if code and int(code.group(1)) in _STORAGE_ERRNOS:
+            return f"{os.strerror(int(code.group(1)))} (while writing weights)"
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _os_error_line(err: OSError) -> str:
+    """`No space left on device: /data/out/.x.partial-...`: what failed and on which file, in one line."""
+    where = f": {err.filename}" if err.filename else " (while writing)" if err.errno in _STORAGE_ERRNOS else ""
+    return f"{err.strerror or str(err).splitlines()[0]}{where}"
+
+
+def quiet_optional_kernel_warnings() -> None:
+    """bitsandbytes warns at import, on every CPU run, that an optional `kernels` package is missing (its CPU
+    4-bit path works without it); TRL and peft import it, so every command would start with that line."""
+    import logging
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
