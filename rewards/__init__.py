@@ -18,25 +18,26 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from rewards.accuracy import answer_accuracy_reward, make_answer_accuracy_reward
-from rewards.critic import critic_reward, make_critic_reward
-from rewards.format import format_reward, make_format_reward
-from rewards.pointwise import make_pointwise_reward, pointwise_reward
-from rewards.preference import make_preference_reward, normalise_preference, preference_reward
+from rewards.accuracy import AnswerAccuracyReward, answer_accuracy_reward
+from rewards.critic import CriticReward, critic_reward
+from rewards.format import FormatReward, format_reward
+from rewards.pointwise import PointwiseReward, pointwise_reward
+from rewards.preference import PreferenceReward, normalise_preference, preference_reward
 
-# name -> factory; each factory's keyword arguments are that reward's options.
-FACTORIES: dict[str, Callable[..., Callable]] = {
-    "critic": make_critic_reward,
-    "format": make_format_reward,
-    "preference": make_preference_reward,
-    "pointwise": make_pointwise_reward,
-    "answer_accuracy": make_answer_accuracy_reward,
+# name -> reward class; its keyword arguments are that reward's options. Classes, not closures, so that every
+# reward (the default instances and the ones built with options) pickles.
+REWARDS: dict[str, type] = {
+    "critic": CriticReward,
+    "format": FormatReward,
+    "preference": PreferenceReward,
+    "pointwise": PointwiseReward,
+    "answer_accuracy": AnswerAccuracyReward,
 }
 ALIASES = {"accuracy": "answer_accuracy", "r1": "critic"}
 
 
 def names() -> list[str]:
-    return sorted(FACTORIES) + sorted(ALIASES)
+    return sorted(REWARDS) + sorted(ALIASES)
 
 
 def import_object(dotted: str):
@@ -50,9 +51,9 @@ def import_object(dotted: str):
 
 def get(name: str, **options) -> Callable:
     """A reward function by registry name (with options), or by dotted import path (`pkg.module.fn`)."""
-    key = ALIASES.get(name, name.removesuffix("_reward") if name.removesuffix("_reward") in FACTORIES else name)
-    if key in FACTORIES:
-        return FACTORIES[key](**options)
+    key = ALIASES.get(name, name.removesuffix("_reward") if name.removesuffix("_reward") in REWARDS else name)
+    if key in REWARDS:
+        return REWARDS[key](**options)
     if "." in name:
         if options:
             raise ValueError(f"options are only supported for registered rewards, not {name!r}")
@@ -97,7 +98,12 @@ def resolve(reward_specs: list[str] | str) -> list[Callable]:
 
 
 __all__ = [
-    "FACTORIES",
+    "REWARDS",
+    "AnswerAccuracyReward",
+    "CriticReward",
+    "FormatReward",
+    "PointwiseReward",
+    "PreferenceReward",
     "answer_accuracy_reward",
     "critic_reward",
     "format_reward",

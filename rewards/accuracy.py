@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from rewards.text import completion_text, final_answer, unwrap_latex
@@ -68,15 +67,15 @@ def answer_accuracy(text: str, solution: Any) -> float | None:
     return 1.0 if verify(gold_parsed, _parse_math(answer, timeout), timeout_seconds=timeout) else 0.0
 
 
-def make_answer_accuracy_reward() -> Callable[..., list[float | None]]:
+class AnswerAccuracyReward:
     """A TRL reward: 1.0 when the completion's final answer matches `solution` (see `answer_accuracy`)."""
 
-    def answer_accuracy_reward(prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
+    __name__ = "answer_accuracy_reward"
+
+    def __call__(self, prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
         for name in ("math_verify.parser", "math_verify.grader"):
             logging.getLogger(name).setLevel(logging.ERROR)
         return [answer_accuracy(completion_text(c), s) for c, s in zip(completions or [], solution or [])]
 
-    return answer_accuracy_reward
 
-
-answer_accuracy_reward = make_answer_accuracy_reward()
+answer_accuracy_reward = AnswerAccuracyReward()

@@ -11,7 +11,6 @@ row from the converted dataset's `task` column (or, without it, from a non-empty
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from rewards.format import format_ok
@@ -20,19 +19,30 @@ from rewards.preference import preference_accuracy
 from rewards.text import completion_text, last_boxed
 
 
-def make_critic_reward(
-    accuracy_weight: float = 0.9,
-    format_weight: float = 0.1,
-    ties: str = "match",
-    pointwise_mode: str = "linear",
-    tolerance: float = 0.1,
-    single_think: bool = False,
-) -> Callable[..., list[float | None]]:
-    """A TRL reward combining accuracy and format; the weights must sum to 1 so rewards stay in [0, 1]."""
-    if abs(accuracy_weight + format_weight - 1.0) > 1e-9 or min(accuracy_weight, format_weight) < 0:
-        raise ValueError("accuracy_weight and format_weight must be >= 0 and sum to 1")
+class CriticReward:
+    """A TRL reward combining accuracy and format; the weights must sum to 1 so rewards stay in [0, 1].
 
-    def critic_reward(prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
+    A small class rather than a closure: instances pickle (multiprocessing data loaders, accelerate, Ray), and
+    the options are visible as attributes. `critic_reward` is the default instance."""
+
+    __name__ = "critic_reward"  # TRL names a reward's metrics after it
+
+    def __init__(
+        self,
+        accuracy_weight: float = 0.9,
+        format_weight: float = 0.1,
+        ties: str = "match",
+        pointwise_mode: str = "linear",
+        tolerance: float = 0.1,
+        single_think: bool = False,
+    ) -> None:
+        if abs(accuracy_weight + format_weight - 1.0) > 1e-9 or min(accuracy_weight, format_weight) < 0:
+            raise ValueError("accuracy_weight and format_weight must be >= 0 and sum to 1")
+        self.accuracy_weight, self.format_weight = accuracy_weight, format_weight
+        self.ties, self.pointwise_mode, self.tolerance = ties, pointwise_mode, tolerance
+        self.single_think = single_think
+
+    def __call__(self, prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
         n = len(completions or [])
         tasks = kwargs.get("task") or [None] * n
         scales = kwargs.get("scale") or [None] * n
@@ -45,14 +55,17 @@ def make_critic_reward(
             answer = last_boxed(text)  # the box only, as the official reward: no `<answer>` tag
             answers.append((answer or "")[:40])
             if (task == "pointwise") if task else bool(scale):
-                accuracy = pointwise_accuracy(answer, label, scale, pointwise_mode, tolerance)
+                accuracy = pointwise_accuracy(answer, label, scale, self.pointwise_mode, self.tolerance)
             else:
-                accuracy = preference_accuracy(answer, label, ties)
-            formatted = float(format_ok(text, single_think=single_think))
+                accuracy = preference_accuracy(answer, label, self.ties)
+            formatted = float(format_ok(text, single_think=self.single_think))
             formats.append(formatted)
             if accuracy is not None:
                 accuracies.append(accuracy)
-            rewards.append(None if accuracy is None else accuracy_weight * accuracy + format_weight * formatted)
+            weighted = (
+                self.accuracy_weight * accuracy + self.format_weight * formatted if accuracy is not None else None
+            )
+            rewards.append(weighted)
         if kwargs.get("log_extra") is not None:
             kwargs["log_extra"]("critic_answer", answers)
         if kwargs.get("log_metric") is not None and formats:
@@ -62,7 +75,5 @@ def make_critic_reward(
                 kwargs["log_metric"]("critic/accuracy", sum(accuracies) / len(accuracies))
         return rewards
 
-    return critic_reward
 
-
-critic_reward = make_critic_reward()
+critic_reward = CriticReward()

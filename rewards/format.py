@@ -8,7 +8,6 @@ starts with `<think>`, has a `</think>` after it, a `\\boxed{` after that, and a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from rewards.text import BOXED, collapse_tag_spaces, completion_text
@@ -34,7 +33,7 @@ def answer_tag_format_ok(text: str) -> bool:
 
 
 def format_ok(text: str, *, single_think: bool = False, answer_tag: bool = False) -> bool:
-    """Whether one completion has the required format (see `make_format_reward` for the options)."""
+    """Whether one completion has the required format (see `FormatReward` for the options)."""
     if not single_think and official_format_ok(text):
         # Collapsing only deletes whitespace, never inside a tag or `\\boxed{`: what passes before
         # collapsing passes after, so the common well-formed case skips it.
@@ -45,22 +44,26 @@ def format_ok(text: str, *, single_think: bool = False, answer_tag: bool = False
     return official_format_ok(text) or (answer_tag and answer_tag_format_ok(text))
 
 
-def make_format_reward(single_think: bool = False, answer_tag: bool = False) -> Callable[..., list[float]]:
-    """A TRL reward: 1.0 for the right format, else 0.0.
+class FormatReward:
+    """A TRL reward: 1.0 for the right format, else 0.0 (a picklable class, like every reward here).
 
     single_think: require exactly one `<think>` block (models sometimes re-open thinking after answering).
     answer_tag: also accept `<think>...</think><answer>...</answer>` without a box.
     """
 
-    def format_reward(prompts=None, completions=None, completion_ids=None, **kwargs: Any) -> list[float]:
+    __name__ = "format_reward"
+
+    def __init__(self, single_think: bool = False, answer_tag: bool = False) -> None:
+        self.single_think, self.answer_tag = single_think, answer_tag
+
+    def __call__(self, prompts=None, completions=None, completion_ids=None, **kwargs: Any) -> list[float]:
         texts = [completion_text(c) for c in completions or []]
-        rewards = [1.0 if format_ok(t, single_think=single_think, answer_tag=answer_tag) else 0.0 for t in texts]
+        options = {"single_think": self.single_think, "answer_tag": self.answer_tag}
+        rewards = [1.0 if format_ok(text, **options) else 0.0 for text in texts]
         log_metric = kwargs.get("log_metric")
         if log_metric is not None and rewards:
             log_metric("format/ok_rate", sum(rewards) / len(rewards))
         return rewards
 
-    return format_reward
 
-
-format_reward = make_format_reward()
+format_reward = FormatReward()

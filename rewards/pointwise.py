@@ -8,7 +8,6 @@ distance is measured as a fraction of the row's range (the `scale` column, `"0-1
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from rewards.text import completion_text, final_answer, unwrap_latex
@@ -70,24 +69,27 @@ def pointwise_accuracy(
     return score_closeness(parse_score(answer), label, low, high, mode, tolerance)
 
 
-def make_pointwise_reward(mode: str = "linear", tolerance: float = 0.1) -> Callable[..., list[float | None]]:
+class PointwiseReward:
     """A TRL reward for score targets (`solution` = the score, `scale` = its range).
 
     mode: `"linear"` (1 - |boxed - label| / range) or `"band"` (1 within `tolerance` x range, else 0).
     Rows whose label is not a number return None.
     """
-    if mode not in ("linear", "band"):
-        raise ValueError(f"mode must be 'linear' or 'band', not {mode!r}")
 
-    def pointwise_reward(prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
+    __name__ = "pointwise_reward"
+
+    def __init__(self, mode: str = "linear", tolerance: float = 0.1) -> None:
+        if mode not in ("linear", "band"):
+            raise ValueError(f"mode must be 'linear' or 'band', not {mode!r}")
+        self.mode, self.tolerance = mode, tolerance
+
+    def __call__(self, prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
         scales = kwargs.get("scale") or [None] * len(solution or [])
         answers = [final_answer(completion_text(c)) for c in completions or []]
         return [
-            pointwise_accuracy(a, label, scale, mode, tolerance)
-            for a, label, scale in zip(answers, solution or [], scales)
+            pointwise_accuracy(answer, label, scale, self.mode, self.tolerance)
+            for answer, label, scale in zip(answers, solution or [], scales)
         ]
 
-    return pointwise_reward
 
-
-pointwise_reward = make_pointwise_reward()
+pointwise_reward = PointwiseReward()

@@ -10,50 +10,17 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable
 from typing import Any
 
 from rewards.text import completion_text, final_answer, unwrap_latex
 
-_FILLER = {
-    "the",
-    "response",
-    "responses",
-    "answer",
-    "answers",
-    "output",
-    "assistant",
-    "option",
-    "choice",
-    "candidate",
-    "model",
-    "is",
-    "are",
-    "was",
-    "better",
-    "best",
-    "winner",
-    "wins",
-    "preferred",
-    "more",
-    "accurate",
-    "helpful",
-    "correct",
-    "right",
-    "good",
-    "final",
-    "verdict",
-    "my",
-    "choose",
-    "prefer",
-    "select",
-    "so",
-    "therefore",
-    "overall",
-    "an",
-    "of",
-    "number",
-}
+_FILLER = set(
+    (
+        "the response responses answer answers output assistant option choice candidate model is are was "
+        "better best winner wins preferred more accurate helpful correct right good final verdict my choose "
+        "prefer select so therefore overall an of number"
+    ).split()
+)
 _STRONG = {
     "1": "1",
     "first": "1",
@@ -119,21 +86,24 @@ def preference_accuracy(answer: str | None, label_text: Any, ties: str = "match"
     return 1.0 if normalise_preference(answer) == label else 0.0
 
 
-def make_preference_reward(ties: str = "match") -> Callable[..., list[float | None]]:
+class PreferenceReward:
     """A TRL reward: 1.0 when the boxed verdict equals the `solution` label, else 0.0.
 
     ties: `"match"` (a tie label needs a tie verdict) or `"skip"` (tie rows return None, which TRL skips).
     Rows whose `solution` is not a preference label return None.
     """
-    if ties not in ("match", "skip"):
-        raise ValueError(f"ties must be 'match' or 'skip', not {ties!r}")
 
-    def preference_reward(prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
+    __name__ = "preference_reward"
+
+    def __init__(self, ties: str = "match") -> None:
+        if ties not in ("match", "skip"):
+            raise ValueError(f"ties must be 'match' or 'skip', not {ties!r}")
+        self.ties = ties
+
+    def __call__(self, prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
         answers = [final_answer(completion_text(c)) for c in completions or []]
         _log(kwargs, [normalise_preference(a) for a in answers])
-        return [preference_accuracy(a, label, ties) for a, label in zip(answers, solution or [])]
-
-    return preference_reward
+        return [preference_accuracy(a, label, self.ties) for a, label in zip(answers, solution or [])]
 
 
 def _log(kwargs: dict[str, Any], verdicts: list[str | None]) -> None:
@@ -143,4 +113,4 @@ def _log(kwargs: dict[str, Any], verdicts: list[str | None]) -> None:
         kwargs["log_metric"]("preference/unparsed_rate", sum(v is None for v in verdicts) / len(verdicts))
 
 
-preference_reward = make_preference_reward()
+preference_reward = PreferenceReward()

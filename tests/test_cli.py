@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from data_converters.errors import UserError
 from rl_critic import __version__
 from rl_critic.cli import COMMANDS, main
 
@@ -79,10 +80,10 @@ SPELLINGS = {
     "train sft": ("max_steps", "7"),
     "train dpo": ("max_length", "77"),
     "train grpo": ("num_generations", "4"),
-    "train critic-dpo": ("num_candidates", "3"),
+    "train critic-dpo": ("critic_max_new_tokens", "3"),
     "best-of-n": ("max_new_tokens", "5"),
     "eval critic": ("max_new_tokens", "5"),
-    "eval policy": ("best_of_n", "3"),
+    "eval policy": ("max_new_tokens", "3"),
     "convert": ("dataset_config", "pairwise"),
     "make-synthetic": ("tie_rate", "0.25"),
     "make-pairs": ("pairs_per_question", "2"),
@@ -125,6 +126,50 @@ def test_snake_kebab_and_yaml_spellings_agree(command, tmp_path):
     ]
     values = [_field(parsed, name) for parsed in readings]
     assert values[0] == values[1] == values[2] and str(values[0]).lower() == value
+
+
+# One name per idea across commands; each old name (the left side) still parses, into the new field.
+RENAMED = [
+    ("train critic-dpo", "num_candidates", "n", "3"),
+    ("train critic-dpo", "max_questions", "limit", "2"),
+    ("train critic-dpo", "sample_temperature", "temperature", "0.5"),
+    ("train critic-dpo", "sample_top_p", "top_p", "0.5"),
+    ("train critic-dpo", "sample_max_new_tokens", "max_new_tokens", "9"),
+    ("train critic-dpo", "generation_batch_size", "batch_size", "3"),
+    ("train critic-dpo", "judge_max_new_tokens", "critic_max_new_tokens", "9"),
+    ("train critic-dpo", "critic_judge", "critic_class", "tests.helpers.LengthJudge"),
+    ("best-of-n", "judge_temperature", "critic_temperature", "0.5"),
+    ("best-of-n", "judge_instruction", "critic_instruction", "Which?"),
+    ("eval policy", "best_of_n", "n", "3"),
+    ("train sft", "max_train_samples", "limit", "4"),
+    ("train grpo", "max_train_samples", "limit", "4"),
+    ("generate", "num_return_sequences", "n", "2"),
+]
+
+
+@pytest.mark.parametrize(("command", "old", "new", "value"), RENAMED, ids=lambda x: str(x))
+def test_old_names_parse_into_the_new_field_on_the_command_line_and_in_yaml(command, old, new, value, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"{old}: {value}\n")
+    readings = [
+        _parse(command, [f"--{new}", value]),
+        _parse(command, [f"--{old}", value]),
+        _parse(command, [f"--{old.replace('_', '-')}", value]),
+        _parse(command, ["--config", str(config)]),
+    ]
+    values = [_field(parsed, new) for parsed in readings]
+    assert len(set(map(str, values))) == 1 and str(values[0]) == value
+    assert not any(hasattr(instance, old) for parsed in readings for instance in parsed)
+
+
+def test_yaml_takes_every_command_line_spelling_and_refuses_a_field_set_twice(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("model: tiny-llava_onevision\nmax-steps: 3\n")  # `--model` is model_name_or_path's alias
+    parsed = _parse("train sft", ["--config", str(config)])
+    assert _field(parsed, "model_name_or_path") == "tiny-llava_onevision" and _field(parsed, "max_steps") == 3
+    config.write_text("n: 3\nnum_candidates: 4\n")
+    with pytest.raises(UserError, match="the config file sets n twice \\(as n and as num_candidates\\)"):
+        _parse("train critic-dpo", ["--config", str(config)])
 
 
 @pytest.mark.parametrize("command", sorted(RUNNABLE))
@@ -181,8 +226,8 @@ def test_inference_commands_take_every_loader_option():
         True,
     )
     assert model_args.load_in_4bit and model_args.model_revision == "v1" and model_args.model_name_or_path == "tiny"
-    judge_args = _parse("best-of-n", ["--critic", "tiny-llava_onevision"])[1]
-    assert judge_args.critic_model == "tiny-llava_onevision"
+    critic_args = _parse("best-of-n", ["--critic", "tiny-llava_onevision"])[1]
+    assert critic_args.critic_model == "tiny-llava_onevision"
 
 
 def _error_line(capsys, argv: list[str], code: int = 1) -> str:

@@ -17,15 +17,15 @@ from rl_critic.train.critic_dpo import main, make_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = [
-    "--num_candidates",
+    "--n",
     "3",
-    "--sample_max_new_tokens",
+    "--max_new_tokens",
     "12",
-    "--judge_max_new_tokens",
+    "--critic_max_new_tokens",
     "6",
     "--per_device_train_batch_size",
     "2",
-    "--max_questions",
+    "--limit",
     "3",
 ]
 
@@ -71,7 +71,7 @@ def test_two_rounds_with_a_tiny_critic_model_write_every_file(tmp_path):
 
 def test_scripted_judge_preferences_train_the_policy_and_a_run_resumes(tmp_path):
     out = tmp_path / "run"
-    assert _run(out, "--critic_judge", "tests.helpers.LengthJudge", "--rounds", "1") == 0
+    assert _run(out, "--critic_class", "tests.helpers.LengthJudge", "--rounds", "1") == 0
     summary = json.loads((out / "round_1" / "summary.json").read_text())
     assert summary["preferences"] > 0 and summary["train_loss"] is not None
     base = load_file(str(ensure_tiny_model("qwen2_5_vl") / "model.safetensors"))
@@ -87,15 +87,15 @@ def test_scripted_judge_preferences_train_the_policy_and_a_run_resumes(tmp_path)
     finished = (out / "round_1" / "summary.json").stat().st_mtime_ns
     (out / "round_2").mkdir()
     (out / "round_2" / "candidates.jsonl").write_text("half-written\n")
-    assert _run(out, "--critic_judge", "tests.helpers.LengthJudge", "--rounds", "2") == 0
+    assert _run(out, "--critic_class", "tests.helpers.LengthJudge", "--rounds", "2") == 0
     assert (out / "round_1" / "summary.json").stat().st_mtime_ns == finished
     second = json.loads((out / "round_2" / "summary.json").read_text())
     assert second["policy"] == str(out / "round_1" / "model") and second["questions"] == 3
     assert "half-written" not in (out / "round_2" / "candidates.jsonl").read_text()
     # Re-run with other settings: the stored ones differ, so round 1 is not silently reused.
-    assert second["settings"]["num_candidates"] == 3 and "rounds" not in second["settings"]
-    with pytest.raises(UserError, match=r"round_1 was made with other settings \(num_candidates 3 -> 2"):
-        _run(out, "--critic_judge", "tests.helpers.LengthJudge", "--rounds", "3", "--num_candidates", "2")
+    assert second["settings"]["n"] == 3 and "rounds" not in second["settings"]
+    with pytest.raises(UserError, match=r"round_1 was made with other settings \(n 3 -> 2"):
+        _run(out, "--critic_class", "tests.helpers.LengthJudge", "--rounds", "3", "--n", "2")
     assert (out / "round_1" / "summary.json").stat().st_mtime_ns == finished and not (out / "round_3").exists()
 
 
@@ -111,11 +111,11 @@ def test_bad_judge_and_questions_are_clean_errors(tmp_path, capsys):
             recipe,
             "--output_dir",
             str(tmp_path),
-            "--critic_judge",
+            "--critic_class",
             "tests.helpers.NoSuchJudge",
         ]
     )
-    assert code == 1 and "cannot import critic_judge" in capsys.readouterr().err
+    assert code == 1 and "cannot import critic_class" in capsys.readouterr().err
     (tmp_path / "q.jsonl").write_text(json.dumps({"id": "x", "question": ""}) + "\n")
     code = cli(
         [

@@ -188,7 +188,7 @@ def test_cli_writes_reports(eval_sets, tmp_path):
         str(out),
         "--max_new_tokens",
         "4",
-        "--best_of_n",
+        "--n",
         "3",
     ]
     result = subprocess.run(command, capture_output=True, text=True)

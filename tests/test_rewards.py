@@ -419,3 +419,29 @@ def test_grpo_recipe_with_reward_options_and_weights_parses_and_bad_options_are_
     )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "does not take these options" in err
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "critic",
+        "critic:format_weight=0.2,accuracy_weight=0.8",
+        "format:single_think=true",
+        "preference:ties=skip",
+        "pointwise:mode=band",
+        "answer_accuracy",
+        "r1",
+    ],
+)
+def test_every_registered_reward_pickles_and_scores_the_same_after(spec):
+    """Rewards are small classes, not closures (as TRL's own): they cross process boundaries."""
+    import pickle
+
+    [function] = rewards.resolve([spec])
+    restored = pickle.loads(pickle.dumps(function))
+    completions = [[{"role": "assistant", "content": "<think>x</think>\\boxed{1}"}], "\\boxed{2}", "7"]
+    columns = {"solution": ["1", "1", "7"], "task": ["pairwise", "pairwise", "pointwise"], "scale": ["", "", "1-10"]}
+    assert restored(prompts=[""] * 3, completions=completions, **columns) == function(
+        prompts=[""] * 3, completions=completions, **columns
+    )
+    assert restored.__name__ == function.__name__ and vars(restored) == vars(function)

@@ -310,8 +310,8 @@ def test_every_recipe_parses(recipe):
     if name in ("critic_dpo", "dpo") and "7b" in recipe.parent.name:  # LLaVA-Critic 4.3: DPO beta 0.1, lr 5e-7
         assert training_args.beta == 0.1 and training_args.learning_rate == (5e-6 if "lora" in recipe.stem else 5e-7)
     if name == "critic_dpo" and "7b" in recipe.parent.name:
-        assert (script_args.num_candidates, script_args.rounds) == (5, 3)
-        assert (script_args.sample_temperature, script_args.sample_top_p) == (0.7, 0.9)
+        assert (script_args.n, script_args.rounds) == (5, 3)
+        assert (script_args.temperature, script_args.top_p) == (0.7, 0.9)
         assert parsed[1].critic_model  # a separate critic model
     if name == "dpo" and "lora" in recipe.stem:
         assert model_args.use_peft and model_args.load_in_4bit == ("qlora" in recipe.stem)
@@ -379,7 +379,7 @@ def test_preflight_warns_when_prompts_exceed_the_budget(data, caplog):
     from rl_critic.models.loader import load_processor
     from rl_critic.train.common import TrainScriptArguments, load_train_dataset, preflight
 
-    dataset = load_train_dataset(TrainScriptArguments(dataset_name=data["sft"], max_train_samples=4))
+    dataset = load_train_dataset(TrainScriptArguments(dataset_name=data["sft"], limit=4))
     with caplog.at_level("WARNING", logger="rl_critic"):
         preflight(dataset, load_processor("tiny"), "messages", 2048, 4, "max_length")
         assert not caplog.records

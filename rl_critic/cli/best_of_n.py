@@ -21,7 +21,7 @@ from typing import Any
 
 from data_converters.errors import UserError
 from rl_critic.cli.dispatch import docstring_summary
-from rl_critic.critique.pipeline import JudgeArguments
+from rl_critic.critique.critic import CriticArguments
 from rl_critic.critique.strategies import STRATEGIES
 from rl_critic.models.loader import InferenceModelArguments
 from rl_critic.script.parsing import parse
@@ -45,30 +45,33 @@ class BestOfNArguments:
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
 
 
-ARGUMENTS = (BestOfNArguments, JudgeArguments, InferenceModelArguments)
+ARGUMENTS = (BestOfNArguments, CriticArguments, InferenceModelArguments)
 
 
 def main(argv: list[str]) -> int:
-    args, judge_args, model_args = parse(ARGUMENTS, "rl-critic best-of-n", argv, docstring_summary(__doc__))
+    args, critic_args, model_args = parse(ARGUMENTS, "rl-critic best-of-n", argv, docstring_summary(__doc__))
     from data_converters.files import check_output_file
 
     check_output_file(args.out)  # before the model loads, not after the work
     from transformers import set_seed
 
     from data_converters.files import staged_file
+    from rl_critic.critique.critic import build_judge
     from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.journal import Journal
-    from rl_critic.critique.pipeline import BestOfN, answer_all, build_judge, run_settings
+    from rl_critic.critique.pipeline import BestOfN, answer_all, run_settings
     from rl_critic.critique.questions import read_rows
     from rl_critic.critique.strategies import JUDGED_STRATEGIES
     from rl_critic.models.loader import load_model_and_processor
 
     set_seed(args.seed)
     rows = read_rows(args.input, args.limit)
-    journal = Journal(args.out, run_settings(args, judge_args, model_args, source=args.input))
+    journal = Journal(args.out, run_settings(args, critic_args, model_args, source=args.input))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     policy = load_model_and_processor(model_args)
-    judge = build_judge(judge_args, model_args, args.batch_size, policy) if args.strategy in JUDGED_STRATEGIES else None
+    judge = (
+        build_judge(critic_args, model_args, args.batch_size, policy) if args.strategy in JUDGED_STRATEGIES else None
+    )
     sampling = SamplingSettings(
         max_new_tokens=args.max_new_tokens,
         do_sample=True,

@@ -1,7 +1,7 @@
 """`rl-critic eval {critic,policy}`: measure a critic against human labels, or a policy against answers.
 
     rl-critic eval critic --model M --data DIR --out report.json [--swap] [--blank_image]
-    rl-critic eval policy --model M --data questions.jsonl --out report.json [--best_of_n 8 --strategy knockout]
+    rl-critic eval policy --model M --data questions.jsonl --out report.json [--n 8 --strategy knockout]
 
 `eval critic` reads the `eval` output of `rl-critic convert` (any benchmark source); both write
 `report.json`, `report.md` and `report.judgments.jsonl` (every judgment) beside each other, named after --out.

@@ -1,6 +1,6 @@
 """`rl-critic eval policy`: a policy's answers against reference answers, optionally through best-of-N.
 
-Plain accuracy with one candidate per question; with `--best_of_n N`, the pick of a critic next to the
+Plain accuracy with one candidate per question; with `--n N`, the pick of a critic next to the
 first sample, the majority vote and the oracle (LLaVA-Critic-R1's test-time comparison). Finished questions
 are kept in `.OUT.journal.jsonl` as they finish; the same command after a kill goes on from there.
 """
@@ -12,32 +12,35 @@ from dataclasses import dataclass, field
 from data_converters.errors import UserError
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
-from rl_critic.critique.pipeline import JudgeArguments
+from rl_critic.critique.critic import CriticArguments
 from rl_critic.critique.strategies import STRATEGIES
 from rl_critic.models.loader import InferenceModelArguments
-from rl_critic.script.parsing import parse
+from rl_critic.script.parsing import parse, renamed
 
 
 @dataclass
 class EvalPolicyArguments(EvalArguments):
-    best_of_n: int = field(default=1, metadata={"help": "Candidates per question."})
-    strategy: str = field(default="knockout", metadata={"help": "Selection with best_of_n.", "choices": STRATEGIES})
+    n: int = field(
+        default=1, metadata={"help": "Candidates per question (best-of-n when > 1).", "aliases": renamed("best_of_n")}
+    )
+    strategy: str = field(default="knockout", metadata={"help": "Selection when n > 1.", "choices": STRATEGIES})
     chunk: int = field(default=8, metadata={"help": "Questions judged together per round."})
 
 
-ARGUMENTS = (EvalPolicyArguments, JudgeArguments, InferenceModelArguments)
+ARGUMENTS = (EvalPolicyArguments, CriticArguments, InferenceModelArguments)
 
 
 def main(argv: list[str]) -> int:
-    args, judge_args, model_args = parse(ARGUMENTS, "rl-critic eval policy", argv, docstring_summary(__doc__))
+    args, critic_args, model_args = parse(ARGUMENTS, "rl-critic eval policy", argv, docstring_summary(__doc__))
     from rl_critic.evaluation.report import check_report_paths, report_paths
 
     check_report_paths(args.out)  # before the model loads, not after the work
     from transformers import set_seed
 
+    from rl_critic.critique.critic import build_judge
     from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.journal import Journal
-    from rl_critic.critique.pipeline import BestOfN, answer_all, build_judge, run_settings
+    from rl_critic.critique.pipeline import BestOfN, answer_all, run_settings
     from rl_critic.critique.questions import read_rows
     from rl_critic.critique.strategies import JUDGED_STRATEGIES
     from rl_critic.evaluation.policy import policy_report
@@ -51,20 +54,20 @@ def main(argv: list[str]) -> int:
             "accuracy against it: the report would be empty (`best-of-n` samples and picks without "
             "one)"
         )
-    journal = Journal(report_paths(args.out)[0], run_settings(args, judge_args, model_args, source=args.data))
+    journal = Journal(report_paths(args.out)[0], run_settings(args, critic_args, model_args, source=args.data))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     policy = load_model_and_processor(model_args)
-    judged = args.best_of_n > 1 and args.strategy in JUDGED_STRATEGIES
-    judge = build_judge(judge_args, model_args, args.batch_size, policy) if judged else None
+    judged = args.n > 1 and args.strategy in JUDGED_STRATEGIES
+    judge = build_judge(critic_args, model_args, args.batch_size, policy) if judged else None
     sampling = (
         sampling_settings(args)
-        if args.best_of_n == 1
+        if args.n == 1
         else SamplingSettings(
             max_new_tokens=args.max_new_tokens,
             do_sample=True,
             temperature=args.temperature or 1.0,
             top_p=args.top_p if args.temperature else 0.99,
-            num_return_sequences=args.best_of_n,
+            num_return_sequences=args.n,
         )
     )
     best_of_n = BestOfN(policy, judge, sampling, args.strategy, batch_size=args.batch_size)
@@ -78,7 +81,7 @@ def main(argv: list[str]) -> int:
         args.seed,
         f"answering {len(rows)} questions",
     )
-    report = policy_report(records, args.strategy, args.best_of_n)
+    report = policy_report(records, args.strategy, args.n)
     if not report["questions"]:
         journal.remove()
         raise UserError(f"no usable question in {args.data}")

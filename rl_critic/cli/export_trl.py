@@ -61,7 +61,7 @@ def trl_reward(spec: str) -> str:
     if "." in name:
         return name
     key = rewards.ALIASES.get(name, name)
-    if key not in rewards.FACTORIES:
+    if key not in rewards.REWARDS:
         raise ValueError(f"unknown reward {name!r}")
     return f"rewards.{key}_reward"
 

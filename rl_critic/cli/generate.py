@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.models.loader import InferenceModelArguments
-from rl_critic.script.parsing import parse
+from rl_critic.script.parsing import parse, renamed
 
 
 @dataclass
@@ -27,7 +27,7 @@ class GenerateArguments:
     do_sample: bool = field(default=False, metadata={"help": "Sample instead of greedy decoding."})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (with --do_sample)."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass (with --do_sample)."})
-    num_return_sequences: int = field(default=1, metadata={"help": "Completions to return."})
+    n: int = field(default=1, metadata={"help": "Completions to return.", "aliases": renamed("num_return_sequences")})
     seed: int = field(default=0, metadata={"help": "Random seed for sampling."})
     json: bool = field(default=False, metadata={"help": "Print one JSON object instead of plain text."})
 
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
         do_sample=gen_args.do_sample,
         temperature=gen_args.temperature,
         top_p=gen_args.top_p,
-        num_return_sequences=gen_args.num_return_sequences,
+        num_return_sequences=gen_args.n,
     )
     start = time.perf_counter()
     [completions] = generate(model, processor, [conversation], [images], settings)

@@ -118,7 +118,7 @@ class Judge:
 class RandomJudge:
     """The control judge: a coin flip per pair, no model, no image. Whatever a policy gains from it is what
     *any* preference signal gives (more training on its own samples); a critic's effect is what it adds
-    on top. `--critic_judge rl_critic.critique.judge.RandomJudge`; the seed comes from
+    on top. `--critic_class rl_critic.critique.judge.RandomJudge`; the seed comes from
     `RL_CRITIC_RANDOM_JUDGE_SEED` (default 0), so a control run is repeatable."""
 
     def __init__(self, seed: int | None = None) -> None:

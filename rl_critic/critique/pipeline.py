@@ -2,8 +2,7 @@
 
 Self-critique best-of-N (`rl-critic best-of-n`), policy evaluation (`rl-critic eval policy`) and critic-DPO
 (`rl-critic train critic-dpo`) all do the same four things: read questions (unusable rows kept with
-their error), sample N candidates per question in batches, build a judge from the same `ModelArguments`
-as the policy (any checkpoint, dtype, attention, quantisation) plus judge decoding settings, and run a
+their error), sample N candidates per question in batches, build a judge (`critique.critic`), and run a
 selection strategy. They do it here, once.
 """
 
@@ -11,81 +10,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data_converters.errors import UserError
-from data_converters.prompts import PAIRWISE_INSTRUCTION, user_prompt
+from data_converters.prompts import user_prompt
 from rl_critic.critique.generation import SamplingSettings, TooLong, generate_counted
 from rl_critic.critique.journal import Journal
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.questions import Question, Row, load_question
 from rl_critic.critique.strategies import JUDGED_STRATEGIES, Problem, select
-
-
-@dataclass
-class JudgeArguments:
-    """Which critic judges and how it decodes (shared by every command that judges a policy's answers)."""
-
-    _argument_group_name = "critic (the judge)"
-
-    critic_model: str | None = field(
-        default=None,
-        metadata={
-            "help": "The critic: `tiny`, a checkpoint folder or a hub id, loaded with the same model "
-            "options as the policy. Default: the policy itself (self-critique).",
-            "aliases": ["--critic"],
-        },
-    )
-    critic_judge: str | None = field(
-        default=None,
-        metadata={
-            "help": "Instead of a critic model: dotted path to a judge class with the engine's `compare` "
-            "method (a rule-based or API judge)."
-        },
-    )
-    judge_max_new_tokens: int = field(default=512, metadata={"help": "Tokens per judgment."})
-    judge_temperature: float = field(default=0.0, metadata={"help": "0 = greedy judging, else sampled."})
-    judge_instruction: str | None = field(
-        default=None,
-        metadata={
-            "help": "Pairwise judge instruction (default: LLaVA-Critic's); use the one the critic was "
-            "trained with, e.g. make-synthetic --layout short's."
-        },
-    )
-
-
-def build_judge(
-    args: JudgeArguments,
-    model_args,
-    batch_size: int,
-    policy: tuple | None = None,
-    trust_remote_code: bool | None = None,
-):
-    """The judge `args` describe. The critic loads with `model_args` (only the name changed); when it is
-    the policy itself and `policy` (model, processor) is given, that model judges (self-critique)."""
-    if args.critic_judge:
-        from rewards import import_object
-
-        try:
-            return import_object(args.critic_judge)()
-        except (ImportError, AttributeError, ValueError, TypeError) as err:
-            raise UserError(f"cannot import critic_judge {args.critic_judge!r}: {err}") from err
-    from rl_critic.models.loader import load_model_and_processor
-
-    name = args.critic_model or model_args.model_name_or_path
-    if policy is not None and name == model_args.model_name_or_path:
-        model, processor = policy
-    else:
-        critic_args = replace(model_args, model_name_or_path=name)
-        model, processor = load_model_and_processor(critic_args, trust_remote_code=trust_remote_code)
-    settings = SamplingSettings(
-        max_new_tokens=args.judge_max_new_tokens,
-        do_sample=args.judge_temperature > 0,
-        temperature=args.judge_temperature or 1.0,
-    )
-    return Judge(model, processor, settings, batch_size, instruction=args.judge_instruction or PAIRWISE_INSTRUCTION)
 
 
 def sample_candidates(
@@ -113,7 +47,7 @@ class BestOfN:
     """Sample N answers per question with `policy` (model, processor), let `judge` pick one by `strategy`."""
 
     policy: tuple[Any, Any]
-    judge: Any  # a Judge, a judge-like object (`critic_judge`), or None for `first` / `majority`
+    judge: Any  # a Judge, a judge-like object (`critic_class`), or None for `first` / `majority`
     sampling: SamplingSettings
     strategy: str = "knockout"
     both_orders: bool = False  # knockout: each pair in both orders

@@ -21,38 +21,24 @@ from typing import Any
 from data_converters.errors import UserError
 from rewards.accuracy import answer_accuracy
 from rewards.text import completion_text
+from rl_critic.critique.critic import POLICY, CriticArguments, build_judge
 from rl_critic.critique.group_scores import SCHEDULES, score_groups
 from rl_critic.critique.strategies import Problem
 
-POLICY = "policy"  # critic_model value: judge with the policy being trained
-
 
 @dataclass
-class CriticRewardArguments:
-    """The `critic_judge` reward's critic (recipe fields of `rl-critic train grpo`)."""
+class CriticRewardArguments(CriticArguments):
+    """The `critic_judge` reward's critic (recipe fields of `rl-critic train grpo`): the judge's fields, plus how
+    each group of completions is judged."""
 
     _argument_group_name = "critic reward (reward_funcs: [critic_judge])"
 
-    critic_model: str | None = field(
-        default=None,
-        metadata={
-            "help": "The critic: `tiny`, a folder or a hub id, loaded once, frozen, on the policy's device. "
-            "Default: a frozen copy of the policy's starting checkpoint; `policy`: the policy being trained."
-        },
-    )
+    critic_batch_size: int | None = field(default=16, metadata={"help": "Judgments per generate call."})
     critic_schedule: str = field(
         default="round_robin", metadata={"help": "How a group is judged.", "choices": list(SCHEDULES)}
     )
     critic_both_orders: bool = field(
         default=True, metadata={"help": "Judge each pair in both orders (cancels the critic's position bias)."}
-    )
-    critic_max_new_tokens: int = field(default=512, metadata={"help": "Tokens per judgment (greedy)."})
-    critic_batch_size: int = field(default=16, metadata={"help": "Judgments per generate call."})
-    critic_dtype: str | None = field(
-        default=None, metadata={"help": "Critic dtype (default: bfloat16 on a GPU, else the policy's `dtype`)."}
-    )
-    critic_instruction: str | None = field(
-        default=None, metadata={"help": "Pairwise judge instruction (default: LLaVA-Critic's)."}
     )
 
 
@@ -71,31 +57,29 @@ class CriticJudgeReward:
         """Build the judge once: the live `policy` (critic_model `policy`), else a frozen critic on `device`."""
         import torch
 
-        from rl_critic.critique.pipeline import JudgeArguments, build_judge
         from rl_critic.models.loader import ModelArguments
 
         if self.args.critic_schedule not in SCHEDULES:
             raise UserError(f"critic_schedule must be one of {', '.join(SCHEDULES)}, not {self.args.critic_schedule!r}")
+        if self.args.critic_class:  # a rule-based or API judge: nothing to load onto a device
+            self.judge = build_judge(self.args, None, self.args.critic_batch_size)
+            return
         model_args = self.model_args or ModelArguments(model_name_or_path=os.environ.get("RL_CRITIC_CRITIC_MODEL"))
         name = self.args.critic_model or model_args.model_name_or_path
         if not name:
             raise UserError("critic_judge needs a critic: set critic_model (or RL_CRITIC_CRITIC_MODEL)")
-        judge_args = JudgeArguments(
-            critic_model=None if name == POLICY else name,
-            judge_max_new_tokens=self.args.critic_max_new_tokens,
-            judge_instruction=self.args.critic_instruction,
-        )
         if name == POLICY:
             if policy is None:
                 raise UserError("critic_model: policy needs the policy model (use rl-critic train grpo)")
             self.live_policy = True
             model_args = replace(model_args, model_name_or_path=POLICY)
-            self.judge = build_judge(judge_args, model_args, self.args.critic_batch_size, policy=(policy, processor))
+            critic_args = replace(self.args, critic_model=None)
+            self.judge = build_judge(critic_args, model_args, self.args.critic_batch_size, policy=(policy, processor))
             self.judge.skip_too_long = True  # a pair the critic cannot read is a counted tie, not a failed run
             return
         dtype = self.args.critic_dtype or ("bfloat16" if torch.cuda.is_available() else model_args.dtype)
-        critic_args = replace(model_args, model_name_or_path=name, dtype=dtype, use_peft=False)
-        self.judge = build_judge(judge_args, critic_args, self.args.critic_batch_size)
+        critic_args = replace(self.args, critic_model=name, critic_dtype=dtype)
+        self.judge = build_judge(critic_args, replace(model_args, use_peft=False), self.args.critic_batch_size)
         self.judge.skip_too_long = True
         model = self.judge.model
         model.eval().requires_grad_(False)

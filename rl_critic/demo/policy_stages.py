@@ -119,14 +119,14 @@ class PolicyStages:
             str(self.questions / "train.jsonl"),
             "--rounds",
             str(p.dpo_rounds),
-            "--max_questions",
+            "--limit",
             str(p.dpo_questions),
             "--seed",
             str(p.seed),
         ]
         runs = {
             "critic_dpo": [*common, "--critic_model", str(self.out / "final")],
-            "critic_dpo_random": [*common, "--critic_judge", RANDOM_JUDGE],
+            "critic_dpo_random": [*common, "--critic_class", RANDOM_JUDGE],
         }
         self.runner.run_parallel(
             [

@@ -172,6 +172,15 @@ def summary(plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_r
     }
 
 
+def recipe_setting(recipe: str, name: str) -> Any:
+    """A field of the demo recipe a stage ran with, so the report's prose says what the recipes decide."""
+    import yaml
+
+    from rl_critic.demo.critic_stages import RECIPES
+
+    return yaml.safe_load((RECIPES / recipe).read_text(encoding="utf-8"))[name]
+
+
 def write_report(
     out: Path, plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_rss_mb: float, date: str
 ) -> str:
@@ -185,6 +194,9 @@ def write_report(
     table, policy = accuracy_table(results), policy_table(results)
     sft, grpo = results["sft"], results["grpo"]
     gain = grpo["test"]["accuracy"] - results["answers"]["test"]["accuracy"]
+    answers = recipe_setting("critic_dpo_policy.yaml", "n")
+    group = recipe_setting("grpo_policy_critic.yaml", "num_generations")
+    by_round = json.dumps({name: run["test_by_round"] for name, run in results["critic_dpo"]["runs"].items()})
     stage_times = ["| stage | wall time |", "|---|---:|"]
     stage_times += [f"| {name} | {r['seconds']:.0f} s |" for name, r in results.items()]
     stage_times += [f"| **total** | **{wall_seconds:.0f} s ({wall_seconds / 60:.1f} min)** |"]
@@ -222,12 +234,12 @@ def write_report(
             "",
             *policy,
             "",
-            "critic-DPO: each round the policy samples 4 answers a question, the critic judges all 12 ordered pairs "
-            "(default LLaVA-Critic prompt), best and worst r_i become a pair for DPO with an NLL term on the chosen "
-            "answer; the control runs the same loop with a coin flip for every verdict; the round kept is the best on "
-            "validation. GRPO: the critic's round-robin win rate in each group of 4 is the reward (both orders); the "
-            "rule reward checks the answer against the reference; the step kept is the best on validation. Held-out "
-            f"accuracy by round: {json.dumps({k: v['test_by_round'] for k, v in results['critic_dpo']['runs'].items()})}.",
+            f"critic-DPO: each round the policy samples {answers} answers a question, the critic judges all "
+            f"{answers * (answers - 1)} ordered pairs (default LLaVA-Critic prompt), best and worst r_i become a pair "
+            "for DPO with an NLL term on the chosen answer; the control runs the same loop with a coin flip for every "
+            "verdict; the round kept is the best on validation. GRPO: the critic's round-robin win rate in each group "
+            f"of {group} is the reward (both orders); the rule reward checks the answer against the reference; the "
+            f"step kept is the best on validation. Held-out accuracy by round: {by_round}.",
             "",
             "![policy curves](policy_curve.png)",
             "",

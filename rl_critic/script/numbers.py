@@ -12,38 +12,18 @@ from typing import Any
 
 from data_converters.errors import UserError
 
-POSITIVE = {
-    "batch_size",
-    "best_of_n",
-    "chunk",
-    "critic_batch_size",
-    "critic_max_new_tokens",
-    "generation_batch_size",
-    "judge_max_new_tokens",
-    "limit",
-    "max_new_tokens",
-    "max_questions",
-    "max_shapes",
-    "max_train_samples",
-    "min_pixels",
-    "max_pixels",
-    "minutes",
-    "n",
-    "num_candidates",
-    "num_proc",
-    "num_return_sequences",
-    "pairs_per_question",
-    "rounds",
-    "sample_max_new_tokens",
-    "sample_temperature",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "num_generations",
-    "max_completion_length",
-}
-NON_NEGATIVE = {"temperature", "judge_temperature", "preflight_rows"}
+# One name per idea across commands: `n` samples, `limit` rows, `batch_size` prompts per call, the critic's own
+# with a `critic_` prefix (old names are aliases, parsed into these fields).
+POSITIVE = set(
+    (
+        "n limit batch_size chunk max_new_tokens rounds pairs_per_question critic_batch_size critic_max_new_tokens "
+        "min_pixels max_pixels max_shapes minutes num_proc per_device_train_batch_size gradient_accumulation_steps "
+        "num_generations max_completion_length"
+    ).split()
+)
+NON_NEGATIVE = {"temperature", "critic_temperature", "preflight_rows"}
 PROBABILITY = {"tie_rate"}  # in [0, 1]
-NUCLEUS = {"top_p", "sample_top_p"}  # in (0, 1]
+NUCLEUS = {"top_p"}  # in (0, 1]
 _NUMBER_TYPES = {"int", "float", "int | None", "float | None", "Optional[int]", "Optional[float]"}
 
 

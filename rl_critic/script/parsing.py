@@ -32,6 +32,11 @@ def dataclass_parser(dataclass_types, prog: str, description: str):
         def error(self, message: str):
             one_line_error(self, message)
 
+        def set_defaults_with_config(self, **config):
+            """A YAML key may be any spelling the command line takes (`model:` = `model_name_or_path:`,
+            `max-steps:`, an old name kept as an alias): TRL matches only the field name."""
+            return super().set_defaults_with_config(**config_by_field(self, config))
+
     required = [
         f"--{f.name} {f.name.upper()}"
         for t in dataclass_types
@@ -44,6 +49,26 @@ def dataclass_parser(dataclass_types, prog: str, description: str):
         "--config FILE.yaml sets fields from a flat YAML file, and flags given beside it win."
     )
     return Parser(dataclass_types, prog=prog, description=description, usage=usage, epilog=epilog)
+
+
+def renamed(*old_names: str) -> list[str]:
+    """The `aliases` of a field whose name changed: each old name, snake and kebab, keeps working on the
+    command line and in YAML (`num_candidates` -> `n`)."""
+    return sorted({f"--{name}" for old in old_names for name in (old, old.replace("_", "-"))})
+
+
+def config_by_field(parser: argparse.ArgumentParser, config: dict) -> dict:
+    """`config` with every key that is another spelling of a field (an alias, the kebab form) renamed to the
+    field; a field set twice under two spellings is an error, not a silent pick."""
+    fields = {option[2:]: action.dest for action in parser._actions for option in action.option_strings}
+    by_field: dict = {}
+    spelled: dict[str, str] = {}
+    for key, value in config.items():
+        name = fields.get(str(key), key)
+        if name in by_field:
+            raise UserError(f"the config file sets {name} twice (as {spelled[name]} and as {key})")
+        by_field[name], spelled[name] = value, str(key)
+    return by_field
 
 
 def parse_dataclasses(parser, argv: Sequence[str]):

@@ -18,6 +18,7 @@ from trl import ScriptArguments
 
 from data_converters.errors import UserError
 from data_converters.schema import data_kind
+from rl_critic.script.parsing import renamed
 
 logger = logging.getLogger("rl_critic")
 
@@ -40,8 +41,12 @@ class TrainScriptArguments(ScriptArguments):
             "answers beside `sft-r1` critic rows; the columns must match. Shuffled together by the trainer."
         },
     )
-    max_train_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N training rows (quick runs, smoke tests)."}
+    limit: int | None = field(
+        default=None,
+        metadata={
+            "help": "Use only the first N training rows (quick runs, smoke tests).",
+            "aliases": renamed("max_train_samples"),
+        },
     )
     preflight_rows: int = field(
         default=64,
@@ -64,7 +69,7 @@ def check_columns(dataset, needed: set[str], method: str, task: str) -> None:
 
 
 def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
-    """The training split (plus `extra_datasets`), images decoded, optionally cut to `max_train_samples`,
+    """The training split (plus `extra_datasets`), images decoded, optionally cut to `limit`,
     and every image bounded to the model arguments' `min_pixels`/`max_pixels` as it is read."""
     from data_converters.io import load_any
     from rl_critic.models.vision import bound_dataset_images
@@ -85,8 +90,8 @@ def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
                 )
             parts.append(part.select_columns(dataset.column_names).cast(dataset.features))
         dataset = concatenate_datasets(parts)
-    if script_args.max_train_samples is not None:
-        dataset = dataset.select(range(min(script_args.max_train_samples, len(dataset))))
+    if script_args.limit is not None:
+        dataset = dataset.select(range(min(script_args.limit, len(dataset))))
     if len(dataset) == 0:
         raise UserError(f"training data {script_args.dataset_name} is empty")
     if model_args is None:

@@ -29,11 +29,12 @@ from trl import DPOConfig, DPOTrainer, get_peft_config
 from data_converters.errors import UserError
 from data_converters.prompts import user_prompt
 from rl_critic.critique.aggregation import best_and_worst
+from rl_critic.critique.critic import CriticArguments, build_judge
 from rl_critic.critique.generation import SamplingSettings
-from rl_critic.critique.pipeline import BestOfN, JudgeArguments, build_judge
+from rl_critic.critique.pipeline import BestOfN
 from rl_critic.critique.questions import Question, load_usable_questions
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
-from rl_critic.script.parsing import dataclass_parser
+from rl_critic.script.parsing import dataclass_parser, renamed
 from rl_critic.train.common import cpu_safe, train_and_save
 
 
@@ -42,13 +43,26 @@ class CriticDPOArguments:
     dataset_name: str | None = field(
         default=None, metadata={"help": "Questions: JSONL rows {id, image(s), question} or a dataset folder."}
     )
-    max_questions: int | None = field(default=None, metadata={"help": "Use only the first N questions."})
-    num_candidates: int = field(default=5, metadata={"help": "K answers sampled per question (LLaVA-Critic: 5)."})
+    limit: int | None = field(
+        default=None, metadata={"help": "Use only the first N questions.", "aliases": renamed("max_questions")}
+    )
+    n: int = field(
+        default=5,
+        metadata={"help": "K answers sampled per question (LLaVA-Critic: 5).", "aliases": renamed("num_candidates")},
+    )
     rounds: int = field(default=3, metadata={"help": "M rounds of sample -> judge -> DPO (LLaVA-Critic: 3)."})
-    sample_temperature: float = field(default=0.7, metadata={"help": "Candidate sampling temperature."})
-    sample_top_p: float = field(default=0.9, metadata={"help": "Candidate nucleus sampling."})
-    sample_max_new_tokens: int = field(default=512, metadata={"help": "Tokens per candidate."})
-    generation_batch_size: int = field(default=8, metadata={"help": "Prompts per generate call."})
+    temperature: float = field(
+        default=0.7, metadata={"help": "Candidate sampling temperature.", "aliases": renamed("sample_temperature")}
+    )
+    top_p: float = field(
+        default=0.9, metadata={"help": "Candidate nucleus sampling.", "aliases": renamed("sample_top_p")}
+    )
+    max_new_tokens: int = field(
+        default=512, metadata={"help": "Tokens per candidate.", "aliases": renamed("sample_max_new_tokens")}
+    )
+    batch_size: int = field(
+        default=8, metadata={"help": "Prompts per generate call.", "aliases": renamed("generation_batch_size")}
+    )
     relative_score: str = field(
         default="preference",
         metadata={
@@ -59,7 +73,7 @@ class CriticDPOArguments:
 
 
 # what a recipe of this method may set
-ARGUMENTS = (CriticDPOArguments, JudgeArguments, DPOConfig, ModelArguments)
+ARGUMENTS = (CriticDPOArguments, CriticArguments, DPOConfig, ModelArguments)
 
 
 def run_round(
@@ -67,6 +81,7 @@ def run_round(
     policy_name: str,
     questions: list[Question],
     judge,
+    sampling: SamplingSettings,
     args: CriticDPOArguments,
     model_args: ModelArguments,
     dpo_args: DPOConfig,
@@ -77,20 +92,13 @@ def run_round(
     policy, processor = load_model_and_processor(
         replace(model_args, model_name_or_path=policy_name), trust_remote_code=dpo_args.trust_remote_code
     )
-    sampling = SamplingSettings(
-        max_new_tokens=args.sample_max_new_tokens,
-        do_sample=True,
-        temperature=args.sample_temperature,
-        top_p=args.sample_top_p,
-        num_return_sequences=args.num_candidates,
-    )
     best_of_k = BestOfN(
         (policy, processor),
         judge,
         sampling,
         "round_robin",
         relative=args.relative_score,
-        batch_size=args.generation_batch_size,
+        batch_size=args.batch_size,
     )
     records = best_of_k.run(questions)
     rows, skipped, unusable = [], 0, []
@@ -202,11 +210,11 @@ MODEL_SETTINGS = (
 )
 
 
-def round_settings(args: CriticDPOArguments, judge_args, dpo_args: DPOConfig, model_args: ModelArguments) -> dict:
+def round_settings(args: CriticDPOArguments, critic_args, dpo_args: DPOConfig, model_args: ModelArguments) -> dict:
     """What a finished round was made with, stored in its summary: a re-run with other settings must not
     resume from rounds the new settings would not have made. `rounds` is left out (raising it continues)."""
     settings = {f"{key}": value for key, value in asdict(args).items() if key != "rounds"}
-    settings |= {f"judge.{key}": value for key, value in asdict(judge_args).items()}
+    settings |= {f"critic.{key}": value for key, value in asdict(critic_args).items()}
     settings |= {f"dpo.{key}": getattr(dpo_args, key, None) for key in DPO_SETTINGS}
     settings |= {f"model.{key}": getattr(model_args, key, None) for key in MODEL_SETTINGS}
     return json.loads(json.dumps(settings, default=str))
@@ -232,22 +240,29 @@ def make_parser():
     )
 
 
-def main(args: CriticDPOArguments, judge_args: JudgeArguments, dpo_args: DPOConfig, model_args: ModelArguments) -> int:
+def main(
+    args: CriticDPOArguments, critic_args: CriticArguments, dpo_args: DPOConfig, model_args: ModelArguments
+) -> int:
     cpu_safe(dpo_args)
     if not args.dataset_name:
         raise UserError("no questions: set dataset_name in the recipe or pass --dataset_name")
-    if args.num_candidates < 2:
-        raise UserError("num_candidates must be at least 2 (a preference needs two answers)")
+    if args.n < 2:
+        raise UserError("n must be at least 2 (a preference needs two answers)")
+    sampling = SamplingSettings(  # a temperature of 0 is refused here, before any model loads
+        max_new_tokens=args.max_new_tokens,
+        do_sample=True,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        num_return_sequences=args.n,
+    )
     root = Path(dpo_args.output_dir)
     questions = load_usable_questions(
-        args.dataset_name, args.max_questions, model_args.min_pixels, model_args.max_pixels, "critic-dpo"
+        args.dataset_name, args.limit, model_args.min_pixels, model_args.max_pixels, "critic-dpo"
     )
     # The critic stays the round-1 policy (or `critic_model`) while the policy it judges moves on.
-    judge = build_judge(
-        judge_args, model_args, args.generation_batch_size, trust_remote_code=dpo_args.trust_remote_code
-    )
+    judge = build_judge(critic_args, model_args, args.batch_size, trust_remote_code=dpo_args.trust_remote_code)
     policy_name = model_args.model_name_or_path
-    settings = round_settings(args, judge_args, dpo_args, model_args)
+    settings = round_settings(args, critic_args, dpo_args, model_args)
     for m in range(1, args.rounds + 1):
         round_dir = root / f"round_{m}"
         if (round_dir / "summary.json").exists():  # finished before: resume after it
@@ -258,7 +273,7 @@ def main(args: CriticDPOArguments, judge_args: JudgeArguments, dpo_args: DPOConf
         shutil.rmtree(round_dir, ignore_errors=True)  # an unfinished round starts over
         round_dir.mkdir(parents=True)
         start = time.perf_counter()
-        summary = run_round(round_dir, policy_name, questions, judge, args, model_args, dpo_args)
+        summary = run_round(round_dir, policy_name, questions, judge, sampling, args, model_args, dpo_args)
         summary["seconds"] = round(time.perf_counter() - start, 2)
         summary["settings"] = settings
         (round_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

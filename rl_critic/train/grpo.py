@@ -88,7 +88,7 @@ def main(
     # load (data first: a wrong path fails before minutes of model loading)
     if is_question_file(script_args.dataset_name):
         dataset = load_question_file(
-            script_args.dataset_name, script_args.max_train_samples, model_args.min_pixels, model_args.max_pixels
+            script_args.dataset_name, script_args.limit, model_args.min_pixels, model_args.max_pixels
         )
     else:
         dataset = load_train_dataset(script_args, model_args)

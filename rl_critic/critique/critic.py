@@ -1,0 +1,105 @@
+"""The critic: which model (or judge class) judges, and how it decodes.
+
+One set of fields for every place a critic judges: `best-of-n`, `eval policy`, `train critic-dpo` and the
+`critic_judge` GRPO reward (which adds how a group is scheduled, `CriticRewardArguments`). Every field starts
+with `critic_`, so it never collides with the fields of the model being sampled (`max_new_tokens`,
+`temperature`, `batch_size` are the policy's). The critic loads with the same model options as the policy
+(dtype, attention, quantisation); only the name, and `critic_dtype` where given, differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from data_converters.errors import UserError
+from data_converters.prompts import PAIRWISE_INSTRUCTION
+from rl_critic.critique.generation import SamplingSettings
+from rl_critic.critique.judge import Judge
+from rl_critic.script.parsing import renamed
+
+POLICY = "policy"  # critic_model value in GRPO: judge with the policy being trained
+
+
+@dataclass
+class CriticArguments:
+    """Which critic judges and how it decodes (see the module docstring)."""
+
+    _argument_group_name = "critic (the judge)"
+
+    critic_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "The critic: `tiny`, a checkpoint folder or a hub id, loaded with the same model options as "
+            "the policy. Default: the policy itself (self-critique; in GRPO, a frozen copy of its starting "
+            "checkpoint, and `policy` judges with the policy being trained).",
+            "aliases": ["--critic"],
+        },
+    )
+    critic_class: str | None = field(
+        default=None,
+        metadata={
+            "help": "Instead of a critic model: dotted path to a judge class with a `compare(requests)` method "
+            "(a rule-based or API judge).",
+            "aliases": renamed("critic_judge"),
+        },
+    )
+    critic_max_new_tokens: int = field(
+        default=512, metadata={"help": "Tokens per judgment.", "aliases": renamed("judge_max_new_tokens")}
+    )
+    critic_temperature: float = field(
+        default=0.0,
+        metadata={"help": "0 = greedy judging, else sampled.", "aliases": renamed("judge_temperature")},
+    )
+    critic_instruction: str | None = field(
+        default=None,
+        metadata={
+            "help": "Pairwise judge instruction (default: LLaVA-Critic's); use the one the critic was trained "
+            "with, e.g. make-synthetic --layout short's.",
+            "aliases": renamed("judge_instruction"),
+        },
+    )
+    critic_batch_size: int | None = field(
+        default=None,
+        metadata={"help": "Judgments per generate call (default: the command's batch_size; GRPO reward: 16)."},
+    )
+    critic_dtype: str | None = field(
+        default=None,
+        metadata={"help": "The critic's dtype (default: the policy's `dtype`; GRPO reward on a GPU: bfloat16)."},
+    )
+
+    def sampling(self) -> SamplingSettings:
+        """How the critic decodes a judgment."""
+        return SamplingSettings(
+            max_new_tokens=self.critic_max_new_tokens,
+            do_sample=self.critic_temperature > 0,
+            temperature=self.critic_temperature or 1.0,
+        )
+
+
+def build_judge(
+    args: CriticArguments,
+    model_args,
+    batch_size: int,
+    policy: tuple | None = None,
+    trust_remote_code: bool | None = None,
+):
+    """The judge `args` describe. The critic loads with `model_args` (its name, and `critic_dtype`, changed);
+    when it is the policy itself and `policy` (model, processor) is given, that model judges (self-critique).
+    `batch_size` is used unless `critic_batch_size` is set."""
+    if args.critic_class:
+        from rewards import import_object
+
+        try:
+            return import_object(args.critic_class)()
+        except (ImportError, AttributeError, ValueError, TypeError) as err:
+            raise UserError(f"cannot import critic_class {args.critic_class!r}: {err}") from err
+    from rl_critic.models.loader import load_model_and_processor
+
+    name = args.critic_model or model_args.model_name_or_path
+    if policy is not None and name == model_args.model_name_or_path:
+        model, processor = policy
+    else:
+        critic_model_args = replace(model_args, model_name_or_path=name, dtype=args.critic_dtype or model_args.dtype)
+        model, processor = load_model_and_processor(critic_model_args, trust_remote_code=trust_remote_code)
+    instruction = args.critic_instruction or PAIRWISE_INSTRUCTION
+    return Judge(model, processor, args.sampling(), args.critic_batch_size or batch_size, instruction=instruction)
