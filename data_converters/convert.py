@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from data_converters.columns import task_features
 from data_converters.errors import UserError
 from data_converters.files import check_replaceable, staged_folder
 from data_converters.images import ImageFolder
@@ -34,22 +35,11 @@ def _sources():
 
 
 def output_features(task: str, image_column: str):
-    """The `datasets.Features` of a task's rows (plus the internal bookkeeping columns)."""
-    from datasets import Features, Image, List, Value
+    """The `datasets.Features` of a task's rows (`columns.task_features`) plus the internal bookkeeping columns."""
+    from datasets import Value
 
     text = Value("string")
-    messages = List({"role": text, "content": List({"type": text, "text": text})})
-    columns: dict[str, Any] = {"id": text, "source": text, "group": text}
-    if task in ("grpo", "eval"):
-        columns.update(task=text, prompt=messages, solution=text, scale=text, question=text)
-        columns.update(responses=List(text), swapped=Value("bool"), models=List(text))
-    elif task in ("sft", "sft-r1", "sft-policy"):
-        columns.update(task=text, messages=messages)
-    else:
-        columns.update(prompt=messages, chosen=messages, rejected=messages)
-    columns[image_column] = List(Image()) if image_column == "images" else Image()
-    columns.update(_reason=text, _label=text, _index=Value("int64"))
-    return Features(columns)
+    return task_features(task, image_column, _reason=text, _label=text, _index=Value("int64"))
 
 
 def _empty_row(features) -> dict[str, Any]:

@@ -64,3 +64,8 @@ def user_prompt(text: str, num_images: int = 0) -> list[dict[str, Any]]:
     content: list[dict[str, Any]] = [{"type": "image", "text": None} for _ in range(num_images)]
     content.append({"type": "text", "text": text})
     return [{"role": "user", "content": content}]
+
+
+def assistant_turn(text: str) -> list[dict[str, Any]]:
+    """The answer side of a conversation (an SFT target, a DPO `chosen` / `rejected`): one assistant turn."""
+    return [{"role": "assistant", "content": [{"type": "text", "text": text}]}]

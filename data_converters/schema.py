@@ -26,30 +26,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from data_converters.columns import TASK_COLUMNS
 from data_converters.parsing import PairPrompt, ParseError, parse_two_scores
-from data_converters.prompts import pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
+from data_converters.prompts import assistant_turn, pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
 
-TASKS = ("grpo", "sft", "sft-r1", "sft-policy", "dpo", "eval")
+TASKS = tuple(TASK_COLUMNS)
 FLIP = {"1": "2", "2": "1", "tie": "tie"}
-
-# What a dataset is, told by its columns: the first entry whose columns it has names it in an error.
-DATA_KINDS = (
-    ({"prompt", "chosen", "rejected"}, "`dpo` data"),
-    ({"prompt", "solution"}, "`grpo` / `eval` data"),
-    ({"messages"}, "`sft` data (sft, sft-r1 or sft-policy)"),
-    (
-        {"question", "chosen", "rejected"},
-        "raw preference pairs (convert them first: `rl-critic convert --source preference --task ...`)",
-    ),
-    ({"conversations"}, "raw LLaVA-Critic-113k rows (convert them first: `rl-critic convert --task ...`)"),
-)
-
-
-def data_kind(columns) -> str:
-    """ "`dpo` data", "raw LLaVA-Critic-113k rows ..." or "data with columns [...]", for errors that say what the
-    user passed before saying what the command needs."""
-    columns = set(columns)
-    return next((name for wanted, name in DATA_KINDS if wanted <= columns), f"data with columns {sorted(columns)}")
 
 
 @dataclass
@@ -137,8 +119,7 @@ def sft_row(j: Judgment) -> dict[str, Any]:
     if j.rationale is None or j.judge_prompt is None:
         raise ParseError("no judge rationale (sft needs llava-critic data)")
     prompt_text = j.judge_prompt.text if isinstance(j.judge_prompt, PairPrompt) else j.judge_prompt
-    messages = user_prompt(prompt_text, len(j.images))
-    messages.append({"role": "assistant", "content": [{"type": "text", "text": j.rationale}]})
+    messages = user_prompt(prompt_text, len(j.images)) + assistant_turn(j.rationale)
     return {"id": j.id, "source": j.source, "group": j.group, "task": j.task, "messages": messages}
 
 
@@ -171,7 +152,7 @@ def sft_r1_row(j: Judgment, seed: int) -> dict[str, Any]:
     else:
         thought = _reasoning(j.rationale)
     answer = f"<think>{thought}</think>\\boxed{{{label}}}"
-    messages = row["prompt"] + [{"role": "assistant", "content": [{"type": "text", "text": answer}]}]
+    messages = row["prompt"] + assistant_turn(answer)
     return {"id": j.id, "source": j.source, "group": j.group, "task": j.task, "messages": messages}
 
 
@@ -182,14 +163,31 @@ def dpo_row(j: Judgment) -> dict[str, Any]:
     if j.label == "tie":
         raise ParseError("tie (no preferred response for dpo)")
     chosen, rejected = j.responses if j.label == "1" else reversed(j.responses)
+    return {"id": j.id, "source": j.source, "group": j.group, **preference(j.question, len(j.images), chosen, rejected)}
+
+
+def preference(question: str, num_images: int, chosen: str, rejected: str) -> dict[str, Any]:
+    """A DPO pair: the question as the prompt, two assistant answers. Shared by `dpo` rows and the pairs
+    critic-DPO makes of a round's best and worst candidates."""
     return {
-        "id": j.id,
-        "source": j.source,
-        "group": j.group,
-        "prompt": user_prompt(j.question, len(j.images)),
-        "chosen": [{"role": "assistant", "content": [{"type": "text", "text": chosen}]}],
-        "rejected": [{"role": "assistant", "content": [{"type": "text", "text": rejected}]}],
+        "prompt": user_prompt(question, num_images),
+        "chosen": assistant_turn(chosen),
+        "rejected": assistant_turn(rejected),
     }
+
+
+def policy_prompt_row(question: str, num_images: int, answer: Any = None) -> dict[str, Any]:
+    """A GRPO row for a *policy* from a question (the question files `best-of-n` reads): the question as
+    the prompt, its reference answer (if any) as `solution`, so a critic reward can report how often its
+    favourite is right."""
+    return {"prompt": user_prompt(question, num_images), "solution": "" if answer is None else str(answer)}
+
+
+def policy_prompt_from_messages(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """`sft-policy` `messages` (question turn, answer turn) -> the GRPO `prompt` and reference `solution`."""
+    answer = messages[-1]
+    parts = answer["content"] if isinstance(answer["content"], list) else [{"text": answer["content"]}]
+    return {"prompt": messages[:-1], "solution": "".join(part.get("text") or "" for part in parts)}
 
 
 def sft_policy_row(j: Judgment) -> dict[str, Any]:

@@ -412,7 +412,7 @@ def test_a_killed_best_of_n_goes_on_where_it_stopped(tmp_path, capsys, monkeypat
     monkeypatch.setattr(pipeline.BestOfN, "run", run)
     capsys.readouterr()
     assert main([*argv, "--out", str(out), "--seed", "7"]) == 1
-    assert "holds 2 finished record(s) of an interrupted run with other settings (seed)" in _last_line(capsys)
+    assert "holds 2 finished record(s) of an interrupted run with other settings (seed 0 -> 7)" in _last_line(capsys)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:  # a journal whose writer is alive: a second run on the same output is refused
         lines = journal.read_text().splitlines()
@@ -462,7 +462,10 @@ def test_a_killed_eval_critic_goes_on_where_it_stopped(data, tmp_path, capsys, m
     monkeypatch.setattr(critic, "judge_rows", judge_rows)
     capsys.readouterr()
     assert main([*argv, "--out", str(out), "--prompt", "default"]) == 1
-    assert "holds 8 finished record(s) of an interrupted run with other settings (prompt)" in _last_line(capsys)
+    assert (
+        "holds 8 finished record(s) of an interrupted run with other settings (prompt 'row' -> 'default')"
+        in _last_line(capsys)
+    )
     assert main([*argv, "--out", str(out)]) == 0
     assert "resuming: 8 row(s) already done" in capsys.readouterr().out
     for suffix in (".json", ".judgments.jsonl"):  # exactly what the uninterrupted run wrote
@@ -472,3 +475,37 @@ def test_a_killed_eval_critic_goes_on_where_it_stopped(data, tmp_path, capsys, m
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         f"{name}{suffix}" for name in ("whole", "resumed") for suffix in (".json", ".md", ".judgments.jsonl")
     )
+
+
+def test_a_killed_make_pairs_goes_on_where_it_stopped(tmp_path, capsys, monkeypatch):
+    """The same journal as best-of-n: the sampled answers of finished chunks are kept, a re-run with other
+    settings is refused by name, and the resumed run writes exactly the uninterrupted run's rows."""
+    import pyarrow.parquet as pq
+
+    from rl_critic.critique import pipeline
+
+    argv = ["make-pairs", "--input", QUESTIONS, "--n", "2", "--max_new_tokens", "3", "--chunk", "1"]
+    assert main([*argv, "--out", str(tmp_path / "whole.parquet")]) == 0
+    sample, calls = pipeline.sample_candidates, []
+
+    def killed_at_the_third_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "sample_candidates", killed_at_the_third_chunk)
+    out = tmp_path / "resumed.parquet"
+    assert main([*argv, "--out", str(out)]) == 130
+    journal = tmp_path / ".resumed.parquet.journal.jsonl"
+    assert not out.exists() and len(journal.read_text().splitlines()) == 3  # settings + 2 finished questions
+    monkeypatch.setattr(pipeline, "sample_candidates", sample)
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out), "--temperature", "0.5"]) == 1
+    assert "holds 2 finished record(s) of an interrupted run with other settings (temperature 1.0 -> 0.5)" in (
+        _last_line(capsys)
+    )
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "resuming: 2 question(s) already done" in capsys.readouterr().out
+    assert pq.read_table(out).to_pylist() == pq.read_table(tmp_path / "whole.parquet").to_pylist()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resumed.parquet", "whole.parquet"]

@@ -41,7 +41,7 @@ def test_demo_cli_errors_are_one_line(capsys, tmp_path):
 def test_another_plan_needs_force(tmp_path):
     Demo(tmp_path, DemoPlan.for_minutes(3))._check_plan()
     assert json.loads((tmp_path / "plan.json").read_text())["minutes"] == 3
-    with pytest.raises(UserError, match="made with other settings"):
+    with pytest.raises(UserError, match=r"made with other settings \(minutes 3 -> 4"):
         Demo(tmp_path, DemoPlan.for_minutes(4))._check_plan()
     (tmp_path / "stages").mkdir()
     (tmp_path / "stages" / "data.json").write_text("{}")

@@ -58,8 +58,8 @@ def main(argv: list[str]) -> int:
     from data_converters.files import staged_file
     from rl_critic.critique.critic import build_judge
     from rl_critic.critique.generation import SamplingSettings
-    from rl_critic.critique.journal import Journal
-    from rl_critic.critique.pipeline import BestOfN, answer_all, run_settings
+    from rl_critic.critique.journal import Journal, run_settings
+    from rl_critic.critique.pipeline import BestOfN, answer_all
     from rl_critic.critique.questions import read_rows
     from rl_critic.critique.strategies import JUDGED_STRATEGIES
     from rl_critic.models.loader import load_model_and_processor

@@ -46,9 +46,8 @@ def main(argv: list[str]) -> int:
     from transformers import set_seed
 
     from data_converters.io import load_any
-    from rl_critic.critique.journal import Journal
+    from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.judge import Judge
-    from rl_critic.critique.pipeline import run_settings
     from rl_critic.evaluation.critic import critic_report, judge_chunks
     from rl_critic.models.loader import load_model_and_processor
     from rl_critic.models.vision import bound_dataset_images

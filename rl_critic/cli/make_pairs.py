@@ -60,20 +60,21 @@ def main(argv: list[str]) -> int:
     if not args.out.endswith(".parquet"):
         raise UserError("--out must be a .parquet file")
     from datasets import Dataset
-    from tqdm import tqdm
-    from transformers import set_seed
 
+    from data_converters.files import check_output_file
     from data_converters.layouts import features
-    from rl_critic.critique.generation import SamplingSettings, TooLong
-    from rl_critic.critique.model_pairs import question_pairs
-    from rl_critic.critique.pipeline import sample_candidates
+    from rl_critic.critique.generation import SamplingSettings
+    from rl_critic.critique.journal import Journal, run_settings
+    from rl_critic.critique.model_pairs import question_pairs, sample_answers
     from rl_critic.critique.questions import load_question, read_rows
     from rl_critic.models.loader import load_model_and_processor
 
-    set_seed(args.seed)
+    check_output_file(args.out)
     rows = read_rows(args.input, args.limit)
     if not rows:
         raise UserError(f"no question in {args.input}")
+    journal = Journal(args.out, run_settings(args, model_args, source=args.input))
+    journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     model, processor = load_model_and_processor(model_args)
     sampling = SamplingSettings(
         max_new_tokens=args.max_new_tokens,
@@ -82,41 +83,38 @@ def main(argv: list[str]) -> int:
         top_p=args.top_p,
         num_return_sequences=args.n,
     )
+    # The sampled answers (the hours of work) are journaled a chunk at a time; pairs are cheap and made after.
+    answers = journal.fill(
+        args.chunk,
+        lambda done: sample_answers(rows, model, processor, sampling, args.batch_size, args.chunk, args.seed, done),
+        "question(s)",
+    )
     rng, counts, made = random.Random(args.seed), Counter(), [0]
 
     def pairs():
-        with tqdm(total=len(rows), desc=f"make-pairs: {args.n} answers a question") as bar:
-            for offset in range(0, len(rows), args.chunk):
-                # Images at their stored size: they are written into the rows, the trainer bounds them later.
-                questions = [load_question(row, None, None) for row in rows[offset : offset + args.chunk]]
-                usable = [q for q in questions if q.problem is not None]
-                if len(usable) < len(questions):
-                    counts["unusable question"] += len(questions) - len(usable)
-                sampled = sample_candidates(
-                    model, processor, [q.problem for q in usable], sampling, args.batch_size, skip_too_long=True
-                )
-                for result in sampled:
-                    if isinstance(result, TooLong):  # reported with the others, the run goes on
-                        counts[f"prompt over {result.positions:,} positions - max_new_tokens"] += 1
-                usable = [q for q, result in zip(usable, sampled) if not isinstance(result, TooLong)]
-                for question in usable:
-                    for row in question_pairs(question, args.pairs_per_question, rng, args.layout, counts):
-                        made[0] += 1
-                        yield row
-                bar.update(len(questions))
+        for row, record in zip(rows, answers):
+            if "error" in record:  # reported with the others, the run goes on
+                counts[record["error"]] += 1
+                continue
+            question = load_question(row, None, None)  # images at their stored size: written into the rows
+            question.problem.candidates = record["candidates"]
+            for pair in question_pairs(question, args.pairs_per_question, rng, args.layout, counts):
+                made[0] += 1
+                yield pair
 
     out = Path(args.out)
-    # a private cache: no reuse of an older run's rows
-    with staged_path(out) as partial, private_temp_dir("pairs") as cache_dir:
-        try:
+    try:  # a private cache: no reuse of an older run's rows
+        with staged_path(out) as partial, private_temp_dir("pairs") as cache_dir:
             dataset = Dataset.from_generator(pairs, features=features(), cache_dir=cache_dir)
-        except ValueError:  # datasets refuses a generator that yields nothing
-            if made[0]:
-                raise
-            raise UserError(f"no pair made: {dict(counts) or 'no usable question'} (nothing written)") from None
-        dataset.to_parquet(str(partial))
-        written = len(dataset)
-        del dataset
+            dataset.to_parquet(str(partial))
+            written = len(dataset)
+            del dataset
+    except ValueError:  # datasets refuses a generator that yields nothing
+        if made[0]:
+            raise
+        journal.remove()  # after the staging is gone, so a folder the run made goes too
+        raise UserError(f"no pair made: {dict(counts) or 'no usable question'} (nothing written)") from None
+    journal.remove()
     right, wrong = counts.pop("samples right", 0), counts.pop("samples wrong", 0)
     print(
         f"make-pairs: {written} pairs from {len(rows)} questions; samples right: {right}/{right + wrong} "

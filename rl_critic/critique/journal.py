@@ -1,23 +1,53 @@
-"""Finished records kept on disk as they finish, so a killed `best-of-n` / `eval` loses nothing.
+"""Resuming a killed run, the one way every command does it: a fingerprint of the settings and the input
+(`run_settings`), a line naming what changed when they differ (`settings_changes`), and a journal of the
+finished units of work (`Journal`).
 
-Hours of sampling and judging must not hang on the last question: each record is appended (and flushed to
-disk) to `.NAME.journal.jsonl` beside the output as soon as it is done. A later run with the *same settings*
-goes on after the records there; one with other settings is refused (mixing them would silently give a
-file half made one way and half the other), and so is a second run while the first is still writing. When
-the run completes, the output is written in one piece and the journal removed.
+Hours of sampling and judging must not hang on the last question: `best-of-n`, `eval` and `make-pairs` append
+each finished record (flushed to disk) to `.NAME.journal.jsonl` beside the output as soon as it is done. A
+later run with the *same settings* goes on after the records there; one with other settings is refused (mixing
+them would silently give a file half made one way and half the other), and so is a second run while the first
+is still writing. When the run completes, the output is written in one piece and the journal removed.
+Critic-DPO rounds and demo stages are larger units, each finished by a marker file that stores the same
+fingerprint; a re-run checks it with `settings_changes` before reusing the unit.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
 from contextlib import suppress
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError
 from data_converters.files import process_alive
+
+
+def run_settings(*groups: Any, source: str | None = None, leave_out: Iterable[str] = ("out",)) -> dict[str, Any]:
+    """What decides a run's results: every field of `groups` (dataclass instances, or dicts of chosen
+    settings) but those in `leave_out`, and the input `source` (its path, and one digest of every file's name,
+    size and time: a file, or a dataset folder), as it reads back from JSON."""
+    settings: dict[str, Any] = {}
+    for group in groups:
+        values = group if isinstance(group, dict) else asdict(group)
+        settings |= {key: value for key, value in values.items() if key not in leave_out}
+    path = Path(source) if source else None
+    files = [] if path is None else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    stats = [[str(file), stat.st_size, stat.st_mtime_ns] for file in files if file.is_file() for stat in [file.stat()]]
+    if stats:
+        settings["input"] = [str(path.resolve()), hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]]
+    return json.loads(json.dumps(settings, default=str))
+
+
+def settings_changes(stored: dict[str, Any], current: dict[str, Any], shown: int = 4) -> str:
+    """`n 3 -> 2, seed 0 -> 1`: what differs between two fingerprints ("" when nothing does), the first
+    `shown` of them by name."""
+    changed = sorted(key for key in stored.keys() | current.keys() if stored.get(key) != current.get(key))
+    text = ", ".join(f"{key} {stored.get(key)!r} -> {current.get(key)!r}" for key in changed[:shown])
+    return text + (", ..." if len(changed) > shown else "")
 
 
 class Journal:
@@ -40,16 +70,11 @@ class Journal:
             pid = header.get("pid")
             if isinstance(pid, int) and pid != os.getpid() and process_alive(pid):
                 raise UserError(f"another run (pid {pid}) is writing the same output (its journal: {self.path})")
-            if header.get("settings") != self.settings:
-                changed = sorted(
-                    k
-                    for k in {*self.settings, *header.get("settings", {})}
-                    if header.get("settings", {}).get(k) != self.settings.get(k)
-                )
+            changes = settings_changes(header.get("settings", {}), self.settings)
+            if changes:
                 raise UserError(
                     f"{self.path} holds {len(records)} finished record(s) of an interrupted run with "
-                    f"other settings ({', '.join(changed)}): run with those to finish it, or delete "
-                    "the file to start over"
+                    f"other settings ({changes}): run with those to finish it, or delete the file to start over"
                 )
         return records
 

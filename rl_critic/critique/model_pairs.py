@@ -15,11 +15,13 @@ from __future__ import annotations
 import io
 import random
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from data_converters.layouts import PAIR_STYLES, judge_row
 from rewards.accuracy import answer_accuracy
-from rl_critic.critique.questions import Question
+from rl_critic.critique.generation import SamplingSettings, TooLong
+from rl_critic.critique.questions import Question, Row, load_question
 
 GROUP = "model-answers"
 
@@ -28,6 +30,50 @@ def _png(image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def sample_answers(
+    rows: list[Row],
+    model,
+    processor,
+    sampling: SamplingSettings,
+    batch_size: int,
+    chunk: int,
+    seed: int,
+    done: int = 0,
+) -> Iterator[dict[str, Any]]:
+    """One record per question row from `rows[done:]`: its sampled answers (`candidates`), or why it has none
+    (`error`: an unusable row, a prompt over the model's context). Sampling restarts from `seed + chunk index`
+    at every chunk of `chunk` rows, so a run resumed after `done` rows (whole chunks) samples what an
+    uninterrupted one would."""
+    from tqdm import tqdm
+    from transformers import set_seed
+
+    from rl_critic.critique.pipeline import sample_candidates
+
+    with tqdm(
+        total=len(rows), initial=done, desc=f"make-pairs: {sampling.num_return_sequences} answers a question"
+    ) as bar:
+        for offset in range(done, len(rows), chunk):
+            set_seed(seed + offset // chunk)
+            # Images at the stored size, as they go into the rows (the trainer bounds them later).
+            questions = [load_question(row, None, None) for row in rows[offset : offset + chunk]]
+            usable = [q for q in questions if q.problem is not None]
+            sampled = iter(
+                sample_candidates(
+                    model, processor, [q.problem for q in usable], sampling, batch_size, skip_too_long=True
+                )
+            )
+            for question in questions:
+                if question.problem is None:
+                    yield {"id": question.id, "error": "unusable question"}
+                    continue
+                result = next(sampled)
+                if isinstance(result, TooLong):
+                    yield {"id": question.id, "error": f"prompt over {result.positions:,} positions - max_new_tokens"}
+                    continue
+                yield {"id": question.id, "candidates": question.problem.candidates}
+            bar.update(len(questions))
 
 
 def question_pairs(

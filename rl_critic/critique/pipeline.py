@@ -8,10 +8,8 @@ selection strategy. They do it here, once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from data_converters.prompts import user_prompt
@@ -144,21 +142,3 @@ def answer_all(
         lambda done: best_of_n.over(rows, chunk, min_pixels, max_pixels, progress, seed=seed, done=done),
         "question(s)",
     )
-
-
-def run_settings(*arguments: Any, source: str) -> dict[str, Any]:
-    """What decides a run's records (every argument but the output, and the input's files' sizes and times),
-    for a journal to tell a resumable run from a different one."""
-    from dataclasses import asdict
-
-    settings: dict[str, Any] = {}
-    for group in arguments:
-        settings |= {key: value for key, value in asdict(group).items() if key != "out"}
-    path = Path(source)  # a file, or a converted dataset folder: every file's name, size and time, in one digest
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.is_file() else []
-    stats = [[str(file), stat.st_size, stat.st_mtime_ns] for file in files for stat in [file.stat()]]
-    if stats:
-        import hashlib
-
-        settings["input"] = [str(path.resolve()), hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]]
-    return settings

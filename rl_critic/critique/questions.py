@@ -61,7 +61,7 @@ def read_rows(source: str, limit: int | None = None) -> list[Row]:
 
 
 def _not_questions(source: str, columns) -> None:
-    from data_converters.schema import data_kind
+    from data_converters.columns import data_kind
 
     raise UserError(
         f"{source} looks like {data_kind(columns)}, not questions: rows need a `question` (and "

@@ -21,6 +21,7 @@ from typing import Any
 
 from data_converters.errors import UserError
 from data_converters.files import staged_file
+from rl_critic.critique.journal import settings_changes
 from rl_critic.demo.critic_stages import RECIPES, CriticStages
 from rl_critic.demo.plan import DemoPlan
 from rl_critic.demo.policy_stages import PolicyStages
@@ -82,8 +83,9 @@ class Demo(CriticStages, PolicyStages):
 
     def _check_plan(self) -> None:
         plan_file = self.out / "plan.json"
-        if plan_file.exists() and not self.force and json.loads(plan_file.read_text()) != self.plan.as_dict():
-            raise UserError(f"{self.out} was made with other settings (see plan.json): pass --force or another --out")
+        changes = settings_changes(json.loads(plan_file.read_text()), self.plan.as_dict()) if plan_file.exists() else ""
+        if changes and not self.force:
+            raise UserError(f"{self.out} was made with other settings ({changes}): pass --force or another --out")
         if self.force and self.out.exists():
             for name in ("stages", "logs", "commands.sh"):
                 path = self.out / name

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from trl import ScriptArguments
 
+from data_converters.columns import GRADED_COLUMNS, TRAINER_COLUMNS, data_kind
 from data_converters.errors import UserError
-from data_converters.schema import data_kind
 from rl_critic.script.parsing import renamed
 
 logger = logging.getLogger("rl_critic")
@@ -57,13 +57,14 @@ class TrainScriptArguments(ScriptArguments):
     )
 
 
-def check_columns(dataset, needed: set[str], method: str, task: str) -> None:
-    """One clear line, before any model loads, when the data is not what `method` trains on."""
+def check_columns(dataset, method: str, graded: bool = False) -> None:
+    """One clear line, before any model loads, when the data is not what `method` trains on (its columns:
+    `columns.TRAINER_COLUMNS`; a GRPO run whose rewards score against `solution` needs that too)."""
     columns = set(dataset.column_names)
-    missing = needed - columns
+    missing = (GRADED_COLUMNS if graded else TRAINER_COLUMNS[method]) - columns
     if missing:
         raise UserError(
-            f"this looks like {data_kind(columns)}; `rl-critic train {method}` needs the `{task}` "
+            f"this looks like {data_kind(columns)}; `rl-critic train {method}` needs the `{method}` "
             f"output of `rl-critic convert` (missing column(s): {', '.join(sorted(missing))})"
         )
 

@@ -26,11 +26,13 @@ from typing import Any
 
 from trl import DPOConfig, DPOTrainer, get_peft_config
 
+from data_converters import columns
 from data_converters.errors import UserError
-from data_converters.prompts import user_prompt
+from data_converters.schema import preference
 from rl_critic.critique.aggregation import best_and_worst
 from rl_critic.critique.critic import CriticArguments, build_judge
 from rl_critic.critique.generation import SamplingSettings
+from rl_critic.critique.journal import run_settings, settings_changes
 from rl_critic.critique.pipeline import BestOfN
 from rl_critic.critique.questions import Question, load_usable_questions
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
@@ -87,7 +89,7 @@ def run_round(
     dpo_args: DPOConfig,
 ) -> dict[str, Any]:
     """One round: sample, judge, build preferences, train; returns its summary (written last)."""
-    from datasets import Dataset, Features, Image, List, Value
+    from datasets import Dataset
 
     policy, processor = load_model_and_processor(
         replace(model_args, model_name_or_path=policy_name), trust_remote_code=dpo_args.trust_remote_code
@@ -122,14 +124,13 @@ def run_round(
                 continue
             best, worst = chosen_rejected
             problem = question.problem
+            pair = preference(
+                problem.question, len(problem.images), problem.candidates[best], problem.candidates[worst]
+            )
             rows.append(
                 {
                     "id": question.id,
-                    "prompt": user_prompt(problem.question, len(problem.images)),
-                    "chosen": [{"role": "assistant", "content": [{"type": "text", "text": problem.candidates[best]}]}],
-                    "rejected": [
-                        {"role": "assistant", "content": [{"type": "text", "text": problem.candidates[worst]}]}
-                    ],
+                    **pair,
                     "images": problem.images,
                     "r": r,
                     "r_chosen": r[best],
@@ -146,22 +147,9 @@ def run_round(
     }
     if unusable:
         summary["skipped_errors"] = {"questions": len(unusable), "first": unusable[0]}
-    text = Value("string")
-    messages = List({"role": text, "content": List({"type": text, "text": text})})
-    features = Features(
-        {
-            "id": text,
-            "prompt": messages,
-            "chosen": messages,
-            "rejected": messages,
-            "images": List(Image()),
-            "r": List(Value("float64")),
-            "r_chosen": Value("float64"),
-            "r_rejected": Value("float64"),
-        }
-    )
-    columns = {name: [row[name] for row in rows] for name in features}  # from_list([]) would lose the columns
-    Dataset.from_dict(columns, features=features).save_to_disk(str(round_dir / "preferences"))
+    features = columns.features(columns.CRITIC_DPO_COLUMNS, "images")
+    by_column = {name: [row[name] for row in rows] for name in features}  # from_list([]) would lose the columns
+    Dataset.from_dict(by_column, features=features).save_to_disk(str(round_dir / "preferences"))
     model_dir = round_dir / "model"
     if not rows:  # nothing to learn from: the policy carries over unchanged
         policy.save_pretrained(model_dir)
@@ -210,27 +198,30 @@ MODEL_SETTINGS = (
 )
 
 
-def round_settings(args: CriticDPOArguments, critic_args, dpo_args: DPOConfig, model_args: ModelArguments) -> dict:
-    """What a finished round was made with, stored in its summary: a re-run with other settings must not
-    resume from rounds the new settings would not have made. `rounds` is left out (raising it continues)."""
-    settings = {f"{key}": value for key, value in asdict(args).items() if key != "rounds"}
-    settings |= {f"critic.{key}": value for key, value in asdict(critic_args).items()}
-    settings |= {f"dpo.{key}": getattr(dpo_args, key, None) for key in DPO_SETTINGS}
-    settings |= {f"model.{key}": getattr(model_args, key, None) for key in MODEL_SETTINGS}
-    return json.loads(json.dumps(settings, default=str))
+def round_settings(
+    args: CriticDPOArguments, critic_args: CriticArguments, dpo_args: DPOConfig, model_args: ModelArguments
+) -> dict:
+    """What a finished round was made with (`run_settings`: the fields and the questions' files), stored in its
+    summary: a re-run with other settings must not resume from rounds the new settings would not have made.
+    `rounds` is left out (raising it continues)."""
+    return run_settings(
+        args,
+        {f"critic.{key}": value for key, value in asdict(critic_args).items()},
+        {f"dpo.{key}": getattr(dpo_args, key, None) for key in DPO_SETTINGS},
+        {f"model.{key}": getattr(model_args, key, None) for key in MODEL_SETTINGS},
+        source=args.dataset_name,
+        leave_out=("rounds",),
+    )
 
 
 def check_resumable(round_dir: Path, settings: dict) -> None:
     """A finished round may be reused only if it was made with the same settings (older rounds: no record)."""
     stored = json.loads((round_dir / "summary.json").read_text()).get("settings")
-    if stored is None or stored == settings:
-        return
-    changed = sorted(key for key in stored.keys() | settings.keys() if stored.get(key) != settings.get(key))
-    shown = ", ".join(f"{key} {stored.get(key)!r} -> {settings.get(key)!r}" for key in changed[:4])
-    raise UserError(
-        f"{round_dir} was made with other settings ({shown}{', ...' if len(changed) > 4 else ''}); "
-        "use a new output_dir, or delete it to start over"
-    )
+    changes = settings_changes(stored, settings) if stored is not None else ""
+    if changes:
+        raise UserError(
+            f"{round_dir} was made with other settings ({changes}); use a new output_dir, or delete it to start over"
+        )
 
 
 def make_parser():

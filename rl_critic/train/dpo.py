@@ -38,7 +38,7 @@ def main(script_args: TrainScriptArguments, training_args: DPOConfig, model_args
     cpu_safe(training_args)
     # load (data first: a wrong path fails before minutes of model loading)
     dataset = load_train_dataset(script_args, model_args)
-    check_columns(dataset, {"prompt", "chosen", "rejected"}, "dpo", "dpo")
+    check_columns(dataset, "dpo")
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     preflight(dataset, processor, "prompt", training_args.max_length, script_args.preflight_rows, "max_length")
     # train, save

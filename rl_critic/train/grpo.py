@@ -97,7 +97,7 @@ def main(
     # The built-in rewards but `format` score against the row's `solution`.
     names = [rewards.parse_spec(spec)[0] for spec in script_args.reward_funcs]
     graded = any(name in rewards.names() and name != "format" for name in names)
-    check_columns(dataset, {"prompt", "solution"} if graded else {"prompt"}, "grpo", "grpo")
+    check_columns(dataset, "grpo", graded)
     if graded and not any(str(solution).strip() for solution in dataset.with_format(None)["solution"]):
         raise UserError(
             f"no row of {script_args.dataset_name} has a reference answer (`answer` / `solution`), "

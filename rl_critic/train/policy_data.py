@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from data_converters.prompts import user_prompt
+from data_converters import columns
+from data_converters.schema import policy_prompt_from_messages, policy_prompt_row
 
 
 def is_question_file(source: str | None) -> bool:
@@ -31,25 +32,17 @@ def is_question_file(source: str | None) -> bool:
 
 def load_question_file(source: str, limit: int | None, min_pixels: int | None, max_pixels: int | None):
     """Question rows -> a dataset of `prompt`, `images`, `solution` (unusable rows are counted and skipped)."""
-    from datasets import Dataset, Features, Image, List, Value
+    from datasets import Dataset
 
     from rl_critic.critique.questions import load_usable_questions
 
     usable = load_usable_questions(source, limit, min_pixels, max_pixels, "grpo")
-    text = Value("string")
-    features = Features(
-        {
-            "prompt": List({"role": text, "content": List({"type": text, "text": text})}),
-            "images": List(Image()),
-            "solution": text,
-        }
-    )
-    columns = {
-        "prompt": [user_prompt(q.problem.question, len(q.problem.images)) for q in usable],
-        "images": [q.problem.images for q in usable],
-        "solution": ["" if q.answer is None else str(q.answer) for q in usable],
-    }
-    return Dataset.from_dict(columns, features=features)
+    rows = [
+        {**policy_prompt_row(q.problem.question, len(q.problem.images), q.answer), "images": q.problem.images}
+        for q in usable
+    ]
+    features = columns.features(columns.POLICY_PROMPT_COLUMNS, "images")
+    return Dataset.from_dict({name: [row[name] for row in rows] for name in features}, features=features)
 
 
 def is_policy_messages(dataset) -> bool:
@@ -64,8 +57,6 @@ def prompts_from_messages(dataset):
     """`sft-policy`-style `messages` (question turn, answer turn) -> `prompt` + reference `solution`."""
 
     def split(row):
-        answer = row["messages"][-1]
-        parts = answer["content"] if isinstance(answer["content"], list) else [{"text": answer["content"]}]
-        return {"prompt": row["messages"][:-1], "solution": "".join(p.get("text") or "" for p in parts)}
+        return policy_prompt_from_messages(row["messages"])
 
     return dataset.map(split, remove_columns=["messages"], desc="policy prompts")

@@ -41,7 +41,7 @@ def main(script_args: TrainScriptArguments, training_args: SFTConfig, model_args
     cpu_safe(training_args)
     # load (data first: a wrong path fails before minutes of model loading)
     dataset = load_train_dataset(script_args, model_args)
-    check_columns(dataset, {"messages"}, "sft", "sft")
+    check_columns(dataset, "sft")
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     if training_args.assistant_only_loss:
         use_training_chat_template(processor)
