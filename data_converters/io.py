@@ -79,32 +79,26 @@ def load_any(path_or_id: str, hub_config: str | None = None, split: str | None =
 
 
 def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
+    """What `datasets` reads, it reads: a folder (data files found recursively, splits by file name, a dataset
+    card's `configs:`), a hub id. Ours are the checks around it: a `save_to_disk` folder, a single file's
+    builder, a folder of mixed formats, and a missing path that must not be tried as a hub id."""
     from datasets import load_dataset, load_from_disk
 
     path = Path(path_or_id).expanduser()
     if path.is_dir() and ((path / "state.json").exists() or (path / "dataset_dict.json").exists()):
         return _single_split(load_from_disk(str(path)), split, path_or_id)
-    if path.is_dir():
-        if (path / "README.md").exists() and (path / DATA_FILE).exists():  # written by `rl-critic convert`
-            return load_dataset("parquet", data_files=str(path / DATA_FILE), split="train")
-        found = {
-            builder: sorted(glob.glob(str(path / "**" / pattern), recursive=True))
-            for pattern, builder in (("*.parquet", "parquet"), ("*.jsonl", "json"))
-        }
-        if found["parquet"] and found["json"]:  # reading one kind would drop the other's rows unmentioned
-            raise UserError(
-                f"{path_or_id} holds both parquet ({len(found['parquet'])}) and JSONL "
-                f"({len(found['json'])}) files: pass one file or a folder of one kind"
-            )
-        for builder, files in found.items():
-            if files:
-                return load_dataset(builder, data_files=files, split="train")
-        raise UserError(f"{path_or_id} holds no parquet, JSONL or save_to_disk dataset")
     if path.is_file():
         builder = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}.get(path.suffix.lower())
         if builder is None:
             raise UserError(f"unsupported input file type {path.suffix!r} (expected .parquet, .jsonl or .json)")
         return load_dataset(builder, data_files=str(path), split="train")
+    if path.is_dir() and (path / "README.md").exists() and (path / DATA_FILE).exists():  # `rl-critic convert`
+        # Its card's `configs:` names the file, but `load_dataset(DIR)` caches such a folder by its name and the
+        # card's relative path: a second `out/` would read the first one's rows. The file, by absolute path:
+        return load_dataset("parquet", data_files=str(path / DATA_FILE), split="train")
+    if path.is_dir():
+        _check_one_format(path, path_or_id)
+        return _single_split(load_dataset(str(path), name=hub_config), split, path_or_id)
     # A name with a data-file ending is a local file, not a hub id (`data/q.jsonl` has one slash, like `org/name`).
     looks_like_file = path.suffix.lower() in (".parquet", ".jsonl", ".json", ".arrow", ".csv")
     if looks_like_file or path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") != 1:
@@ -114,6 +108,22 @@ def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
     except Exception as err:  # the hub raises many types; the user needs the first line
         raise UserError(f"cannot load dataset {path_or_id!r}: {first_line(err)}") from err
     return _single_split(data, split, path_or_id)
+
+
+def _check_one_format(folder: Path, path_or_id: str) -> None:
+    """A folder of parquet or of JSONL files, not both: reading one kind would drop the other's rows
+    unmentioned (`datasets` picks the most common format)."""
+    found = {
+        kind: len(glob.glob(str(folder / "**" / pattern), recursive=True))
+        for kind, pattern in (("parquet", "*.parquet"), ("JSONL", "*.jsonl"))
+    }
+    if all(found.values()):
+        raise UserError(
+            f"{path_or_id} holds both parquet ({found['parquet']}) and JSONL ({found['JSONL']}) files: pass one "
+            "file or a folder of one kind"
+        )
+    if not any(found.values()):
+        raise UserError(f"{path_or_id} holds no parquet, JSONL or save_to_disk dataset")
 
 
 def load_input(path_or_id: str, hub_config: str | None = None, split: str | None = None):

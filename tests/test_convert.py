@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 from data_converters.convert import convert
 from data_converters.edge_cases import edge_case_rows
 from data_converters.errors import UserError
-from data_converters.io import load_any
+from data_converters.io import dataset_card, load_any, write_dataset
 from data_converters.layouts import features
 from data_converters.synthetic import synthetic_rows
 from tests.conftest import shape_image
@@ -555,3 +555,25 @@ def test_the_papers_caption_rating_layout_converts(tmp_path):
     convert("llava-critic-pointwise", path, "sft", str(tmp_path / "sft"))
     [first, _] = load_any(str(tmp_path / "sft"))
     assert "Text Caption: " + caption in json.dumps(first["messages"])  # the prompt as written
+
+
+def test_load_any_lets_datasets_read_folders_and_never_mixes_two_outputs_of_one_name(tmp_path):
+    """A folder is read by `datasets` (recursive data files, splits by file name); a converted folder is read by
+    its data file's absolute path, since `load_dataset(DIR)` caches card-configured folders by name."""
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    (splits / "train.jsonl").write_text('{"q": "a"}\n{"q": "b"}\n')
+    (splits / "test.jsonl").write_text('{"q": "c"}\n')
+    assert load_any(str(splits))["q"][:] == ["a", "b"]
+    assert load_any(str(splits), split="test")["q"][:] == ["c"]
+    with pytest.raises(UserError, match="has no split 'dev'; it has: "):
+        load_any(str(splits), split="dev")
+    for name, rows in (("x", 3), ("y", 5)):
+        dataset = Dataset.from_dict({"id": [f"{name}{i}" for i in range(rows)]})
+        write_dataset(dataset, tmp_path / name / "out", "parquet")
+        (tmp_path / name / "out" / "README.md").write_text(
+            dataset_card({"source": name, "task": "eval", "input": name, "seed": 0})
+        )
+        (tmp_path / name / "out" / "rejected.jsonl").write_text('{"reason": "not data"}\n')
+    assert load_any(str(tmp_path / "x" / "out"))["id"][:] == ["x0", "x1", "x2"]
+    assert load_any(str(tmp_path / "y" / "out"))["id"][:] == [f"y{i}" for i in range(5)]
