@@ -41,3 +41,10 @@ class TooLongFor:
 
     def score(self, requests):
         return self._cut(requests, self.judge.score(requests))
+
+
+def run_script(module, argv: list[str]) -> int:
+    """A TRL-style training script as `python -m` runs it: `main(*parsed args)` of `make_parser()`'s parse."""
+    from rl_critic.script.parsing import parse_args
+
+    return module.main(*parse_args(module.make_parser(), argv))

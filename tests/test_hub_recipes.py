@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from rl_critic.models.tiny.hub_like import ONEVISION_7B, QWEN_7B, like_name
+from tests.helpers import run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = {"qwen2_5_vl_7b": QWEN_7B, "llava_onevision_7b": ONEVISION_7B}
@@ -110,7 +111,7 @@ def test_recipe_runs_on_its_hub_like_model_and_the_output_is_usable(recipe, data
 
     method, argv = recipe_argv(recipe, data, tmp_path / "out")
     module = importlib.import_module(f"rl_critic.train.{method}")
-    assert module.main(argv) == 0
+    assert run_script(module, argv) == 0
     out = tmp_path / "out"
     rounds = sorted(out.glob("round_*/model"))  # critic-DPO keeps each round's model
     model_dir = rounds[-1] if rounds else out

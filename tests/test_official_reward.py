@@ -131,7 +131,7 @@ def generated_completions() -> list[tuple[str, str]]:
 def documented_spelling(answer: str, label: str) -> bool:
     """A box `critic` reads as `label` while the official grader needs the label itself: words, letters,
     ordinals (`first`, `A`, `Response 1`, `tie.`), or the bare label in brackets or emphasis (`(1)`,
-    `[2]`, `**1**`), as the README's "`critic` against the official reward" lists them. Decided here from
+    `[2]`, `**1**`), as docs/rewards.md's "`critic` against the official reward" lists them. Decided here from
     the characters, not by asking `normalise_preference`, so the test is not circular."""
     if normalise_preference(answer) != label:
         return False

@@ -21,6 +21,7 @@ from data_converters.synthetic import synthetic_rows
 from rl_critic.models.loader import ModelArguments, load_model
 from rl_critic.models.tiny import ensure_tiny_model
 from rl_critic.train import grpo, sft
+from tests.helpers import run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU = ["--use_cpu", "true", "--bf16", "false", "--gradient_checkpointing", "false", "--report_to", "none"]
@@ -73,7 +74,7 @@ def test_sft_trains_saves_and_reloads(data, tmp_path, arch, lora):
     ]
     if lora:
         argv += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
-    assert sft.main(argv) == 0
+    assert run_script(sft, argv) == 0
     state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())
     losses = [e["loss"] for e in state["log_history"] if "loss" in e]
     assert losses and all(0 < float(x) < 100 for x in losses)
@@ -118,7 +119,7 @@ def test_grpo_trains_with_critic_reward(data, tmp_path, arch, lora):
     ]
     if lora:
         argv += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
-    assert grpo.main(argv) == 0
+    assert run_script(grpo, argv) == 0
     history = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["log_history"]
     critic = [e["rewards/critic_reward/mean"] for e in history if "rewards/critic_reward/mean" in e]
     assert critic and all(0.0 <= r <= 1.0 for r in critic)
@@ -176,7 +177,7 @@ def test_multi_image_grpo_on_both_families(tmp_path, model):
         "tests.helpers.length_reward",
         *CPU,
     ]
-    assert grpo.main(argv) == 0
+    assert run_script(grpo, argv) == 0
 
 
 @pytest.mark.parametrize(("beta", "error"), [(0.0, "split_with_sizes"), (0.01, "unexpected keyword argument")])
@@ -263,7 +264,7 @@ def test_killed_run_resumes_to_the_same_step(data, tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     unkilled = tmp_path / "unkilled"
-    assert grpo.main(_train_command(data, unkilled, 6)[3:]) == 0
+    assert run_script(grpo, _train_command(data, unkilled, 6)[3:]) == 0
     final = json.loads((tmp_path / "run" / "checkpoint-6" / "trainer_state.json").read_text())
     reference = json.loads((unkilled / "checkpoint-6" / "trainer_state.json").read_text())
     assert final["global_step"] == reference["global_step"] == 6
