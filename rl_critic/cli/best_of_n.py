@@ -56,22 +56,15 @@ def main(argv: list[str]) -> int:
     from transformers import set_seed
 
     from data_converters.files import staged_file
-    from rl_critic.critique.critic import build_judge
     from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.journal import Journal, run_settings
-    from rl_critic.critique.pipeline import BestOfN, answer_all
+    from rl_critic.critique.pipeline import answer_all
     from rl_critic.critique.questions import read_rows
-    from rl_critic.critique.strategies import JUDGED_STRATEGIES
-    from rl_critic.models.loader import load_model_and_processor
 
     set_seed(args.seed)
     rows = read_rows(args.input, args.limit)
     journal = Journal(args.out, run_settings(args, critic_args, model_args, source=args.input))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
-    policy = load_model_and_processor(model_args)
-    judge = (
-        build_judge(critic_args, model_args, args.batch_size, policy) if args.strategy in JUDGED_STRATEGIES else None
-    )
     sampling = SamplingSettings(
         max_new_tokens=args.max_new_tokens,
         do_sample=True,
@@ -79,18 +72,19 @@ def main(argv: list[str]) -> int:
         top_p=args.top_p,
         num_return_sequences=args.n,
     )
-    best_of_n = BestOfN(policy, judge, sampling, args.strategy, args.both_orders, batch_size=args.batch_size)
-
     start = time.perf_counter()
     records = answer_all(
-        best_of_n,
         rows,
         journal,
+        model_args,
+        critic_args,
+        sampling,
+        args.strategy,
         args.chunk,
-        model_args.min_pixels,
-        model_args.max_pixels,
         args.seed,
         f"best-of-{args.n} {args.strategy}",
+        both_orders=args.both_orders,
+        batch_size=args.batch_size,
     )
     done = [r for r in records if "errors" not in r]
     if not done:  # nothing worth keeping or resuming: no --out, no journal

@@ -37,14 +37,11 @@ def main(argv: list[str]) -> int:
     check_report_paths(args.out)  # before the model loads, not after the work
     from transformers import set_seed
 
-    from rl_critic.critique.critic import build_judge
     from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.journal import Journal, run_settings
-    from rl_critic.critique.pipeline import BestOfN, answer_all
+    from rl_critic.critique.pipeline import answer_all
     from rl_critic.critique.questions import read_rows
-    from rl_critic.critique.strategies import JUDGED_STRATEGIES
     from rl_critic.evaluation.policy import policy_report
-    from rl_critic.models.loader import load_model_and_processor
 
     set_seed(args.seed)
     rows = read_rows(args.data, args.limit)
@@ -56,9 +53,6 @@ def main(argv: list[str]) -> int:
         )
     journal = Journal(report_paths(args.out)[0], run_settings(args, critic_args, model_args, source=args.data))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
-    policy = load_model_and_processor(model_args)
-    judged = args.n > 1 and args.strategy in JUDGED_STRATEGIES
-    judge = build_judge(critic_args, model_args, args.batch_size, policy) if judged else None
     sampling = (
         sampling_settings(args)
         if args.n == 1
@@ -70,16 +64,17 @@ def main(argv: list[str]) -> int:
             num_return_sequences=args.n,
         )
     )
-    best_of_n = BestOfN(policy, judge, sampling, args.strategy, batch_size=args.batch_size)
     records = answer_all(
-        best_of_n,
         rows,
         journal,
+        model_args,
+        critic_args,
+        sampling,
+        args.strategy,
         args.chunk,
-        model_args.min_pixels,
-        model_args.max_pixels,
         args.seed,
         f"answering {len(rows)} questions",
+        batch_size=args.batch_size,
     )
     report = policy_report(records, args.strategy, args.n)
     if not report["questions"]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from data_converters.prompts import user_prompt
+from rl_critic.critique.critic import CriticArguments, build_judge
 from rl_critic.critique.generation import SamplingSettings, TooLong, generate_counted
 from rl_critic.critique.journal import Journal
 from rl_critic.critique.judge import Judge
@@ -126,19 +127,30 @@ class BestOfN:
 
 
 def answer_all(
-    best_of_n: BestOfN,
     rows: list[Row],
     journal: Journal,
+    model_args,
+    critic_args: CriticArguments,
+    sampling: SamplingSettings,
+    strategy: str,
     chunk: int,
-    min_pixels: int | None,
-    max_pixels: int | None,
     seed: int,
     progress: str,
+    both_orders: bool = False,
+    batch_size: int = 8,
 ) -> list[dict[str, Any]]:
-    """Every row's record, each kept in `journal` as it finishes; a killed run's records are taken up again
-    (whole chunks, so the resumed run samples what an uninterrupted one would)."""
+    """What `best-of-n` and `eval policy` share: load the policy (and the critic, when the strategy judges
+    more than one sample), then every row's record, each kept in `journal` as it finishes; a killed run's
+    records are taken up again (whole chunks, so the resumed run samples what an uninterrupted one would)."""
+    from rl_critic.models.loader import load_model_and_processor
+
+    policy = load_model_and_processor(model_args)
+    judged = sampling.num_return_sequences > 1 and strategy in JUDGED_STRATEGIES
+    judge = build_judge(critic_args, model_args, batch_size, policy) if judged else None
+    best_of_n = BestOfN(policy, judge, sampling, strategy, both_orders, batch_size=batch_size)
+    bounds = model_args.min_pixels, model_args.max_pixels
     return journal.fill(
         chunk,
-        lambda done: best_of_n.over(rows, chunk, min_pixels, max_pixels, progress, seed=seed, done=done),
+        lambda done: best_of_n.over(rows, chunk, *bounds, progress, seed=seed, done=done),
         "question(s)",
     )
