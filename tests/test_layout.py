@@ -57,11 +57,15 @@ def test_the_check_sees_lazy_imports_and_submodules(tmp_path):
     assert "rl_critic.cli" in imported_modules(module) and FORBIDDEN["rl_critic/train"] & imported_modules(module)
 
 
-def test_there_is_one_entry_point_per_training_method():
+def test_there_is_one_entry_point_per_training_method(capsys):
     """`rl-critic train <method>` and `python -m rl_critic.train.<method>`; the old aliases are gone."""
     for alias in ("sft", "dpo", "grpo", "critic_dpo", "recipes"):
         assert not (ROOT / "rl_critic" / f"{alias}.py").exists()
     assert not (ROOT / "rl_critic" / "cli" / "critic_dpo.py").exists()
+    from rl_critic.cli import COMMANDS, main
+
+    assert "critic-dpo" not in COMMANDS and main(["critic-dpo", "--help"]) == 2
     for method in ("sft", "dpo", "grpo", "critic_dpo"):
         source = (ROOT / "rl_critic" / "train" / f"{method}.py").read_text(encoding="utf-8")
         assert "def make_parser(" in source and 'if __name__ == "__main__":' in source
+    assert capsys.readouterr().err == "rl-critic: error: `rl-critic critic-dpo` is now `rl-critic train critic-dpo`\n"

@@ -28,6 +28,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "env": ("rl_critic.cli.env", "print versions and devices, for bug reports"),
 }
 
+# Commands that went, and what to run instead (one entry point per command).
+MOVED = {"critic-dpo": "rl-critic train critic-dpo"}
+
 
 def _usage() -> str:
     width = max(len(name) for name in COMMANDS)
@@ -56,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rl-critic {__version__}")
         return 0
     name = argv[0]
+    if name in MOVED:
+        print(f"rl-critic: error: `rl-critic {name}` is now `{MOVED[name]}`", file=sys.stderr)
+        return 2
     if name not in COMMANDS:
         print(f"rl-critic: error: unknown command {name!r}; choose from: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
