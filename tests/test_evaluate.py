@@ -13,6 +13,7 @@ import pytest
 
 from data_converters.convert import convert
 from data_converters.io import load_any
+from rl_critic.critique.engines import HFEngine
 from rl_critic.critique.generation import SamplingSettings
 from rl_critic.critique.judge import Judge
 from rl_critic.evaluation import metrics
@@ -105,7 +106,7 @@ def eval_sets(tmp_path_factory) -> dict[str, Path]:
 
 def test_eval_critic_runs_on_the_tiny_model_over_every_source(eval_sets):
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
-    judge = Judge(model, processor, SamplingSettings(max_new_tokens=4), batch_size=8)
+    judge = Judge(HFEngine(model, processor), SamplingSettings(max_new_tokens=4), batch_size=8)
     for source, folder in eval_sets.items():
         dataset = load_any(str(folder))
         report, records = eval_critic(dataset, judge)

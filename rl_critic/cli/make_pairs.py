@@ -63,11 +63,11 @@ def main(argv: list[str]) -> int:
 
     from data_converters.files import check_output_file
     from data_converters.layouts import features
+    from rl_critic.critique.engines import load_engine, policy_engine_settings
     from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.model_pairs import question_pairs, sample_answers
     from rl_critic.critique.questions import load_question, read_rows
-    from rl_critic.models.loader import load_model_and_processor
 
     check_output_file(args.out)
     rows = read_rows(args.input, args.limit)
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
         raise UserError(f"no question in {args.input}")
     journal = Journal(args.out, run_settings(args, model_args, source=args.input))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
-    model, processor = load_model_and_processor(model_args)
+    engine = load_engine(policy_engine_settings(model_args), model_args)
     sampling = SamplingSettings(
         max_new_tokens=args.max_new_tokens,
         do_sample=True,
@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
     # The sampled answers (the hours of work) are journaled a chunk at a time; pairs are cheap and made after.
     answers = journal.fill(
         args.chunk,
-        lambda done: sample_answers(rows, model, processor, sampling, args.batch_size, args.chunk, args.seed, done),
+        lambda done: sample_answers(rows, engine, sampling, args.batch_size, args.chunk, args.seed, done),
         "question(s)",
     )
     rng, counts, made = random.Random(args.seed), Counter(), [0]

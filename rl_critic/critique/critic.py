@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from data_converters.errors import UserError
 from data_converters.prompts import PAIRWISE_INSTRUCTION
+from rl_critic.critique.engines import ENGINES, Engine, critic_engine_settings, load_engine, policy_engine_settings
 from rl_critic.critique.generation import SamplingSettings
 from rl_critic.critique.judge import Judge
 from rl_critic.script.parsing import renamed
@@ -66,6 +67,29 @@ class CriticArguments:
         default=None,
         metadata={"help": "The critic's dtype (default: the policy's `dtype`; GRPO reward on a GPU: bfloat16)."},
     )
+    critic_engine: str | None = field(
+        default=None,
+        metadata={
+            "help": "Where the critic runs: `hf` (in-process generate), `vllm` (vLLM in-process) or `openai` (an "
+            "OpenAI-compatible server at --critic_base_url; --critic_model is its served name). Default: where "
+            "the policy runs (`hf` in training).",
+            "choices": list(ENGINES),
+        },
+    )
+    critic_base_url: str | None = field(
+        default=None,
+        metadata={"help": "The critic server's API root, e.g. http://127.0.0.1:8000/v1 (engine openai)."},
+    )
+    critic_api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={"help": "Environment variable holding the critic server's API key (never logged)."},
+    )
+    critic_max_concurrency: int = field(default=8, metadata={"help": "Requests in flight to the critic server."})
+    critic_request_timeout: float = field(default=300.0, metadata={"help": "Seconds per critic request."})
+    critic_max_retries: int = field(
+        default=3,
+        metadata={"help": "Retries (exponential backoff) of a critic request on connection errors, 429 and 5xx."},
+    )
 
     def sampling(self) -> SamplingSettings:
         """How the critic decodes a judgment."""
@@ -80,11 +104,12 @@ def build_judge(
     args: CriticArguments,
     model_args,
     batch_size: int,
-    policy: tuple | None = None,
+    policy: Engine | None = None,
     trust_remote_code: bool | None = None,
 ):
-    """The judge `args` describe. The critic loads with `model_args` (its name, and `critic_dtype`, changed);
-    when it is the policy itself and `policy` (model, processor) is given, that model judges (self-critique).
+    """The judge `args` describe. The critic runs on the engine of `critic_engine_settings` (loaded with
+    `model_args`, its name and `critic_dtype` changed); when it is the policy itself, on the policy's engine,
+    and the `policy` engine is given, that engine judges (self-critique, one model loaded).
     `batch_size` is used unless `critic_batch_size` is set."""
     if args.critic_class:
         from rewards import import_object
@@ -93,13 +118,13 @@ def build_judge(
             return import_object(args.critic_class)()
         except (ImportError, AttributeError, ValueError, TypeError) as err:
             raise UserError(f"cannot import critic_class {args.critic_class!r}: {err}") from err
-    from rl_critic.models.loader import load_model_and_processor
-
+    policy_settings = policy_engine_settings(model_args)
+    settings = critic_engine_settings(args, policy_settings)
     name = args.critic_model or model_args.model_name_or_path
-    if policy is not None and name == model_args.model_name_or_path:
-        model, processor = policy
+    if policy is not None and name == model_args.model_name_or_path and settings == policy_settings:
+        engine = policy
     else:
         critic_model_args = replace(model_args, model_name_or_path=name, dtype=args.critic_dtype or model_args.dtype)
-        model, processor = load_model_and_processor(critic_model_args, trust_remote_code=trust_remote_code)
+        engine = load_engine(settings, critic_model_args, trust_remote_code=trust_remote_code)
     instruction = args.critic_instruction or PAIRWISE_INSTRUCTION
-    return Judge(model, processor, args.sampling(), args.critic_batch_size or batch_size, instruction=instruction)
+    return Judge(engine, args.sampling(), args.critic_batch_size or batch_size, instruction=instruction)

@@ -24,8 +24,11 @@ class TooLong:
     tokens: int
     positions: int
     max_new_tokens: int
+    reason: str | None = None  # a served model's own words, when it refused the prompt (sizes then unknown)
 
     def __str__(self) -> str:
+        if self.reason:
+            return f"prompt refused by the server: {self.reason}"
         return (
             f"prompt too long: {self.tokens:,} tokens, over the limit of {self.positions - self.max_new_tokens:,}"
             f" (the model's {self.positions:,} positions - max_new_tokens {self.max_new_tokens})"

@@ -24,16 +24,20 @@ from typing import Any
 
 from data_converters.errors import UserError
 from data_converters.files import process_alive
+from rl_critic.critique.engines import TRANSPORT_FIELDS
 
 
 def run_settings(*groups: Any, source: str | None = None, leave_out: Iterable[str] = ("out",)) -> dict[str, Any]:
     """What decides a run's results: every field of `groups` (dataclass instances, or dicts of chosen
-    settings) but those in `leave_out`, and the input `source` (its path, and one digest of every file's name,
-    size and time: a file, or a dataset folder), as it reads back from JSON."""
+    settings) but those in `leave_out` and how a server is reached (`TRANSPORT_FIELDS`), and the input
+    `source` (its path, and one digest of every file's name, size and time: a file, or a dataset folder), as
+    it reads back from JSON."""
     settings: dict[str, Any] = {}
     for group in groups:
         values = group if isinstance(group, dict) else asdict(group)
-        settings |= {key: value for key, value in values.items() if key not in leave_out}
+        settings |= {
+            key: value for key, value in values.items() if key not in leave_out and key not in TRANSPORT_FIELDS
+        }
     path = Path(source) if source else None
     files = [] if path is None else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     stats = [[str(file), stat.st_size, stat.st_mtime_ns] for file in files if file.is_file() for stat in [file.stat()]]

@@ -1,4 +1,4 @@
-"""The judge engine: a critic model compares or scores responses, many judgments per `generate` call.
+"""The judge: a critic model compares or scores responses, many judgments per engine call.
 
 Self-critique best-of-N, critic-reward DPO and evaluation all ask a critic the same two questions:
 "which of these two responses is better?" and "how good is this response?". The prompts are the ones
@@ -26,7 +26,8 @@ from data_converters.prompts import (
 from rewards.pointwise import parse_score
 from rewards.preference import normalise_preference
 from rewards.text import final_answer
-from rl_critic.critique.generation import SamplingSettings, TooLong, generate_counted
+from rl_critic.critique.engines import Engine, HFEngine
+from rl_critic.critique.generation import SamplingSettings, TooLong
 from rl_critic.critique.judgments import PairJudgment, PairRequest, PairScores, ScoreJudgment, ScoreRequest
 
 
@@ -37,20 +38,19 @@ def _two_scores(raw: str) -> tuple[float, float] | None:
 
 
 class Judge:
-    """A critic model with its processor and decoding settings; judgments go through `generate` in batches."""
+    """A critic behind an engine (`rl_critic.critique.engines`: in-process `generate`, vLLM, or a server) with
+    its decoding settings; judgments go to the engine in batches."""
 
     def __init__(
         self,
-        model,
-        processor,
+        engine: Engine | None,
         settings: SamplingSettings | None = None,
         batch_size: int = 8,
         score_range: tuple[int, int] = (1, 10),
         instruction: str = PAIRWISE_INSTRUCTION,
     ) -> None:
-        self.model = model
+        self.engine = engine
         self.instruction = instruction  # pairwise instruction of the default layout: ask as the critic was trained
-        self.processor = processor
         self.settings = settings or SamplingSettings(max_new_tokens=512)
         self.batch_size = batch_size
         self.score_range = score_range
@@ -58,11 +58,14 @@ class Judge:
         self.progress: str | None = None  # set a description to show a progress bar while judging
         self.skip_too_long = False  # True: a prompt over the context is a `TooLong` judgment, not a failed run
 
+    @property
+    def model(self):
+        """The in-process critic model (`hf` engine), else None: what GRPO puts in eval mode or on a device."""
+        return self.engine.model if isinstance(self.engine, HFEngine) else None
+
     def _run(self, texts: list[str], images: list[list[Image.Image]]) -> list[tuple[str, int] | TooLong]:
         conversations = [user_prompt(text, len(imgs)) for text, imgs in zip(texts, images)]
-        outputs = generate_counted(
-            self.model,
-            self.processor,
+        outputs = self.engine.generate_counted(
             conversations,
             images,
             self.settings,

@@ -34,8 +34,7 @@ def _png(image) -> bytes:
 
 def sample_answers(
     rows: list[Row],
-    model,
-    processor,
+    engine,
     sampling: SamplingSettings,
     batch_size: int,
     chunk: int,
@@ -60,9 +59,7 @@ def sample_answers(
             questions = [load_question(row, None, None) for row in rows[offset : offset + chunk]]
             usable = [q for q in questions if q.problem is not None]
             sampled = iter(
-                sample_candidates(
-                    model, processor, [q.problem for q in usable], sampling, batch_size, skip_too_long=True
-                )
+                sample_candidates(engine, [q.problem for q in usable], sampling, batch_size, skip_too_long=True)
             )
             for question in questions:
                 if question.problem is None:
@@ -70,7 +67,8 @@ def sample_answers(
                     continue
                 result = next(sampled)
                 if isinstance(result, TooLong):
-                    yield {"id": question.id, "error": f"prompt over {result.positions:,} positions - max_new_tokens"}
+                    error = result.reason or f"prompt over {result.positions:,} positions - max_new_tokens"
+                    yield {"id": question.id, "error": error}
                     continue
                 yield {"id": question.id, "candidates": question.problem.candidates}
             bar.update(len(questions))

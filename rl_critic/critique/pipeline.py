@@ -14,7 +14,8 @@ from typing import Any
 
 from data_converters.prompts import user_prompt
 from rl_critic.critique.critic import CriticArguments, build_judge
-from rl_critic.critique.generation import SamplingSettings, TooLong, generate_counted
+from rl_critic.critique.engines import Engine, load_engine, policy_engine_settings
+from rl_critic.critique.generation import SamplingSettings, TooLong
 from rl_critic.critique.journal import Journal
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.questions import Question, Row, load_question
@@ -22,14 +23,14 @@ from rl_critic.critique.strategies import JUDGED_STRATEGIES, Problem, select
 
 
 def sample_candidates(
-    model, processor, problems: list[Problem], settings: SamplingSettings, batch_size: int, skip_too_long: bool = False
+    engine: Engine, problems: list[Problem], settings: SamplingSettings, batch_size: int, skip_too_long: bool = False
 ) -> list[int | TooLong]:
     """Fill every problem's `candidates` (`settings.num_return_sequences` each, batched generation);
     returns the tokens generated per problem (with `skip_too_long`, a `TooLong` for a prompt over the context,
     whose candidates stay empty)."""
     conversations = [user_prompt(p.question, len(p.images)) for p in problems]
-    outputs = generate_counted(
-        model, processor, conversations, [p.images for p in problems], settings, batch_size, skip_too_long=skip_too_long
+    outputs = engine.generate_counted(
+        conversations, [p.images for p in problems], settings, batch_size, skip_too_long=skip_too_long
     )
     tokens: list[int | TooLong] = []
     for problem, sampled in zip(problems, outputs):
@@ -43,9 +44,9 @@ def sample_candidates(
 
 @dataclass
 class BestOfN:
-    """Sample N answers per question with `policy` (model, processor), let `judge` pick one by `strategy`."""
+    """Sample N answers per question with the `policy` engine, let `judge` pick one by `strategy`."""
 
-    policy: tuple[Any, Any]
+    policy: Engine
     judge: Any  # a Judge, a judge-like object (`critic_class`), or None for `first` / `majority`
     sampling: SamplingSettings
     strategy: str = "knockout"
@@ -63,7 +64,7 @@ class BestOfN:
         """One record per question, in input order; an unusable question's record holds its `errors`."""
         usable = [q for q in questions if q.problem is not None]
         sampled = sample_candidates(
-            *self.policy, [q.problem for q in usable], self.sampling, self.batch_size, skip_too_long=True
+            self.policy, [q.problem for q in usable], self.sampling, self.batch_size, skip_too_long=True
         )
         for question, result in zip(usable, sampled):  # an over-long question becomes an `errors` record
             if isinstance(result, TooLong):
@@ -142,9 +143,7 @@ def answer_all(
     """What `best-of-n` and `eval policy` share: load the policy (and the critic, when the strategy judges
     more than one sample), then every row's record, each kept in `journal` as it finishes; a killed run's
     records are taken up again (whole chunks, so the resumed run samples what an uninterrupted one would)."""
-    from rl_critic.models.loader import load_model_and_processor
-
-    policy = load_model_and_processor(model_args)
+    policy = load_engine(policy_engine_settings(model_args), model_args)
     judged = sampling.num_return_sequences > 1 and strategy in JUDGED_STRATEGIES
     judge = build_judge(critic_args, model_args, batch_size, policy) if judged else None
     best_of_n = BestOfN(policy, judge, sampling, strategy, both_orders, batch_size=batch_size)

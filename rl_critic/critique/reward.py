@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,7 +23,9 @@ from data_converters.errors import UserError
 from rewards.accuracy import answer_accuracy
 from rewards.text import completion_text
 from rl_critic.critique.critic import POLICY, CriticArguments, build_judge
+from rl_critic.critique.engines import HFEngine
 from rl_critic.critique.group_scores import SCHEDULES, score_groups
+from rl_critic.critique.served import ServerUnavailable
 from rl_critic.critique.strategies import Problem
 
 
@@ -40,6 +43,13 @@ class CriticRewardArguments(CriticArguments):
     critic_both_orders: bool = field(
         default=True, metadata={"help": "Judge each pair in both orders (cancels the critic's position bias)."}
     )
+    critic_max_failed_calls: int = field(
+        default=3,
+        metadata={
+            "help": "A served critic that stays unreachable (after its retries) for this many reward calls in a "
+            "row stops the run with a checkpoint to resume from; fewer failures score those groups 0.5 (neutral)."
+        },
+    )
 
 
 class CriticJudgeReward:
@@ -52,6 +62,8 @@ class CriticJudgeReward:
         self.judge = judge  # loaded on first use unless given (tests give a scripted one)
         self.live_policy = False
         self.group_size: int | None = None  # TRL's num_generations, set by `rl-critic train grpo`
+        self.failed_calls = 0  # reward calls in a row the critic server did not answer
+        self.stop_reason: str | None = None  # set when they reach critic_max_failed_calls: the run saves and stops
 
     def load(self, policy=None, processor=None, device=None) -> None:
         """Build the judge once: the live `policy` (critic_model `policy`), else a frozen critic on `device`."""
@@ -74,7 +86,9 @@ class CriticJudgeReward:
             self.live_policy = True
             model_args = replace(model_args, model_name_or_path=POLICY)
             critic_args = replace(self.args, critic_model=None)
-            self.judge = build_judge(critic_args, model_args, self.args.critic_batch_size, policy=(policy, processor))
+            self.judge = build_judge(
+                critic_args, model_args, self.args.critic_batch_size, policy=HFEngine(policy, processor)
+            )
             self.judge.skip_too_long = True  # a pair the critic cannot read is a counted tie, not a failed run
             return
         dtype = self.args.critic_dtype or ("bfloat16" if torch.cuda.is_available() else model_args.dtype)
@@ -82,6 +96,8 @@ class CriticJudgeReward:
         self.judge = build_judge(critic_args, replace(model_args, use_peft=False), self.args.critic_batch_size)
         self.judge.skip_too_long = True
         model = self.judge.model
+        if model is None:  # served or vLLM critic: nothing of it lives in the training process's torch
+            return
         model.eval().requires_grad_(False)
         device = device or (torch.device("cuda") if torch.cuda.is_available() else None)
         if device is not None and getattr(model, "hf_quantizer", None) is None:
@@ -100,13 +116,34 @@ class CriticJudgeReward:
             model.eval()
         try:
             results = score_groups(problems, self.judge, self.args.critic_schedule, self.args.critic_both_orders)
+        except ServerUnavailable as err:
+            return self._neutral(err, texts, kwargs)
         finally:
             if was_training:
                 model.train()
+        self.failed_calls = 0
+        if kwargs.get("log_metric") is not None:
+            kwargs["log_metric"]("critic_judge/server_failure", 0.0)
         seconds = time.perf_counter() - start_time
         rewards = [score for result in results for score in result.scores]
         self._log(kwargs, texts, groups, results, rewards, seconds)
         return rewards
+
+    def _neutral(self, err: ServerUnavailable, texts: list[str], kwargs: dict[str, Any]) -> list[float]:
+        """This call's completions all score 0.5 (no advantage: nothing is learnt from a critic that did not
+        answer); after `critic_max_failed_calls` such calls in a row, `stop_reason` asks the trainer to save a
+        checkpoint and stop (`rl_critic.train.grpo`)."""
+        self.failed_calls += 1
+        if kwargs.get("log_metric") is not None:
+            kwargs["log_metric"]("critic_judge/server_failure", 1.0)
+        print(
+            f"critic_judge: {err} (reward call {self.failed_calls} of {self.args.critic_max_failed_calls} allowed "
+            "in a row); this step's completions score 0.5",
+            file=sys.stderr,
+        )
+        if self.failed_calls >= self.args.critic_max_failed_calls:
+            self.stop_reason = f"{err}, {self.failed_calls} reward calls in a row"
+        return [0.5] * len(texts)
 
     def _log(self, kwargs, texts, groups, results, rewards, seconds) -> None:
         judgments = sum(len(r.judgments) for r in results)

@@ -48,6 +48,7 @@ class CriticScorer:
 
     def __call__(self, checkpoint: Path, name: str) -> float:
         from data_converters.io import load_any
+        from rl_critic.critique.engines import HFEngine
         from rl_critic.critique.generation import SamplingSettings
         from rl_critic.critique.judge import Judge
         from rl_critic.evaluation.critic import eval_critic
@@ -55,8 +56,7 @@ class CriticScorer:
         _quiet_torch()
         if self._rows is None:
             self._rows = load_any(str(self.data))
-        model, processor = _load(checkpoint)
-        judge = Judge(model, processor, SamplingSettings(max_new_tokens=JUDGE_TOKENS), batch_size=50)
+        judge = Judge(HFEngine(*_load(checkpoint)), SamplingSettings(max_new_tokens=JUDGE_TOKENS), batch_size=50)
         report, _ = eval_critic(self._rows, judge)
         _write(self.reports / name / "report.json", {"model": str(checkpoint), "data": str(self.data), **report})
         return report["pairwise"]["accuracy_with_ties_strict"]
@@ -69,6 +69,7 @@ class PolicyScorer:
         self.questions, self.reports, self._questions = questions, reports, None
 
     def __call__(self, checkpoint: Path, name: str) -> float:
+        from rl_critic.critique.engines import HFEngine
         from rl_critic.critique.generation import SamplingSettings
         from rl_critic.critique.pipeline import BestOfN
         from rl_critic.critique.questions import load_question, read_rows
@@ -78,7 +79,7 @@ class PolicyScorer:
         if self._questions is None:
             self._questions = [load_question(row, None, None) for row in read_rows(str(self.questions))]
         greedy = BestOfN(
-            _load(checkpoint), None, SamplingSettings(max_new_tokens=ANSWER_TOKENS), "first", batch_size=50
+            HFEngine(*_load(checkpoint)), None, SamplingSettings(max_new_tokens=ANSWER_TOKENS), "first", batch_size=50
         )
         report = policy_report(greedy.run(self._questions), "first", 1)
         _write(self.reports / name / "report.json", {"model": str(checkpoint), "data": str(self.questions), **report})

@@ -59,6 +59,26 @@ class InferenceModelArguments(ModelArguments):
     trust_remote_code: bool = field(
         default=False, metadata={"help": "Allow model code from the checkpoint (off: only transformers' own code)."}
     )
+    engine: str = field(
+        default="hf",
+        metadata={
+            "help": "Where the model runs: `hf` (in-process generate), `vllm` (vLLM in-process) or `openai` (an "
+            "OpenAI-compatible server at --base_url; --model is its served name, nothing loads here).",
+            "choices": ["hf", "vllm", "openai"],
+        },
+    )
+    base_url: str | None = field(
+        default=None, metadata={"help": "The server's API root, e.g. http://127.0.0.1:8000/v1 (engine openai)."}
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={"help": "Environment variable holding the server's API key (never logged)."},
+    )
+    max_concurrency: int = field(default=8, metadata={"help": "Requests in flight to the server."})
+    request_timeout: float = field(default=300.0, metadata={"help": "Seconds per server request."})
+    max_retries: int = field(
+        default=3, metadata={"help": "Retries (exponential backoff) of a request on connection errors, 429 and 5xx."}
+    )
 
 
 def resolve_model_path(name: str) -> str:

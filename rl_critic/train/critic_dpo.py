@@ -31,6 +31,7 @@ from data_converters.errors import UserError
 from data_converters.schema import preference
 from rl_critic.critique.aggregation import best_and_worst
 from rl_critic.critique.critic import CriticArguments, build_judge
+from rl_critic.critique.engines import HFEngine
 from rl_critic.critique.generation import SamplingSettings
 from rl_critic.critique.journal import run_settings, settings_changes
 from rl_critic.critique.pipeline import BestOfN
@@ -95,7 +96,7 @@ def run_round(
         replace(model_args, model_name_or_path=policy_name), trust_remote_code=dpo_args.trust_remote_code
     )
     best_of_k = BestOfN(
-        (policy, processor),
+        HFEngine(policy, processor),
         judge,
         sampling,
         "round_robin",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from transformers import TrainerCallback
 from trl import GRPOConfig, get_peft_config
 
 import rewards
@@ -33,6 +34,7 @@ from rl_critic.train.common import (
     train_and_save,
 )
 from rl_critic.train.policy_data import is_policy_messages, is_question_file, load_question_file, prompts_from_messages
+from rl_critic.train.vllm_sync import use_cpu_sync
 
 
 @dataclass
@@ -123,12 +125,37 @@ def main(
         processing_class=processor,
         peft_config=get_peft_config(model_args),
     )
+    use_cpu_sync(trainer)  # use_vllm colocate on a CPU (rl_critic.train.vllm_sync); nothing elsewhere
     for function in reward_funcs:  # the critic: once per process, frozen, on the policy's device
         if isinstance(function, CriticJudgeReward):
             function.load(policy=trainer.model, processor=processor, device=trainer.accelerator.device)
             function.group_size = training_args.num_generations
+            trainer.add_callback(StopWhenCriticIsGone(function))
     train_and_save(trainer, "grpo", len(dataset))
     return 0
+
+
+class StopWhenCriticIsGone(TrainerCallback):
+    """A served critic that stopped answering (`CriticJudgeReward.stop_reason`) ends the run with a checkpoint,
+    never a lost run: the step that noticed it saves, then one line says how to go on (no final model is
+    written, since training did not finish)."""
+
+    def __init__(self, reward: CriticJudgeReward) -> None:
+        self.reward = reward
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.reward.stop_reason:
+            control.should_save = True
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        if self.reward.stop_reason:
+            raise UserError(
+                f"the critic stopped answering ({self.reward.stop_reason}); saved "
+                f"{args.output_dir}/checkpoint-{state.global_step}: once the server is back, run the same command "
+                "with --resume_from_checkpoint true"
+            )
+        return control
 
 
 if __name__ == "__main__":

@@ -76,15 +76,24 @@ def _save_model_on_any_rank(model, folder: Path) -> None:
     first rank to need a tiny model may be another one (they build under a lock), and it would leave a
     folder without weights. Config, generation config and one safetensors file are all a tiny model has.
     """
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file
 
     model.config.architectures = [type(model).__name__]  # save_pretrained records it; TRL's ref model needs it
     model.config.dtype = next(model.parameters()).dtype  # as save_pretrained records it (hub-like: bf16 / fp16)
     model.config.save_pretrained(folder)
     model.generation_config.save_pretrained(folder)
     weights = folder / "model.safetensors"
-    save_model(model, str(weights), metadata={"format": "pt"})
+    save_file(_state_without_tied_copies(model), str(weights), metadata={"format": "pt"})
     weights.chmod(0o666 & ~umask())  # safetensors writes 0600
+
+
+def _state_without_tied_copies(model) -> dict:
+    """The weights as `save_pretrained` names them: a tied `lm_head.weight` is left out and the shared table
+    kept as the embedding (`...embed_tokens.weight`). safetensors' `save_model` keeps the other name, which
+    transformers reloads but vLLM does not (it leaves its embedding uninitialised and generates other text)."""
+    tied = getattr(model.config, "tie_word_embeddings", False)
+    dropped = set(getattr(model, "_tied_weights_keys", None) or {}) if tied else set()
+    return {name: tensor.contiguous() for name, tensor in model.state_dict().items() if name not in dropped}
 
 
 def _is_current(folder: Path, expected: dict) -> bool:

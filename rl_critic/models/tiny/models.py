@@ -22,7 +22,7 @@ from rl_critic.models.tiny.tokenizer import build_tokenizer
 ARCHS = ("qwen2_5_vl", "llava_onevision")
 SIZES = ("tiny", "small")
 # Bump when the tiny models change so cached copies are rebuilt instead of silently reused.
-TINY_MODEL_FORMAT = 3
+TINY_MODEL_FORMAT = 4
 
 # Qwen2.5-VL: 14 px patches merged 2x2, so one image token per 28x28 pixels. 56x56 -> 4 tokens;
 # the max (112x112) caps an image at 16 tokens, which keeps CPU sequences short.
@@ -48,7 +48,7 @@ class TinySpec:
 
 
 SPECS = {
-    "tiny": TinySpec(64, 2, 4, 2, 128, 64, 2, 2, 128),
+    "tiny": TinySpec(64, 2, 2, 1, 128, 64, 2, 2, 128),  # head_dim 32: the least vLLM's CPU attention takes
     "small": TinySpec(256, 4, 4, 2, 512, 128, 4, 4, 256),
 }
 

