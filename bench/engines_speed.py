@@ -103,7 +103,7 @@ def judging(args, path: str) -> dict:
     hf_seconds, hf_raws = _judge_seconds(load_engine(EngineSettings(), model_args), requests, args.max_new_tokens)
     rows = {"hf (in-process, batch 16)": {"seconds": round(hf_seconds, 2), "identical": True}}
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    servers = {"transformers serve": [str(Path(sys.executable).with_name("transformers")), "serve", path]}
+    servers = {"transformers serve": [sys.executable, "-m", "transformers.cli.transformers", "serve", path]}
     servers["transformers serve"] += ["--device", "cpu", "--dtype", "float32", "--host", "127.0.0.1"]
     try:
         import vllm  # noqa: F401

@@ -19,7 +19,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 
 def free_port() -> int:
@@ -35,7 +34,9 @@ def transformers_serve(model_path: str, timeout: float = 240.0, dtype: str = "fl
     default (the server would take the checkpoint's bf16, and greedy text drifts apart after a few tokens)."""
     port = free_port()
     command = [
-        str(Path(sys.executable).with_name("transformers")),
+        sys.executable,
+        "-m",
+        "transformers.cli.transformers",  # `transformers serve`, without relying on the console script
         "serve",
         model_path,
         "--device",

@@ -29,10 +29,13 @@ MAX_IMAGES_PER_PROMPT = 16  # vLLM's default is 1; pairwise and multi-image crit
 class VLLMEngine:
     """Generation through `vllm.LLM` (see the module docstring)."""
 
-    def __init__(self, llm, processor, positions: int | None) -> None:
+    def __init__(self, llm, processor, positions: int | None, seeded_requests: bool = True) -> None:
         self.llm = llm
         self.processor = processor
         self.positions = positions
+        # vLLM's CPU build fails on a seeded request whose prefill is split across steps ("CPU Generator does
+        # not use offset"), so there sampling follows the engine's own seed (deterministic for the same calls).
+        self.seeded_requests = seeded_requests
 
     @classmethod
     def load(cls, model_args, trust_remote_code: bool | None = None) -> VLLMEngine:
@@ -78,7 +81,9 @@ class VLLMEngine:
             mm_processor_kwargs=pixel_kwargs or None,
             seed=0,
         )
-        return cls(llm, processor, positions)
+        import torch
+
+        return cls(llm, processor, positions, seeded_requests=torch.cuda.is_available())
 
     def generate_counted(
         self,
@@ -117,15 +122,14 @@ class VLLMEngine:
             if images[index]:
                 prompt["multi_modal_data"] = {"image": images[index]}
             prompts.append(prompt)
+        sampled = {"temperature": settings.temperature, "top_p": settings.top_p}
+        if self.seeded_requests:  # a seed per call, from the run's seeded RNG: a resumed run samples the same
+            sampled["seed"] = random.randrange(2**31)
         sampling = SamplingParams(
             n=settings.num_return_sequences,
             max_tokens=settings.max_new_tokens,
             skip_special_tokens=True,
-            **(
-                {"temperature": settings.temperature, "top_p": settings.top_p, "seed": random.randrange(2**31)}
-                if settings.do_sample
-                else {"temperature": 0.0}
-            ),
+            **(sampled if settings.do_sample else {"temperature": 0.0}),
         )
         results = self.llm.generate(prompts, sampling, use_tqdm=bool(progress)) if prompts else []
         generated = {
