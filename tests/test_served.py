@@ -132,6 +132,7 @@ def test_grpo_with_the_served_critic_as_reward_trains_and_saves(server, tmp_path
     assert generated == 0  # the trained policy reloads and answers
 
 
+@pytest.mark.slow  # two more server starts (~30 s): make test-slow
 def test_a_server_killed_mid_run_stops_eval_critic_with_one_line_and_the_run_resumes(eval_data, tmp_path, capsys):
     from rl_critic.critique import served as served_module
 
