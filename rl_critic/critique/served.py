@@ -139,11 +139,8 @@ class OpenAIEngine:
         if len(images) != len(conversations):
             raise ValueError(f"{len(conversations)} conversations but {len(images)} image lists")
         n = settings.num_return_sequences
-        jobs = [
-            (openai_messages(conversation, conversation_images), random.randrange(2**31) if settings.do_sample else 0)
-            for conversation, conversation_images in zip(conversations, images)
-            for _ in range(n)
-        ]
+        messages = [openai_messages(conversation, imgs) for conversation, imgs in zip(conversations, images)]
+        jobs = [(m, random.randrange(2**31) if settings.do_sample else 0) for m in messages for _ in range(n)]
         pool = ThreadPoolExecutor(max_workers=self.max_concurrency)
         try:
             answers = pool.map(lambda job: self._complete(*job, settings), jobs)
