@@ -66,6 +66,15 @@ class CriticDPOArguments:
     batch_size: int = field(
         default=8, metadata={"help": "Prompts per generate call.", "aliases": renamed("generation_batch_size")}
     )
+    engine: str = field(
+        default="hf",
+        metadata={
+            "help": "Where the policy samples each round: `hf` (in-process generate) or `vllm` (an engine on the "
+            "round's policy, freed before it trains). Not `openai`: a server cannot follow weights trained here; "
+            "the critic takes --critic_engine openai.",
+            "choices": ["hf", "vllm"],
+        },
+    )
     relative_score: str = field(
         default="preference",
         metadata={
@@ -77,6 +86,11 @@ class CriticDPOArguments:
 
 # what a recipe of this method may set
 ARGUMENTS = (CriticDPOArguments, CriticArguments, DPOConfig, ModelArguments)
+
+
+def _best_of_k(engine, judge, sampling: SamplingSettings, args: CriticDPOArguments) -> BestOfN:
+    """K samples a question from the round's policy, judged round-robin (LLaVA-Critic's a_ij)."""
+    return BestOfN(engine, judge, sampling, "round_robin", relative=args.relative_score, batch_size=args.batch_size)
 
 
 def run_round(
@@ -92,18 +106,17 @@ def run_round(
     """One round: sample, judge, build preferences, train; returns its summary (written last)."""
     from datasets import Dataset
 
-    policy, processor = load_model_and_processor(
-        replace(model_args, model_name_or_path=policy_name), trust_remote_code=dpo_args.trust_remote_code
-    )
-    best_of_k = BestOfN(
-        HFEngine(policy, processor),
-        judge,
-        sampling,
-        "round_robin",
-        relative=args.relative_score,
-        batch_size=args.batch_size,
-    )
-    records = best_of_k.run(questions)
+    round_model = replace(model_args, model_name_or_path=policy_name)
+    if args.engine == "vllm":  # sample first, free the engine, then load the policy that trains
+        from rl_critic.critique.vllm_engine import VLLMEngine
+
+        engine = VLLMEngine.load(round_model, trust_remote_code=dpo_args.trust_remote_code)
+        records = _best_of_k(engine, judge, sampling, args).run(questions)
+        engine.close()
+        policy, processor = load_model_and_processor(round_model, trust_remote_code=dpo_args.trust_remote_code)
+    else:
+        policy, processor = load_model_and_processor(round_model, trust_remote_code=dpo_args.trust_remote_code)
+        records = _best_of_k(HFEngine(policy, processor), judge, sampling, args).run(questions)
     rows, skipped, unusable = [], 0, []
     with (
         open(round_dir / "judgments.jsonl", "w", encoding="utf-8") as judgments,
