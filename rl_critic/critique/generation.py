@@ -88,9 +88,7 @@ def generate_counted(
     A prompt over the model's context (less `max_new_tokens`) is a `UserError`, or with `skip_too_long` a
     `TooLong` in its place while the others are generated."""
     settings = settings or SamplingSettings()
-    images = images if images is not None else [[] for _ in conversations]
-    if len(images) != len(conversations):
-        raise ValueError(f"{len(conversations)} conversations but {len(images)} image lists")
+    images = image_lists(conversations, images)
     tokenizer = getattr(processor, "tokenizer", processor)
     if tokenizer.padding_side != "left":
         raise ValueError("batched generation needs a left-padding processor (load it with rl_critic.models.loader)")
@@ -103,28 +101,39 @@ def generate_counted(
     positions = model_positions(model)
     for start in starts:
         batch = conversations[start : start + batch_size]
-        batch_images = [list(imgs) for imgs in images[start : start + batch_size]]
-        inputs = _encode(processor, batch, batch_images, model.device)
-        too_long = _too_long(inputs, positions, settings.max_new_tokens)
+        batch_images = images[start : start + batch_size]
+        inputs = encode_prompts(processor, batch, batch_images, model.device)
+        too_long = over_context(inputs, positions, settings.max_new_tokens)
         if too_long and not skip_too_long:
             raise UserError(str(next(iter(too_long.values()))))
         kept = [i for i in range(len(batch)) if i not in too_long]
         results = {}
         if too_long and kept:
-            inputs = _encode(processor, [batch[i] for i in kept], [batch_images[i] for i in kept], model.device)
+            inputs = encode_prompts(processor, [batch[i] for i in kept], [batch_images[i] for i in kept], model.device)
         if kept:
             results = dict(zip(kept, _generate_batch(model, tokenizer, inputs, settings)))
         outputs.extend(too_long[i] if i in too_long else results[i] for i in range(len(batch)))
     return outputs
 
 
-def _encode(processor, conversations: list[list[dict]], images: list[list[Image.Image]], device):
+def image_lists(
+    conversations: Sequence[list[dict]], images: Sequence[Sequence[Image.Image]] | None
+) -> list[list[Image.Image]]:
+    """One list of images per conversation (none given: no images), as every engine takes them."""
+    if images is None:
+        return [[] for _ in conversations]
+    if len(images) != len(conversations):
+        raise ValueError(f"{len(conversations)} conversations but {len(images)} image lists")
+    return [list(imgs) for imgs in images]
+
+
+def encode_prompts(processor, conversations: list[list[dict]], images: list[list[Image.Image]], device):
     texts = [processor.apply_chat_template(conv, add_generation_prompt=True, tokenize=False) for conv in conversations]
     kwargs = {"images": images} if any(images) else {}
     return processor(text=texts, padding=True, return_tensors="pt", **kwargs).to(device)
 
 
-def _too_long(inputs, positions: int | None, max_new_tokens: int) -> dict[int, TooLong]:
+def over_context(inputs, positions: int | None, max_new_tokens: int) -> dict[int, TooLong]:
     """Rows of an encoded batch whose prompt leaves no room for `max_new_tokens` in the context."""
     if not positions:
         return {}

@@ -31,7 +31,7 @@ from PIL import Image
 
 from data_converters.errors import UserError, first_line
 from rl_critic.critique.engines import EngineSettings
-from rl_critic.critique.generation import SamplingSettings, TooLong
+from rl_critic.critique.generation import SamplingSettings, TooLong, image_lists
 
 CONTEXT_WORDS = ("context length", "maximum context", "too long", "max_model_len", "exceeds", "maximum input")
 
@@ -135,9 +135,7 @@ class OpenAIEngine:
         """`generate_counted` over the server: `batch_size` is unused (the server batches what arrives);
         requests run `max_concurrency` at a time."""
         settings = settings or SamplingSettings()
-        images = images if images is not None else [[] for _ in conversations]
-        if len(images) != len(conversations):
-            raise ValueError(f"{len(conversations)} conversations but {len(images)} image lists")
+        images = image_lists(conversations, images)
         n = settings.num_return_sequences
         messages = [openai_messages(conversation, imgs) for conversation, imgs in zip(conversations, images)]
         jobs = [(m, random.randrange(2**31) if settings.do_sample else 0) for m in messages for _ in range(n)]

@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from data_converters.errors import UserError
-from rl_critic.critique.generation import SamplingSettings, TooLong, _encode, _too_long
+from rl_critic.critique.generation import SamplingSettings, TooLong, encode_prompts, image_lists, over_context
 
 MAX_IMAGES_PER_PROMPT = 16  # vLLM's default is 1; pairwise and multi-image critic prompts need more
 
@@ -110,18 +110,16 @@ class VLLMEngine:
         from vllm import SamplingParams
 
         settings = settings or SamplingSettings()
-        images = [list(imgs) for imgs in images] if images is not None else [[] for _ in conversations]
-        if len(images) != len(conversations):
-            raise ValueError(f"{len(conversations)} conversations but {len(images)} image lists")
+        images = image_lists(conversations, images)
         too_long: dict[int, TooLong] = {}
         for start in range(0, len(conversations), batch_size):
-            inputs = _encode(
+            inputs = encode_prompts(
                 self.processor,
                 list(conversations[start : start + batch_size]),
                 images[start : start + batch_size],
                 "cpu",
             )
-            for index, result in _too_long(inputs, self.positions, settings.max_new_tokens).items():
+            for index, result in over_context(inputs, self.positions, settings.max_new_tokens).items():
                 too_long[start + index] = result
         if too_long and not skip_too_long:
             raise UserError(str(next(iter(too_long.values()))))
