@@ -1,9 +1,13 @@
 """Reward throughput: `python -m bench.reward_speed [--n 20000]`.
 
 20,000 realistic critic completions (~1 KB of reasoning in `<think>` tags, then a boxed verdict; mixed
-right, wrong and malformed), scored by our `critic_reward` and, as baselines on the same inputs, TRL's
-`think_format_reward` (one regex) and TRL's `accuracy_reward` (math-verify). Reports completions per
-second for batches of 16 (one GRPO group), the ratios, and the p99 latency of one completion.
+right, wrong and malformed), scored by our `critic_reward` and, as baselines on the same inputs, the official
+LLaVA-Critic-R1 `compute_score` (the real mathruler grader, `tests/official_reward.py`), TRL's
+`think_format_reward` (one regex) and TRL's `accuracy_reward` (math-verify). Then the 24,000 completions of
+the agreement test (`tests/verdict_corpus.py`: every category where two graders part, nearly all distinct),
+scored by the official function and by `critic` in both verdict modes. Reports completions per second for
+batches of 16 (one GRPO group), the ratios, and the p99 latency of one completion. Every function is called
+once before it is timed (imports of sympy and pylatexenc are not the reward's speed).
 """
 
 from __future__ import annotations
@@ -51,7 +55,16 @@ def make_completions(n: int, seed: int = 0) -> list[tuple[str, str]]:
     return rows
 
 
+def official_compute_score(prompts=None, completions=None, solution=None, **kwargs) -> list[float]:
+    """The official reward behind TRL's signature: its `overall` score per completion."""
+    from tests.official_reward import compute_score
+
+    texts = [c[0]["content"] if isinstance(c, list) else c for c in completions]
+    return [score["overall"] for score in compute_score(texts, solution)]
+
+
 def throughput(fn, rows, batch: int = 16) -> float:
+    fn(prompts=None, completions=[c for c, _ in rows[:1]], solution=[s for _, s in rows[:1]])  # imports
     start = time.perf_counter()
     for i in range(0, len(rows), batch):
         chunk = rows[i : i + batch]
@@ -89,6 +102,7 @@ def main() -> None:
     rows = make_completions(args.n)
     candidates = {
         "rl-critic critic_reward": rewards.critic_reward,
+        "official compute_score": official_compute_score,
         "rl-critic format_reward": rewards.format_reward,
         "TRL think_format_reward": think_format_reward,
         "TRL accuracy_reward": accuracy_reward,
@@ -102,7 +116,10 @@ def main() -> None:
             "p99_ms": round(p99_ms(fn, subset), 4),
         }
     ours = results["rl-critic critic_reward"]["completions_per_s"]
+    generated = _generated_corpus()
     summary = {
+        "critic_vs_official_speedup": round(ours / results["official compute_score"]["completions_per_s"], 1),
+        "critic_vs_official_speedup_generated": generated["critic_vs_official_speedup"],
         "critic_vs_trl_accuracy_speedup": round(ours / results["TRL accuracy_reward"]["completions_per_s"], 1),
         "critic_vs_trl_think_format_ratio": round(ours / results["TRL think_format_reward"]["completions_per_s"], 3),
         "critic_mean_reward": round(
@@ -111,17 +128,43 @@ def main() -> None:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
-        json.dumps({"benchmark": "rewards", "n": args.n, "results": results, **summary}, indent=2) + "\n"
+        json.dumps(
+            {"benchmark": "rewards", "n": args.n, "results": results, "generated": generated, **summary}, indent=2
+        )
+        + "\n"
     )
     print(f"{args.n} completions of ~1 KB, batches of 16")
     print(f"{'reward':<26} {'completions':>12} {'completions/s':>14} {'p99 ms':>9}")
     for name, r in results.items():
         print(f"{name:<26} {r['completions']:>12} {r['completions_per_s']:>14,.0f} {r['p99_ms']:>9.3f}")
+    print(f"{generated['completions']} generated completions of the agreement test (nearly all distinct boxes)")
+    for name, rate in generated["completions_per_s"].items():
+        print(f"{name:<26} {generated['completions']:>12} {rate:>14,.0f}")
     print(
-        f"critic_reward: {summary['critic_vs_trl_accuracy_speedup']}x TRL accuracy_reward, "
+        f"critic_reward: {summary['critic_vs_official_speedup']}x the official compute_score "
+        f"({summary['critic_vs_official_speedup_generated']}x on the generated corpus), "
+        f"{summary['critic_vs_trl_accuracy_speedup']}x TRL accuracy_reward, "
         f"{summary['critic_vs_trl_think_format_ratio']}x TRL think_format_reward's rate"
     )
     print(f"-> {RESULTS}")
+
+
+def _generated_corpus() -> dict:
+    """The agreement test's completions: official vs `critic` (default and lenient), each from a cold cache."""
+    import rewards
+    from rewards.grading import _graded
+    from tests.verdict_corpus import generated_completions
+
+    rows = [([{"role": "assistant", "content": c}], label) for c, label in generated_completions(24_000, seed=0)]
+    rates = {"official compute_score": throughput(official_compute_score, rows)}
+    for mode in ("official", "lenient"):
+        _graded.cache_clear()
+        rates[f"rl-critic critic ({mode})"] = throughput(rewards.CriticReward(verdicts=mode), rows)
+    return {
+        "completions": len(rows),
+        "completions_per_s": {name: round(rate, 1) for name, rate in rates.items()},
+        "critic_vs_official_speedup": round(rates["rl-critic critic (official)"] / rates["official compute_score"], 1),
+    }
 
 
 if __name__ == "__main__":

@@ -21,6 +21,14 @@ def edge_case_rows(seed: int = 0) -> list[dict[str, Any]]:
     def pair(question: str, first: str, second: str, markers=("Response 1", "Response 2")) -> str:
         return f"<image>\n{instruction}\nQuestion: [{question}]\n{markers[0]}: [{first}]\n{markers[1]}: [{second}]\n"
 
+    def blocks(question: str, first: str, second: str) -> str:
+        """MT-bench's pairwise judge layout, whose verdicts are `[[A]]`, `[[B]]` or `[[C]]` (a tie)."""
+        return (
+            f"<image>\n[User Question]\n{question}\n\n[The Start of Assistant A's Answer]\n{first}\n"
+            f"[The End of Assistant A's Answer]\n\n[The Start of Assistant B's Answer]\n{second}\n"
+            "[The End of Assistant B's Answer]"
+        )
+
     rows = [
         (
             "edge-brackets",
@@ -49,6 +57,9 @@ def edge_case_rows(seed: int = 0) -> list[dict[str, Any]]:
             pair("Colour?", "Red.", "Blue."),
             "They are not equally good. The better response: [first]",
         ),
+        ("edge-mt-bench-a", blocks("Colour?", "Red.", "Blue."), "Assistant A names the right colour. [[A]]"),
+        ("edge-mt-bench-b", blocks("Colour?", "Blue.", "Red."), "Assistant B is right.\n\n[[B]]"),
+        ("edge-mt-bench-tie", blocks("Colour?", "Red.", "It is red."), "Both are right. [[C]]"),
         ("edge-reject-no-verdict", pair("Colour?", "Red.", "Blue."), "Both have merits and flaws."),
         ("edge-reject-empty-question", pair("  ", "Red.", "Blue."), "The better response: [1]"),
         ("edge-reject-missing-response", pair("Colour?", "Red.", ""), "The better response: [1]"),

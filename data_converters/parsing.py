@@ -128,7 +128,7 @@ def _end_before_assistant_tail(text: str, start: int) -> int:
 # Answer]`) and Arena-Hard / WildVision (`<|The Start of Assistant A's Answer|>`) answer blocks.
 _BLOCK_START = re.compile(r"(?:\[|<\|)(?:The Start of )?Assistant ([12AB])(?:'s Answer)?(?:\]|\|>)", re.I)
 _BLOCK_END = re.compile(r"(?:\[|<\|)(?:The )?End of Assistant ([12AB])(?:'s Answer)?(?:\]|\|>)", re.I)
-_BLOCK_QUESTION = re.compile(r"(?:\[Question\]|<\|User Prompt\|>)", re.I)
+_BLOCK_QUESTION = re.compile(r"(?:\[(?:User )?Question\]|<\|User Prompt\|>)", re.I)
 
 
 def split_assistant_blocks(text: str) -> PairPrompt:
@@ -250,8 +250,8 @@ def parse_pair_verdict(gpt: str) -> str | None:
 
 _SCORE_HEAD = re.compile(r"[\s:：*\[]*(\d{1,3}(?:\.\d+)?)")
 _TWO_SCORES = re.compile(r"(\d{1,2}(?:\.\d+)?)(?:, ?| )(\d{1,2}(?:\.\d+)?)")
-_ARENA = re.compile(r"\[\[(A>>B|A>B|A=B|B>A|B>>A)\]\]")
-_ARENA_LABEL = {"A>>B": "1", "A>B": "1", "A=B": "tie", "B>A": "2", "B>>A": "2"}
+_ARENA = re.compile(r"\[\[(A>>B|A>B|A=B|B>A|B>>A|A|B|C)\]\]")
+_ARENA_LABEL = {"A>>B": "1", "A>B": "1", "A=B": "tie", "B>A": "2", "B>>A": "2", "A": "1", "B": "2", "C": "tie"}
 
 
 def parse_final_score(gpt: str) -> int | None:
@@ -280,7 +280,7 @@ def parse_two_scores(gpt: str) -> tuple[float, float] | None:
 
 
 def parse_arena_verdict(gpt: str) -> str | None:
-    """WildVision / MT-bench `[[A>B]]` style; the last verdict wins."""
+    """WildVision / Arena-Hard `[[A>B]]` style, or MT-bench's `[[A]]` / `[[B]]` / `[[C]]` (tie); the last wins."""
     matches = _ARENA.findall(gpt)
     return _ARENA_LABEL[matches[-1]] if matches else None
 

@@ -1,8 +1,10 @@
 """The official LLaVA-Critic-R1 reward: 0.9 x accuracy + 0.1 x format.
 
-Accuracy reads the last `\\boxed{}` only (none, or unbalanced braces: 0), as the official
-`examples/reward_function/math.py` does with mathruler's `extract_boxed_content`; the verdict spellings it
-accepts besides the label itself (`first`, `A`, `Response 1`, ...) are listed in `normalise_preference`.
+By default this is exactly the official reward (`examples/reward_function/math.py` of LLaVA-Critic-R1, format
+weight 0.1) on pairwise rows: the same whitespace collapse, the same format full match, the content of the last
+`\\boxed{}` (none, or unbalanced braces: 0) graded by mathruler's `grade_answer` against the label
+(`rewards.grading`). `verdicts=lenient` also accepts the usual spellings of a label (`first`, `A`, `Response 1`,
+..., listed in `normalise_preference`), which the official reward scores 0.
 
 Accuracy is the preference reward for pairwise rows and the pointwise reward for score rows, chosen per
 row from the converted dataset's `task` column (or, without it, from a non-empty `scale`), so one
@@ -14,9 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 from rewards.format import format_ok
+from rewards.grading import NO_ANSWER, official_answer
 from rewards.pointwise import pointwise_accuracy
-from rewards.preference import preference_accuracy
-from rewards.text import completion_text, last_boxed
+from rewards.preference import check_verdict_mode, preference_accuracy
+from rewards.text import completion_text
 
 
 class CriticReward:
@@ -35,12 +38,14 @@ class CriticReward:
         pointwise_mode: str = "linear",
         tolerance: float = 0.1,
         single_think: bool = False,
+        verdicts: str = "official",
     ) -> None:
         if abs(accuracy_weight + format_weight - 1.0) > 1e-9 or min(accuracy_weight, format_weight) < 0:
             raise ValueError("accuracy_weight and format_weight must be >= 0 and sum to 1")
         self.accuracy_weight, self.format_weight = accuracy_weight, format_weight
         self.ties, self.pointwise_mode, self.tolerance = ties, pointwise_mode, tolerance
         self.single_think = single_think
+        self.verdicts = check_verdict_mode(verdicts)
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
         n = len(completions or [])
@@ -52,12 +57,13 @@ class CriticReward:
         formats: list[float] = []
         for completion, label, task, scale in zip(completions or [], solution or [], tasks, scales):
             text = completion_text(completion)
-            answer = last_boxed(text)  # the box only, as the official reward: no `<answer>` tag
-            answers.append((answer or "")[:40])
+            answer = official_answer(text)  # the box only, as the official reward: no `<answer>` tag
+            answers.append(answer[:40] if answer != NO_ANSWER else "")
             if (task == "pointwise") if task else bool(scale):
-                accuracy = pointwise_accuracy(answer, label, scale, self.pointwise_mode, self.tolerance)
+                boxed = answer if answer != NO_ANSWER else None
+                accuracy = pointwise_accuracy(boxed, label, scale, self.pointwise_mode, self.tolerance)
             else:
-                accuracy = preference_accuracy(answer, label, self.ties)
+                accuracy = preference_accuracy(answer, label, self.ties, self.verdicts)
             formatted = float(format_ok(text, single_think=self.single_think))
             formats.append(formatted)
             if accuracy is not None:

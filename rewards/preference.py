@@ -1,8 +1,15 @@
 """Preference reward: is the last boxed verdict the better response of the `solution` column?
 
-`normalise_preference` is the one reader of verdicts in the project: training rewards, self-critique
-and evaluation all parse what a judge boxed through it, so a spelling accepted in training is accepted
-everywhere.
+Two ways to read a verdict (the `verdicts` option of `preference` and `critic`):
+
+- `official` (default): exactly the official LLaVA-Critic-R1 accuracy, mathruler's `grade_answer` of the last
+  box against the label (`rewards.grading`). `1`, `2.0`, `01`, `\\text{1}`, `2 days` are right for label 2 or 1
+  as mathruler decides; `Response 1`, `first`, `A` are not.
+- `lenient`: also every usual spelling of a label (`normalise_preference`: `Response 1`, `first`, `A`,
+  `Both are equally good`, ...), and, in `preference`, an `<answer>` tag where there is no box. This is our
+  extension: it rewards a bare spelling the paper's reward does not, so it is off unless asked for.
+
+Judges at inference read verdicts more widely still (`rl_critic.critique.read_verdict`: the SFT layouts too).
 """
 
 from __future__ import annotations
@@ -12,7 +19,10 @@ import re
 import unicodedata
 from typing import Any
 
-from rewards.text import completion_text, final_answer, unwrap_latex
+from rewards.grading import NO_ANSWER, official_answer, official_match
+from rewards.text import collapse_tag_spaces, completion_text, last_answer_tag, last_boxed, unwrap_latex
+
+VERDICT_MODES = ("official", "lenient")
 
 _FILLER = set(
     (
@@ -42,11 +52,14 @@ _STRONG = {
 # Words that are labels only when nothing else is: "a" and "i" are also an article and a pronoun, "one"
 # and "two" also plain numerals ("The two responses are equally good").
 _WEAK = {"a": "1", "i": "1", "one": "1", "two": "2"}
-_WORDS = re.compile(r"[0-9]+|[^\W\d_]+|[①②]")
+# Digits of any script (`\d`: Devanagari `२`, Arabic-Indic `٢`) are words, so a box naming two labels in two
+# scripts (`२ 1`) names two labels.
+_WORDS = re.compile(r"\d+|[^\W\d_]+|[①②]")
 _MAX_VERDICT_CHARS = 200  # a verdict is a few words; a longer box is not a verdict
-_SIGNED = re.compile(r"[-\u2212]\s*[0-9]")  # "-1" is not "1" (the official grader compares numbers)
+_SIGNED = re.compile(r"[-\u2212]\s*\d")  # "-1" is not "1" (the official grader compares numbers)
 _DECIMAL = re.compile(r"[0-9]+\.[0-9]+")
-_ARITHMETIC = re.compile(r"[0-9]\s*[-+*/^=\u00d7\u00f7]+\s*[0-9]")  # "1+1" is an expression, not verdict 1
+# "1+1", "1.+1", "(1)*(1)" are expressions, not verdict 1 (the text is at most _MAX_VERDICT_CHARS long).
+_ARITHMETIC = re.compile(r"\d[\W_]*[-+*/^=\u00d7\u00f7][\W_]*\d")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -57,7 +70,7 @@ def normalise_preference(text: str | None) -> str | None:
     `Answer 1`, `\\text{1}`, `Response 1 is better`, `(A)`, `**B**`, `tie`, `equal`, `C`, `Both are equally
     good`, ...; rejects verdicts naming both sides (`1 or 2`), neither, or anything else (`3`, `neither`, a
     sentence of reasoning, a negated verdict such as `Response 2 is no better`, a signed number `-1`, an
-    expression `1+1`). Numbers read as numbers: `01` and `2.0` are 1 and 2.
+    expression `1+1`). Numbers read as numbers, in any script: `01`, `2.0` and `२` are 1, 2 and 2.
     """
     if text is None:
         return None
@@ -68,42 +81,66 @@ def normalise_preference(text: str | None) -> str | None:
     if _DECIMAL.fullmatch(text):  # "2.0": the official grader compares it as the number 2
         return {1.0: "1", 2.0: "2"}.get(float(text))
     # Numbers as numbers: "01" is 1, as the official grader reads it.
-    words = [
-        str(int(w)) if w.isascii() and w.isdigit() else w for w in _WORDS.findall(text.lower()) if w not in _FILLER
-    ]
+    words = [str(int(w)) if w.isdecimal() else w for w in _WORDS.findall(text.lower()) if w not in _FILLER]
     if any(w not in _STRONG and w not in _WEAK for w in words):
         return None
     labels = {_STRONG[w] for w in words if w in _STRONG} or {_WEAK[w] for w in words if w in _WEAK}
     return labels.pop() if len(labels) == 1 else None
 
 
-def preference_accuracy(answer: str | None, label_text: Any, ties: str = "match") -> float | None:
+def check_verdict_mode(verdicts: str) -> str:
+    if verdicts not in VERDICT_MODES:
+        raise ValueError(f"verdicts must be one of {', '.join(VERDICT_MODES)}, not {verdicts!r}")
+    return verdicts
+
+
+def preference_accuracy(
+    answer: str | None, label_text: Any, ties: str = "match", verdicts: str = "official"
+) -> float | None:
     """1.0 / 0.0 for one boxed answer against one label; None when the label is not a preference
-    (or is a tie and `ties="skip"`)."""
+    (or is a tie and `ties="skip"`).
+
+    `official`: mathruler's grade of the answer against the label as written, as the official reward does.
+    `lenient`: that, or the answer is a usual spelling of the label (`normalise_preference`)."""
     label = normalise_preference(str(label_text)) if label_text is not None else None
     if label is None or (label == "tie" and ties == "skip"):
         return None
-    return 1.0 if normalise_preference(answer) == label else 0.0
+    if answer is None:
+        return 0.0
+    if official_match(answer, str(label_text)):
+        return 1.0
+    return 1.0 if verdicts == "lenient" and normalise_preference(answer) == label else 0.0
+
+
+def preference_answer(text: str, verdicts: str = "official") -> str:
+    """The answer `preference` grades: the official reward's (`rewards.grading.official_answer`), or in
+    `lenient` mode, where there is no box, the last `<answer>` tag."""
+    answer = official_answer(text)
+    if verdicts == "lenient" and answer == NO_ANSWER and last_boxed(text) is None:
+        tag = last_answer_tag(collapse_tag_spaces(text))
+        return tag if tag is not None else NO_ANSWER
+    return answer
 
 
 class PreferenceReward:
     """A TRL reward: 1.0 when the boxed verdict equals the `solution` label, else 0.0.
 
     ties: `"match"` (a tie label needs a tie verdict) or `"skip"` (tie rows return None, which TRL skips).
-    Rows whose `solution` is not a preference label return None.
+    verdicts: `"official"` (mathruler's grade, as the official reward) or `"lenient"` (also the usual spellings,
+    and an `<answer>` tag where there is no box). Rows whose `solution` is not a preference label return None.
     """
 
     __name__ = "preference_reward"
 
-    def __init__(self, ties: str = "match") -> None:
+    def __init__(self, ties: str = "match", verdicts: str = "official") -> None:
         if ties not in ("match", "skip"):
             raise ValueError(f"ties must be 'match' or 'skip', not {ties!r}")
-        self.ties = ties
+        self.ties, self.verdicts = ties, check_verdict_mode(verdicts)
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
-        answers = [final_answer(completion_text(c)) for c in completions or []]
+        answers = [preference_answer(completion_text(c), self.verdicts) for c in completions or []]
         _log(kwargs, [normalise_preference(a) for a in answers])
-        return [preference_accuracy(a, label, self.ties) for a, label in zip(answers, solution or [])]
+        return [preference_accuracy(a, label, self.ties, self.verdicts) for a, label in zip(answers, solution or [])]
 
 
 def _log(kwargs: dict[str, Any], verdicts: list[str | None]) -> None:

@@ -2,14 +2,17 @@
 
 `transformers_serve` starts the real thing (`transformers serve MODEL`, an OpenAI-compatible server);
 `StubServer` answers the way broken servers do (HTTP 500, HTML, a model list without ours), which a real
-server cannot be made to do on purpose.
+server cannot be made to do on purpose, or (`"sft-critic"`) as a critic trained on LLaVA-Critic's SFT targets
+writes: a rationale ending in one of the 113k verdict layouts, never a box (`sft_critic_answer`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -84,9 +87,50 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+# What a LLaVA-Critic-style SFT critic ends its rationale with ("{v}": its verdict in the layout's own words).
+SFT_PAIR_LAYOUTS = (
+    ("The better response: [{v}]", {"1": "first", "2": "second"}),
+    ("The better response: [{v}]", {"1": "1", "2": "2"}),
+    ("The better response: [{v}]", {"1": "A", "2": "B"}),
+    ("The better response: **{v}**", {"1": "Response 1", "2": "Response 2"}),
+    ("The better response is {v}.", {"1": "Response A", "2": "Response B"}),
+    (
+        "Overall, the first is wrong. The better response: [{v}]",
+        {"1": "The first response", "2": "The second response"},
+    ),
+    ("My final verdict is: {v}", {"1": "[[A>B]]", "2": "[[B>>A]]"}),
+    ("{v}", {"1": "[[A]]", "2": "[[B]]"}),
+)
+SFT_TIE_LAYOUTS = ("Both responses are equally good.", "My final verdict is tie: [[A=B]]", "[[C]]")
+_RANGE = re.compile(r"from (\d+) to (\d+)", re.I)
+
+
+def sft_critic_answer(prompt: str) -> str:
+    """A judgment in an SFT layout, decided from the prompt alone: the longer response is better (equal lengths:
+    a tie), a pointwise score grows with the response's length within the asked range, and the layout is picked
+    by a hash of the prompt, so every layout appears and the same prompt always gets the same answer."""
+    from data_converters.parsing import split_pair_prompt, split_point_prompt
+    from data_converters.prompts import TWO_SCORE_INSTRUCTION
+
+    pick = int(hashlib.sha256(prompt.encode()).hexdigest(), 16)
+    if "The response:" in prompt:
+        _, _, response = split_point_prompt(prompt)
+        asked = _RANGE.search(prompt)
+        low, high = (int(asked.group(1)), int(asked.group(2))) if asked else (1, 10)
+        return f"The response is read against the image. Final Score: {low + len(response) % (high - low + 1)}"
+    first, second = split_pair_prompt(prompt).responses
+    if prompt.startswith(TWO_SCORE_INSTRUCTION):
+        return f"{min(10, len(first) % 10 + 1)} {min(10, len(second) % 10 + 1)}\nBoth responses were read."
+    if len(first) == len(second):
+        return "Comparing both with the image. " + SFT_TIE_LAYOUTS[pick % len(SFT_TIE_LAYOUTS)]
+    layout, words = SFT_PAIR_LAYOUTS[pick % len(SFT_PAIR_LAYOUTS)]
+    return "Comparing both with the image. " + layout.format(v=words["1" if len(first) > len(second) else "2"])
+
+
 class StubServer:
     """A loopback HTTP server whose every answer is `mode`: `"500"` (HTTP 500), `"html"` (a web page with
-    status 200), or `"models"` (a model list naming only `other-model`; completions answer 404)."""
+    status 200), `"models"` (a model list naming only `other-model`; completions answer 404), or
+    `"sft-critic"` (model `sft-critic`, answering chat completions with `sft_critic_answer`)."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -100,8 +144,10 @@ class StubServer:
             def _answer(self) -> None:
                 stub.requests += 1
                 length = int(self.headers.get("content-length") or 0)
-                self.rfile.read(length)
-                if stub.mode == "500":
+                body = self.rfile.read(length)
+                if stub.mode == "sft-critic":
+                    self._critic(body)
+                elif stub.mode == "500":
                     self._send(500, "application/json", {"error": {"message": "engine crashed"}})
                 elif stub.mode == "html":
                     self._send(200, "text/html", "<html><body>Welcome to nginx!</body></html>")
@@ -109,6 +155,20 @@ class StubServer:
                     self._send(200, "application/json", {"object": "list", "data": [{"id": "other-model"}]})
                 else:
                     self._send(404, "application/json", {"error": {"message": "model not found"}})
+
+            def _critic(self, body: bytes) -> None:
+                if self.path.endswith("/models"):
+                    self._send(200, "application/json", {"object": "list", "data": [{"id": "sft-critic"}]})
+                    return
+                content = json.loads(body)["messages"][-1]["content"]
+                parts = content if isinstance(content, list) else [{"type": "text", "text": content}]
+                prompt = "".join(part.get("text") or "" for part in parts if part.get("type") == "text")
+                answer = sft_critic_answer(prompt)
+                message = {"role": "assistant", "content": answer}
+                usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(answer.split())}
+                choice = {"index": 0, "message": message, "finish_reason": "stop"}
+                reply = {"id": "x", "object": "chat.completion", "model": "sft-critic", "choices": [choice]}
+                self._send(200, "application/json", {**reply, "usage": usage})
 
             def _send(self, status: int, kind: str, body) -> None:
                 data = (json.dumps(body) if not isinstance(body, str) else body).encode()

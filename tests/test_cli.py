@@ -309,7 +309,7 @@ def test_make_synthetic_then_convert_through_the_cli(tmp_path):
     data = tmp_path / "syn.parquet"
     made = run_cli("make-synthetic", "--n", "30", "--kind", "pairwise", "--edge-cases", "--out", str(data))
     assert made.returncode == 0, made.stderr
-    assert made.stdout.startswith("wrote 43 rows (pairwise)")
+    assert made.stdout.startswith("wrote 46 rows (pairwise)")
     result = run_cli(
         "convert",
         "--source",
@@ -323,7 +323,7 @@ def test_make_synthetic_then_convert_through_the_cli(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert f"read 43 rows, wrote {summary['rows_written']}" in result.stdout
+    assert f"read 46 rows, wrote {summary['rows_written']}" in result.stdout
     assert "corrupt image" in result.stdout and "(see rejected.jsonl)" in result.stdout
 
 

@@ -166,8 +166,9 @@ def test_format_options():
     assert rewards.get("format")(completions=[two_blocks, answer_tag]) == [1.0, 0.0]
     assert rewards.get("format", single_think=True)(completions=[two_blocks]) == [0.0]
     assert rewards.get("format", answer_tag=True)(completions=[answer_tag, answer_tag + " trailing"]) == [1.0, 0.0]
-    # The answer tag also carries the verdict when there is no box.
-    assert rewards.get("preference")(completions=[answer_tag], solution=["1"]) == [1.0]
+    # The answer tag carries the verdict when there is no box only in lenient mode (the official reward reads boxes).
+    assert rewards.get("preference")(completions=[answer_tag], solution=["1"]) == [0.0]
+    assert rewards.get("preference", verdicts="lenient")(completions=[answer_tag], solution=["1"]) == [1.0]
 
 
 def test_preference_ties_and_unusable_labels():

@@ -1,4 +1,8 @@
 """Using a critic: batched generation (`generation`), the judge engine (`judge`, `judgments`), LLaVA-Critic's
 r_i aggregation (`aggregation`), best-of-N strategies (`strategies`), question input (`questions`), the one
 sample -> judge layer every user of a critic calls (`pipeline`), and the critic as a GRPO reward (`reward`,
-with its group schedules in `group_scores`)."""
+with its group schedules in `group_scores`). `read_verdict` / `read_score` (`verdicts`) read any critic's judgment."""
+
+from rl_critic.critique.verdicts import read_score, read_verdict
+
+__all__ = ["read_score", "read_verdict"]

@@ -3,8 +3,8 @@
 Self-critique best-of-N, critic-reward DPO and evaluation all ask a critic the same two questions:
 "which of these two responses is better?" and "how good is this response?". The prompts are the ones
 the critic was trained on (`data_converters.prompts`: LLaVA-Critic's layout plus the R1 thinking suffix), and
-verdicts are read with the reward functions' own parsers (`rewards.preference.normalise_preference`,
-`rewards.pointwise.parse_score`), so a critic is judged at test time exactly as it was rewarded.
+verdicts are read by `rl_critic.critique.verdicts` (the box in any usual spelling, else every verdict layout the
+converters write as SFT targets), so an R1 critic and a LLaVA-Critic-style SFT critic both give verdicts.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import random
 
 from PIL import Image
 
-from data_converters.parsing import parse_two_scores
 from data_converters.prompts import (
     PAIRWISE_INSTRUCTION,
     pairwise_prompt,
@@ -23,18 +22,10 @@ from data_converters.prompts import (
     user_prompt,
     with_think_suffix,
 )
-from rewards.pointwise import parse_score
-from rewards.preference import normalise_preference
-from rewards.text import final_answer
 from rl_critic.critique.engines import Engine, HFEngine
 from rl_critic.critique.generation import SamplingSettings, TooLong
 from rl_critic.critique.judgments import PairJudgment, PairRequest, PairScores, ScoreJudgment, ScoreRequest
-
-
-def _two_scores(raw: str) -> tuple[float, float] | None:
-    """Two scores from the box (`\\boxed{8 6}`), else from the first line (LLaVA-Bench's own layout)."""
-    boxed = final_answer(raw)
-    return parse_two_scores(boxed) if boxed is not None else parse_two_scores(raw)
+from rl_critic.critique.verdicts import read_score, read_two_scores, read_verdict
 
 
 class Judge:
@@ -85,10 +76,7 @@ class Judge:
             for r in requests
         ]
         results = self._run(texts, [r.images for r in requests])
-        return [
-            r if isinstance(r, TooLong) else PairJudgment(r[0], normalise_preference(final_answer(r[0])), r[1])
-            for r in results
-        ]
+        return [r if isinstance(r, TooLong) else PairJudgment(r[0], read_verdict(r[0]), r[1]) for r in results]
 
     def score_pairs(self, requests: list[PairRequest]) -> list[PairScores]:
         """Both responses scored 1-10 in one judgment (LLaVA-Bench style), batched."""
@@ -96,7 +84,7 @@ class Judge:
             return []
         texts = [with_think_suffix(two_score_prompt(r.question, r.first, r.second)) for r in requests]
         results = self._run(texts, [r.images for r in requests])
-        return [r if isinstance(r, TooLong) else PairScores(r[0], _two_scores(r[0]), r[1]) for r in results]
+        return [r if isinstance(r, TooLong) else PairScores(r[0], read_two_scores(r[0]), r[1]) for r in results]
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreJudgment]:
         """One pointwise score per request (in `score_range`), all in batched `generate` calls."""
@@ -113,7 +101,7 @@ class Judge:
                 judgments.append(result)
                 continue
             raw, tokens = result
-            value = parse_score(final_answer(raw))
+            value = read_score(raw)
             judgments.append(ScoreJudgment(raw, value if value is not None and low <= value <= high else None, tokens))
         return judgments
 
