@@ -76,9 +76,17 @@ def staged_folder(
         raise
 
 
-def check_output_file(out: str | Path) -> Path:
-    """Refuse, before any work, a file output that cannot be written: an existing folder, or a path under a file."""
+def check_output_file(out: str | Path, inputs: Iterable[str | Path | None] = ()) -> Path:
+    """Refuse, before any work, a file output that cannot be written: an existing folder, a path under a file,
+    or one of the command's `inputs` (through symlinks and hard links too: the results would replace what
+    the command reads)."""
+    named = out
     out = Path(out).expanduser().resolve()
+    for source in inputs:
+        if source is not None and _same_file(out, Path(source).expanduser()):
+            raise UserError(
+                f"refusing to write {named}: it is the input {source} (the results would replace it); name another file"
+            )
     if out.is_dir():
         raise UserError(f"output {out} is a folder; name a file")
     for parent in out.parents:
@@ -87,6 +95,15 @@ def check_output_file(out: str | Path) -> Path:
                 raise UserError(f"cannot write {out}: {parent} is a file, not a folder")
             break
     return out
+
+
+def _same_file(out: Path, source: Path) -> bool:
+    if out == source.resolve():
+        return True
+    try:
+        return out.exists() and source.exists() and os.path.samefile(out, source)
+    except OSError:
+        return False
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -365,3 +366,55 @@ def test_a_truncated_tiny_model_in_the_cache_is_rebuilt(tiny_cache, capsys):
     assert ensure_tiny_model("llava_onevision", "small") == folder
     assert weights.stat().st_size == good
     assert main(["generate", "--model", "tiny-llava_onevision-small", "--prompt", "hi", "--max_new_tokens", "1"]) == 0
+
+
+def _output_is_input_cases(folder: Path) -> list[tuple[list[str], Path]]:
+    """(argv, the input it must leave alone) for every writer whose `--out` is its input, or links to it."""
+    import shutil
+
+    from datasets import Dataset
+
+    root = Path(__file__).resolve().parent.parent
+    questions = folder / "questions.jsonl"
+    shutil.copy(root / "examples" / "questions.jsonl", questions)
+    for name in ("red_circle.png", "blue_square.png"):
+        shutil.copy(root / "examples" / name, folder / name)
+    (folder / "link.jsonl").symlink_to(questions)
+    os.link(questions, folder / "hard.jsonl")
+    parquet = folder / "questions.parquet"
+    Dataset.from_list([{"question": "What colour is it?", "answer": "red"}]).to_parquet(str(parquet))
+    recipe = folder / "grpo.yaml"
+    shutil.copy(root / "recipes" / "tiny" / "grpo_critic.yaml", recipe)
+    best_of_n = ["best-of-n", "--model", "tiny", "--n", "2", "--max_new_tokens", "2"]
+    return [
+        ([*best_of_n, "--input", str(questions), "--out", str(questions)], questions),
+        ([*best_of_n, "--input", str(questions), "--out", str(folder / "link.jsonl")], questions),
+        ([*best_of_n, "--input", str(folder / "link.jsonl"), "--out", str(questions)], questions),
+        ([*best_of_n, "--input", str(questions), "--out", str(folder / "hard.jsonl")], questions),
+        (["make-pairs", "--model", "tiny", "--input", str(parquet), "--out", str(parquet)], parquet),
+        (["export-trl", "--recipe", str(recipe), "--out", str(recipe)], recipe),
+        (["eval", "policy", "--model", "tiny", "--data", str(questions), "--out", str(questions)], questions),
+    ]
+
+
+def test_no_writer_replaces_its_own_input(tmp_path):
+    """An `--out` that is (or links to) the command's input is one line, exit 1, and every file stays as it was."""
+    import hashlib
+
+    from tests.test_cli import run_cli
+
+    cases = _output_is_input_cases(tmp_path)
+
+    def checksums() -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tmp_path.iterdir()) if p.is_file()}
+
+    before = checksums()
+    for argv, protected in cases:
+        result = run_cli(*argv)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1, (argv, result.stderr[-500:])
+        assert lines[-1].startswith("rl-critic") and "refusing to write" in lines[-1], lines[-1]
+        assert str(protected.name) in lines[-1] or str(protected) in lines[-1], lines[-1]
+        assert "Traceback" not in result.stderr
+        assert checksums() == before, argv
+        assert (tmp_path / "link.jsonl").is_symlink()

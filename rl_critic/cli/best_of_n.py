@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
     args, critic_args, model_args = parse(ARGUMENTS, "rl-critic best-of-n", argv, docstring_summary(__doc__))
     from data_converters.files import check_output_file
 
-    check_output_file(args.out)  # before the model loads, not after the work
+    check_output_file(args.out, [args.input])  # before the model loads, not after the work
     from transformers import set_seed
 
     from data_converters.files import staged_file

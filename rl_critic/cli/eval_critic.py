@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
     args, model_args = parse(ARGUMENTS, "rl-critic eval critic", argv, docstring_summary(__doc__))
     from rl_critic.evaluation.report import check_report_paths, report_paths
 
-    check_report_paths(args.out)  # before the model loads, not after the work
+    check_report_paths(args.out, (args.data,))  # before the model loads, not after the work
     from transformers import set_seed
 
     from data_converters.io import load_any

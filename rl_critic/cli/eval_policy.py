@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
     args, critic_args, model_args = parse(ARGUMENTS, "rl-critic eval policy", argv, docstring_summary(__doc__))
     from rl_critic.evaluation.report import check_report_paths, report_paths
 
-    check_report_paths(args.out)  # before the model loads, not after the work
+    check_report_paths(args.out, (args.data,))  # before the model loads, not after the work
     from transformers import set_seed
 
     from rl_critic.critique.generation import SamplingSettings

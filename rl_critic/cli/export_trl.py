@@ -91,12 +91,13 @@ def main(argv: list[str]) -> int:
     import yaml
 
     from data_converters.errors import UserError
-    from data_converters.files import staged_file
+    from data_converters.files import check_output_file, staged_file
     from rl_critic.script.recipes import resolve_config
 
     recipe = Path(resolve_config(args.recipe))
     if not recipe.is_file():
         raise UserError(f"recipe not found: {args.recipe}")
+    check_output_file(args.out, [recipe])
     method = args.method or next((m for m in ("grpo", "dpo", "sft") if recipe.stem.startswith(m)), None)
     if recipe.stem.startswith("critic_dpo") or method is None:
         raise UserError(f"{recipe.name}: no TRL script runs this method; pass --method grpo|sft|dpo if it is one")

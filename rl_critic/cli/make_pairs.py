@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
     from rl_critic.critique.model_pairs import question_pairs, sample_answers
     from rl_critic.critique.questions import load_question, read_rows
 
-    check_output_file(args.out)
+    check_output_file(args.out, [args.input])
     rows = read_rows(args.input, args.limit)
     if not rows:
         raise UserError(f"no question in {args.input}")

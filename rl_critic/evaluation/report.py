@@ -43,10 +43,11 @@ def report_paths(out: str | Path) -> tuple[Path, Path, Path]:
     )
 
 
-def check_report_paths(out: str | Path) -> None:
-    """Refuse, before any work, an `--out` whose report files cannot be written (`check_output_file`)."""
+def check_report_paths(out: str | Path, inputs: tuple[str | Path | None, ...] = ()) -> None:
+    """Refuse, before any work, an `--out` whose report files cannot be written or would replace one of the
+    command's `inputs` (`check_output_file`)."""
     for path in (out, *report_paths(out)):
-        check_output_file(path)
+        check_output_file(path, inputs)
 
 
 def write_report(out: str | Path, report: dict[str, Any], records: list[dict[str, Any]], title: str) -> str:
