@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from rewards.format import format_ok
-from rewards.grading import NO_ANSWER, official_answer
+from rewards.grading import NO_ANSWER, boxed_answer
 from rewards.pointwise import pointwise_accuracy
 from rewards.preference import check_verdict_mode, preference_accuracy
 from rewards.text import completion_text
@@ -57,12 +57,12 @@ class CriticReward:
         formats: list[float] = []
         for completion, label, task, scale in zip(completions or [], solution or [], tasks, scales):
             text = completion_text(completion)
-            answer = official_answer(text)  # the box only, as the official reward: no `<answer>` tag
-            answers.append(answer[:40] if answer != NO_ANSWER else "")
+            boxed = boxed_answer(text)  # the box only, as the official reward: no `<answer>` tag
+            answers.append((boxed or "")[:40])
             if (task == "pointwise") if task else bool(scale):
-                boxed = answer if answer != NO_ANSWER else None
                 accuracy = pointwise_accuracy(boxed, label, scale, self.pointwise_mode, self.tolerance)
             else:
+                answer = boxed if boxed is not None else NO_ANSWER  # what mathruler grades without a box
                 accuracy = preference_accuracy(answer, label, self.ties, self.verdicts)
             formatted = float(format_ok(text, single_think=self.single_think))
             formats.append(formatted)

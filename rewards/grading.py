@@ -3,7 +3,7 @@
 The official reward (`llava-critic-r1/EasyR1/examples/reward_function/math.py` in LLaVA-VL/LLaVA-NeXT, commit
 af21fed) reads the answer as mathruler's `extract_boxed_content` of the completion after its whitespace
 collapse (the content of the *last* `\\boxed{`, stripped; the string `"None"` when there is no box or its braces
-never close) and grades it with mathruler's `grade_answer(answer, label)`. `official_answer` and
+never close) and grades it with mathruler's `grade_answer(answer, label)`. `boxed_answer` and
 `official_match` give the same results; they are only faster:
 
 - the box is found with `rewards.text.last_boxed` (a regex over braces, not a Python loop over characters) in
@@ -38,11 +38,11 @@ _NUMBER_CHARACTERS = re.compile(r"[\d.eE+\-_]{1,40}")
 _NO_DIGIT_NO_LATEX = re.compile(r"[^\d\\]*")
 
 
-def official_answer(text: str) -> str:
-    """The answer the official reward grades: the last `\\boxed{}` of the whitespace-collapsed text, stripped,
-    or `"None"`."""
+def boxed_answer(text: str) -> str | None:
+    """The answer the official reward grades: the last `\\boxed{}` of the whitespace-collapsed text, stripped;
+    None where mathruler's `extract_boxed_content` finds no (closed) box and grades the string `"None"`."""
     boxed = last_boxed(text)
-    return collapse_tag_spaces(boxed).strip() if boxed is not None else NO_ANSWER
+    return collapse_tag_spaces(boxed).strip() if boxed is not None else None
 
 
 @functools.lru_cache(maxsize=65536)

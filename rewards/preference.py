@@ -19,8 +19,8 @@ import re
 import unicodedata
 from typing import Any
 
-from rewards.grading import NO_ANSWER, official_answer, official_match
-from rewards.text import collapse_tag_spaces, completion_text, last_answer_tag, last_boxed, unwrap_latex
+from rewards.grading import NO_ANSWER, boxed_answer, official_match
+from rewards.text import collapse_tag_spaces, completion_text, last_answer_tag, unwrap_latex
 
 VERDICT_MODES = ("official", "lenient")
 
@@ -113,13 +113,12 @@ def preference_accuracy(
 
 
 def preference_answer(text: str, verdicts: str = "official") -> str:
-    """The answer `preference` grades: the official reward's (`rewards.grading.official_answer`), or in
-    `lenient` mode, where there is no box, the last `<answer>` tag."""
-    answer = official_answer(text)
-    if verdicts == "lenient" and answer == NO_ANSWER and last_boxed(text) is None:
-        tag = last_answer_tag(collapse_tag_spaces(text))
-        return tag if tag is not None else NO_ANSWER
-    return answer
+    """The answer `preference` grades: the official reward's (`rewards.grading.boxed_answer`, `"None"` without a
+    box, as mathruler), or in `lenient` mode, where there is no box, the last `<answer>` tag."""
+    answer = boxed_answer(text)
+    if answer is None and verdicts == "lenient":
+        answer = last_answer_tag(collapse_tag_spaces(text))
+    return answer if answer is not None else NO_ANSWER
 
 
 class PreferenceReward:
