@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from data_converters.columns import task_features
 from data_converters.errors import UserError
-from data_converters.files import check_replaceable, staged_folder
+from data_converters.files import check_replaceable, owner_marker, staged_folder
 from data_converters.images import ImageFolder
 from data_converters.io import dataset_card, load_input, write_dataset
 from data_converters.parsing import ParseError
@@ -27,6 +28,8 @@ from data_converters.schema import TASKS, task_row
 from data_converters.sources import all_sources
 
 _INTERNAL = ("_reason", "_label", "_index")
+# What marks a folder as an earlier output of `convert` (`--overwrite` replaces only such a folder).
+CONVERT_MARKER = owner_marker("convert")
 
 
 @functools.cache
@@ -55,8 +58,10 @@ def _empty_row(features) -> dict[str, Any]:
     return {name: empty(feature) for name, feature in features.items()}
 
 
-def _convert_batch(batch, indices, *, source, task, seed, keep_ties, base_dir, image_column, features):
+def _convert_batch(batch, indices, *, source, task, seed, keep_ties, base_dir, image_column, features, parent):
     """`datasets.map` function: input rows -> output rows, rejected rows marked with `_reason`."""
+    if os.getpid() != parent:  # a `num_proc` worker: Ctrl-C ends it quietly, the parent says "interrupted"
+        signal.signal(signal.SIGINT, _end_worker)
     read = _sources()[source].read
     out: dict[str, list] = {name: [] for name in features}
     columns = list(batch)
@@ -83,6 +88,10 @@ def _convert_batch(batch, indices, *, source, task, seed, keep_ties, base_dir, i
             for name in features:
                 out[name].append(record[name])
     return out
+
+
+def _end_worker(signum, frame) -> None:
+    os._exit(128 + signum)
 
 
 def _rejected(row: dict[str, Any], index: int, reason: str, features) -> dict[str, Any]:
@@ -121,13 +130,15 @@ def convert(
     if out.exists() and not overwrite:
         raise UserError(f"output folder exists: {out_dir} (pass --overwrite to replace it)")
     local_input = [input_path] if Path(input_path).expanduser().exists() else []
-    check_replaceable(out, "summary.json", local_input)  # before reading anything
-    if images_root not in (None, "any") and not os.path.isdir(images_root):  # before reading anything
-        raise UserError(f"--images_root {images_root} is not a folder")
+    check_replaceable(out, CONVERT_MARKER, local_input)  # before reading anything
+    try:  # before reading anything
+        ImageFolder.of_input(None, images_root)
+    except ParseError as err:
+        raise UserError(str(err)) from err
     start = time.perf_counter()
     spec = _sources()[source]
     dataset, base_dir = load_input(input_path, hub_config or spec.hub_config, split)
-    base_dir = ImageFolder(base_dir, None if images_root == "any" else images_root or base_dir)
+    base_dir = ImageFolder.of_input(base_dir, images_root)
     rows_read = len(dataset) if limit is None else min(limit, len(dataset))
     if limit is not None:
         dataset = dataset.select(range(rows_read))
@@ -135,7 +146,7 @@ def convert(
     features = output_features(task, image_column)
     keep_ties = keep_ties or task == "eval"
 
-    with staged_folder(out, replace=overwrite, marker="summary.json", protect=local_input) as staging:
+    with staged_folder(out, replace=overwrite, marker=CONVERT_MARKER, protect=local_input) as staging:
         (staging / ".cache").mkdir()
         converted = dataset.map(
             _convert_batch,
@@ -152,6 +163,7 @@ def convert(
                 base_dir=base_dir,
                 image_column=image_column,
                 features=features,
+                parent=os.getpid(),
             ),
             num_proc=num_proc if num_proc and num_proc > 1 else None,
             cache_file_name=str(staging / ".cache" / "converted.arrow"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
@@ -12,14 +13,33 @@ from pathlib import Path
 
 from data_converters.errors import UserError
 
+# The longest file name Linux file systems take (bytes). Hidden names beside an output (staging, journals) add
+# to the output's own name, so they are shortened, never the output's.
+NAME_MAX = 255
+
+
+def owner_marker(command: str) -> str:
+    """The file that marks a folder as an earlier output of `rl-critic <command>` (`.rl-critic-convert`):
+    named after the command, so one command's `--overwrite` never takes another's folder (a `summary.json`
+    is written by several) for its own."""
+    return f".rl-critic-{command}"
+
+
+def check_name_length(out: Path) -> None:
+    """An output name the file system will refuse is refused before the work, not when it is written."""
+    if len(out.name.encode()) > NAME_MAX:
+        raise UserError(f"output name {out.name[:40]}... is {len(out.name.encode())} bytes; the limit is {NAME_MAX}")
+
 
 def check_replaceable(out: str | Path, marker: str | None = None, protect: Iterable[str | Path] = ()) -> Path:
     """Refuse, with one clear line, an output folder whose replacement would destroy what is not ours.
 
     Never the working directory, one of its parents or the home folder (`--out .` once emptied a user's
-    folder); never a folder holding one of `protect` (a command's own input); with `marker`, never a
-    non-empty folder that is not an earlier output of the same command (it has no `marker` file).
+    folder); never a folder holding one of `protect` (a command's own input); with `marker` (a file only
+    that command writes, see `owner_marker`), never a non-empty folder that is not an earlier output of the
+    same command.
     """
+    check_name_length(Path(out))
     out = Path(out).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise UserError(f"output {out} exists and is not a folder")
@@ -41,6 +61,13 @@ def check_replaceable(out: str | Path, marker: str | None = None, protect: Itera
     return out
 
 
+def mark_owner(folder: Path, marker: str) -> None:
+    """Write `marker` (see `owner_marker`) into `folder`, unless the command wrote its own."""
+    path = folder / marker
+    if not path.exists():
+        path.write_text("Written by rl-critic: marks this folder as that command's output (see --overwrite).\n")
+
+
 @contextmanager
 def staged_folder(
     out: str | Path, *, replace: bool = True, marker: str | None = None, protect: Iterable[str | Path] = ()
@@ -58,6 +85,8 @@ def staged_folder(
     staging.chmod(0o777 & ~umask())  # mkdtemp makes 0700; the result should look like any other folder
     try:
         yield staging
+        if marker:
+            mark_owner(staging, marker)
         if replace:
             check_replaceable(out, marker, protect)
             if out.exists():
@@ -76,11 +105,13 @@ def staged_folder(
         raise
 
 
-def check_output_file(out: str | Path, inputs: Iterable[str | Path | None] = ()) -> Path:
+def check_output_file(out: str | Path, inputs: Iterable[str | Path | None] = (), overwrite: bool | None = None) -> Path:
     """Refuse, before any work, a file output that cannot be written: an existing folder, a path under a file,
-    or one of the command's `inputs` (through symlinks and hard links too: the results would replace what
-    the command reads)."""
+    a name over the file system's limit, one of the command's `inputs` (through symlinks and hard links too:
+    the results would replace what the command reads) and, unless `overwrite` (None: a caller that checks
+    existing files itself), an existing file."""
     named = out
+    check_name_length(Path(out))
     out = Path(out).expanduser().resolve()
     for source in inputs:
         if source is not None and _same_file(out, Path(source).expanduser()):
@@ -89,6 +120,8 @@ def check_output_file(out: str | Path, inputs: Iterable[str | Path | None] = ())
             )
     if out.is_dir():
         raise UserError(f"output {out} is a folder; name a file")
+    if overwrite is False and (out.exists() or out.is_symlink()):
+        raise UserError(f"output {named} exists (pass --overwrite to replace it)")
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
@@ -142,19 +175,45 @@ def umask() -> int:
     return mask
 
 
+def hidden_name(out: Path, suffix: str) -> str:
+    """`.NAME<suffix>`, the name of something kept beside `out` (staging, a journal). A long `NAME` is cut and
+    given a digest of the whole, so that the hidden name (plus a pid and a random tail) stays under
+    `NAME_MAX` for any output name the file system takes."""
+    name = f".{out.name}{suffix}"
+    if len(name.encode()) <= NAME_MAX - 48:
+        return name
+    digest = hashlib.sha256(out.name.encode()).hexdigest()[:16]
+    return f".{out.name.encode()[:96].decode(errors='ignore')}~{digest}{suffix}"
+
+
 def staging_prefix(out: Path) -> str:
     """`.NAME.partial-<pid>-`: staging beside `out`, marked with the writing process so a later run can tell a
     killed run's leftovers (process gone) from a live run's."""
-    return f".{out.name}.partial-{os.getpid()}-"
+    return f"{hidden_name(out, '.partial-')}{os.getpid()}-"
 
 
-def process_alive(pid: int) -> bool:
+def process_started(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, Linux), None where unknown: with the pid it names
+    one process, since a pid is reused once its process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return int(handle.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_alive(pid: int, started: int | None = None) -> bool:
+    """Whether process `pid` runs; with `started` (`process_started` when it was recorded), whether it is
+    still that same process and not a later one that was given the same pid."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's live process
-        return True
+        pass
+    if started is not None:
+        now = process_started(pid)
+        return now is None or now == started
     return True
 
 
@@ -174,7 +233,7 @@ def remove_stale(folder: Path, prefix: str) -> None:
 
 def remove_stale_staging(out: Path) -> None:
     """Remove what killed runs writing `out` left beside it (`.NAME.partial-<pid>-*`)."""
-    remove_stale(out.parent, f".{out.name}.partial-")
+    remove_stale(out.parent, hidden_name(out, ".partial-"))
 
 
 @contextmanager

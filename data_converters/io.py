@@ -11,18 +11,28 @@ data (not `rejected.jsonl` or `summary.json` beside it); `disk` is a `save_to_di
 
 from __future__ import annotations
 
-import glob
 import json
+import os
+import re
+import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError, first_line
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
+DATA_SUFFIXES = (".parquet", ".jsonl", ".json")
+# A dataset folder holds data files and a card, not a file system: `--input /` must not walk the whole disk.
+MAX_FOLDER_ENTRIES = 10_000
+# Lists and objects inside each other: real rows nest 2-4 levels. `datasets` and pyarrow recurse once per level
+# (a RecursionError at ~1,000 levels, a segmentation fault at 10,000), so deeper input is refused before.
+MAX_NESTING = 100
 
 
-def _no_decode(dataset):
-    """Cast every image column (single or list) to undecoded bytes."""
+def undecoded_images(dataset):
+    """Cast every image column (single or list) to undecoded bytes (`{"bytes", "path"}`): the readers decode
+    them through `images.image_ref`, never `datasets` itself (which would open any path a row names)."""
     from datasets import Image, List
 
     for name, feature in dataset.features.items():
@@ -59,6 +69,7 @@ def load_any(path_or_id: str, hub_config: str | None = None, split: str | None =
     path = Path(path_or_id).expanduser()
     if not path.exists():
         return _load_any(path_or_id, hub_config, split)
+    check_readable_input(path, path_or_id)
     try:
         dataset = _load_any(path_or_id, hub_config, split)
     except UserError:
@@ -91,13 +102,15 @@ def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
         builder = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}.get(path.suffix.lower())
         if builder is None:
             raise UserError(f"unsupported input file type {path.suffix!r} (expected .parquet, .jsonl or .json)")
+        check_nesting([path])
         return load_dataset(builder, data_files=str(path), split="train")
     if path.is_dir() and (path / "README.md").exists() and (path / DATA_FILE).exists():  # `rl-critic convert`
         # Its card's `configs:` names the file, but `load_dataset(DIR)` caches such a folder by its name and the
         # card's relative path: a second `out/` would read the first one's rows. The file, by absolute path:
+        check_nesting([path / DATA_FILE])
         return load_dataset("parquet", data_files=str(path / DATA_FILE), split="train")
     if path.is_dir():
-        _check_one_format(path, path_or_id)
+        check_nesting(_check_one_format(path, path_or_id))
         return _single_split(load_dataset(str(path), name=hub_config), split, path_or_id)
     # A name with a data-file ending is a local file, not a hub id (`data/q.jsonl` has one slash, like `org/name`).
     looks_like_file = path.suffix.lower() in (".parquet", ".jsonl", ".json", ".arrow", ".csv")
@@ -110,12 +123,40 @@ def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
     return _single_split(data, split, path_or_id)
 
 
-def _check_one_format(folder: Path, path_or_id: str) -> None:
+def check_readable_input(path: Path, named: str) -> None:
+    """An input that exists but is neither a file nor a folder (`<(cat f)`, a FIFO, a device) is named for
+    what it is: the readers open their input more than once, which a stream cannot give."""
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        kind = "a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise UserError(f"input {named} is {kind}, not a file or folder: save the data to a file and pass that")
+
+
+def folder_files(folder: Path, named: str) -> list[Path]:
+    """Every file under `folder` but hidden ones (as `datasets` reads a folder: a clone's `.git` is not data;
+    symlinked folders are not followed), refused past `MAX_FOLDER_ENTRIES` entries: a dataset folder, not `/`
+    or a home folder, which would be walked for minutes."""
+    files, seen = [], 0
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [name for name in dirs if not name.startswith(".")]
+        names = [name for name in names if not name.startswith(".")]
+        seen += len(dirs) + len(names)
+        if seen > MAX_FOLDER_ENTRIES:
+            raise UserError(
+                f"{named} holds over {MAX_FOLDER_ENTRIES:,} files and folders: not a dataset folder (pass the "
+                "folder or file that holds the data)"
+            )
+        files += [Path(root) / name for name in names]
+    return files
+
+
+def _check_one_format(folder: Path, path_or_id: str) -> list[Path]:
     """A folder of parquet or of JSONL files, not both: reading one kind would drop the other's rows
-    unmentioned (`datasets` picks the most common format)."""
+    unmentioned (`datasets` picks the most common format). Returns its data files."""
+    data_files = [file for file in folder_files(folder, path_or_id) if file.suffix.lower() in DATA_SUFFIXES]
     found = {
-        kind: len(glob.glob(str(folder / "**" / pattern), recursive=True))
-        for kind, pattern in (("parquet", "*.parquet"), ("JSONL", "*.jsonl"))
+        kind: sum(file.suffix.lower() == suffix for file in data_files)
+        for kind, suffix in (("parquet", ".parquet"), ("JSONL", ".jsonl"))
     }
     if all(found.values()):
         raise UserError(
@@ -124,13 +165,96 @@ def _check_one_format(folder: Path, path_or_id: str) -> None:
         )
     if not any(found.values()):
         raise UserError(f"{path_or_id} holds no parquet, JSONL or save_to_disk dataset")
+    return data_files
+
+
+def check_nesting(files: Iterable[Path]) -> None:
+    """Refuse data nested deeper than `MAX_NESTING` (see there) before `datasets` reads it: JSON text is
+    scanned (fast: only files with that many brackets at all are scanned bracket by bracket), parquet by
+    its schema."""
+    for file in files:
+        if file.suffix.lower() == ".parquet":
+            depth = _parquet_depth(file)
+        elif file.suffix.lower() in (".json", ".jsonl") and file.is_file():
+            depth = _json_depth(file)
+        else:
+            continue
+        if depth > MAX_NESTING:
+            raise UserError(
+                f"{file} nests lists or objects over {MAX_NESTING} levels deep ({depth:,}): no dataset row does; "
+                "not reading it"
+            )
+
+
+_JSON_TOKEN = re.compile(r'\\.|["\[\]{}]')
+
+
+def _json_depth(file: Path) -> int:
+    """The deepest nesting of the JSON (or JSON Lines) text in `file`; strings are skipped (JSON strings hold
+    no raw line breaks, so a line never starts inside one). A file with few brackets returns their count."""
+    with open(file, encoding="utf-8", errors="replace") as handle:
+        opened = sum(line.count("[") + line.count("{") for line in handle)
+    if opened <= MAX_NESTING:
+        return opened
+    deepest = depth = 0
+    with open(file, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.count("[") + line.count("{") == 0 and depth == 0:
+                continue
+            in_string = False
+            for match in _JSON_TOKEN.finditer(line):
+                token = match.group()
+                if token == '"':
+                    in_string = not in_string
+                elif in_string or token[0] == "\\":
+                    continue
+                elif token in "[{":
+                    depth += 1
+                    deepest = max(deepest, depth)
+                else:
+                    depth = max(depth - 1, 0)
+            if deepest > MAX_NESTING:
+                break
+    return deepest
+
+
+def _parquet_depth(file: Path) -> int:
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(str(file))
+    except Exception:  # not parquet: `datasets` names what is wrong with it
+        return 0
+    deepest, stack = 0, [(field.type, 1) for field in schema]
+    while stack:
+        data_type, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack += [(data_type.field(i).type, depth + 1) for i in range(data_type.num_fields)]
+    return deepest
 
 
 def load_input(path_or_id: str, hub_config: str | None = None, split: str | None = None):
     """(dataset with undecoded images, folder that relative image paths start from)."""
     path = Path(path_or_id).expanduser()
     base_dir = str(path) if path.is_dir() else str(path.parent) if path.is_file() else None
-    return _no_decode(load_any(path_or_id, hub_config, split)), base_dir
+    return undecoded_images(load_any(path_or_id, hub_config, split)), base_dir
+
+
+def json_line(record: Any) -> str:
+    """One JSON Lines line that every JSON reader takes: NaN and infinities (Python writes them as bare `NaN`,
+    which is not JSON) become null."""
+    return json.dumps(finite(record), ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def finite(value: Any) -> Any:
+    """`value` with every non-finite float (NaN, infinities) inside it replaced by None."""
+    if isinstance(value, float):
+        return value if value - value == 0 else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
 
 
 def dataset_card(summary: dict[str, Any]) -> str:

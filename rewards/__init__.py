@@ -58,9 +58,13 @@ def get(name: str, **options) -> Callable:
         if options:
             raise ValueError(f"options are only supported for registered rewards, not {name!r}")
         try:
-            return import_object(name)
-        except (ImportError, AttributeError, ValueError) as err:
-            raise ValueError(f"cannot import reward function {name!r}: {err}") from err
+            function = import_object(name)
+        except Exception as err:  # the module may fail any way its code can: a SyntaxError, a RuntimeError, ...
+            detail = (str(err).strip().splitlines() or [""])[0][:200]
+            raise ValueError(f"cannot import reward function {name!r}: {type(err).__name__}: {detail}") from err
+        if not callable(function):
+            raise ValueError(f"reward {name!r} is a {type(function).__name__}, not a function")
+        return function
     raise ValueError(f"unknown reward {name!r}; choose from {', '.join(names())} or give a dotted import path")
 
 

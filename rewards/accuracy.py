@@ -46,7 +46,11 @@ def extract_answer(text: str) -> str:
 
 
 def answer_accuracy(text: str, solution: Any) -> float | None:
-    """1.0 / 0.0 for one completion against one reference answer; None for an empty reference."""
+    """1.0 / 0.0 for one completion against one reference answer, or against a list of acceptable ones (1.0
+    when it matches any); None for an empty reference."""
+    if isinstance(solution, (list, tuple)):
+        scores = [answer_accuracy(text, gold) for gold in solution]
+        return max((score for score in scores if score is not None), default=None)
     gold = unwrap_latex(str(solution or ""))
     if not gold:
         return None

@@ -91,7 +91,7 @@ def test_data_of_the_wrong_kind_says_what_it_is_and_what_is_needed(argv, expecte
 
 
 def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys):
-    huge = "why " * 250_000  # 1 MB: before, best-of-n asked for terabytes of attention mask
+    huge = "why " * 25_000  # 100 kB, tokenized (a longer one is refused by its length: test_hostile_inputs)
     questions = tmp_path / "q.jsonl"
     questions.write_text(
         json.dumps({"id": "huge", "question": huge})
@@ -117,7 +117,7 @@ def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys
     )
     records = {r["id"]: r for r in map(json.loads, (tmp_path / "b.jsonl").read_text().splitlines())}
     (error,) = records["huge"]["errors"]
-    assert error.startswith("prompt too long: 250,0") and error.endswith(
+    assert error.startswith("prompt too long: 25,0") and error.endswith(
         "tokens, over the limit of 4,092 (the model's 4,096 positions - max_new_tokens 4)"
     )
     assert len(records["ok"]["candidates"]) == 2
@@ -180,6 +180,8 @@ def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys
                 "3",
                 "--rounds",
                 "1",
+                "--images_root",
+                str(ROOT / "examples"),
             ]
         )
         == 0
@@ -187,7 +189,7 @@ def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys
     summary = json.loads((tmp_path / "dpo" / "round_1" / "summary.json").read_text())
     assert summary["questions"] == 3 and summary["judgments"] == 2 * 2  # K(K-1) for each usable question
     assert summary["skipped_errors"]["questions"] == 1
-    assert summary["skipped_errors"]["first"].startswith("prompt too long: 250,0")
+    assert summary["skipped_errors"]["first"].startswith("prompt too long: 25,0")
     assert (
         main(["make-pairs", "--input", str(questions), "--out", str(tmp_path / "p.parquet"), "--max_new_tokens", "4"])
         == 1
@@ -392,6 +394,7 @@ def test_image_paths_may_not_leave_the_images_root(tmp_path, capsys):
 
 
 def test_a_killed_best_of_n_goes_on_where_it_stopped(tmp_path, capsys, monkeypatch):
+    from data_converters.files import process_started
     from rl_critic.critique import pipeline
 
     argv = ["best-of-n", "--input", QUESTIONS, "--n", "2", "--max_new_tokens", "3", "--chunk", "1"]
@@ -416,7 +419,7 @@ def test_a_killed_best_of_n_goes_on_where_it_stopped(tmp_path, capsys, monkeypat
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:  # a journal whose writer is alive: a second run on the same output is refused
         lines = journal.read_text().splitlines()
-        header = json.loads(lines[0]) | {"pid": sleeper.pid}
+        header = json.loads(lines[0]) | {"pid": sleeper.pid, "started": process_started(sleeper.pid)}
         journal.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
         assert main([*argv, "--out", str(out)]) == 1
         assert f"another run (pid {sleeper.pid}) is writing the same output" in _last_line(capsys)

@@ -169,7 +169,7 @@ def test_cli_output_schema_errors_and_accuracy_table(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     errors = {r["id"]: r["errors"] for r in rows if "errors" in r}
     assert set(errors) == {"line-3", "q4", "q5"}
-    assert "image not found" in errors["q4"][0] and errors["q5"] == ["empty question"]
+    assert "image file not found" in errors["q4"][0] and errors["q5"] == ["empty question"]
     results = {r["id"]: r for r in rows if "errors" not in r}
     for row in results.values():
         assert set(row) >= {

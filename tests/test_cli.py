@@ -253,7 +253,9 @@ def test_generate_errors_are_one_line(tmp_path, capsys):
     assert "config file sets fields rl-critic generate does not have: no_such_field" in _error_line(
         capsys, ["generate", "--config", str(unknown)]
     )
-    assert "image not found" in _error_line(capsys, ["generate", "--prompt", "x", "--image", str(tmp_path / "a.png")])
+    assert "image file not found" in _error_line(
+        capsys, ["generate", "--prompt", "x", "--image", str(tmp_path / "a.png")]
+    )
     assert "the following arguments are required: --prompt" in _error_line(capsys, ["generate"], code=2)
     assert "unknown tiny model" in _error_line(capsys, ["generate", "--model", "tiny-xl", "--prompt", "x"])
 

@@ -124,7 +124,7 @@ def test_bad_judge_and_questions_are_clean_errors(tmp_path, capsys):
             "--config",
             recipe,
             "--output_dir",
-            str(tmp_path),
+            str(tmp_path / "run"),
             "--dataset_name",
             str(tmp_path / "q.jsonl"),
         ]

@@ -170,7 +170,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ),
         (
             "train grpo --config {tmp}/list.yaml --use_cpu true --bf16 false",
-            "learning_rate must be a number, not [1, 2]",
+            "the config file sets learning_rate to [1, 2], but learning_rate takes a number",
         ),
         (
             "train sft --config recipes/tiny/sft_critic.yaml --per_device_train_batch_size 0 --output_dir {tmp}/o",
@@ -418,3 +418,21 @@ def test_no_writer_replaces_its_own_input(tmp_path):
         assert "Traceback" not in result.stderr
         assert checksums() == before, argv
         assert (tmp_path / "link.jsonl").is_symlink()
+
+
+def test_a_data_folder_is_walked_within_bounds_and_its_hidden_files_skipped(tmp_path, monkeypatch):
+    """`--input /` is refused after `MAX_FOLDER_ENTRIES`, not walked for minutes; a clone's `.git` (hidden, as
+    `datasets` skips it) does not count, however large."""
+    from data_converters import io
+
+    monkeypatch.setattr(io, "MAX_FOLDER_ENTRIES", 50)
+    data = tmp_path / "data"
+    (data / ".git" / "objects").mkdir(parents=True)
+    for number in range(80):
+        (data / ".git" / "objects" / f"{number:02x}").write_text("blob")
+    (data / "rows.jsonl").write_text(json.dumps({"question": "q", "chosen": "a", "rejected": "b"}) + "\n")
+    assert io.load_any(str(data))["question"] == ["q"]
+    for number in range(60):
+        (data / f"more-{number}.jsonl").write_text(json.dumps({"question": "q", "chosen": "a", "rejected": "b"}) + "\n")
+    with pytest.raises(UserError, match="holds over 50 files and folders: not a dataset folder"):
+        io.load_any(str(data))

@@ -120,8 +120,8 @@ def test_onevision_training_template_renders_the_same_text_and_trains_on_im_end(
     assert not use_training_chat_template(processor)  # already swapped: nothing to do
 
 
-def _image_tokens(processor, row) -> int:
-    images = row["images"] if "images" in row else [row["image"]]
+def _image_tokens(processor, row, images=None) -> int:
+    images = images or (row["images"] if "images" in row else [row["image"]])
     text = processor.apply_chat_template(
         [{"role": "user", "content": [{"type": "image"} for _ in images] + [{"type": "text", "text": "x"}]}],
         tokenize=False,
@@ -154,8 +154,8 @@ def test_max_pixels_cuts_image_tokens_in_training_and_eval(hub_id, like_dirs, tm
 
     real_judge_rows = critic_eval.judge_rows
 
-    def spy(rows, judge, **kwargs):
-        judged[budget] = _image_tokens(processor, rows[0])
+    def spy(rows, judge, **kwargs):  # the images as `judge_rows` reads them from the (undecoded) rows
+        judged[budget] = _image_tokens(processor, rows[0], kwargs["images"].load(rows[0]))
         return real_judge_rows(rows, judge, **kwargs)
 
     monkeypatch.setattr(critic_eval, "judge_rows", spy)

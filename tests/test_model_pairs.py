@@ -73,6 +73,7 @@ def test_make_pairs_with_no_pair_to_make_is_one_line_and_writes_nothing(capsys, 
     err = capsys.readouterr().err  # the loading and sampling progress bars, then the one error line
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == (
-        "rl-critic make-pairs: error: no pair made: {'unusable question': 1} (nothing written)"
+        "rl-critic make-pairs: error: no pair made: {'unusable question': 1} (nothing written); "
+        "e.g. a: cannot read image: image file not found: none.png"
     )
     assert list(tmp_path.iterdir()) == [questions]

@@ -125,7 +125,7 @@ def test_load_image_from_path_data_uri_and_datasets_dict(tmp_path):
 
 
 def test_load_image_errors_are_user_errors(tmp_path):
-    with pytest.raises(UserError, match="image not found"):
+    with pytest.raises(UserError, match="image file not found"):
         load_image(tmp_path / "missing.png")
     (tmp_path / "not-an-image.png").write_text("hello")
     with pytest.raises(UserError, match="cannot read image"):

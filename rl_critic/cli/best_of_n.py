@@ -14,7 +14,6 @@ in `.OUT.journal.jsonl` as they finish: run the same command again after a kill 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from data_converters.errors import UserError
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.critique.critic import CriticArguments
+from rl_critic.critique.questions import images_root_field
 from rl_critic.critique.strategies import STRATEGIES
 from rl_critic.models.loader import InferenceModelArguments
 from rl_critic.script.parsing import parse
@@ -43,6 +43,8 @@ class BestOfNArguments:
     chunk: int = field(default=8, metadata={"help": "Questions judged together per round."})
     limit: int | None = field(default=None, metadata={"help": "Only the first N questions."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
+    images_root: str | None = images_root_field()
+    overwrite: bool = field(default=False, metadata={"help": "Replace --out if it exists."})
 
 
 ARGUMENTS = (BestOfNArguments, CriticArguments, InferenceModelArguments)
@@ -52,17 +54,18 @@ def main(argv: list[str]) -> int:
     args, critic_args, model_args = parse(ARGUMENTS, "rl-critic best-of-n", argv, docstring_summary(__doc__))
     from data_converters.files import check_output_file
 
-    check_output_file(args.out, [args.input])  # before the model loads, not after the work
+    check_output_file(args.out, [args.input], args.overwrite)  # before the model loads, not after the work
     from transformers import set_seed
 
     from data_converters.files import staged_file
+    from data_converters.io import json_line
     from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.pipeline import answer_all
     from rl_critic.critique.questions import read_rows
 
     set_seed(args.seed)
-    rows = read_rows(args.input, args.limit)
+    rows = read_rows(args.input, args.limit, args.images_root)
     journal = Journal(args.out, run_settings(args, critic_args, model_args, source=args.input))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     sampling = SamplingSettings(
@@ -92,7 +95,7 @@ def main(argv: list[str]) -> int:
         first = str(records[0].get("errors"))[:300] if records else "no questions"
         raise UserError(f"no question could be processed ({len(records)} with errors; first: {first})")
     with staged_file(args.out) as handle:
-        handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+        handle.writelines(json_line(record) for record in records)
     journal.remove()
     seconds = time.perf_counter() - start
     print(

@@ -31,6 +31,7 @@ class EvalArguments:
     temperature: float = field(default=0.0, metadata={"help": "0 = greedy."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling when temperature > 0."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
+    overwrite: bool = field(default=False, metadata={"help": "Replace the reports if they exist."})
 
 
 def main(argv: list[str]) -> int:

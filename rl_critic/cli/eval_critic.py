@@ -42,18 +42,18 @@ def main(argv: list[str]) -> int:
     args, model_args = parse(ARGUMENTS, "rl-critic eval critic", argv, docstring_summary(__doc__))
     from rl_critic.evaluation.report import check_report_paths, report_paths
 
-    check_report_paths(args.out, (args.data,))  # before the model loads, not after the work
+    check_report_paths(args.out, (args.data,), args.overwrite)  # before the model loads, not after the work
     from transformers import set_seed
 
-    from data_converters.io import load_any
+    from data_converters.images import ImageFolder
+    from data_converters.io import load_input
     from rl_critic.critique.engines import load_engine, policy_engine_settings
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.judge import Judge
-    from rl_critic.evaluation.critic import critic_report, judge_chunks
-    from rl_critic.models.vision import bound_dataset_images
+    from rl_critic.evaluation.critic import RowImages, critic_report, judge_chunks
 
     set_seed(args.seed)
-    dataset = load_any(args.data)
+    dataset, base = load_input(args.data)  # images undecoded: each row's are read (and may fail) on their own
     if "solution" not in dataset.column_names or "responses" not in dataset.column_names:
         raise UserError(f"{args.data} is not converted eval data (run `rl-critic convert --task eval` first)")
     if args.limit is not None:
@@ -63,15 +63,20 @@ def main(argv: list[str]) -> int:
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     judge = Judge(load_engine(policy_engine_settings(model_args), model_args), sampling_settings(args), args.batch_size)
     judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
-    options = {"swap": args.swap, "blank_image": args.blank_image, "own_prompt": args.prompt == "row"}
-    rows = bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels)
+    images = RowImages(model_args.min_pixels, model_args.max_pixels, ImageFolder(base, None), args.blank_image)
+    options = {"swap": args.swap, "own_prompt": args.prompt == "row"}
     entries = journal.fill(
-        args.chunk, lambda done: judge_chunks(rows, judge, args.chunk, args.seed, done, **options), "row(s)"
+        args.chunk,
+        lambda done: judge_chunks(dataset, judge, args.chunk, args.seed, done, images=images, **options),
+        "row(s)",
     )
-    report, records = critic_report(list(labels), entries, **options)
+    report, records = critic_report(list(labels), entries, blank_image=args.blank_image, **options)
     if "skipped_too_long" in report:
         skipped = report["skipped_too_long"]
         print(f"skipped {skipped['rows']} row(s) left out of every metric, e.g. {skipped['first']}")
+    if "errors" in report:
+        errors = report["errors"]
+        print(f"{errors['rows']} row(s) could not be judged, left out of every metric, e.g. {errors['first']}")
     written = write_reports(args, model_args, report, records, "Critic")
     journal.remove()
     return written

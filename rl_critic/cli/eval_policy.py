@@ -13,6 +13,7 @@ from data_converters.errors import UserError
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
 from rl_critic.critique.critic import CriticArguments
+from rl_critic.critique.questions import images_root_field
 from rl_critic.critique.strategies import STRATEGIES
 from rl_critic.models.loader import InferenceModelArguments
 from rl_critic.script.parsing import parse, renamed
@@ -25,6 +26,7 @@ class EvalPolicyArguments(EvalArguments):
     )
     strategy: str = field(default="knockout", metadata={"help": "Selection when n > 1.", "choices": STRATEGIES})
     chunk: int = field(default=8, metadata={"help": "Questions judged together per round."})
+    images_root: str | None = images_root_field()
 
 
 ARGUMENTS = (EvalPolicyArguments, CriticArguments, InferenceModelArguments)
@@ -34,18 +36,18 @@ def main(argv: list[str]) -> int:
     args, critic_args, model_args = parse(ARGUMENTS, "rl-critic eval policy", argv, docstring_summary(__doc__))
     from rl_critic.evaluation.report import check_report_paths, report_paths
 
-    check_report_paths(args.out, (args.data,))  # before the model loads, not after the work
+    check_report_paths(args.out, (args.data,), args.overwrite)  # before the model loads, not after the work
     from transformers import set_seed
 
     from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.pipeline import answer_all
-    from rl_critic.critique.questions import read_rows
+    from rl_critic.critique.questions import has_reference, read_rows
     from rl_critic.evaluation.policy import policy_report
 
     set_seed(args.seed)
-    rows = read_rows(args.data, args.limit)
-    if not any(str(row.data.get("answer") or "").strip() for row in rows if not row.error):
+    rows = read_rows(args.data, args.limit, args.images_root)
+    if not any(has_reference(row) for row in rows):
         raise UserError(
             f"no row of {args.data} has a reference answer (`answer`), and `eval policy` measures "
             "accuracy against it: the report would be empty (`best-of-n` samples and picks without "

@@ -32,6 +32,7 @@ class ExportTrlArguments:
         default=None,
         metadata={"help": "TRL method; default: from the recipe's file name.", "choices": list(TRL_SCRIPTS)},
     )
+    overwrite: bool = field(default=False, metadata={"help": "Replace --out if it exists."})
 
 
 ARGUMENTS = (ExportTrlArguments,)
@@ -78,6 +79,8 @@ def export(recipe: Path, method: str) -> tuple[dict, list[str]]:
     known = trl_fields(method)
     dropped = sorted(key for key in config if key not in known)
     exported = {key: value for key, value in config.items() if key in known}
+    if isinstance(exported.get("reward_funcs"), str):  # one reward, as a scalar: not its characters
+        exported["reward_funcs"] = [exported["reward_funcs"]]
     if "reward_funcs" in exported:
         try:
             exported["reward_funcs"] = [trl_reward(spec) for spec in exported["reward_funcs"]]
@@ -97,7 +100,7 @@ def main(argv: list[str]) -> int:
     recipe = Path(resolve_config(args.recipe))
     if not recipe.is_file():
         raise UserError(f"recipe not found: {args.recipe}")
-    check_output_file(args.out, [recipe])
+    check_output_file(args.out, [recipe], args.overwrite)
     method = args.method or next((m for m in ("grpo", "dpo", "sft") if recipe.stem.startswith(m)), None)
     if recipe.stem.startswith("critic_dpo") or method is None:
         raise UserError(f"{recipe.name}: no TRL script runs this method; pass --method grpo|sft|dpo if it is one")

@@ -45,19 +45,19 @@ def main(argv: list[str]) -> int:
     from rl_critic.critique.generation import SamplingSettings
     from rl_critic.models.vision import load_image
 
-    images = [load_image(src, model_args.min_pixels, model_args.max_pixels) for src in gen_args.image]
-    start = time.perf_counter()
-    engine = load_engine(policy_engine_settings(model_args), model_args)
-    load_seconds = time.perf_counter() - start
-    set_seed(gen_args.seed)
-    conversation = user_prompt(gen_args.prompt, num_images=len(images))
-    settings = SamplingSettings(
+    settings = SamplingSettings(  # settings that cannot work are refused before anything loads
         max_new_tokens=gen_args.max_new_tokens,
         do_sample=gen_args.do_sample,
         temperature=gen_args.temperature,
         top_p=gen_args.top_p,
         num_return_sequences=gen_args.n,
     )
+    images = [load_image(src, model_args.min_pixels, model_args.max_pixels) for src in gen_args.image]
+    start = time.perf_counter()
+    engine = load_engine(policy_engine_settings(model_args), model_args)
+    load_seconds = time.perf_counter() - start
+    set_seed(gen_args.seed)
+    conversation = user_prompt(gen_args.prompt, num_images=len(images))
     start = time.perf_counter()
     [counted] = engine.generate_counted([conversation], [images], settings)
     generate_seconds = time.perf_counter() - start

@@ -21,6 +21,7 @@ from pathlib import Path
 from data_converters.errors import UserError
 from data_converters.layouts import LAYOUTS
 from rl_critic.cli.dispatch import docstring_summary
+from rl_critic.critique.questions import images_root_field
 from rl_critic.models.loader import InferenceModelArguments
 from rl_critic.script.parsing import parse
 
@@ -46,6 +47,8 @@ class MakePairsArguments:
     chunk: int = field(default=64, metadata={"help": "Questions loaded and sampled together."})
     limit: int | None = field(default=None, metadata={"help": "Only the first N questions."})
     seed: int = field(default=0, metadata={"help": "Sampling and layout seed."})
+    images_root: str | None = images_root_field()
+    overwrite: bool = field(default=False, metadata={"help": "Replace --out if it exists."})
 
 
 ARGUMENTS = (MakePairsArguments, InferenceModelArguments)
@@ -69,8 +72,8 @@ def main(argv: list[str]) -> int:
     from rl_critic.critique.model_pairs import question_pairs, sample_answers
     from rl_critic.critique.questions import load_question, read_rows
 
-    check_output_file(args.out, [args.input])
-    rows = read_rows(args.input, args.limit)
+    check_output_file(args.out, [args.input], args.overwrite)
+    rows = read_rows(args.input, args.limit, args.images_root)
     if not rows:
         raise UserError(f"no question in {args.input}")
     journal = Journal(args.out, run_settings(args, model_args, source=args.input))
@@ -90,6 +93,7 @@ def main(argv: list[str]) -> int:
         "question(s)",
     )
     rng, counts, made = random.Random(args.seed), Counter(), [0]
+    example = next((f"{r['id']}: {r['reason']}" for r in answers if r.get("reason")), None)  # an unusable one
 
     def pairs():
         for row, record in zip(rows, answers):
@@ -113,13 +117,16 @@ def main(argv: list[str]) -> int:
         if made[0]:
             raise
         journal.remove()  # after the staging is gone, so a folder the run made goes too
-        raise UserError(f"no pair made: {dict(counts) or 'no usable question'} (nothing written)") from None
+        why = f"; e.g. {example}" if example else ""
+        raise UserError(f"no pair made: {dict(counts) or 'no usable question'} (nothing written){why}") from None
     journal.remove()
     right, wrong = counts.pop("samples right", 0), counts.pop("samples wrong", 0)
     print(
         f"make-pairs: {written} pairs from {len(rows)} questions; samples right: {right}/{right + wrong} "
         f"({100 * right / max(right + wrong, 1):.1f}%) -> {out}"
     )
+    if example:
+        print(f"  unusable questions, e.g. {example}")
     for reason, count in sorted(counts.items()):
         print(f"  {reason}: {count}")
     return 0

@@ -46,6 +46,7 @@ class MakeSyntheticArguments:
     edge_cases: bool = field(
         default=False, metadata={"help": "Append hand-made edge-case rows (odd spellings, rows that must be rejected)."}
     )
+    overwrite: bool = field(default=False, metadata={"help": "Replace --out if it exists."})
 
 
 ARGUMENTS = (MakeSyntheticArguments,)
@@ -55,10 +56,9 @@ def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic make-synthetic", argv, docstring_summary(__doc__))
     from data_converters.files import check_output_file, private_temp_dir, staged_path
 
-    check_output_file(args.out)  # before any work
-
     if not args.out.endswith(".parquet"):
         raise UserError("--out must be a .parquet file")
+    check_output_file(args.out, overwrite=args.overwrite)  # before any work
     from datasets import Dataset
 
     from data_converters.edge_cases import edge_case_rows

@@ -25,14 +25,26 @@ class TooLong:
     positions: int
     max_new_tokens: int
     reason: str | None = None  # a served model's own words, when it refused the prompt (sizes then unknown)
+    characters: int | None = None  # refused by its length in characters, before tokenizing (`over_length`)
 
     def __str__(self) -> str:
         if self.reason:
             return f"prompt refused by the server: {self.reason}"
+        if self.characters is not None:
+            return (
+                f"prompt too long: {self.characters:,} characters, more than the model's {self.positions:,} "
+                "positions can hold in any tokenization (not tokenized)"
+            )
         return (
             f"prompt too long: {self.tokens:,} tokens, over the limit of {self.positions - self.max_new_tokens:,}"
             f" (the model's {self.positions:,} positions - max_new_tokens {self.max_new_tokens})"
         )
+
+
+# No tokenizer packs more characters than this into one token of real text (about 4 in prose; long runs of
+# spaces or `=` in code reach a few dozen on large vocabularies). A prompt longer than the context's positions
+# times this cannot fit, and is refused before the tokenizer sees it: one 200 MB question took 9 GB to tokenize.
+MAX_CHARACTERS_PER_TOKEN = 100
 
 
 def model_positions(model) -> int | None:
@@ -54,6 +66,11 @@ class SamplingSettings:
     def __post_init__(self) -> None:
         if self.do_sample and self.temperature <= 0:
             raise UserError(f"sampling needs a temperature above 0 (got {self.temperature})")
+        if self.num_return_sequences > 1 and not self.do_sample:
+            raise UserError(
+                f"{self.num_return_sequences} completions need sampling (greedy decoding gives the same one "
+                "every time): turn sampling on (--do_sample true)"
+            )
 
 
 def generate(
@@ -102,18 +119,54 @@ def generate_counted(
     for start in starts:
         batch = conversations[start : start + batch_size]
         batch_images = images[start : start + batch_size]
-        inputs = encode_prompts(processor, batch, batch_images, model.device)
-        too_long = over_context(inputs, positions, settings.max_new_tokens)
+        too_long, kept, inputs = screen_prompts(
+            processor, batch, batch_images, positions, settings.max_new_tokens, model.device
+        )
         if too_long and not skip_too_long:
             raise UserError(str(next(iter(too_long.values()))))
-        kept = [i for i in range(len(batch)) if i not in too_long]
-        results = {}
-        if too_long and kept:
-            inputs = encode_prompts(processor, [batch[i] for i in kept], [batch_images[i] for i in kept], model.device)
-        if kept:
-            results = dict(zip(kept, _generate_batch(model, tokenizer, inputs, settings)))
+        results = dict(zip(kept, _generate_batch(model, tokenizer, inputs, settings))) if kept else {}
         outputs.extend(too_long[i] if i in too_long else results[i] for i in range(len(batch)))
     return outputs
+
+
+def screen_prompts(processor, conversations, images, positions: int | None, max_new_tokens: int, device):
+    """(too long: index -> `TooLong`, the indices that fit, their encoded batch or None): prompts over the
+    context less `max_new_tokens`, by length in characters first (`over_length`, never tokenized), then in
+    tokens (`over_context`); the rest encoded once more without them when any was cut."""
+    too_long = over_length(conversations, positions, max_new_tokens)
+    kept = [i for i in range(len(conversations)) if i not in too_long]
+    inputs = None
+    if kept:
+        inputs = encode_prompts(processor, [conversations[i] for i in kept], [images[i] for i in kept], device)
+        over = over_context(inputs, positions, max_new_tokens)
+        too_long |= {kept[j]: result for j, result in over.items()}
+        if over:
+            kept = [i for i in kept if i not in too_long]
+            inputs = (
+                encode_prompts(processor, [conversations[i] for i in kept], [images[i] for i in kept], device)
+                if kept
+                else None
+            )
+    return too_long, kept, inputs
+
+
+def over_length(conversations: Sequence[list[dict]], positions: int | None, max_new_tokens: int) -> dict[int, TooLong]:
+    """Conversations whose text is too long for the context whatever the tokenizer (`MAX_CHARACTERS_PER_TOKEN`)."""
+    if not positions:
+        return {}
+    limit = positions * MAX_CHARACTERS_PER_TOKEN
+    too_long = {}
+    for index, conversation in enumerate(conversations):
+        characters = sum(len(text) for message in conversation for text in _texts(message.get("content")))
+        if characters > limit:
+            too_long[index] = TooLong(0, positions, max_new_tokens, characters=characters)
+    return too_long
+
+
+def _texts(content) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    return [part.get("text") or "" for part in content or [] if isinstance(part, dict)]
 
 
 def image_lists(

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError
-from data_converters.files import process_alive
+from data_converters.files import hidden_name, process_alive, process_started
+from data_converters.io import json_line
 from rl_critic.critique.engines import TRANSPORT_FIELDS
 
 
@@ -59,7 +60,7 @@ class Journal:
 
     def __init__(self, out: str | Path, settings: dict[str, Any]) -> None:
         out = Path(out)
-        self.path = out.parent / f".{out.name}.journal.jsonl"
+        self.path = out.parent / hidden_name(out, ".journal.jsonl")
         self.settings = json.loads(json.dumps(settings, default=str))  # as it reads back from disk
         self._handle = None
         self._made: list[Path] = []  # folders made for the journal (deepest first): removed with it if left empty
@@ -71,9 +72,13 @@ class Journal:
         header, records = self._read()
         records = records[: len(records) // unit * unit]
         if header is not None:
-            pid = header.get("pid")
-            if isinstance(pid, int) and pid != os.getpid() and process_alive(pid):
-                raise UserError(f"another run (pid {pid}) is writing the same output (its journal: {self.path})")
+            pid, started = header.get("pid"), header.get("started")
+            started = started if isinstance(started, int) else None
+            if isinstance(pid, int) and pid != os.getpid() and process_alive(pid, started):
+                raise UserError(
+                    f"another run (pid {pid}) is writing the same output (its journal: {self.path}); if no "
+                    "such run is going on, delete that file"
+                )
             changes = settings_changes(header.get("settings", {}), self.settings)
             if changes:
                 raise UserError(
@@ -109,7 +114,7 @@ class Journal:
 
     def add(self, record: dict[str, Any]) -> None:
         """Append one finished record, on disk before the next one starts."""
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.write(json_line(record))
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
@@ -148,8 +153,9 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(temporary, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps({"pid": os.getpid(), "settings": self.settings}) + "\n")
-                handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+                header = {"pid": os.getpid(), "started": process_started(os.getpid()), "settings": self.settings}
+                handle.write(json.dumps(header) + "\n")
+                handle.writelines(json_line(record) for record in records)
             os.replace(temporary, self.path)
         except BaseException:
             temporary.unlink(missing_ok=True)

@@ -63,7 +63,7 @@ def sample_answers(
             )
             for question in questions:
                 if question.problem is None:
-                    yield {"id": question.id, "error": "unusable question"}
+                    yield {"id": question.id, "error": "unusable question", "reason": question.error}
                     continue
                 result = next(sampled)
                 if isinstance(result, TooLong):
@@ -86,7 +86,8 @@ def question_pairs(
     sample the reference answer stands in as the right response. `counts` tallies right and wrong samples
     and why questions give no pair."""
     counts = counts if counts is not None else Counter()
-    problem, reference = question.problem, str(question.answer or "").strip()
+    problem, references = question.problem, question.answer  # a `Reference`: a text or a list of them
+    reference = references[0] if isinstance(references, list) else references
     if not reference:
         counts["no reference answer"] += 1
         return []
@@ -96,7 +97,7 @@ def question_pairs(
     right, wrong = [], []
     for candidate in problem.candidates:
         text = candidate.strip()
-        ok = answer_accuracy(text, reference) == 1.0
+        ok = answer_accuracy(text, references) == 1.0
         counts["samples right" if ok else "samples wrong"] += 1
         target = right if ok else wrong
         if text and text not in target:

@@ -10,54 +10,90 @@ used becomes a `Question` with an `error` (why), never a silent skip.
 from __future__ import annotations
 
 import json
-import os
+import math
+import reprlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError
+from data_converters.images import ImageFolder
 from rl_critic.critique.strategies import Problem
+
+# A reference answer is a text, a number, or a list of acceptable ones (`["red", "crimson"]`).
+Reference = str | list[str] | None
 
 
 @dataclass
 class Question:
-    """One input row: its `problem` (question + images, candidates filled later) and reference `answer`,
-    or the `error` that makes it unusable (then `problem` is None)."""
+    """One input row: its `problem` (question + images, candidates filled later) and reference `answer`
+    (`Reference`), or the `error` that makes it unusable (then `problem` is None)."""
 
     id: str
     problem: Problem | None = None
-    answer: Any = None
+    answer: Reference = None
     error: str | None = None
 
 
 @dataclass
 class Row:
-    """One input row as read, with the folder its relative image paths start from."""
+    """One input row as read, with the folder its relative image paths start from and must stay in."""
 
     data: dict[str, Any]
-    base: str | None
+    images: ImageFolder
     error: str | None = None  # set when the line could not even be parsed
 
 
-def read_rows(source: str, limit: int | None = None) -> list[Row]:
-    """Every input row (up to `limit`); JSONL lines that do not parse become rows with an `error`."""
+def images_root_field():
+    """The `images_root` field of every command that reads question rows (see `image_folder`)."""
+    return field(
+        default=None,
+        metadata={
+            "help": "Folder that image file paths in the questions must stay in. Default: the questions' "
+            "folder; `any`: no limit."
+        },
+    )
+
+
+def has_reference(row: Row) -> bool:
+    """Whether a read row holds a usable reference answer (see `reference_answer`)."""
+    try:
+        return not row.error and reference_answer(row.data.get("answer")) is not None
+    except UserError:
+        return False
+
+
+def image_folder(source: str, images_root: str | None = None) -> ImageFolder:
+    """The one image-path rule of question files (as `convert`'s): relative paths start from the input's
+    folder and no path may leave `images_root` (default: that folder; `any`: no limit). Commands write what
+    the images show (make-pairs copies their bytes), so a row must not be able to pull in `~/.ssh/...`."""
+    path = Path(source).expanduser()
+    try:
+        return ImageFolder.of_input(str(path if path.is_dir() else path.parent), images_root)
+    except ValueError as err:
+        raise UserError(str(err)) from err
+
+
+def read_rows(source: str, limit: int | None = None, images_root: str | None = None) -> list[Row]:
+    """Every input row (up to `limit`); JSONL lines that do not parse become rows with an `error`.
+    `images_root`: see `image_folder`."""
     path = Path(source)
+    folder = image_folder(source, images_root)
     if path.suffix in (".jsonl", ".json") and path.is_file():
-        rows = list(_jsonl_rows(path, limit))
+        rows = list(_jsonl_rows(path, limit, folder))
         parsed = [row.data for row in rows if not row.error]
         if parsed and not any("question" in data for data in parsed):
             _not_questions(source, set().union(*parsed))
         return rows
-    from data_converters.io import load_any
+    from data_converters.io import load_input
 
-    dataset = load_any(source)
+    dataset, _ = load_input(source)  # images undecoded: each is read under the path rule, by `load_question`
     if "question" not in dataset.column_names:
         _not_questions(source, dataset.column_names)
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
-    base = str(path if path.is_dir() else path.parent)
-    return [Row({"id": row.get("id", str(index)), **row}, base) for index, row in enumerate(dataset)]
+    return [Row({"id": row.get("id", str(index)), **row}, folder) for index, row in enumerate(dataset)]
 
 
 def _not_questions(source: str, columns) -> None:
@@ -69,8 +105,9 @@ def _not_questions(source: str, columns) -> None:
     )
 
 
-def _jsonl_rows(path: Path, limit: int | None) -> Iterator[Row]:
-    with open(path, encoding="utf-8") as handle:
+def _jsonl_rows(path: Path, limit: int | None, folder: ImageFolder) -> Iterator[Row]:
+    # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the first line's JSON
+    with open(path, encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             if limit is not None and number > limit:
                 return
@@ -80,44 +117,67 @@ def _jsonl_rows(path: Path, limit: int | None) -> Iterator[Row]:
                 data = json.loads(line)
                 if not isinstance(data, dict):
                     raise ValueError("not a JSON object")
-            except ValueError as err:
-                yield Row({"id": f"line-{number}"}, None, f"unreadable JSONL line {number}: {err}")
+            except RecursionError:
+                yield Row({"id": f"line-{number}"}, folder, f"JSONL line {number} nests too deeply to be read")
                 continue
-            yield Row(data, str(path.parent))
+            except ValueError as err:
+                yield Row({"id": f"line-{number}"}, folder, f"unreadable JSONL line {number}: {err}")
+                continue
+            yield Row(data, folder)
 
 
 def load_question(row: Row, min_pixels: int | None, max_pixels: int | None) -> Question:
     """The row's question with its images loaded (bounded to the pixel budget), or its error."""
     from rl_critic.models.vision import load_image
 
-    question_id = str(row.data.get("id", ""))
+    identifier = row.data.get("id", "")
+    question_id = identifier[:200] if isinstance(identifier, str) else reprlib.repr(identifier)
     try:
         if row.error:
             raise UserError(row.error)
-        question = str(row.data.get("question") or "").strip()
-        if not question:
+        question = row.data.get("question")
+        if question is not None and not isinstance(question, str):
+            raise UserError(f"the question is a {type(question).__name__}, not a text")
+        if not question or not question.strip():
             raise UserError("empty question")
+        answer = reference_answer(row.data.get("answer"))
         raw = row.data.get("images", row.data.get("image"))
         raw = raw if isinstance(raw, list) else [raw] if raw is not None else []
-        images = [load_image(_relative_to(image, row.base), min_pixels, max_pixels) for image in raw]
+        images = [load_image(image, min_pixels, max_pixels, row.images) for image in raw]
     except UserError as err:
         return Question(question_id, error=str(err))
-    return Question(question_id, Problem(question=question, candidates=[], images=images), row.data.get("answer"))
+    return Question(question_id, Problem(question=question.strip(), candidates=[], images=images), answer)
 
 
-def _relative_to(image: Any, base: str | None) -> Any:
-    """Relative image paths in a question file start from the file's folder."""
-    if isinstance(image, str) and base and not os.path.isabs(image) and not image.startswith(("http", "data:")):
-        return os.path.join(base, image)
-    return image
+def reference_answer(value: Any) -> Reference:
+    """A row's `answer` as a `Reference`: None for none (missing, empty, NaN as pandas writes a gap), a number
+    as its text, a list as its acceptable answers; anything else (an object, a nested list) is the row's
+    error, never its `str()` graded as if it were the answer."""
+    if value is None or isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        answers = [reference_answer(item) for item in value if not isinstance(item, list)]
+        if len(answers) == len(value) and all(isinstance(answer, str) for answer in answers):
+            return answers or None
+    raise UserError(f"the reference answer {reprlib.repr(value)} is not a text, a number or a list of them")
 
 
 def load_usable_questions(
-    source: str, limit: int | None, min_pixels: int | None, max_pixels: int | None, who: str
+    source: str,
+    limit: int | None,
+    min_pixels: int | None,
+    max_pixels: int | None,
+    who: str,
+    images_root: str | None = None,
 ) -> list[Question]:
     """Every usable question of `source` (images loaded); the unusable ones are counted on stdout with the
     first reason, and none usable is a `UserError`. For commands that need all questions at once."""
-    questions = [load_question(row, min_pixels, max_pixels) for row in read_rows(source, limit)]
+    rows = read_rows(source, limit, images_root)
+    questions = [load_question(row, min_pixels, max_pixels) for row in rows]
     unusable = [q for q in questions if q.problem is None]
     if unusable:
         print(f"{who}: {len(unusable)} question(s) unusable, e.g. {unusable[0].id}: {unusable[0].error}")

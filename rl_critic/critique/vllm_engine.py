@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from data_converters.errors import UserError
-from rl_critic.critique.generation import SamplingSettings, TooLong, encode_prompts, image_lists, over_context
+from rl_critic.critique.generation import SamplingSettings, TooLong, image_lists, screen_prompts
 
 MAX_IMAGES_PER_PROMPT = 16  # vLLM's default is 1; pairwise and multi-image critic prompts need more
 
@@ -113,14 +113,15 @@ class VLLMEngine:
         images = image_lists(conversations, images)
         too_long: dict[int, TooLong] = {}
         for start in range(0, len(conversations), batch_size):
-            inputs = encode_prompts(
+            over, _, _ = screen_prompts(
                 self.processor,
                 list(conversations[start : start + batch_size]),
                 images[start : start + batch_size],
+                self.positions,
+                settings.max_new_tokens,
                 "cpu",
             )
-            for index, result in over_context(inputs, self.positions, settings.max_new_tokens).items():
-                too_long[start + index] = result
+            too_long |= {start + index: result for index, result in over.items()}
         if too_long and not skip_too_long:
             raise UserError(str(next(iter(too_long.values()))))
         kept = [i for i in range(len(conversations)) if i not in too_long]

@@ -107,6 +107,7 @@ class Demo(CriticStages, PolicyStages):
                 str(self.data / split),
                 "--out",
                 str(report),
+                "--overwrite",
                 "--max-new-tokens",
                 str(JUDGE_TOKENS),
                 "--batch-size",

@@ -3,26 +3,69 @@ human labels. Metrics live in `rl_critic.evaluation.metrics`."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
+from data_converters.errors import UserError
+from data_converters.images import ImageFolder
 from rewards.pointwise import scale_range
 from rl_critic.critique.generation import TooLong
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.judgments import PairRequest, ScoreRequest
 from rl_critic.evaluation import metrics
+from rl_critic.models.vision import load_image
 
 _VERDICT_LABELS = ("1", "2", "tie")
 
 
-def _images(row: dict[str, Any], blank: bool) -> list[Image.Image]:
-    images = row.get("images", row.get("image"))
-    images = images if isinstance(images, list) else [images] if images is not None else []
-    images = [image.convert("RGB") for image in images]
-    return [Image.new("RGB", image.size, "white") for image in images] if blank else images
+@dataclass(frozen=True)
+class RowImages:
+    """How a row's image cells are read (`load_image`): the pixel bounds (none: each at its own size), the
+    folder relative paths start from, and whether every picture is replaced by a blank one (the ablation)."""
+
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    folder: ImageFolder | None = None
+    blank: bool = False
+
+    def load(self, row: dict[str, Any]) -> list[Image.Image]:
+        cells = row.get("images", row.get("image"))
+        cells = cells if isinstance(cells, list) else [cells] if cells is not None else []
+        resize = self.min_pixels is not None or self.max_pixels is not None
+        images = [
+            load_image(cell, self.min_pixels, self.max_pixels, self.folder, resize=resize).convert("RGB")
+            for cell in cells
+        ]
+        return [Image.new("RGB", image.size, "white") for image in images] if self.blank else images
+
+
+def row_problem(row: dict[str, Any]) -> str | None:
+    """Why an eval row cannot be judged (None when it can): it is reported as that row's error and left out
+    of every metric, never a failed run nor a row dropped uncounted."""
+    responses, label = row.get("responses"), row.get("solution")
+    if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
+        return "its responses are not a list of texts"
+    if row.get("task") == "pairwise":
+        if len(responses) != 2:
+            return f"a pair needs 2 responses, it has {len(responses)}"
+        if label not in _VERDICT_LABELS:
+            return f"its label {str(label)[:40]!r} is not 1, 2 or tie"
+        return None
+    if row.get("task") == "pointwise":
+        if len(responses) != 1:
+            return f"a pointwise row needs 1 response, it has {len(responses)}"
+        try:
+            if float(label) != float(label):
+                raise ValueError
+        except (TypeError, ValueError):
+            return f"its label {str(label)[:40]!r} is not a score"
+        return None
+    return f"its task {str(row.get('task'))[:40]!r} is not pairwise or pointwise"
 
 
 def swap_responses(text: str, first: str, second: str) -> str | None:
@@ -113,7 +156,7 @@ def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool 
 
     own_prompt: ask with each row's converted judge prompt (default) rather than the default layout."""
     rows = list(dataset)
-    entries = judge_rows(rows, judge, swap=swap, blank_image=blank_image, own_prompt=own_prompt)
+    entries = judge_rows(rows, judge, swap=swap, images=RowImages(blank=blank_image), own_prompt=own_prompt)
     return critic_report(rows, entries, swap=swap, blank_image=blank_image, own_prompt=own_prompt)
 
 
@@ -133,25 +176,33 @@ def judge_chunks(dataset, judge: Judge, chunk: int, seed: int, done: int = 0, **
 
 
 def judge_rows(
-    rows: list[dict], judge: Judge, *, swap: bool = False, blank_image: bool = False, own_prompt: bool = True
+    rows: list[dict], judge: Judge, *, swap: bool = False, images: RowImages | None = None, own_prompt: bool = True
 ) -> list[dict]:
-    """One entry per row, `{"judgments": [records]}`: its verdict(s) (both orders with `swap`), its score, or
-    one `skipped` record when its prompt does not fit the critic's context (reported, left out of every
-    metric). Rows with no verdict label to check get no judgment. Batched across the rows."""
+    """One entry per row, `{"judgments": [records]}`: its verdict(s) (both orders with `swap`), its score, one
+    `skipped` record when its prompt does not fit the critic's context, or one `error` record when the row
+    cannot be judged (`row_problem`, or an image that cannot be used); skipped and error rows are reported
+    and left out of every metric. Batched across the rows."""
+    images = images or RowImages()
     entries: list[dict] = [{"judgments": []} for _ in rows]
-    pairs = [i for i, r in enumerate(rows) if r["task"] == "pairwise" and r["solution"] in _VERDICT_LABELS]
-    points = [i for i, r in enumerate(rows) if r["task"] == "pointwise"]
-    requests = [_pair_requests(rows[i], _images(rows[i], blank_image), own_prompt) for i in pairs]
+    loaded: dict[int, list[Image.Image]] = {}
+    for index, row in enumerate(rows):
+        try:
+            problem = row_problem(row)
+            if problem:
+                raise UserError(problem)
+            loaded[index] = images.load(row)
+        except UserError as err:
+            entries[index]["judgments"].append(
+                {"id": row.get("id"), "order": "error", "label": _jsonable(row.get("solution")), "error": str(err)}
+            )
+    pairs = [i for i in loaded if rows[i]["task"] == "pairwise"]
+    points = [i for i in loaded if rows[i]["task"] == "pointwise"]
+    requests = [_pair_requests(rows[i], loaded[i], own_prompt) for i in pairs]
     forward = judge.compare([original for original, _ in requests])
     swapped = judge.compare([other for _, other in requests]) if swap else [None] * len(pairs)
     scores = judge.score(
         [
-            ScoreRequest(
-                rows[i]["question"],
-                rows[i]["responses"][0],
-                _images(rows[i], blank_image),
-                scale_range(rows[i].get("scale")),
-            )
+            ScoreRequest(rows[i]["question"], rows[i]["responses"][0], loaded[i], scale_range(rows[i].get("scale")))
             for i in points
         ]
     )
@@ -192,7 +243,8 @@ def critic_report(
     `judge_rows`' entries for them, in the same order."""
     judged = [(row, entry["judgments"]) for row, entry in zip(rows, entries) if entry["judgments"]]
     skipped = [records[0]["skipped"] for _, records in judged if records[0]["order"] == "skipped"]
-    judged = [(row, records) for row, records in judged if records[0]["order"] != "skipped"]
+    errors = [f"{records[0]['id']}: {records[0]['error']}" for _, records in judged if records[0]["order"] == "error"]
+    judged = [(row, records) for row, records in judged if records[0]["order"] not in ("skipped", "error")]
     pair_rows = [(row, records) for row, records in judged if records[0]["order"] == "original"]
     point_rows = [(row, records[0]["score"]) for row, records in judged if records[0]["order"] == "pointwise"]
     report: dict[str, Any] = {
@@ -203,6 +255,8 @@ def critic_report(
     }
     if skipped:
         report["skipped_too_long"] = {"rows": len(skipped), "first": skipped[0]}
+    if errors:
+        report["errors"] = {"rows": len(errors), "first": errors[0]}
     verdicts = [records[0]["verdict"] for _, records in pair_rows]
     if pair_rows:
         back = [records[1]["verdict"] for _, records in pair_rows] if swap else None
@@ -229,3 +283,10 @@ def model_level(rows: list[dict], verdicts: list[str | None]) -> dict[str, Any]:
         "elo_critic": critic,
         "kendall_tau": metrics.kendall_tau([human[m] for m in names], [critic[m] for m in names]),
     }
+
+
+def _jsonable(value: Any) -> Any:
+    """A row's label as a report can hold it: NaN and infinities (not JSON) become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value if isinstance(value, (str, int, float, type(None))) else str(value)[:200]

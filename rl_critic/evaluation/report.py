@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from data_converters.files import check_output_file, staged_file
+from data_converters.io import finite, json_line
 
 
 def markdown(report: dict[str, Any], title: str) -> str:
@@ -43,11 +44,12 @@ def report_paths(out: str | Path) -> tuple[Path, Path, Path]:
     )
 
 
-def check_report_paths(out: str | Path, inputs: tuple[str | Path | None, ...] = ()) -> None:
-    """Refuse, before any work, an `--out` whose report files cannot be written or would replace one of the
-    command's `inputs` (`check_output_file`)."""
-    for path in (out, *report_paths(out)):
-        check_output_file(path, inputs)
+def check_report_paths(out: str | Path, inputs: tuple[str | Path | None, ...] = (), overwrite: bool = False) -> None:
+    """Refuse, before any work, an `--out` whose report files cannot be written, exist (unless `overwrite`) or
+    would replace one of the command's `inputs` (`check_output_file`)."""
+    check_output_file(out, inputs)
+    for path in report_paths(out):
+        check_output_file(path, inputs, overwrite)
 
 
 def write_report(out: str | Path, report: dict[str, Any], records: list[dict[str, Any]], title: str) -> str:
@@ -59,7 +61,7 @@ def write_report(out: str | Path, report: dict[str, Any], records: list[dict[str
         json_file, markdown_file, judgments_file = (
             renames.enter_context(staged_file(path)) for path in (json_path, markdown_path, judgments_path)
         )
-        judgments_file.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+        judgments_file.writelines(json_line(record) for record in records)
         markdown_file.write(text)
-        json_file.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        json_file.write(json.dumps(finite(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     return text

@@ -13,6 +13,7 @@ that do not train use `InferenceModelArguments`, which adds it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,11 +105,58 @@ def resolve_model_path(name: str) -> str:
     if path.is_dir():
         if not any((path / marker).is_file() for marker in ("config.json", "adapter_config.json")):
             raise UserError(f"{name} is a folder but holds no config.json (nor adapter_config.json): not a checkpoint")
+        if not (path / "config.json").is_file():
+            adapter_base(path)  # a LoRA adapter whose base is missing is named as such, before anything loads
         return str(path)
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or path.exists()
     if looks_local:
         raise UserError(f"model folder not found: {name}")
     return name
+
+
+def adapter_base(folder: Path) -> str:
+    """The base model of a LoRA adapter folder (`base_model_name_or_path` of its adapter_config.json),
+    resolved like `--model` (a tiny name, a folder, a hub id); a missing one is one line naming both."""
+    import json
+
+    try:
+        base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError) as err:
+        raise UserError(f"cannot read {folder / 'adapter_config.json'}: {first_line(err)}") from err
+    if not isinstance(base, str) or not base:
+        raise UserError(f"{folder} is a LoRA adapter that names no base model (base_model_name_or_path)")
+    try:
+        return resolve_model_path(base)
+    except UserError as err:
+        raise UserError(f"{folder} is a LoRA adapter whose base model cannot be used: {err}") from err
+
+
+# Files that a folder holding a processor (or at least a tokenizer) has.
+PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json", "tokenizer.json")
+
+
+def processor_source(path: str) -> str:
+    """Where the processor of `path` loads from: the folder itself, or, for a LoRA adapter saved without
+    processor files (peft's `save_pretrained` writes none), its base model."""
+    folder = Path(path)
+    is_adapter = (folder / "adapter_config.json").is_file() and not (folder / "config.json").is_file()
+    if is_adapter and not any((folder / name).is_file() for name in PROCESSOR_FILES):
+        return adapter_base(folder)
+    return path
+
+
+def check_chat_template(processor, name: str) -> None:
+    """Render a one-question conversation with the checkpoint's chat template, so that a missing, empty,
+    broken or raising template is one line when the processor loads, not a jinja traceback mid-run."""
+    conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is shown?"}]}]
+    try:
+        text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+    except Exception as err:  # jinja2's TemplateSyntaxError / TemplateError, transformers' ValueError, ...
+        if "does not have a chat template" in str(err) or "chat_template is not set" in str(err):
+            raise UserError(f"{name} has no chat template (chat_template.jinja or the tokenizer's)") from err
+        raise UserError(f"the chat template of {name} fails on a one-question chat: {first_line(err)}") from err
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(f"the chat template of {name} renders a chat as nothing")
 
 
 def apply_pixel_bounds(processor, min_pixels: int | None, max_pixels: int | None) -> None:
@@ -146,11 +194,12 @@ def load_processor(
     """Load a processor with the shared pixel bounds and (by default) left padding."""
     from transformers import AutoProcessor
 
-    path = resolve_model_path(name_or_path)
+    path = processor_source(resolve_model_path(name_or_path))
     try:
         processor = AutoProcessor.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
     except Exception as err:
         raise _load_error("processor", name_or_path, err) from err
+    check_chat_template(processor, name_or_path)
     tokenizer = getattr(processor, "tokenizer", processor)
     tokenizer.padding_side = padding_side
     if tokenizer.pad_token is None:
@@ -212,6 +261,7 @@ def load_model(
         model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
     except Exception as err:
         raise _load_error("model", args.model_name_or_path, err) from err
+    check_lora_targets(model, args)
     if args.freeze_vision_tower:
         vision_tower(model).requires_grad_(False)
     if gradient_checkpointing:
@@ -229,6 +279,33 @@ def load_model(
             model.enable_input_require_grads()
         model = get_peft_model(model, peft_config)
     return model
+
+
+def check_lora_targets(model, args: ModelArguments) -> None:
+    """With `use_peft`, every named `lora_target_modules` entry must match a module of this model (peft would
+    fail inside the trainer, or a regex matching nothing would train no adapter at all)."""
+    from peft.tuners.tuners_utils import check_target_module_exists
+    from trl import get_peft_config
+
+    config = get_peft_config(args)
+    targets = getattr(config, "target_modules", None)
+    if config is None or targets is None or targets == "all-linear":
+        return
+    names = [name for name, _ in model.named_modules() if name]
+    if isinstance(targets, str):
+        missing = [] if any(check_target_module_exists(config, name) for name in names) else [targets]
+    else:
+        missing = [
+            target for target in targets if not any(name == target or name.endswith(f".{target}") for name in names)
+        ]
+    if missing:
+        linear = sorted(
+            {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if type(module).__name__ == "Linear"}
+        )
+        raise UserError(
+            f"lora_target_modules {', '.join(map(str, missing))} match no module of {args.model_name_or_path}; "
+            f"its linear layers are named {', '.join(linear[:12])}"
+        )
 
 
 def load_model_and_processor(args: ModelArguments, *, trust_remote_code: bool | None = None, **kwargs):
@@ -259,6 +336,14 @@ def _load_error(what: str, name: str, err: Exception) -> Exception:
         )
     if isinstance(err, json.JSONDecodeError):
         text = f"a JSON file in it does not parse ({text})"
+    unknown = re.search(r"has model type `([^`]*)` but Transformers does not recognize", str(err))
+    if unknown:
+        import transformers
+
+        return UserError(
+            f"cannot load {what} from {name!r}: its model type {unknown.group(1)!r} is unknown to transformers "
+            f"{transformers.__version__} (a newer transformers, or --trust_remote_code true for custom code)"
+        )
     broken = isinstance(err, (OSError, json.JSONDecodeError, KeyError)) or type(err).__name__ == "SafetensorError"
     if broken or (isinstance(err, ValueError) and "config" in str(err).lower()):
         return UserError(f"cannot load {what} from {name!r}: {text}")

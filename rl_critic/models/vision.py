@@ -4,77 +4,117 @@ All image inputs go through qwen-vl-utils' `fetch_image`, which converts to RGB 
 of 28 px within `[min_pixels, max_pixels]` (Qwen's `smart_resize`). Using the same bounds for every
 family means one `min_pixels`/`max_pixels` pair controls the image-token budget everywhere: Qwen
 processors get the bounds directly (see `loader.apply_pixel_bounds`), LLaVA-OneVision picks its anyres
-grid (1 to 10 tiles of 729 tokens) from the already-bounded image. Questions and `generate` load images
-through `load_image`; training datasets and `eval critic` rows through `bound_dataset_images`.
+grid (1 to 10 tiles of 729 tokens) from the already-bounded image. Questions, `generate` and `eval critic`
+rows load images through `load_image`, training datasets through `bound_dataset_images`; both read a row's
+value under `data_converters.images.image_ref`'s rule (types, paths, full decode), URLs with a time limit.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
 from data_converters.errors import UserError
-from data_converters.images import MAX_IMAGE_BYTES
+from data_converters.images import MAX_IMAGE_BYTES, ImageFolder, check_image_bytes, image_ref
+from data_converters.parsing import ParseError
 
 # qwen-vl-utils' own defaults (4 and 16384 tokens of 28x28 px).
 DEFAULT_MIN_PIXELS = 4 * 28 * 28
 DEFAULT_MAX_PIXELS = 16384 * 28 * 28
+# An image URL's server gets this long to send the whole image (a host that accepts and never answers would
+# otherwise block the run forever); RL_CRITIC_URL_TIMEOUT overrides it.
+URL_TIMEOUT_SECONDS = 30.0
 
 
 def load_image(
-    source: str | os.PathLike | Image.Image | dict[str, Any],
+    source: str | os.PathLike | Image.Image | bytes | dict[str, Any],
     min_pixels: int | None = None,
     max_pixels: int | None = None,
+    folder: ImageFolder | None = None,
+    resize: bool = True,
 ) -> Image.Image:
-    """Load one image and bound its pixel count; `source` may be a path, URL, data URI, PIL image or a
-    `{"path": ...}` / `{"bytes": ...}` dict as `datasets` stores images."""
+    """Load one image and bound its pixel count; `source` may be a path or `file://` URI (relative paths start
+    from `folder`, which may also confine them), an http(s) URL, a data URI, bytes, a PIL image or a
+    `{"path": ...}` / `{"bytes": ...}` dict as `datasets` stores images. Anything unusable (a wrong type, a
+    missing or non-regular file, an image that does not decode to the end, a silent server) is a `UserError`.
+    `resize=False`: checked and decoded only, at its own size (each processor's own defaults then apply)."""
     from qwen_vl_utils import fetch_image
 
-    if isinstance(source, dict) and ("bytes" in source or "path" in source):
-        source = _from_datasets_dict(source)
+    min_pixels = DEFAULT_MIN_PIXELS if min_pixels is None else min_pixels
+    max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    if min_pixels > max_pixels:
+        raise UserError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
-    if isinstance(source, str) and not source.startswith(("http://", "https://", "data:image", "file://")):
-        if not os.path.isfile(source):
-            raise UserError(f"image not found: {source}")
-        if os.path.getsize(source) > MAX_IMAGE_BYTES:  # refused before it is read into memory
-            raise UserError(f"image file over {MAX_IMAGE_BYTES // 2**20} MB: {source}")
-    element: dict[str, Any] = {"image": source}
-    element["min_pixels"] = DEFAULT_MIN_PIXELS if min_pixels is None else min_pixels
-    element["max_pixels"] = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
-    if element["min_pixels"] > element["max_pixels"]:
-        raise UserError(f"min_pixels ({element['min_pixels']}) is larger than max_pixels ({element['max_pixels']})")
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        try:
+            if isinstance(source, str) and source.startswith(("http://", "https://")):
+                data = fetch_url(source)
+                check_image_bytes(data)
+            else:
+                data = image_ref(source, folder)["bytes"]
+        except ParseError as err:
+            where = f" {source[:200]!r}" if isinstance(source, str) and source[:200] not in str(err) else ""
+            raise UserError(f"cannot read image{where}: {err}") from err
+        image = Image.open(io.BytesIO(data))
     try:
-        return fetch_image(element)
+        if not resize:
+            image.load()
+            return image
+        return fetch_image({"image": image, "min_pixels": min_pixels, "max_pixels": max_pixels})
     except Image.DecompressionBombError as err:  # a small file whose header claims 20000x20000 pixels
-        raise UserError(
-            f"image too large to decode safely {str(source)[:200]!r}: {str(err).split(' exceeds')[0]}"
-        ) from err
-    except (OSError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
-        raise UserError(f"cannot read image {str(source)[:200]!r}: {err}") from err
+        raise UserError(f"image too large to decode safely: {str(err).split(' exceeds')[0]}") from err
+    except (OSError, ValueError, SyntaxError) as err:  # PIL's UnidentifiedImageError is an OSError
+        raise UserError(f"cannot read image: {err}") from err
 
 
-def _from_datasets_dict(value: dict[str, Any]) -> Image.Image | str:
-    import io
+def fetch_url(url: str) -> bytes:
+    """The bytes at an image URL, within `URL_TIMEOUT_SECONDS` in all and at most `MAX_IMAGE_BYTES`."""
+    import urllib.error
+    import urllib.request
 
-    if value.get("bytes"):
-        return Image.open(io.BytesIO(value["bytes"]))
-    return value["path"]
+    timeout = float(os.environ.get("RL_CRITIC_URL_TIMEOUT", URL_TIMEOUT_SECONDS))
+    deadline = time.monotonic() + timeout
+    chunks, size = [], 0
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only, see caller
+            while chunk := response.read(1 << 16):
+                size += len(chunk)
+                if size > MAX_IMAGE_BYTES:
+                    raise UserError(f"image at {url} is over {MAX_IMAGE_BYTES // 2**20} MB")
+                if time.monotonic() > deadline:
+                    raise TimeoutError("timed out")
+                chunks.append(chunk)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", None) or err
+        if isinstance(err, TimeoutError) or "timed out" in str(reason):
+            reason = f"no complete answer within {timeout:g} s (RL_CRITIC_URL_TIMEOUT sets the limit)"
+        raise UserError(f"cannot fetch image {url}: {reason}") from err
+    return b"".join(chunks)
 
 
 def bound_dataset_images(dataset, min_pixels: int | None, max_pixels: int | None):
-    """`dataset` with every `image` / `images` cell bounded to `[min_pixels, max_pixels]` as it is read.
+    """`dataset` with every `image` / `images` cell read through `load_image` as it is read: bounded to
+    `[min_pixels, max_pixels]` (without bounds: checked and decoded at its own size, so each processor's
+    own defaults apply).
 
     A lazy `with_transform`, so a 100k-row training set is not re-encoded up front; TRL's trainers read
-    vision rows one batch at a time, so each image is resized right before the processor sees it. Without
-    bounds the dataset is returned as it is (each processor's own defaults apply).
+    vision rows one batch at a time, so each image is resized right before the processor sees it. The image
+    columns are read undecoded first, so `datasets` never opens a path itself (a FIFO would block it), and an
+    image that cannot be used fails with its row's id.
     """
-    if min_pixels is None and max_pixels is None:
+    from data_converters.io import undecoded_images
+
+    if not {"image", "images"} & set(dataset.column_names):
         return dataset
-    return dataset.with_transform(BoundImages(min_pixels, max_pixels))
+    return undecoded_images(dataset).with_transform(BoundImages(min_pixels, max_pixels))
 
 
 @dataclass(frozen=True)
@@ -85,9 +125,17 @@ class BoundImages:
     max_pixels: int | None
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        ids = batch.get("id")
         for column in ("image", "images"):
             if column in batch:
-                batch[column] = [self.bound(cell) for cell in batch[column]]
+                cells = []
+                for index, cell in enumerate(batch[column]):
+                    try:
+                        cells.append(self.bound(cell))
+                    except UserError as err:
+                        row = f"row id {ids[index]!r}" if ids else "a row"
+                        raise UserError(f"{row}: {err}") from err
+                batch[column] = cells
         return batch
 
     def bound(self, cell):
@@ -95,4 +143,5 @@ class BoundImages:
             return None
         if isinstance(cell, list):
             return [self.bound(item) for item in cell]
-        return load_image(cell, self.min_pixels, self.max_pixels)
+        resize = self.min_pixels is not None or self.max_pixels is not None
+        return load_image(cell, self.min_pixels, self.max_pixels, resize=resize)

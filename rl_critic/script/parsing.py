@@ -9,9 +9,15 @@ Errors are one line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import enum
 import os
 import re
+import reprlib
+import types
+import typing
 from collections.abc import Sequence
+from typing import Any
 
 from data_converters.errors import UserError
 
@@ -34,8 +40,9 @@ def dataclass_parser(dataclass_types, prog: str, description: str):
 
         def set_defaults_with_config(self, **config):
             """A YAML key may be any spelling the command line takes (`model:` = `model_name_or_path:`,
-            `max-steps:`, an old name kept as an alias): TRL matches only the field name."""
-            return super().set_defaults_with_config(**config_by_field(self, config))
+            `max-steps:`, an old name kept as an alias): TRL matches only the field name. Each value is
+            checked against its field's type (`checked_config`)."""
+            return super().set_defaults_with_config(**checked_config(self, config_by_field(self, config)))
 
     required = [
         f"--{f.name} {f.name.upper()}"
@@ -71,6 +78,162 @@ def config_by_field(parser: argparse.ArgumentParser, config: dict) -> dict:
     return by_field
 
 
+# Fields that name files and folders: in a YAML file (no shell to expand them) `~` and `$VAR` / `${VAR}` are
+# expanded, as a user who writes `output_dir: $HOME/runs/x` means (not a folder named `$HOME`).
+PATH_FIELDS = {"model_name_or_path", "dataset_name", "extra_datasets", "critic_model", "images_root", "out", "input"}
+PATH_SUFFIXES = ("_dir", "_path", "_file")
+
+
+def checked_config(parser, config: dict) -> dict:
+    """`config` (YAML values by field name) with every value checked against its field's type, as the command
+    line's `type=` checks a flag: one line for `seed: 1.5`, `output_dir: [a, b]` or `dataset_name: {path: x}`
+    (argparse never checks a default, and a config value becomes one), a choice not among the field's
+    choices, and a single value where a list belongs made a one-item list (`reward_funcs: critic` was read
+    as the list of its characters). Paths get `~` and environment variables expanded (`PATH_FIELDS`)."""
+    fields: dict[str, dataclasses.Field] = {}
+    hints: dict[str, Any] = {}
+    for dataclass_type in parser.dataclass_types:
+        try:
+            resolved = typing.get_type_hints(dataclass_type)
+        except Exception:  # a forward reference that does not resolve: that class's fields go unchecked
+            resolved = {}
+        for item in dataclasses.fields(dataclass_type):
+            fields[item.name] = item
+            hints[item.name] = resolved.get(item.name, Any)
+    actions = {action.dest: action for action in parser._actions}
+    checked = {}
+    for name, value in config.items():
+        if name in hints:
+            value = _typed(name, value, hints[name], fields[name])
+            value = _expanded_paths(name, value)
+            _check_choices(name, value, actions.get(name))
+        checked[name] = value
+    return checked
+
+
+# Typed as lists, but a single string has its own meaning there: peft reads `lora_target_modules: "regex"` as a
+# regular expression over module names (the OneVision recipes rely on it), not as a one-name list.
+STRING_MEANS_REGEX = {"lora_target_modules"}
+
+
+def _typed(name: str, value: Any, hint: Any, field: dataclasses.Field) -> Any:
+    if name in STRING_MEANS_REGEX and isinstance(value, str):
+        return value
+    try:
+        return _coerce(value, hint, none_ok=field.default is None)
+    except _Mismatch:
+        raise UserError(
+            f"the config file sets {name} to {reprlib.repr(value)}, but {name} takes {_describe(hint)}"
+        ) from None
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _coerce(value: Any, hint: Any, none_ok: bool = False) -> Any:
+    """`value` as a field of type `hint` takes it (a number for a float, a one-item list for a scalar where a
+    list belongs), or `_Mismatch`."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any or hint is object:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for member in (arg for arg in args if arg is not type(None)):
+            try:
+                return _coerce(value, member)
+            except _Mismatch:
+                continue
+        raise _Mismatch
+    if value is None:
+        if none_ok:
+            return None
+        raise _Mismatch
+    if origin in (list, tuple) or hint in (list, tuple):
+        item = args[0] if args else Any
+        return [_coerce(v, item) for v in (value if isinstance(value, list) else [value])]
+    if origin is dict or hint is dict:
+        if isinstance(value, (dict, str)):
+            return value
+        raise _Mismatch
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise _Mismatch
+    if hint is bool:
+        if isinstance(value, bool) or (isinstance(value, str) and value.lower() in _BOOL_WORDS):
+            return value
+        raise _Mismatch
+    if hint is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+            return int(value)
+        raise _Mismatch
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML reads 1e-6 (no dot) as a string
+            except ValueError:
+                raise _Mismatch from None
+        raise _Mismatch
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise _Mismatch
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        if isinstance(value, (str, hint)):
+            return value
+        raise _Mismatch
+    return value
+
+
+_BOOL_WORDS = {"true", "false", "yes", "no", "1", "0", "t", "f", "y", "n"}
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in args if arg is not type(None))
+    if origin in (list, tuple) or hint in (list, tuple):
+        return f"a list of {_describe(args[0]) if args else 'values'}"
+    words = {bool: "true or false", int: "a whole number", float: "a number", str: "a text", dict: "a mapping"}
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(str, args))
+    return words.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _expanded_paths(name: str, value: Any) -> Any:
+    if not (name in PATH_FIELDS or name.endswith(PATH_SUFFIXES)):
+        return value
+    if isinstance(value, list):
+        return [_expanded_paths(name, item) for item in value]
+    if not isinstance(value, str) or not ("$" in value or value.startswith("~")):
+        return value
+    expanded = os.path.expanduser(os.path.expandvars(value))
+    unset = re.search(r"\$(\w+|\{\w+\})", expanded)
+    if unset:
+        raise UserError(f"the config file sets {name} to {value!r}, but {unset.group()} is not set in the environment")
+    return expanded
+
+
+def _check_choices(name: str, value: Any, action: argparse.Action | None) -> None:
+    choices = getattr(action, "choices", None)
+    if not choices or isinstance(action, argparse._SubParsersAction):
+        return
+    allowed = {str(getattr(choice, "value", choice)) for choice in choices}
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and item not in allowed:
+            raise UserError(f"the config file sets {name} to {item!r}; choose from {', '.join(sorted(allowed))}")
+
+
 def parse_dataclasses(parser, argv: Sequence[str]):
     """Parse flags and `--config FILE`; a bad config file becomes a `UserError`, not a traceback."""
     import yaml
@@ -80,14 +243,17 @@ def parse_dataclasses(parser, argv: Sequence[str]):
     argv = list(argv)
     if argv and argv[-1] == "--config":
         raise UserError("--config needs a YAML file")
-    for i, arg in enumerate(argv):  # a shipped recipe's name works outside a clone too
-        if arg == "--config" and i + 1 < len(argv):
-            argv[i + 1] = resolve_config(argv[i + 1])
-            check_config_file(argv[i + 1])
-        elif arg.startswith("--config="):
-            argv[i] = "--config=" + resolve_config(arg[len("--config=") :])
-            check_config_file(argv[i][len("--config=") :])
+    for i, arg in enumerate(argv):  # `--config=FILE` is `--config FILE` (TRL reads only the second)
+        if arg.startswith("--config="):
+            argv[i : i + 1] = ["--config", arg[len("--config=") :]]
+    copy = None
     try:
+        if "--config" in argv:  # a shipped recipe's name works outside a clone too
+            i = argv.index("--config") + 1
+            named = argv[i] = resolve_config(argv[i])
+            copy = regular_config_copy(named)
+            argv[i] = copy or named
+            check_config_file(argv[i], named)
         return parser.parse_args_and_config(argv)
     except yaml.YAMLError as err:
         raise UserError(f"cannot parse config file: {str(err).splitlines()[0]}") from err
@@ -97,25 +263,53 @@ def parse_dataclasses(parser, argv: Sequence[str]):
             unknown = re.findall(r"'--([^']+)'", message)
             message = f"the config file sets fields {parser.prog} does not have: {', '.join(unknown)}"
         raise UserError(message) from err
+    finally:
+        if copy:
+            os.unlink(copy)
+
+
+def regular_config_copy(path: str) -> str | None:
+    """A config that is a stream (`--config /dev/stdin`, `<(...)`) can be read once only, and both the size
+    check and TRL read it: it is read here (up to the size limit) into a temporary file, whose path is
+    returned (the caller removes it). None for a regular file."""
+    import stat
+    import tempfile
+
+    try:
+        if stat.S_ISREG(os.stat(path).st_mode) or stat.S_ISDIR(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+    except OSError:
+        return None  # missing: the parser's own error names it
+    if len(data) > MAX_CONFIG_BYTES:
+        raise UserError(f"config {path} is over {MAX_CONFIG_BYTES // 1_000_000} MB: not a recipe")
+    descriptor, copy = tempfile.mkstemp(prefix="rl-critic-config-", suffix=".yaml")
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    return copy
 
 
 MAX_CONFIG_BYTES = 1_000_000  # a recipe is a few kB
 MAX_CONFIG_NODES = 100_000  # YAML values after expanding aliases
 
 
-def check_config_file(path: str) -> None:
+def check_config_file(path: str, named: str | None = None) -> None:
     """Refuse, fast, config files no recipe is: over 1 MB, or whose aliases expand past 100,000 values (a
     "billion laughs" file loads in microseconds as shared references, then hangs the parser for minutes
     at 13 GB when its values are turned into arguments). Missing files are left to the parser's own error."""
     import yaml
 
+    named = named or path
     try:
         if os.path.getsize(path) > MAX_CONFIG_BYTES:
-            raise UserError(f"config file {path} is over {MAX_CONFIG_BYTES // 1_000_000} MB: not a recipe")
+            raise UserError(f"config file {named} is over {MAX_CONFIG_BYTES // 1_000_000} MB: not a recipe")
         with open(path, encoding="utf-8") as handle:
             root = yaml.compose(handle, Loader=yaml.SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return
+    except RecursionError:
+        raise UserError(f"config file {named} nests lists or mappings too deeply: not a recipe") from None
     sizes: dict[int, int] = {}
 
     def expanded(node) -> int:
@@ -127,9 +321,13 @@ def check_config_file(path: str) -> None:
                 sizes[id(node)] = 1 + sum(expanded(key) + expanded(value) for key, value in node.value)
         return sizes[id(node)]
 
-    if root is not None and expanded(root) > MAX_CONFIG_NODES:
+    try:
+        too_large = root is not None and expanded(root) > MAX_CONFIG_NODES
+    except RecursionError:
+        raise UserError(f"config file {named} nests lists or mappings too deeply: not a recipe") from None
+    if too_large:
         raise UserError(
-            f"config file {path} expands (through YAML aliases) to over {MAX_CONFIG_NODES:,} values: not a recipe"
+            f"config file {named} expands (through YAML aliases) to over {MAX_CONFIG_NODES:,} values: not a recipe"
         )
 
 

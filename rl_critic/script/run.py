@@ -11,10 +11,18 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from data_converters.errors import UserError
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a scheduler's time limit), raised where the run is, as Ctrl-C's KeyboardInterrupt
+    is: every writer's cleanup (staging removed, journal kept, half-saved checkpoints deleted) runs the same."""
 
 
 def run_module(name: str, main_function: Callable[[list[str]], int | None], argv: Sequence[str] | None = None) -> int:
@@ -22,19 +30,65 @@ def run_module(name: str, main_function: Callable[[list[str]], int | None], argv
     argv = sys.argv[1:] if argv is None else argv
     quiet_optional_kernel_warnings()
     try:
-        return int(main_function(list(argv)) or 0)
+        with terminate_as_interrupt():
+            return int(main_function(list(argv)) or 0)
     except (UserError, OSError) as err:  # OSError: missing, not-a-folder, permission, disk full (ENOSPC), ...
         if os.environ.get("RL_CRITIC_DEBUG"):
             raise
+        if _interrupt_in_chain(err) is not None:  # a worker pool's error on the way out of a Ctrl-C
+            return _interrupted(name, _interrupt_in_chain(err))
         message = str(err) if isinstance(err, UserError) else _os_error_line(err)
         return _fail(name, f"error: {message}", 1)
-    except KeyboardInterrupt:
-        return _fail(name, "interrupted", 130)
+    except KeyboardInterrupt as err:
+        return _interrupted(name, err)
     except Exception as err:
+        interrupt = _interrupt_in_chain(err)
+        if interrupt is not None:  # e.g. `datasets`' process pool raises TimeoutError after its workers got Ctrl-C
+            return _interrupted(name, interrupt)
         cause = _storage_failure(err)
         if cause is None or os.environ.get("RL_CRITIC_DEBUG"):
             raise
         return _fail(name, f"error: {cause}", 1)
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises `Terminated` in the main thread (Python's default would end the process
+    at once, leaving staging folders and journals without their cleanup). The old handler is put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    owner = os.getpid()
+
+    def raise_terminated(signum, frame):
+        if os.getpid() != owner:  # a forked worker (a `num_proc` pool's) inherited this: it ends as by default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_in_chain(err: BaseException) -> KeyboardInterrupt | None:
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, KeyboardInterrupt):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _interrupted(name: str, err: KeyboardInterrupt) -> int:
+    if isinstance(err, Terminated):
+        return _fail(name, "terminated", 143)
+    return _fail(name, "interrupted", 130)
 
 
 def run_script(name: str, make_parser: Callable, main: Callable, argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,8 @@ from trl import ScriptArguments
 
 from data_converters.columns import GRADED_COLUMNS, TRAINER_COLUMNS, data_kind
 from data_converters.errors import UserError
+from data_converters.files import check_replaceable, mark_owner, owner_marker
+from rl_critic.critique.questions import images_root_field
 from rl_critic.script.parsing import renamed
 
 logger = logging.getLogger("rl_critic")
@@ -48,6 +50,7 @@ class TrainScriptArguments(ScriptArguments):
             "aliases": renamed("max_train_samples"),
         },
     )
+    images_root: str | None = images_root_field()
     preflight_rows: int = field(
         default=64,
         metadata={
@@ -168,6 +171,28 @@ def last_complete_checkpoint(output_dir: str) -> str | None:
     return None
 
 
+# Marks a folder as an earlier `rl-critic train` output (`files.owner_marker`): a later run may write into it
+# (resume, retrain), but never into a folder that holds anything else.
+TRAIN_MARKER = owner_marker("train")
+
+
+def prepare_run(training_args) -> None:
+    """What every method does first, before anything loads: refuse an `output_dir` whose files the trainer
+    would overwrite (the working directory or a parent of it, the home folder, a non-empty folder that is not
+    an earlier training output: TRL writes `README.md`, `config.json`, ... over what is there), and make the
+    settings safe for a machine without CUDA (`cpu_safe`)."""
+    check_replaceable(training_args.output_dir, TRAIN_MARKER)
+    cpu_safe(training_args)
+
+
+def claim_output_dir(output_dir: str) -> None:
+    """Create `output_dir` (checked by `prepare_run`; the trainer may have written its first files there
+    since) and mark it as a training output, as training starts."""
+    out = Path(output_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    mark_owner(out, TRAIN_MARKER)
+
+
 def cpu_safe(training_args) -> None:
     """TRL configs default to bf16 and gradient checkpointing; on a machine without CUDA, bf16 would fail."""
     import torch
@@ -191,6 +216,8 @@ def train_and_save(trainer, method: str, rows: int) -> None:
     announce(trainer, method, rows)
     args = trainer.args
     started = time.time()
+    if trainer.accelerator.is_main_process:
+        claim_output_dir(args.output_dir)
     try:
         trainer.train(resume_from_checkpoint=resume_checkpoint(args.resume_from_checkpoint, args.output_dir))
         finish(trainer, args.output_dir)
@@ -221,7 +248,14 @@ def remove_incomplete_saves(output_dir: str, since: float) -> None:
     card = folder / "README.md"  # TRL's model card, of a model that was not saved
     if card.is_file() and card.stat().st_mtime >= since and not any(folder.glob("*.safetensors")):
         card.unlink()
-    with suppress(OSError):  # a folder this run made and left empty
+    release_empty_output_dir(folder)
+
+
+def release_empty_output_dir(folder: Path) -> None:
+    """Remove a training output folder that holds nothing but its marker (a run that saved nothing)."""
+    if folder.is_dir() and [path.name for path in folder.iterdir()] == [TRAIN_MARKER]:
+        (folder / TRAIN_MARKER).unlink()
+    with suppress(OSError):  # not empty: a checkpoint, or what an earlier run saved
         folder.rmdir()
 
 

@@ -35,10 +35,10 @@ from rl_critic.critique.engines import HFEngine
 from rl_critic.critique.generation import SamplingSettings
 from rl_critic.critique.journal import run_settings, settings_changes
 from rl_critic.critique.pipeline import BestOfN
-from rl_critic.critique.questions import Question, load_usable_questions
+from rl_critic.critique.questions import Question, images_root_field, load_usable_questions
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.script.parsing import dataclass_parser, renamed
-from rl_critic.train.common import cpu_safe, train_and_save
+from rl_critic.train.common import claim_output_dir, prepare_run, train_and_save
 
 
 @dataclass
@@ -49,6 +49,7 @@ class CriticDPOArguments:
     limit: int | None = field(
         default=None, metadata={"help": "Use only the first N questions.", "aliases": renamed("max_questions")}
     )
+    images_root: str | None = images_root_field()
     n: int = field(
         default=5,
         metadata={"help": "K answers sampled per question (LLaVA-Critic: 5).", "aliases": renamed("num_candidates")},
@@ -248,7 +249,7 @@ def make_parser():
 def main(
     args: CriticDPOArguments, critic_args: CriticArguments, dpo_args: DPOConfig, model_args: ModelArguments
 ) -> int:
-    cpu_safe(dpo_args)
+    prepare_run(dpo_args)
     if not args.dataset_name:
         raise UserError("no questions: set dataset_name in the recipe or pass --dataset_name")
     if args.n < 2:
@@ -262,12 +263,13 @@ def main(
     )
     root = Path(dpo_args.output_dir)
     questions = load_usable_questions(
-        args.dataset_name, args.limit, model_args.min_pixels, model_args.max_pixels, "critic-dpo"
+        args.dataset_name, args.limit, model_args.min_pixels, model_args.max_pixels, "critic-dpo", args.images_root
     )
     # The critic stays the round-1 policy (or `critic_model`) while the policy it judges moves on.
     judge = build_judge(critic_args, model_args, args.batch_size, trust_remote_code=dpo_args.trust_remote_code)
     policy_name = model_args.model_name_or_path
     settings = round_settings(args, critic_args, dpo_args, model_args)
+    claim_output_dir(dpo_args.output_dir)
     for m in range(1, args.rounds + 1):
         round_dir = root / f"round_{m}"
         if (round_dir / "summary.json").exists():  # finished before: resume after it

@@ -24,16 +24,16 @@ from rl_critic.critique.generation import model_positions
 from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
 from rl_critic.models.loader import ModelArguments, load_model_and_processor, resolve_model_path
 from rl_critic.script.parsing import dataclass_parser
-from rl_critic.train.batch_num_images import BatchNumImagesGRPOTrainer
 from rl_critic.train.common import (
     TrainScriptArguments,
     check_columns,
-    cpu_safe,
     load_train_dataset,
     preflight,
+    prepare_run,
     train_and_save,
 )
 from rl_critic.train.policy_data import is_policy_messages, is_question_file, load_question_file, prompts_from_messages
+from rl_critic.train.reward_checks import RewardSignalGRPOTrainer, checked_rewards
 from rl_critic.train.vllm_sync import use_cpu_sync
 
 
@@ -66,7 +66,7 @@ def build_rewards(specs: list[str], critic_args: CriticRewardArguments, model_ar
             functions.append(CriticJudgeReward(critic_args, model_args))
             continue
         try:
-            functions += rewards.resolve([spec])
+            functions += checked_rewards(rewards.resolve([spec]))
         except ValueError as err:
             raise UserError(str(err)) from err
     return functions
@@ -85,12 +85,16 @@ def main(
     training_args: GRPOConfig,
     model_args: ModelArguments,
 ) -> int:
-    cpu_safe(training_args)
+    prepare_run(training_args)
     reward_funcs = build_rewards(script_args.reward_funcs, critic_args, model_args)
     # load (data first: a wrong path fails before minutes of model loading)
     if is_question_file(script_args.dataset_name):
         dataset = load_question_file(
-            script_args.dataset_name, script_args.limit, model_args.min_pixels, model_args.max_pixels
+            script_args.dataset_name,
+            script_args.limit,
+            model_args.min_pixels,
+            model_args.max_pixels,
+            script_args.images_root,
         )
     else:
         dataset = load_train_dataset(script_args, model_args)
@@ -117,7 +121,7 @@ def main(
         "max_position_embeddings - max_completion_length",
     )
     # train, save
-    trainer = BatchNumImagesGRPOTrainer(
+    trainer = RewardSignalGRPOTrainer(
         model=model,
         reward_funcs=reward_funcs,
         args=training_args,

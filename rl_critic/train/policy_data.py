@@ -22,21 +22,26 @@ def is_question_file(source: str | None) -> bool:
     if path.suffix not in (".jsonl", ".json") or not path.is_file():
         return False
     try:  # not UTF-8 or not JSON: not a question file (load_any then names what is wrong with it)
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             first = next((line for line in handle if line.strip()), "")
         row = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(row, dict) and "question" in row and "prompt" not in row
 
 
-def load_question_file(source: str, limit: int | None, min_pixels: int | None, max_pixels: int | None):
+def load_question_file(
+    source: str, limit: int | None, min_pixels: int | None, max_pixels: int | None, images_root: str | None = None
+):
     """Question rows -> a dataset of `prompt`, `images`, `solution` (unusable rows are counted and skipped)."""
     from datasets import Dataset
 
     from rl_critic.critique.questions import load_usable_questions
 
-    usable = load_usable_questions(source, limit, min_pixels, max_pixels, "grpo")
+    usable = load_usable_questions(source, limit, min_pixels, max_pixels, "grpo", images_root)
+    several = sum(isinstance(q.answer, list) and len(q.answer) > 1 for q in usable)
+    if several:
+        print(f"grpo: {several} question(s) list several acceptable answers; `solution` keeps the first of each")
     rows = [
         {**policy_prompt_row(q.problem.question, len(q.problem.images), q.answer), "images": q.problem.images}
         for q in usable

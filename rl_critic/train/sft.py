@@ -21,9 +21,9 @@ from rl_critic.train.chat_templates import use_training_chat_template
 from rl_critic.train.common import (
     TrainScriptArguments,
     check_columns,
-    cpu_safe,
     load_train_dataset,
     preflight,
+    prepare_run,
     train_and_save,
 )
 
@@ -38,7 +38,7 @@ def make_parser():
 
 
 def main(script_args: TrainScriptArguments, training_args: SFTConfig, model_args: ModelArguments) -> int:
-    cpu_safe(training_args)
+    prepare_run(training_args)
     # load (data first: a wrong path fails before minutes of model loading)
     dataset = load_train_dataset(script_args, model_args)
     check_columns(dataset, "sft")
