@@ -126,11 +126,10 @@ def convert(
         raise UserError(f"unknown task {task!r}; choose from: {', '.join(TASKS)}")
     if out_format not in ("parquet", "disk"):
         raise UserError(f"unknown output format {out_format!r}; choose from: parquet, disk")
-    out = Path(out_dir).expanduser().resolve()
+    local_input = [input_path] if Path(input_path).expanduser().exists() else []
+    out = check_replaceable(out_dir, CONVERT_MARKER, local_input)  # before reading anything
     if out.exists() and not overwrite:
         raise UserError(f"output folder exists: {out_dir} (pass --overwrite to replace it)")
-    local_input = [input_path] if Path(input_path).expanduser().exists() else []
-    check_replaceable(out, CONVERT_MARKER, local_input)  # before reading anything
     try:  # before reading anything
         ImageFolder.of_input(None, images_root)
     except ParseError as err:

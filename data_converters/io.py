@@ -154,6 +154,8 @@ def _check_one_format(folder: Path, path_or_id: str) -> list[Path]:
     """A folder of parquet or of JSONL files, not both: reading one kind would drop the other's rows
     unmentioned (`datasets` picks the most common format). Returns its data files."""
     data_files = [file for file in folder_files(folder, path_or_id) if file.suffix.lower() in DATA_SUFFIXES]
+    for file in data_files:  # `datasets` would open a FIFO named x.jsonl and wait for a writer forever
+        check_readable_input(file, str(file))
     found = {
         kind: sum(file.suffix.lower() == suffix for file in data_files)
         for kind, suffix in (("parquet", ".parquet"), ("JSONL", ".jsonl"))

@@ -121,6 +121,7 @@ def test_outputs_of_other_commands_and_user_files_are_never_replaced(tmp_path):
             Command(["make-synthetic", "--n", "4", "--out", str(unrelated)]),
             Command(["export-trl", "--recipe", str(recipe), "--out", str(report)]),
             Command(["eval", "policy", "--model", "tiny", "--data", str(pairs), "--out", str(report)]),
+            Command(["demo", "--out", str(tmp_path / "results"), "--force"]),
             Command([*convert, str(tmp_path / "converted")]),  # a new folder: written, and marked as convert's
             Command(["make-synthetic", "--n", "4", "--out", str(tmp_path / "new.parquet")]),
         ]
@@ -133,6 +134,8 @@ def test_outputs_of_other_commands_and_user_files_are_never_replaced(tmp_path):
     one_line(results[5], "make-synthetic", "exists (pass --overwrite to replace it)")
     one_line(results[6], "export-trl", "exists (pass --overwrite to replace it)")
     one_line(results[7], "eval", "exists (pass --overwrite to replace it)")
+    one_line(results[8], "demo", "not an earlier output of this command", ".rl-critic-demo")
+    results = results[:8] + results[9:]
     after = checksums(tmp_path)
     assert {name: after.get(name) for name in before} == before  # nothing of anyone's was touched
     new_files = {name.split("/")[0] for name in after.keys() - before.keys()}
@@ -230,6 +233,29 @@ def silent_server():
     listener.close()
 
 
+@pytest.fixture
+def image_server(tmp_path):
+    """A loopback HTTP server that serves a real picture (an image URL that works)."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "red.png").write_bytes(png_bytes())
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/red.png"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
 def eval_rows_parquet(path: Path, rows: list[dict]) -> Path:
     """Eval rows as pandas / pyarrow write them: the image a plain `{bytes, path}` struct, no datasets feature."""
     import pyarrow as pa
@@ -241,7 +267,7 @@ def eval_rows_parquet(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def test_silent_servers_fifos_huge_trees_and_huge_questions_end_in_seconds(tmp_path, silent_server):
+def test_silent_servers_fifos_huge_trees_and_huge_questions_end_in_seconds(tmp_path, silent_server, image_server):
     folder = tmp_path / "questions"
     folder.mkdir()
     (folder / "red.png").write_bytes(png_bytes())
@@ -251,6 +277,7 @@ def test_silent_servers_fifos_huge_trees_and_huge_questions_end_in_seconds(tmp_p
         folder / "q.jsonl",
         [
             {"id": "url", "image": silent_server, **question},
+            {"id": "served", "image": image_server, **question},  # a URL that answers is read as before
             {"id": "fifo-uri", "image": f"file://{folder / 'pipe.png'}", **question},
             {"id": "fifo-struct", "image": {"path": "pipe.png"}, **question},
             {"id": "fifo-path", "image": "pipe.png", **question},
@@ -292,7 +319,7 @@ def test_silent_servers_fifos_huge_trees_and_huge_questions_end_in_seconds(tmp_p
     for name in ("fifo-uri", "fifo-struct", "fifo-path"):
         assert "not a regular file" in errors[name], errors[name]
     assert errors["huge"].startswith("prompt too long: 19,999,999 characters") and "not tokenized" in errors["huge"]
-    assert errors["ok"] == ""
+    assert errors["ok"] == "" and errors["served"] == ""
     assert results[2].returncode == 0, results[2].stderr[-1500:]
     assert "1 row(s) could not be judged" in results[2].stdout and "not a regular file" in results[2].stdout
     assert json.loads(report.read_text())["errors"]["rows"] == 1

@@ -8,8 +8,6 @@ Re-running skips finished stages (`--force` starts over).
 
 from __future__ import annotations
 
-import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -42,8 +40,6 @@ def main(argv: list[str]) -> int:
         plan = DemoPlan.for_minutes(args.minutes, args.seed)
     except ValueError as err:
         raise UserError(str(err)) from err
-    # `kill <demo>` ends the demo like Ctrl-C: the running commands are stopped, finished stages stay.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out = Path(args.out).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {args.out} is a file; the demo writes a folder (pick a new path)")

@@ -72,8 +72,13 @@ def export(recipe: Path, method: str) -> tuple[dict, list[str]]:
     import yaml
 
     from data_converters.errors import UserError
+    from rl_critic.script.parsing import check_config_file
 
-    config = yaml.safe_load(recipe.read_text())
+    check_config_file(str(recipe))  # size, alias bombs, nesting: as every --config
+    try:
+        config = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise UserError(f"cannot parse {recipe}: {str(err).splitlines()[0]}") from err
     if not isinstance(config, dict):
         raise UserError(f"{recipe} is not a flat YAML recipe")
     known = trl_fields(method)
@@ -81,6 +86,9 @@ def export(recipe: Path, method: str) -> tuple[dict, list[str]]:
     exported = {key: value for key, value in config.items() if key in known}
     if isinstance(exported.get("reward_funcs"), str):  # one reward, as a scalar: not its characters
         exported["reward_funcs"] = [exported["reward_funcs"]]
+    rewards_named = exported.get("reward_funcs", [])
+    if not isinstance(rewards_named, list) or not all(isinstance(name, str) for name in rewards_named):
+        raise UserError(f"{recipe.name}: reward_funcs must be a list of reward names, not {rewards_named!r}")
     if "reward_funcs" in exported:
         try:
             exported["reward_funcs"] = [trl_reward(spec) for spec in exported["reward_funcs"]]

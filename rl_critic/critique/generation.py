@@ -157,16 +157,22 @@ def over_length(conversations: Sequence[list[dict]], positions: int | None, max_
     limit = positions * MAX_CHARACTERS_PER_TOKEN
     too_long = {}
     for index, conversation in enumerate(conversations):
-        characters = sum(len(text) for message in conversation for text in _texts(message.get("content")))
+        characters = conversation_characters(conversation)
         if characters > limit:
             too_long[index] = TooLong(0, positions, max_new_tokens, characters=characters)
     return too_long
 
 
-def _texts(content) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    return [part.get("text") or "" for part in content or [] if isinstance(part, dict)]
+def conversation_characters(conversation: Sequence[dict]) -> int:
+    """Characters of text in a conversation's messages (string or content-part messages)."""
+    total = 0
+    for message in conversation:
+        content = message.get("content")
+        if isinstance(content, str):
+            total += len(content)
+        else:
+            total += sum(len(part.get("text") or "") for part in content or [] if isinstance(part, dict))
+    return total
 
 
 def image_lists(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError
-from data_converters.files import staged_file
+from data_converters.files import check_replaceable, mark_owner, owner_marker, staged_file
 from rl_critic.critique.journal import settings_changes
 from rl_critic.demo.critic_stages import RECIPES, CriticStages
 from rl_critic.demo.plan import DemoPlan
@@ -45,6 +45,9 @@ STAGES = {
     "policy_grpo": "policy GRPO with the critic as reward, and the rule reward as upper bound (train grpo)",
     "policy_eval": "every policy's greedy accuracy on held-out questions (eval policy)",
 }
+
+
+DEMO_MARKER = owner_marker("demo")
 
 
 class Demo(CriticStages, PolicyStages):
@@ -83,6 +86,10 @@ class Demo(CriticStages, PolicyStages):
 
     def _check_plan(self) -> None:
         plan_file = self.out / "plan.json"
+        # The folder must be new, empty or the demo's own (its marker; or, from before the marker, its plan and
+        # stages): `--force` deletes folders in it, and every stage writes into it.
+        from_before_marker = plan_file.is_file() and (self.out / "stages").is_dir()
+        check_replaceable(self.out, None if from_before_marker else DEMO_MARKER)
         changes = settings_changes(json.loads(plan_file.read_text()), self.plan.as_dict()) if plan_file.exists() else ""
         if changes and not self.force:
             raise UserError(f"{self.out} was made with other settings ({changes}): pass --force or another --out")
@@ -91,6 +98,7 @@ class Demo(CriticStages, PolicyStages):
                 path = self.out / name
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         self.out.mkdir(parents=True, exist_ok=True)
+        mark_owner(self.out, DEMO_MARKER)
         with staged_file(plan_file) as handle:
             json.dump(self.plan.as_dict(), handle, indent=2)
 

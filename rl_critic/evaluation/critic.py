@@ -48,6 +48,8 @@ def row_problem(row: dict[str, Any]) -> str | None:
     """Why an eval row cannot be judged (None when it can): it is reported as that row's error and left out
     of every metric, never a failed run nor a row dropped uncounted."""
     responses, label = row.get("responses"), row.get("solution")
+    if not isinstance(row.get("question"), str):
+        return "its question is not a text"
     if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
         return "its responses are not a list of texts"
     if row.get("task") == "pairwise":
@@ -85,7 +87,7 @@ def _pair_requests(row: dict[str, Any], images: list[Image.Image], own_prompt: b
     used as is (the critic is asked exactly what it was trained on), its responses exchanged in place for the
     swapped order; rows whose prompt cannot be swapped that way fall back to the default layout for both."""
     first, second = row["responses"]
-    text = row["prompt"][-1]["content"][-1]["text"] if own_prompt and row.get("prompt") else None
+    text = _prompt_text(row.get("prompt")) if own_prompt else None
     swapped = swap_responses(text, first, second) if text else None
     if swapped is None:
         text = None
@@ -93,6 +95,16 @@ def _pair_requests(row: dict[str, Any], images: list[Image.Image], own_prompt: b
         PairRequest(row["question"], first, second, images, prompt=text),
         PairRequest(row["question"], second, first, images, prompt=swapped),
     )
+
+
+def _prompt_text(prompt: Any) -> str | None:
+    """The text of a converted row's judge prompt (its last message's last part), None when it has no such
+    shape (a row written by hand): then the default layout is used."""
+    try:
+        text = prompt[-1]["content"][-1]["text"]
+    except (TypeError, KeyError, IndexError):
+        return None
+    return text if isinstance(text, str) and text else None
 
 
 def _pairwise_report(rows: list[dict], verdicts: list[str | None], swapped: list[str | None] | None) -> dict[str, Any]:

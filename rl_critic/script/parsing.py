@@ -246,7 +246,7 @@ def parse_dataclasses(parser, argv: Sequence[str]):
     for i, arg in enumerate(argv):  # `--config=FILE` is `--config FILE` (TRL reads only the second)
         if arg.startswith("--config="):
             argv[i : i + 1] = ["--config", arg[len("--config=") :]]
-    copy = None
+    copy, named = None, None
     try:
         if "--config" in argv:  # a shipped recipe's name works outside a clone too
             i = argv.index("--config") + 1
@@ -257,6 +257,8 @@ def parse_dataclasses(parser, argv: Sequence[str]):
         return parser.parse_args_and_config(argv)
     except yaml.YAMLError as err:
         raise UserError(f"cannot parse config file: {str(err).splitlines()[0]}") from err
+    except UnicodeDecodeError as err:
+        raise UserError(f"config file {named} is not UTF-8 text: not a recipe") from err
     except ValueError as err:  # TrlParser: not a mapping, or keys no dataclass knows
         message = str(err).splitlines()[0]
         if message.startswith("Unknown arguments from config file"):
@@ -269,27 +271,47 @@ def parse_dataclasses(parser, argv: Sequence[str]):
 
 
 def regular_config_copy(path: str) -> str | None:
-    """A config that is a stream (`--config /dev/stdin`, `<(...)`) can be read once only, and both the size
-    check and TRL read it: it is read here (up to the size limit) into a temporary file, whose path is
-    returned (the caller removes it). None for a regular file."""
+    """A config that is a stream (`--config /dev/stdin`, `<(...)`, a FIFO) can be read once only, and both the
+    size check and TRL read it: it is read here (up to the size limit, within `CONFIG_STREAM_SECONDS`, never
+    blocking on a FIFO nobody writes to) into a temporary file, whose path is returned (the caller removes
+    it). None for a regular file or a folder."""
+    import select
     import stat
     import tempfile
+    import time
 
     try:
         if stat.S_ISREG(os.stat(path).st_mode) or stat.S_ISDIR(os.stat(path).st_mode):
             return None
-        with open(path, "rb") as stream:
-            data = stream.read(MAX_CONFIG_BYTES + 1)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None  # missing: the parser's own error names it
-    if len(data) > MAX_CONFIG_BYTES:
+    chunks, size, deadline = [], 0, time.monotonic() + CONFIG_STREAM_SECONDS
+    try:
+        while size <= MAX_CONFIG_BYTES:
+            if not select.select([descriptor], [], [], max(deadline - time.monotonic(), 0))[0]:
+                raise UserError(f"config {path}: the stream did not end within {CONFIG_STREAM_SECONDS} s")
+            try:
+                chunk = os.read(descriptor, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(descriptor)
+    if size > MAX_CONFIG_BYTES:
         raise UserError(f"config {path} is over {MAX_CONFIG_BYTES // 1_000_000} MB: not a recipe")
-    descriptor, copy = tempfile.mkstemp(prefix="rl-critic-config-", suffix=".yaml")
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
+    if not size:
+        raise UserError(f"config {path} is empty (a pipe or FIFO that nothing was written to)")
+    handle, copy = tempfile.mkstemp(prefix="rl-critic-config-", suffix=".yaml")
+    with os.fdopen(handle, "wb") as output:
+        output.write(b"".join(chunks))
     return copy
 
 
+CONFIG_STREAM_SECONDS = 30
 MAX_CONFIG_BYTES = 1_000_000  # a recipe is a few kB
 MAX_CONFIG_NODES = 100_000  # YAML values after expanding aliases
 

@@ -103,14 +103,20 @@ def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
     return bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels)
 
 
-def prompt_lengths(dataset, processor, column: str, rows: int) -> list[int]:
-    """Token lengths (image tokens included) of the first `rows` conversations in `column`."""
-    lengths = []
+def prompt_lengths(dataset, processor, column: str, rows: int, max_characters: int | None = None) -> list[int | None]:
+    """Token lengths (image tokens included) of the first `rows` conversations in `column`; None for a row
+    whose text is over `max_characters`, which is not tokenized (a 200 MB row would take gigabytes)."""
+    from rl_critic.critique.generation import conversation_characters
+
+    lengths: list[int | None] = []
     image_column = "images" if "images" in dataset.column_names else "image"
     for row in dataset.select(range(min(rows, len(dataset)))):
+        messages = row[column]
+        if max_characters is not None and conversation_characters(messages) > max_characters:
+            lengths.append(None)
+            continue
         images = row.get(image_column)
         images = images if isinstance(images, list) else [images] if images is not None else []
-        messages = row[column]
         generation = messages[-1]["role"] != "assistant"
         text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
         encoded = processor(text=[text], images=[images] if images else None, return_tensors="pt")
@@ -121,19 +127,23 @@ def prompt_lengths(dataset, processor, column: str, rows: int) -> list[int]:
 def preflight(dataset, processor, column: str, budget: int | None, rows: int, what: str) -> None:
     """Warn when sampled rows exceed the length budget: truncation would cut image tokens and fail later
     with "Image features and image tokens do not match" (or silently drop the answer)."""
+    from rl_critic.critique.generation import MAX_CHARACTERS_PER_TOKEN
+
     if not budget or rows <= 0:
         return
-    lengths = prompt_lengths(dataset, processor, column, rows)
-    over = [n for n in lengths if n > budget]
+    lengths = prompt_lengths(dataset, processor, column, rows, budget * MAX_CHARACTERS_PER_TOKEN)
+    over = [n for n in lengths if n is None or n > budget]
     if over:
+        tokenized = [n for n in over if n is not None]
+        longest = f"longest {max(tokenized)}" if tokenized else f"over {budget * MAX_CHARACTERS_PER_TOKEN:,} characters"
         logger.warning(
-            "%d of %d checked rows need more than %s=%d tokens (longest %d, image tokens included): raise it, "
+            "%d of %d checked rows need more than %s=%d tokens (%s, image tokens included): raise it, "
             "or lower max_pixels to spend fewer tokens per image.",
             len(over),
             len(lengths),
             what,
             budget,
-            max(over),
+            longest,
         )
 
 
