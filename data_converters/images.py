@@ -104,6 +104,8 @@ def image_ref(value: Any, base_dir: str | ImageFolder | None = None) -> dict[str
     if not data:
         if not path:
             raise ParseError("missing image (no bytes and no path)")
+        if "\x00" in path:  # no file system takes one; os.path functions raise ValueError on it
+            raise ParseError("image path holds a NUL character")
         data = read_image_file(folder.resolve(path), path)
     check_image_bytes(data)
     return {"bytes": data, "path": os.path.basename(path) if path else None}
@@ -126,7 +128,7 @@ def _dict_parts(value: dict) -> tuple[bytes | None, str | None]:
 def _exists(folder: ImageFolder, value: str) -> bool:
     """Whether `value`, read as a path relative to `folder`, names something (a long path is still a path)."""
     full = value if os.path.isabs(value) or folder.base is None else os.path.join(folder.base, value)
-    return os.path.lexists(full)
+    return "\x00" not in full and os.path.lexists(full)
 
 
 def read_image_file(full: str, named: str) -> bytes:

@@ -772,3 +772,105 @@ def test_pipes_stdin_recipes_reused_pids_long_names_and_sigterm(tmp_path):
     leftovers = sorted(path.name for path in tmp_path.iterdir() if ".partial-" in path.name or "journal" in path.name)
     assert leftovers == [live.name], leftovers
     assert not (tmp_path / "big.parquet").exists()
+
+
+# Generated rows: whatever a row holds, it is a row's error, never an exception out of the reader ----------
+
+
+ODD_VALUES = [
+    None,
+    0,
+    5,
+    -1,
+    1.5,
+    float("nan"),
+    float("inf"),
+    True,
+    "",
+    "red_circle.png",
+    "../x.png",
+    "/etc/passwd",
+    "file:///etc/passwd",
+    "file://\x00",
+    "data:image/png;base64,abc",
+    "http://",
+    "a" * 300,
+    "\x00",
+    "a\x00b.png",
+    [],
+    [None],
+    ["red_circle.png"],
+    ["red_circle.png", 5],
+    [[["x"]]],
+    {},
+    {"bytes": "abc"},
+    {"bytes": b"xx"},
+    {"bytes": 5},
+    {"path": 5},
+    {"path": "a\x00"},
+    {"path": "red_circle.png"},
+    {"path": None, "bytes": None},
+    b"\x89PNG",
+    "q",
+    ["red", "blue"],
+    [1, 2],
+    {"x": 1},
+]
+
+
+def test_generated_rows_are_errors_never_exceptions():
+    import random
+
+    from data_converters.convert import _sources
+    from data_converters.images import ImageFolder
+    from data_converters.parsing import ParseError
+    from rl_critic.critique.judgments import PairJudgment, ScoreJudgment
+    from rl_critic.critique.questions import Row, load_question
+    from rl_critic.evaluation.critic import critic_report, judge_rows
+
+    rng = random.Random(0)
+    examples = ImageFolder(str(ROOT / "examples"), str(ROOT / "examples"))
+    errors = set()
+    for _ in range(2000):  # question rows: best-of-n, eval policy, make-pairs, critic-DPO, GRPO question files
+        data = {key: rng.choice(ODD_VALUES) for key in rng.sample(["id", "question", "image", "images", "answer"], 4)}
+        question = load_question(Row(data, examples), 3136, 12544)
+        assert (question.problem is None) == (question.error is not None)
+        errors.add(question.error)
+    assert len(errors) > 20  # many different reasons, each a line
+
+    class Judge:  # a critic with random verdicts and scores, some unreadable
+        def compare(self, requests):
+            return [PairJudgment(raw="", verdict=rng.choice(["1", "2", "tie", None]), tokens=1) for _ in requests]
+
+        def score(self, requests):
+            return [ScoreJudgment(raw="", score=rng.choice([5.0, None]), tokens=1) for _ in requests]
+
+    columns = {
+        "task": ["pairwise", "pointwise", None, 5],
+        "question": ["q", None, 5],
+        "responses": [["a", "b"], ["a"], [], None, "ab", [1, 2]],
+        "solution": ["1", "2", "tie", "x", None, 5, float("nan"), "7.5"],
+        "image": [{"bytes": png_bytes(), "path": None}, None, 5, {"path": "none.png"}, {"bytes": b"xx"}],
+        "prompt": [None, "text", [], [{"content": "x"}], 5],
+        "group": [None, "g", 5],
+        "models": [None, ["m1", "m2"], "m", [1, 2]],
+        "source": [None, "s"],
+    }
+    for _ in range(100):  # eval critic rows, both orders or one
+        rows = [{"id": str(i), **{key: rng.choice(values) for key, values in columns.items()}} for i in range(6)]
+        swap = rng.random() < 0.5
+        report, records = critic_report(
+            rows, judge_rows(rows, Judge(), swap=swap), swap=swap, blank_image=False, own_prompt=True
+        )
+        assert report["rows"] == 6 and all("id" in record for record in records)
+
+    names = ["id", "query", "response", "human_ranking", "image", "Text", "Image", "Output1", "Output2", "Better"]
+    names += ["prompt", "chosen", "rejected", "answer1", "answer2", "human_answer", "human", "question"]
+    names += ["conversations", "images", "image_path", "models", "group", "score", "responses", "label"]
+    for source in _sources().values():  # convert's readers: a rejected row (ParseError or a caught type)
+        for _ in range(300):
+            row = {column: rng.choice(ODD_VALUES) for column in rng.sample(names, rng.randint(3, len(names)))}
+            try:
+                list(source.read(row, 0, examples))
+            except (ParseError, TypeError, ValueError, KeyError, AttributeError):
+                pass

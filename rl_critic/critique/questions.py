@@ -137,7 +137,7 @@ def load_question(row: Row, min_pixels: int | None, max_pixels: int | None) -> Q
             raise UserError(row.error)
         question = row.data.get("question")
         if question is not None and not isinstance(question, str):
-            raise UserError(f"the question is a {type(question).__name__}, not a text")
+            raise UserError(f"the question is not a text (a {type(question).__name__})")
         if not question or not question.strip():
             raise UserError("empty question")
         answer = reference_answer(row.data.get("answer"))

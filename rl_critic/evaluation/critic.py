@@ -119,7 +119,7 @@ def _pairwise_report(rows: list[dict], verdicts: list[str | None], swapped: list
     groups: dict[str, list[int]] = defaultdict(list)
     for index, row in enumerate(rows):
         if row.get("group"):
-            groups[row["group"]].append(index)
+            groups[str(row["group"])].append(index)
     if groups:
         report["groups"] = {}
         for group, indices in sorted(groups.items()):
@@ -151,8 +151,9 @@ def _pointwise_report(rows: list[dict], scores: list[float | None]) -> dict[str,
             continue
         predicted.append(score)
         labels.append(float(row["solution"]))
-        by_group[row.get("group") or row["source"]][0].append(score)
-        by_group[row.get("group") or row["source"]][1].append(float(row["solution"]))
+        group = str(row.get("group") or row.get("source") or "all")  # rows written by hand may name neither
+        by_group[group][0].append(score)
+        by_group[group][1].append(float(row["solution"]))
     pearsons = {group: metrics.pearson(p, y) for group, (p, y) in sorted(by_group.items())}
     return {
         "n": len(rows),
@@ -276,10 +277,11 @@ def critic_report(
     if point_rows:
         report["pointwise"] = _pointwise_report(*map(list, zip(*point_rows)))
     models = [row.get("models") for row, _ in pair_rows]
+    named = all(isinstance(m, list) and len(m) == 2 and all(isinstance(n, str) and n for n in m) for m in models)
     report["model_level"] = (
         model_level([row for row, _ in pair_rows], verdicts)
-        if models and all(models)
-        else "not available: the data has no response model names"
+        if models and named
+        else "not available: the data does not name the two responses' models on every row"
     )
     return report, [record for entry in entries for record in entry["judgments"]]
 
