@@ -55,10 +55,11 @@ $(TINY_DATA)/dpo/summary.json: | install
 			--out $(TINY_DATA)/$$task --overwrite || exit 1; \
 	done
 
-# Without RECIPE= a target trains its tiny recipe on the tiny data (built first, offline); with one, on
-# whatever the recipe names (a hub model downloads), and no tiny data is built.
-sft dpo grpo critic-dpo: install $(if $(RECIPE),,tiny-data)  ## train: make grpo [RECIPE=recipes/...] [ACCELERATE=recipes/accelerate/...] [ARGS="--max_steps 5"]
-	$(if $(RECIPE),,$(OFFLINE)) $(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.train.$(subst -,_,$@),$(RLC) train $@) \
+# Without RECIPE= (or with a recipes/tiny/ one) a target trains a tiny recipe on the tiny data (built first,
+# offline); with another RECIPE=, on whatever the recipe names (a hub model downloads), and no tiny data is built.
+TINY_RECIPE = $(if $(RECIPE),$(filter recipes/tiny/%,$(RECIPE)),yes)
+sft dpo grpo critic-dpo: install $(if $(TINY_RECIPE),tiny-data)  ## train: make grpo [RECIPE=recipes/...] [ACCELERATE=recipes/accelerate/...] [ARGS="--max_steps 5"]
+	$(if $(TINY_RECIPE),$(OFFLINE)) $(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.train.$(subst -,_,$@),$(RLC) train $@) \
 		--config $(or $(RECIPE),$(DEFAULT_RECIPE_$@)) $(ARGS)
 
 bench: install  ## benchmarks: numbers to bench/results/*.json and a table

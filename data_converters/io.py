@@ -15,7 +15,8 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,21 @@ def _single_split(data, split: str | None, where: str):
     raise UserError(f"{where} has several splits ({', '.join(data)}); pick one with --split")
 
 
+@contextmanager
+def datasets_bars(shown: bool) -> Iterator[None]:
+    """`datasets`' own progress bars shown or not within the block (and as they were after it): reading a file
+    ("Generating train split") and writing one ("Creating parquet") take a second and would draw bars
+    between a command's own lines; `convert`'s pass over the rows is the one bar worth showing."""
+    from datasets.utils import logging as datasets_logging
+
+    was_shown = datasets_logging.is_progress_bar_enabled()
+    (datasets_logging.enable_progress_bar if shown else datasets_logging.disable_progress_bar)()
+    try:
+        yield
+    finally:
+        (datasets_logging.enable_progress_bar if was_shown else datasets_logging.disable_progress_bar)()
+
+
 def load_any(path_or_id: str, hub_config: str | None = None, split: str | None = None):
     """One split of any dataset the toolkit accepts (images decoded, as `datasets` gives them).
 
@@ -67,11 +83,12 @@ def load_any(path_or_id: str, hub_config: str | None = None, split: str | None =
     schemas that do not match) or that holds no rows is one `UserError` naming it, not a pyarrow traceback.
     """
     path = Path(path_or_id).expanduser()
-    if not path.exists():
+    if not path.exists():  # a hub id: its download bars stay
         return _load_any(path_or_id, hub_config, split)
     check_readable_input(path, path_or_id)
     try:
-        dataset = _load_any(path_or_id, hub_config, split)
+        with datasets_bars(False):
+            dataset = _load_any(path_or_id, hub_config, split)
     except UserError:
         raise
     except StopIteration as err:  # `datasets` on an empty JSONL file
@@ -116,6 +133,9 @@ def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
     looks_like_file = path.suffix.lower() in (".parquet", ".jsonl", ".json", ".arrow", ".csv")
     if looks_like_file or path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") != 1:
         raise UserError(f"input not found: {path_or_id}")
+    from data_converters.hub import check_hub_reachable
+
+    check_hub_reachable(path_or_id, "dataset")
     try:
         data = load_dataset(path_or_id, name=hub_config)
     except Exception as err:  # the hub raises many types; the user needs the first line

@@ -177,19 +177,28 @@ def test_help_shows_snake_case_flags_and_groups_loader_options(command, capsys):
     import dataclasses
     import importlib
 
-    try:
-        code = main([*command.split(), "--help"])
-    except SystemExit as exit_info:  # argparse exits after printing help
-        code = exit_info.code
-    out = capsys.readouterr().out
-    assert code == 0 and out.startswith("usage: rl-critic ")
+    from rl_critic.script.help import own_fields
+
+    def help_text(flag: str) -> str:
+        try:
+            code = main([*command.split(), flag])
+        except SystemExit as exit_info:  # argparse exits after printing help
+            code = exit_info.code
+        out = capsys.readouterr().out
+        assert code == 0 and out.startswith("usage: rl-critic ")
+        return out
+
+    short, full = help_text("--help"), help_text("--help-all")
     types = importlib.import_module(RUNNABLE[command][0]).ARGUMENTS
     for name in [f.name for t in types for f in dataclasses.fields(t)]:
-        assert f"--{name}" in out
+        assert f"--{name}" in full  # every field behind --help-all
+    for name in own_fields(types):
+        assert f"--{name}" in short  # rl-critic's own fields in the short help
     from rl_critic.models.loader import ModelArguments
 
     if any(issubclass(t, ModelArguments) for t in types):
-        assert "model loading (TRL ModelConfig + vision):" in out and "--attn_implementation" in out
+        for out in (short, full):
+            assert "model loading (TRL ModelConfig + vision):" in out and "--attn_implementation" in out
 
 
 @pytest.mark.parametrize("command", ["train", "eval"])

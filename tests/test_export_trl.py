@@ -28,6 +28,7 @@ def test_exported_recipe_runs_under_trl_grpo(tmp_path, tiny_dirs, capsys):
     assert main(["export-trl", "--recipe", "recipes/tiny/grpo_critic.yaml", "--out", str(tmp_path / "trl.yaml")]) == 0
     exported = yaml.safe_load((tmp_path / "trl.yaml").read_text())
     assert exported["reward_funcs"] == ["rewards.critic_reward"]
+    assert Path(exported["model_name_or_path"]) == tiny_dirs["qwen2_5_vl"]  # `tiny` resolved: TRL runs it offline
     assert "min_pixels" not in exported and "max_pixels" not in exported
     assert (
         "Dropped (TRL's grpo script does not take them): max_pixels, min_pixels" in (tmp_path / "trl.yaml").read_text()
@@ -39,8 +40,6 @@ def test_exported_recipe_runs_under_trl_grpo(tmp_path, tiny_dirs, capsys):
         "grpo",
         "--config",
         str(tmp_path / "trl.yaml"),
-        "--model_name_or_path",
-        str(tiny_dirs["qwen2_5_vl"]),
         "--dataset_name",
         str(tmp_path / "grpo" / "data"),
         "--output_dir",

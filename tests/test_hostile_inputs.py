@@ -67,6 +67,24 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def colour_pairs(folder: Path, rows: int, *tasks: str) -> Path:
+    """`rows` preference rows about one red picture in `folder` (pairs.jsonl, a.png), converted to each of `tasks`
+    (`folder/<task>`); returns the JSONL file."""
+    from data_converters.convert import convert
+
+    (folder / "a.png").write_bytes(png_bytes())
+    pairs = write_jsonl(
+        folder / "pairs.jsonl",
+        [
+            {"id": f"p{i}", "question": "Colour?", "chosen": "Red.", "rejected": "Blue.", "image": "a.png"}
+            for i in range(rows)
+        ],
+    )
+    for task in tasks:
+        convert("preference", str(pairs), task, str(folder / task))
+    return pairs
+
+
 def records(path: Path) -> list[dict]:
     """JSON Lines as a strict reader takes them: a bare NaN or Infinity is an error, not a float."""
 
@@ -456,19 +474,10 @@ def test_bad_rows_are_their_own_errors_and_the_run_goes_on(tmp_path):
 def test_a_bad_image_met_in_training_names_its_row(tmp_path):
     import pyarrow.parquet as pq
 
-    from data_converters.convert import convert
     from data_converters.io import DATA_FILE
 
-    pairs = write_jsonl(
-        tmp_path / "pairs.jsonl",
-        [
-            {"id": f"p{i}", "question": "Colour?", "chosen": "Red.", "rejected": "Blue.", "image": "a.png"}
-            for i in range(4)
-        ],
-    )
-    (tmp_path / "a.png").write_bytes(png_bytes())
-    convert("preference", str(pairs), "sft-policy", str(tmp_path / "sft"))
-    table = pq.read_table(tmp_path / "sft" / DATA_FILE)
+    colour_pairs(tmp_path, 4, "sft-policy")
+    table = pq.read_table(tmp_path / "sft-policy" / DATA_FILE)
     rows = table.to_pylist()
     rows[0]["image"] = {"bytes": corrupt_images()["truncated.jpg"], "path": None}  # written by hand, not convert
     pq.write_table(type(table).from_pylist(rows, schema=table.schema), str(tmp_path / "hand.parquet"))
@@ -632,7 +641,6 @@ def test_ctrl_c_while_workers_convert_is_one_line_and_leaves_nothing(tmp_path):
 
 
 def test_boms_answers_that_are_not_text_long_paths_and_home_in_a_recipe(tmp_path):
-    from data_converters.convert import convert
 
     (tmp_path / "red.png").write_bytes(png_bytes())
     deep = tmp_path / ("d" * 200) / ("e" * 100)  # a relative image path of 300+ characters that exists
@@ -659,18 +667,11 @@ def test_boms_answers_that_are_not_text_long_paths_and_home_in_a_recipe(tmp_path
         )
         + "\n"
     )
-    pairs = write_jsonl(
-        tmp_path / "pairs.jsonl",
-        [
-            {"id": f"p{i}", "question": "Colour?", "chosen": "Red.", "rejected": "Blue.", "image": "red.png"}
-            for i in range(4)
-        ],
-    )
-    convert("preference", str(pairs), "sft-policy", str(tmp_path / "sft"))
+    colour_pairs(tmp_path, 4, "sft-policy")
     recipe = tmp_path / "sft.yaml"
     recipe.write_text(
         (ROOT / "recipes" / "tiny" / "sft_critic.yaml").read_text()
-        + f"\ndataset_name: {tmp_path / 'sft'}\noutput_dir: $HOME/runs/sft\nmax_steps: 1\n"
+        + f"\ndataset_name: {tmp_path / 'sft-policy'}\noutput_dir: $HOME/runs/sft\nmax_steps: 1\n"
     )
     unset = tmp_path / "unset.yaml"
     unset.write_text(recipe.read_text().replace("$HOME/runs/sft", "${RL_CRITIC_NOT_SET}/sft"))

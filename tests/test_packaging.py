@@ -84,6 +84,11 @@ def test_the_wheel_ships_every_recipe(tmp_path):
     }
     in_clone = {str(p.relative_to(ROOT / "recipes")) for p in (ROOT / "recipes").rglob("*") if p.is_file()}
     assert shipped == in_clone and "demo/sft_critic.yaml" in shipped
+    examples = {
+        name.split("/share/rl-critic/", 1)[1] for name in zipfile.ZipFile(wheel).namelist() if "/examples/" in name
+    }
+    # what the tiny recipes name (critic-DPO and policy GRPO read examples/questions.jsonl and its two pictures)
+    assert examples == {"examples/questions.jsonl", "examples/red_circle.png", "examples/blue_square.png"}
 
 
 def test_config_names_resolve_to_the_installed_recipes_outside_a_clone(tmp_path, monkeypatch):
@@ -102,3 +107,22 @@ def test_config_names_resolve_to_the_installed_recipes_outside_a_clone(tmp_path,
     (tmp_path / "mine.yaml").write_text("max_steps: 2\n")
     assert recipes.resolve_config("mine.yaml") == "mine.yaml"  # a user's own file always wins
     assert recipes.recipes_dir() == installed
+
+
+def test_tiny_recipes_find_their_data_outside_a_clone_or_say_what_builds_it(tmp_path, monkeypatch):
+    import rl_critic.script.recipes as recipes
+    from data_converters.errors import UserError
+
+    installed = tmp_path / "share" / "rl-critic" / "recipes"
+    installed.mkdir(parents=True)
+    (installed.parent / "examples").mkdir()
+    (installed.parent / "examples" / "questions.jsonl").write_text('{"question": "q"}\n')
+    monkeypatch.setattr(recipes, "CLONE", tmp_path / "no-clone")
+    monkeypatch.setattr(recipes, "INSTALLED", installed)
+    monkeypatch.chdir(tmp_path)
+    assert recipes.resolve_data("examples/questions.jsonl") == str(installed.parent / "examples" / "questions.jsonl")
+    with pytest.raises(UserError, match=r"outputs/tiny-data/sft not found: .*make tiny-data.*--task sft --out"):
+        recipes.resolve_data("outputs/tiny-data/sft")
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "questions.jsonl").write_text("{}\n")  # a folder's own file wins
+    assert recipes.resolve_data("examples/questions.jsonl") == "examples/questions.jsonl"

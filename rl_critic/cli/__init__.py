@@ -11,7 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from rl_critic import __version__
-from rl_critic.script.run import quiet_optional_kernel_warnings, run_module
+from rl_critic.script.clone import run_from_this_clone
+from rl_critic.script.help import cached_help
+from rl_critic.script.run import run_module
 
 # name -> (module, one-line description); the order is the order `--help` lists them in.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -50,8 +52,9 @@ def run_command(name: str, argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the `rl-critic` command (not a call from Python): this clone's code, where it runs
+        run_from_this_clone(sys.argv[1:])
     argv = list(sys.argv[1:] if argv is None else argv)
-    quiet_optional_kernel_warnings()
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage(), end="")
         return 0
@@ -59,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rl-critic {__version__}")
         return 0
     name = argv[0]
+    cached = cached_help(argv)  # `rl-critic train grpo --help` a second time: printed without importing torch
+    if cached is not None:
+        print(cached, end="")
+        return 0
     if name in MOVED:
         print(f"rl-critic: error: `rl-critic {name}` is now `{MOVED[name]}`", file=sys.stderr)
         return 2

@@ -66,7 +66,6 @@ class ConvertArguments:
         metadata={
             "help": "Folder that image file paths in the input must stay in (their bytes are copied into "
             "the output). Default: the input's folder; `any`: no limit.",
-            "aliases": ["--images-root"],
         },
     )
 

@@ -22,7 +22,7 @@ def dispatch(prog: str, choices: dict[str, tuple[str, str]], argv: Sequence[str]
     usage = (
         f"usage: {prog} {{{','.join(choices)}}} [--config FILE.yaml] [--field value ...]\n\n"
         + "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in choices.items())
-        + f"\n\n`{prog} <{what}> --help` lists every field.\n{epilog}"
+        + f"\n\n`{prog} <{what}> --help` lists its main fields, `--help-all` every one.\n{epilog}"
     )
     if not argv or argv[0] in ("-h", "--help"):
         print(usage, end="")

@@ -94,7 +94,17 @@ def export(recipe: Path, method: str) -> tuple[dict, list[str]]:
             exported["reward_funcs"] = [trl_reward(spec) for spec in exported["reward_funcs"]]
         except ValueError as err:
             raise UserError(str(err)) from err
+    model = exported.get("model_name_or_path")
+    if isinstance(model, str) and is_project_model(model):  # `tiny`: a name only rl-critic knows; TRL needs a folder
+        from rl_critic.models.loader import resolve_model_path
+
+        exported["model_name_or_path"] = resolve_model_path(model)
     return exported, dropped
+
+
+def is_project_model(name: str) -> bool:
+    """`tiny`, `tiny-llava_onevision`, `tiny-like-...`: names rl-critic builds into its cache."""
+    return name == "tiny" or name.lower().startswith("tiny-")
 
 
 def main(argv: list[str]) -> int:

@@ -95,7 +95,9 @@ def main(argv: list[str]) -> int:
             f"{report['model']} ({report['model_type']}): {report['prompt_tokens']} prompt tokens, "
             f"{image_tokens} image tokens, generated in {generate_seconds:.2f} s"
         )
-    for i, completion in enumerate(completions):
-        prefix = f"[{i}] " if len(completions) > 1 else ""
-        print(f"{prefix}{completion}")
+    for i, (completion, tokens) in enumerate(counted):
+        # A marker line before each completion: a model's answer may be blank lines or start with spaces.
+        number = f" {i + 1} of {len(counted)}" if len(counted) > 1 else ""
+        print(f"--- completion{number} ({tokens} tokens) ---")
+        print(completion if completion.strip() else f"{completion!r} (only whitespace)")
     return 0

@@ -57,6 +57,7 @@ ARGUMENTS = (MakePairsArguments, InferenceModelArguments)
 def main(argv: list[str]) -> int:
     args, model_args = parse(ARGUMENTS, "rl-critic make-pairs", argv, docstring_summary(__doc__))
     from data_converters.files import private_temp_dir, staged_path
+    from data_converters.io import datasets_bars
 
     if args.n < 2:
         raise UserError("--n must be at least 2 (a pair needs two answers)")
@@ -108,7 +109,7 @@ def main(argv: list[str]) -> int:
 
     out = Path(args.out)
     try:  # a private cache: no reuse of an older run's rows
-        with staged_path(out) as partial, private_temp_dir("pairs") as cache_dir:
+        with staged_path(out) as partial, private_temp_dir("pairs") as cache_dir, datasets_bars(False):
             dataset = Dataset.from_generator(pairs, features=features(), cache_dir=cache_dir)
             dataset.to_parquet(str(partial))
             written = len(dataset)

@@ -55,6 +55,7 @@ ARGUMENTS = (MakeSyntheticArguments,)
 def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic make-synthetic", argv, docstring_summary(__doc__))
     from data_converters.files import check_output_file, private_temp_dir, staged_path
+    from data_converters.io import datasets_bars
 
     if not args.out.endswith(".parquet"):
         raise UserError("--out must be a .parquet file")
@@ -80,7 +81,7 @@ def main(argv: list[str]) -> int:
 
     # A private cache dir: datasets would otherwise reuse an earlier run's rows when its hash of the
     # generator closure collides (measured: a new --layout came back with the old prompts).
-    with staged_path(args.out) as partial, private_temp_dir("synthetic") as cache_dir:
+    with staged_path(args.out) as partial, private_temp_dir("synthetic") as cache_dir, datasets_bars(False):
         dataset = Dataset.from_generator(rows, features=features(), cache_dir=cache_dir)
         dataset.to_parquet(str(partial))
         rows_written = len(dataset)

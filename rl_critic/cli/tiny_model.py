@@ -19,7 +19,12 @@ from rl_critic.script.parsing import parse
 
 @dataclass
 class TinyModelArguments:
-    out: str = field(metadata={"help": "Folder to write (replaced if it exists)."})
+    out: str = field(
+        metadata={
+            "help": "Folder to write: a new or empty one, or an earlier output of tiny-model (then rebuilt); "
+            "any other folder is refused."
+        }
+    )
     arch: str = field(default="qwen2_5_vl", metadata={"help": "Model family.", "choices": list(ARCHS)})
     size: str = field(default="tiny", metadata={"help": "tiny ~0.4M params, small ~4M.", "choices": list(SIZES)})
     seed: int = field(default=0, metadata={"help": "Initialisation seed."})

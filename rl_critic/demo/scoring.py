@@ -9,7 +9,6 @@ the other busy), through the same code paths as `rl-critic eval critic` (`Judge`
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,8 @@ ANSWER_TOKENS = 16  # "The circle is red." is ~6
 
 def _quiet_torch() -> None:
     import torch
-    import transformers
 
-    torch.set_num_threads(1)
-    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar between the stage lines
-    # A checkpoint's tokenizer config carries SFT's max_length; batched generation pads without truncating.
-    warnings.filterwarnings("ignore", message=".max_length. is ignored when .padding.=.True.")
+    torch.set_num_threads(1)  # the loader keeps "Loading weights" bars off the stage lines
 
 
 def _load(checkpoint: Path | str):

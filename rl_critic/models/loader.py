@@ -20,6 +20,7 @@ from pathlib import Path
 from trl import ModelConfig
 
 from data_converters.errors import UserError, first_line
+from data_converters.hub import check_hub_reachable
 
 
 @dataclass
@@ -111,6 +112,7 @@ def resolve_model_path(name: str) -> str:
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or path.exists()
     if looks_local:
         raise UserError(f"model folder not found: {name}")
+    check_hub_reachable(name, "model")  # seconds, not minutes of retries, without a network
     return name
 
 
@@ -201,6 +203,9 @@ def load_processor(
         raise _load_error("processor", name_or_path, err) from err
     check_chat_template(processor, name_or_path)
     tokenizer = getattr(processor, "tokenizer", processor)
+    # A truncation length saved by an SFT run (tokenizer.json) would be every call's default `max_length`;
+    # rl-critic pads batches without truncating (prompt lengths are checked instead), and trainers pass theirs.
+    tokenizer.init_kwargs.pop("max_length", None)
     tokenizer.padding_side = padding_side
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -243,8 +248,12 @@ def load_model(
     to the TRL trainer, which does the same wrapping itself.
     """
     import torch
+    import transformers
     from transformers import AutoModelForImageTextToText
     from trl import get_peft_config, get_quantization_config
+
+    # "Loading weights" / "Writing model shards" bars: a second each, twice a run; commands print their own lines.
+    transformers.utils.logging.disable_progress_bar()
 
     path = resolve_model_path(args.model_name_or_path)
     dtype = args.dtype if args.dtype in (None, "auto") else getattr(torch, args.dtype)

@@ -14,12 +14,14 @@ import enum
 import os
 import re
 import reprlib
+import sys
 import types
 import typing
 from collections.abc import Sequence
 from typing import Any
 
 from data_converters.errors import UserError
+from rl_critic.script.help import short_help, store_help
 
 
 def one_line_error(parser: argparse.ArgumentParser, message: str):
@@ -35,8 +37,18 @@ def dataclass_parser(dataclass_types, prog: str, description: str):
     from trl import TrlParser
 
     class Parser(TrlParser):
+        full_help = False  # `--help-all`: every field; `--help`: `help.short_help`
+
         def error(self, message: str):
             one_line_error(self, message)
+
+        def format_help(self) -> str:
+            return super().format_help() if self.full_help else short_help(self)
+
+        def print_help(self, file=None) -> None:
+            text = self.format_help()
+            store_help(self.prog, self.full_help, text)  # the next `--help` needs no torch
+            (file or sys.stdout).write(text)
 
         def set_defaults_with_config(self, **config):
             """A YAML key may be any spelling the command line takes (`model:` = `model_name_or_path:`,
@@ -55,7 +67,21 @@ def dataclass_parser(dataclass_types, prog: str, description: str):
         "Every flag is a dataclass field, also spelled with dashes (--max-new-tokens = --max_new_tokens); "
         "--config FILE.yaml sets fields from a flat YAML file, and flags given beside it win."
     )
-    return Parser(dataclass_types, prog=prog, description=description, usage=usage, epilog=epilog)
+    parser = Parser(dataclass_types, prog=prog, description=description, usage=usage, epilog=epilog)
+    parser.add_argument("--help-all", action=HelpAll, help="show every field, TRL's and transformers' too, and exit")
+    return parser
+
+
+class HelpAll(argparse.Action):
+    """`--help-all`: the whole help (every TRL and transformers field), then exit, as `--help` does."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.full_help = True
+        parser.print_help()
+        parser.exit()
 
 
 def renamed(*old_names: str) -> list[str]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from data_converters.errors import UserError
+from rl_critic.script.noise import route_library_warnings
 
 
 class Terminated(KeyboardInterrupt):
@@ -28,7 +29,7 @@ class Terminated(KeyboardInterrupt):
 def run_module(name: str, main_function: Callable[[list[str]], int | None], argv: Sequence[str] | None = None) -> int:
     """Call `main_function(argv)` with the CLI's error handling (also for `python -m rl_critic.train.<method>`)."""
     argv = sys.argv[1:] if argv is None else argv
-    quiet_optional_kernel_warnings()
+    route_library_warnings(name)
     try:
         with terminate_as_interrupt():
             return int(main_function(list(argv)) or 0)
@@ -132,11 +133,3 @@ def _os_error_line(err: OSError) -> str:
     """`No space left on device: /data/out/.x.partial-...`: what failed and on which file, in one line."""
     where = f": {err.filename}" if err.filename else " (while writing)" if err.errno in _STORAGE_ERRNOS else ""
     return f"{err.strerror or str(err).splitlines()[0]}{where}"
-
-
-def quiet_optional_kernel_warnings() -> None:
-    """bitsandbytes warns at import, on every CPU run, that an optional `kernels` package is missing (its CPU
-    4-bit path works without it); TRL and peft import it, so every command would start with that line."""
-    import logging
-
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)

@@ -21,6 +21,7 @@ from data_converters.errors import UserError
 from data_converters.files import check_replaceable, mark_owner, owner_marker
 from rl_critic.critique.questions import images_root_field
 from rl_critic.script.parsing import renamed
+from rl_critic.script.recipes import resolve_data
 
 logger = logging.getLogger("rl_critic")
 
@@ -80,6 +81,7 @@ def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
 
     if not script_args.dataset_name:
         raise UserError("no training data: set dataset_name in the recipe or pass --dataset_name")
+    script_args.dataset_name = resolve_data(script_args.dataset_name)
     dataset = load_any(script_args.dataset_name, script_args.dataset_config, script_args.dataset_train_split)
     if script_args.extra_datasets:
         from datasets import concatenate_datasets
@@ -230,7 +232,7 @@ def train_and_save(trainer, method: str, rows: int) -> None:
         claim_output_dir(args.output_dir)
     try:
         trainer.train(resume_from_checkpoint=resume_checkpoint(args.resume_from_checkpoint, args.output_dir))
-        finish(trainer, args.output_dir)
+        finish(trainer, args.output_dir, method)
     except BaseException:  # a full disk or Ctrl-C while saving: no half-written weights left to be loaded later
         if trainer.accelerator.is_main_process:
             remove_incomplete_saves(args.output_dir, started)
@@ -269,8 +271,26 @@ def release_empty_output_dir(folder: Path) -> None:
         folder.rmdir()
 
 
-def finish(trainer, output_dir: str) -> None:
-    """Save the final model and processor where a later command can load them with `--model DIR`."""
+def outcome(trainer, method: str) -> str:
+    """One line on what the run changed, from its logs: steps, loss and (GRPO) reward first -> last, and a
+    plain statement when the policy could not have moved (every logged group had one reward: advantages 0)."""
+    history = trainer.state.log_history
+    parts = [f"{method}: {trainer.state.global_step} steps"]
+    for key in ("loss", "reward"):
+        values = [entry[key] for entry in history if isinstance(entry.get(key), (int, float))]
+        if values:
+            parts.append(f"{key} {values[0]:.4g} -> {values[-1]:.4g}")
+    zero_std = [entry["frac_reward_zero_std"] for entry in history if "frac_reward_zero_std" in entry]
+    line = "; ".join(parts)
+    if zero_std and min(zero_std) >= 1.0:
+        line += "; every group had one reward in every logged step: nothing was learned (GRPO advantages were 0)"
+    return line
+
+
+def finish(trainer, output_dir: str, method: str = "train") -> None:
+    """Save the final model and processor where a later command can load them with `--model DIR`, and say
+    what the run changed (`outcome`)."""
+    trainer.accelerator.print(outcome(trainer, method))
     trainer.save_model(output_dir)
     if trainer.accelerator.is_main_process:
         trainer.processing_class.save_pretrained(output_dir)

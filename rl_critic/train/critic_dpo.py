@@ -28,6 +28,7 @@ from trl import DPOConfig, DPOTrainer, get_peft_config
 
 from data_converters import columns
 from data_converters.errors import UserError
+from data_converters.io import datasets_bars
 from data_converters.schema import preference
 from rl_critic.critique.aggregation import best_and_worst
 from rl_critic.critique.critic import CriticArguments, build_judge
@@ -38,6 +39,7 @@ from rl_critic.critique.pipeline import BestOfN
 from rl_critic.critique.questions import Question, images_root_field, load_usable_questions
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.script.parsing import dataclass_parser, renamed
+from rl_critic.script.recipes import resolve_data
 from rl_critic.train.common import claim_output_dir, prepare_run, train_and_save
 
 
@@ -164,14 +166,14 @@ def run_round(
         summary["skipped_errors"] = {"questions": len(unusable), "first": unusable[0]}
     features = columns.features(columns.CRITIC_DPO_COLUMNS, "images")
     by_column = {name: [row[name] for row in rows] for name in features}  # from_list([]) would lose the columns
-    Dataset.from_dict(by_column, features=features).save_to_disk(str(round_dir / "preferences"))
+    with datasets_bars(False):
+        Dataset.from_dict(by_column, features=features).save_to_disk(str(round_dir / "preferences"))
     model_dir = round_dir / "model"
-    if not rows:  # nothing to learn from: the policy carries over unchanged
-        policy.save_pretrained(model_dir)
-        processor.save_pretrained(model_dir)
-        return summary
+    if not rows:  # nothing to learn from: said now, not reported later as a trained policy
+        raise UserError(no_pairs_line(summary, records, round_dir))
     dpo_args.output_dir = str(round_dir / "checkpoints")
-    preferences = Dataset.load_from_disk(str(round_dir / "preferences"))
+    with datasets_bars(False):
+        preferences = Dataset.load_from_disk(str(round_dir / "preferences"))
     trainer = DPOTrainer(
         model=policy,
         args=dpo_args,
@@ -187,6 +189,22 @@ def run_round(
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     summary["train_loss"] = losses[-1] if losses else None
     return summary
+
+
+def no_pairs_line(summary: dict[str, Any], records: list[dict], round_dir: Path) -> str:
+    """Why a round made no preference pair, and what to do: the critic's unreadable verdicts (parse failures)
+    and the questions whose answers it ranked all equal."""
+    judgments = [j for r in records if "errors" not in r for j in r["judgments"]]
+    unread = sum(j.get("verdict", j.get("score")) is None for j in judgments)
+    rate = unread / len(judgments) if judgments else 1.0
+    return (
+        f"critic-DPO {round_dir.name}: no preference pair from {summary['judgments']} judgments of "
+        f"{summary['questions']} questions ({rate:.0%} of the critic's verdicts unreadable, "
+        f"{summary['skipped_all_equal']} questions with every answer ranked equal"
+        + (f", {summary['skipped_errors']['questions']} unusable" if "skipped_errors" in summary else "")
+        + "): nothing to train on, stopped. Judge with a trained critic (critic_model: DIR), give it more "
+        f"critic_max_new_tokens, or set critic_class; its answers: {round_dir / 'judgments.jsonl'}"
+    )
 
 
 DPO_SETTINGS = (
@@ -252,6 +270,7 @@ def main(
     prepare_run(dpo_args)
     if not args.dataset_name:
         raise UserError("no questions: set dataset_name in the recipe or pass --dataset_name")
+    args.dataset_name = resolve_data(args.dataset_name)
     if args.n < 2:
         raise UserError("n must be at least 2 (a preference needs two answers)")
     sampling = SamplingSettings(  # a temperature of 0 is refused here, before any model loads

@@ -24,6 +24,7 @@ from rl_critic.critique.generation import model_positions
 from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
 from rl_critic.models.loader import ModelArguments, load_model_and_processor, resolve_model_path
 from rl_critic.script.parsing import dataclass_parser
+from rl_critic.script.recipes import resolve_data
 from rl_critic.train.common import (
     TrainScriptArguments,
     check_columns,
@@ -87,6 +88,7 @@ def main(
 ) -> int:
     prepare_run(training_args)
     reward_funcs = build_rewards(script_args.reward_funcs, critic_args, model_args)
+    script_args.dataset_name = resolve_data(script_args.dataset_name)
     # load (data first: a wrong path fails before minutes of model loading)
     if is_question_file(script_args.dataset_name):
         dataset = load_question_file(

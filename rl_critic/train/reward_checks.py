@@ -8,7 +8,9 @@ of values, or something that is not a number, fails deep inside the trainer with
 `CheckedReward` wraps each user reward: wrong counts and non-numbers are one line naming the reward.
 `RewardSignalGRPOTrainer` watches what the rewards gave over the first `SIGNAL_WINDOW` batches of
 completions: none a finite number from any reward stops the run with one line (nothing can be learned);
-one reward that gave nothing while others did is a warning (it adds nothing to the sum).
+one reward that gave nothing while others did is a warning (it adds nothing to the sum). And when every group
+of the first logging window got one total reward for all its completions (a random model earns 0 on every
+critic reward), a warning names the rewards: GRPO's advantages are then 0 and nothing is learned.
 """
 
 from __future__ import annotations
@@ -72,13 +74,40 @@ class RewardSignalGRPOTrainer(BatchNumImagesGRPOTrainer):
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         finite = torch.isfinite(rewards).any(dim=0).tolist()  # per reward function, in this batch
         if not hasattr(self, "_reward_batches"):
-            self._reward_batches, self._reward_finite = 0, [False] * len(finite)
+            self._reward_batches, self._reward_finite, self._spread = 0, [False] * len(finite), None
+        last_step = self.state.global_step + 1 >= self.state.max_steps
         if self._reward_batches < SIGNAL_WINDOW:
             self._reward_batches += 1
             self._reward_finite = [seen or now for seen, now in zip(self._reward_finite, finite)]
-            if self._reward_batches == SIGNAL_WINDOW or self.state.global_step + 1 >= self.state.max_steps:
+            if self._reward_batches == SIGNAL_WINDOW or last_step:
                 self._judge_signal(len(completions))
+        if self._spread is not True:  # until one group is seen whose completions got different totals
+            self._spread = bool(self._groups_differ(rewards))
+            if not self._spread and (self.state.global_step + 1 >= self._first_window() or last_step):
+                self._spread = True  # warned once
+                self._warn_no_spread()
         return rewards
+
+    def _groups_differ(self, rewards: torch.Tensor) -> bool:
+        """Whether any group of `num_generations` completions got different total rewards (as TRL sums them)."""
+        weights = self.reward_weights.to(rewards.device).unsqueeze(0)
+        totals = (rewards * weights).nansum(dim=1).view(-1, self.num_generations)
+        return bool((totals.max(dim=1).values - totals.min(dim=1).values > 0).any())
+
+    def _first_window(self) -> int:
+        """The steps of the first logging window (`logging_steps` below 1 is a fraction of the run, as in HF)."""
+        steps = self.args.logging_steps
+        return max(1, int(steps if steps >= 1 else -(-steps * self.state.max_steps // 1)))
+
+    def _warn_no_spread(self) -> None:
+        logger.warning(
+            "every group of %d completions got one total reward for all its completions in the first %d step(s) "
+            "(rewards: %s): GRPO's advantages are 0, so nothing is learned until completions of a prompt earn "
+            "different rewards (a random model earns 0 on every critic reward: start from an SFT checkpoint)",
+            self.num_generations,
+            self._first_window(),
+            ", ".join(self.reward_func_names),
+        )
 
     def _judge_signal(self, completions: int) -> None:
         silent = [name for name, seen in zip(self.reward_func_names, self._reward_finite) if not seen]
