@@ -223,8 +223,9 @@ def announce(trainer, method: str, rows: int) -> None:
     )
 
 
-def train_and_save(trainer, method: str, rows: int) -> None:
-    """Announce, train (resuming when asked), then save model and processor for `--model DIR`."""
+def train_and_save(trainer, method: str, rows: int, save: bool = True) -> None:
+    """Announce, train (resuming when asked), then save model and processor for `--model DIR` (`save=False`: the
+    caller saves the model its own way, as critic-DPO merges each round's)."""
     announce(trainer, method, rows)
     args = trainer.args
     started = time.time()
@@ -232,7 +233,7 @@ def train_and_save(trainer, method: str, rows: int) -> None:
         claim_output_dir(args.output_dir)
     try:
         trainer.train(resume_from_checkpoint=resume_checkpoint(args.resume_from_checkpoint, args.output_dir))
-        finish(trainer, args.output_dir, method)
+        finish(trainer, args.output_dir, method, save)
     except BaseException:  # a full disk or Ctrl-C while saving: no half-written weights left to be loaded later
         if trainer.accelerator.is_main_process:
             remove_incomplete_saves(args.output_dir, started)
@@ -287,14 +288,15 @@ def outcome(trainer, method: str) -> str:
     return line
 
 
-def finish(trainer, output_dir: str, method: str = "train") -> None:
-    """Save the final model and processor where a later command can load them with `--model DIR`, and say
-    what the run changed (`outcome`)."""
+def finish(trainer, output_dir: str, method: str = "train", save: bool = True) -> None:
+    """Say what the run changed (`outcome`), and save the final model and processor where a later command can
+    load them with `--model DIR`."""
     trainer.accelerator.print(outcome(trainer, method))
-    trainer.save_model(output_dir)
-    if trainer.accelerator.is_main_process:
-        trainer.processing_class.save_pretrained(output_dir)
-        trainer.accelerator.print(f"saved model and processor to {output_dir}")
+    if save:
+        trainer.save_model(output_dir)
+        if trainer.accelerator.is_main_process:
+            trainer.processing_class.save_pretrained(output_dir)
+            trainer.accelerator.print(f"saved model and processor to {output_dir}")
     trainer.accelerator.wait_for_everyone()
     if hasattr(trainer, "end"):
         trainer.end()

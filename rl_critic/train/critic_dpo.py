@@ -181,7 +181,7 @@ def run_round(
         processing_class=processor,
         peft_config=get_peft_config(model_args),
     )
-    train_and_save(trainer, f"critic-dpo {round_dir.name}", len(rows))
+    train_and_save(trainer, f"critic-dpo {round_dir.name}", len(rows), save=False)
     model = trainer.model.merge_and_unload() if hasattr(trainer.model, "merge_and_unload") else trainer.model
     model.save_pretrained(model_dir)  # a full model, so the next round loads it like any checkpoint
     processor.save_pretrained(model_dir)
