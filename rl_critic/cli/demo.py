@@ -21,7 +21,13 @@ from rl_critic.script.parsing import parse
 @dataclass
 class DemoArguments:
     out: str = field(default="demo_out", metadata={"help": "Output folder."})
-    minutes: float = field(default=12.0, metadata={"help": "Time budget; training stages scale with it."})
+    minutes: float = field(
+        default=12.0,
+        metadata={
+            "help": "Picks the plan: the full one from 8 minutes up, a reduced one below. Stages run fixed steps, so "
+            "a seed gives the same numbers on any machine; the time is only estimated."
+        },
+    )
     seed: int = field(default=0, metadata={"help": "Seed of data, model and training."})
     force: bool = field(default=False, metadata={"help": "Re-run every stage, even finished ones."})
     quiet: bool = field(default=False, metadata={"help": "No progress bars (the stage lines only)."})
@@ -43,6 +49,10 @@ def main(argv: list[str]) -> int:
     out = Path(args.out).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {args.out} is a file; the demo writes a folder (pick a new path)")
+    print(
+        f"demo: the {plan.name} plan, seed {plan.seed}, about {plan.estimated_minutes():g} min on 2 idle CPU cores "
+        "(the numbers depend on the plan and the seed, not on the machine's speed)"
+    )
     start = time.perf_counter()
     results = Demo(out, plan, force=args.force, progress=not args.quiet).run()
     # A skipped stage counts with the time it took when it ran, so the total is the demo's, not this call's.

@@ -1,5 +1,5 @@
 """`rl-critic demo`: the whole pipeline on synthetic data, small enough for a CPU in minutes.
 
-`plan` sizes it from a time budget, `runner` runs the public commands as subprocesses (logged, replayable),
-`pipeline` chains the stages, `report` writes REPORT.md and the plots.
+`plan` sizes it in steps (the same numbers on any machine), `runner` runs the public commands as
+subprocesses (logged, replayable), `pipeline` chains the stages, `report` writes REPORT.md and the plots.
 """

@@ -36,7 +36,7 @@ STAGES = {
     "start": "starting policy: question->answer SFT, then on an annotator who calls green blue, yellow red (train sft)",
     "pairs": "critic pairs from the starting policy's own answers (make-pairs, convert)",
     "untrained": "the policy's base as a critic, before critic training (eval critic)",
-    "sft": "critic warm start: R1-format SFT from the policy's base, seeded runs racing (train sft)",
+    "sft": "critic warm start: R1-format SFT from the policy's base, stops on validation (train sft)",
     "answers": "the critic gets its answers back: a short SFT on the policy data + critic rows (train sft)",
     "grpo": "critic GRPO with the official reward, 0.9 preference + 0.1 format (train grpo)",
     "blank": "the critic with every picture blank: does it read the image? (eval critic --blank-image)",
@@ -90,7 +90,11 @@ class Demo(CriticStages, PolicyStages):
         # stages): `--force` deletes folders in it, and every stage writes into it.
         from_before_marker = plan_file.is_file() and (self.out / "stages").is_dir()
         check_replaceable(self.out, None if from_before_marker else DEMO_MARKER)
-        changes = settings_changes(json.loads(plan_file.read_text()), self.plan.as_dict()) if plan_file.exists() else ""
+        changes = ""
+        if plan_file.exists():
+            stored = json.loads(plan_file.read_text())
+            stored.pop("minutes", None)
+            changes = settings_changes(stored, self.plan.outcome_settings())
         if changes and not self.force:
             raise UserError(f"{self.out} was made with other settings ({changes}): pass --force or another --out")
         if self.force and self.out.exists():
@@ -132,14 +136,13 @@ class Demo(CriticStages, PolicyStages):
         }
 
     def _watch(
-        self, method: str, runs: dict[str, list[str]], seconds: float, steps: int, score, stop, label: str | None = None
+        self, method: str, runs: dict[str, list[str]], steps: int, score, stop, label: str | None = None
     ) -> dict[str, Any]:
         return train_watched(
             self.runner,
             self.out / "runs" / (label or method),
             method,
             runs,
-            seconds,
             steps,
             score,
             stop,

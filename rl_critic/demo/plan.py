@@ -1,17 +1,18 @@
-"""How big each demo stage is, derived from one number: the minutes the user gives it.
+"""How big each demo stage is, in steps and rows: one plan for a seed, whatever the machine.
 
-Sizes measured on 2 CPU cores with the tiny Qwen2.5-VL (critic SFT ~5.5 steps/s on one thread, policy
-SFT ~14 steps/s): with 12 minutes the critic's SFT gets up to ~5.5 minutes, three seeded runs racing on
-the two cores (measured: a run starts to compare answers with the picture suddenly, after 300 to 900 steps,
-or not at all: 8 of 18 runs never did within 1,300-2,000 steps), its GRPO ~0.5, critic-DPO ~1.5 and the
-policy GRPO ~1 (two runs side by side, one thread each); the rest is data, evaluation and start-up.
-Training stops on time, on a validation target or on steps, whichever comes first, so a slower machine
-trains less rather than overrunning.
+Every stage runs a fixed, seeded number of steps, or stops on a validation rule evaluated at fixed steps (the
+critic's warm start: two checkpoints in a row at `sft_stop_at`), and every checkpoint is scored (`watch.py`), so
+a seed gives the same numbers on a fast machine and on a slow one; only the time differs, and it is estimated
+here (`estimated_minutes`) and measured in the report, never used to decide anything. `--minutes` picks the plan:
+the full one from 8 minutes up, else a reduced one (fewer rows and steps: the slow test's smoke run).
+
+Sizes measured on 2 CPU cores with the tiny Qwen2.5-VL (critic SFT ~6.5 steps/s on one thread): when the
+critic's warm start begins to compare the responses with the picture depends on the seed (step 700 to 1,300, or
+not within 2,000: docs/demo.md); 2,000 steps keep the full plan within ~11 minutes when it runs to the end.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 
 
@@ -22,6 +23,7 @@ class DemoPlan:
     critic_rows: int  # synthetic critic pairs; never repeated within the warm start (a tiny model memorises)
     policy_rows: int  # question -> answer rows: the starting policy's SFT, replayed in the critic's
     replay_rows: int  # critic rows replayed while the critic gets its answers back (`answers` stage)
+    short_rows: int  # critic rows in the short layout mixed into the warm start (`CriticStages.stage_sft`)
     val_rows: int  # critic checkpoint selection only
     test_rows: int  # the reported held-out critic accuracy
     train_questions: int  # make-pairs, critic-DPO and policy GRPO train on these
@@ -29,18 +31,15 @@ class DemoPlan:
     test_questions: int  # the reported held-out policy accuracy and best-of-N
     start_clean_steps: int  # the starting policy learns the colours from right answers first
     start_confused_steps: int  # then the annotator's (`annotator.py`)
-    sft_seconds: float
-    sft_max_steps: int
-    sft_stop_at: float  # critic warm start ends when two checkpoints in a row are this accurate on val
-    sft_runs: int  # seeded warm-start runs racing side by side (one thread each)
+    sft_steps: int  # the critic warm start's last step (it stops earlier on its validation rule)
+    sft_every: int  # steps between the warm start's checkpoints (each scored on validation)
+    sft_stop_at: float  # the warm start ends when two checkpoints in a row are this accurate on validation
     answer_steps: int
-    grpo_seconds: float
-    grpo_max_steps: int
+    grpo_steps: int  # critic GRPO; the best checkpoint on validation is kept
     best_of_n: int
     dpo_rounds: int
     dpo_questions: int
-    policy_grpo_seconds: float
-    policy_grpo_max_steps: int
+    policy_grpo_steps: int  # each of the two policy GRPO runs; the best checkpoint on validation is kept
 
     @classmethod
     def for_minutes(cls, minutes: float, seed: int = 0) -> DemoPlan:
@@ -53,6 +52,7 @@ class DemoPlan:
             critic_rows=16000 if full else 3000,
             policy_rows=1000 if full else 300,
             replay_rows=2000 if full else 300,
+            short_rows=8000 if full else 1500,
             val_rows=100 if full else 50,
             test_rows=200 if full else 64,
             train_questions=600 if full else 64,
@@ -60,19 +60,35 @@ class DemoPlan:
             test_questions=200 if full else 32,
             start_clean_steps=200,
             start_confused_steps=100,
-            sft_seconds=round(minutes * 60 * 0.45, 1),
-            sft_max_steps=3000,
+            sft_steps=2000 if full else 300,
+            sft_every=100 if full else 50,
             sft_stop_at=0.9,
-            sft_runs=3 if (os.cpu_count() or 1) >= 2 else 1,
-            answer_steps=60,
-            grpo_seconds=max(round(minutes * 60 * 0.05, 1), 30.0),  # floor: time to save one checkpoint
-            grpo_max_steps=300,
+            answer_steps=300 if full else 60,  # measured in `CriticStages.stage_answers`
+            grpo_steps=50 if full else 25,
             best_of_n=8 if full else 4,
             dpo_rounds=3 if full else 1,
             dpo_questions=200 if full else 32,
-            policy_grpo_seconds=max(round(minutes * 60 * 0.08, 1), 40.0),
-            policy_grpo_max_steps=400,
+            policy_grpo_steps=100 if full else 25,
         )
+
+    @property
+    def name(self) -> str:
+        return "full" if self.minutes >= 8 else "reduced"
+
+    def estimated_minutes(self) -> float:
+        """About how long the plan takes on 2 idle CPU cores with the warm start running to its last step (one
+        that stops on its validation rule sooner takes less); rates measured on seed 0's stages. Printed, never
+        used to decide anything."""
+        seconds = 100 if self.name == "full" else 50  # data, models, conversions, evaluations: mostly start-up
+        seconds += (self.start_clean_steps + self.start_confused_steps) / 10
+        seconds += self.sft_steps / 6 + self.answer_steps / 6 + self.grpo_steps / 1.6
+        seconds += self.test_questions * self.best_of_n * 0.02 + self.dpo_rounds * 17 + self.policy_grpo_steps / 4
+        return round(seconds / 60, 1)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def outcome_settings(self) -> dict:
+        """What decides the numbers: everything but the minutes (which only picked the plan), so a demo folder
+        made with `--minutes 12` is reused by `--minutes 15`, and one made by the reduced plan is not."""
+        return {key: value for key, value in self.as_dict().items() if key != "minutes"}

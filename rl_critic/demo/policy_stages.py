@@ -171,16 +171,14 @@ class PolicyStages:
                 "--dataset_name",
                 str(self.questions / "train.jsonl"),
                 "--max_steps",
-                str(p.policy_grpo_max_steps),
+                str(p.policy_grpo_steps),
                 "--seed",
                 str(p.seed),
             ]
         runs["critic_grpo"] += ["--critic_model", str(self.out / "final")]
         scorer = PolicyScorer(self.questions / "val.jsonl", self.out / "eval")
-        run = self._watch(
-            "grpo", runs, p.policy_grpo_seconds, p.policy_grpo_max_steps, scorer, stop=None, label="policy_grpo"
-        )
-        result = {"validation": run["validation"], "train_seconds": run["train_seconds"], "stopped": run["stopped"]}
+        run = self._watch("grpo", runs, p.policy_grpo_steps, scorer, stop=None, label="policy_grpo")
+        result = {"validation": run["validation"], "train_seconds": run["train_seconds"], "steps": run["steps"]}
         for name in runs:
             curve = {int(step): accuracy for step, accuracy in run["validation"][name].items()}
             chosen = max(curve, key=lambda step: (curve[step], -step))  # best on validation, earlier on ties

@@ -47,9 +47,9 @@ def accuracy_table(results: dict[str, Any]) -> list[str]:
     sft, grpo = results["sft"], results["grpo"]
     rows = [
         ("base policy, no critic training", results["untrained"]["test"], "-"),
-        (f"SFT warm start (step {sft['chosen_step']})", sft["test"], f"{sft['train_seconds']:.0f} s, {sft['stopped']}"),
+        (f"SFT warm start (step {sft['chosen_step']})", sft["test"], f"{sft['steps']} steps at most, {sft['stopped']}"),
         ("+ its answers back", results["answers"]["test"], f"{results['answers']['steps']} steps"),
-        (f"+ GRPO (step {grpo['chosen_step']})", grpo["test"], f"{grpo['train_seconds']:.0f} s, {grpo['stopped']}"),
+        (f"+ GRPO (step {grpo['chosen_step']})", grpo["test"], f"{grpo['steps']} steps, best on validation"),
         ("final, blank images", results["blank"]["test"], "-"),
     ]
     lines = ["| critic | held-out pair accuracy | no verdict | training |", "|---|---:|---:|---|"]
@@ -207,13 +207,26 @@ def write_report(
             f"{date}, {platform.machine()} CPU, `rl-critic demo --minutes {plan.minutes:g} --seed {plan.seed}`: "
             f"**{wall_seconds / 60:.1f} min** wall time, peak RSS of one command **{peak_rss_mb:.0f} MB**.",
             "",
+            f"The {plan.name} plan (`plan.json`), in steps: critic SFT up to {plan.sft_steps} (validation every "
+            f"{plan.sft_every}, stop at two in a row >= {100 * plan.sft_stop_at:.0f}%), its answers back "
+            f"{plan.answer_steps}, critic GRPO {plan.grpo_steps}, critic-DPO {plan.dpo_rounds} rounds of "
+            f"{plan.dpo_questions} questions, policy GRPO {plan.policy_grpo_steps}, best-of-{plan.best_of_n} on "
+            f"{plan.test_questions} questions. The same plan and seed give the same numbers on any machine."
+            + (
+                " The reduced plan is a smoke run of every stage: too few steps for the critic to learn, so its "
+                "numbers are not results."
+                if plan.name == "reduced"
+                else ""
+            ),
+            "",
             "A tiny Qwen2.5-VL (~0.4M parameters, random init) first learns to answer colour questions about a picture "
             f"(the starting policy: {plan.start_clean_steps} steps of question->answer SFT on right answers, then "
             f"{plan.start_confused_steps} on those of an annotator who calls green shapes blue and yellow ones red "
             f"{100 * CONFUSION_RATE:.0f}% of the time), then "
             "learns to *judge* answers as a critic (from the policy's base, before the annotator), in the "
             "LLaVA-Critic-113k prompt layouts, from correct "
-            "synthetic pairs and from pairs of the starting policy's own answers (`make-pairs`): R1-format SFT on "
+            "synthetic pairs (a third of them in a short layout, where it learns sooner which colour belongs to "
+            "which response) and from pairs of the starting policy's own answers (`make-pairs`): R1-format SFT on "
             "critic rows, a short SFT on the starting policy's data mixed with critic rows (so the critic answers "
             "questions as the policy does, confusion included, for self-critique), then GRPO with the official reward. "
             "The critic is then used three ways on the policy. Checkpoints are chosen "
@@ -256,9 +269,11 @@ def write_report(
             "",
             *stage_times,
             "",
-            f"Critic warm start: {sft['runs']} seeded runs side by side, validation accuracy by step "
-            f"{json.dumps(sft['validation'])}; stopped by {sft['stopped']}, kept {sft['chosen_run']} step "
-            f"{sft['chosen_step']}. GRPO: {json.dumps(grpo['validation']['grpo'])}, stopped by {grpo['stopped']}.",
+            f"Critic warm start ({plan.name} plan, one run, seed {plan.seed}): validation accuracy by step "
+            f"{json.dumps(sft['validation']['sft'])}; ended at the {sft['stopped']}, kept step {sft['chosen_step']}. "
+            f"GRPO: {json.dumps(grpo['validation']['grpo'])}. Every stage runs a fixed number of steps (the warm "
+            "start stops on its validation rule, checked at fixed steps) and every checkpoint is scored, so the "
+            "numbers above depend on the seed and the plan, not on the machine's speed; only these times do.",
             "",
             "Every command the demo ran is in `commands.sh` (logs in `logs/`); the models are folders every command "
             "loads: `final/` (the critic), `policy/start`, `policy/critic_dpo`, `policy/critic_dpo_random`, "

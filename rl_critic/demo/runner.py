@@ -20,6 +20,10 @@ from pathlib import Path
 
 from data_converters.errors import UserError
 
+# Threads of a command run on its own. A fixed number, not the machine's core count: torch's CPU kernels split
+# their sums by thread, so another count rounds differently and, through greedy decoding, can change a result.
+SEQUENTIAL_THREADS = 2
+
 
 class Process:
     """One running command: output pumped to its log; `bar` (a tqdm bar of `total` steps) follows the
@@ -102,7 +106,7 @@ class Runner:
             bar = tqdm(total=steps, desc=f"  {log}", unit="step", position=position, leave=False, dynamic_ncols=True)
         return Process(self._argv(args), self.logs / f"{log}.log", threads, bar)
 
-    def run(self, args: list[str], log: str, threads: int | None = None, steps: int | None = None) -> None:
+    def run(self, args: list[str], log: str, threads: int = SEQUENTIAL_THREADS, steps: int | None = None) -> None:
         process = self.start(args, log, threads, steps)
         try:
             process.wait()

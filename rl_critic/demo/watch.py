@@ -1,8 +1,9 @@
-"""Training runs watched while they train: every new checkpoint is scored on a validation split.
+"""Training runs watched while they train: every checkpoint is scored on a validation split, in step order.
 
-The demo trains tiny models from (near) scratch, where *when* a skill appears depends on the seed; so a
-run stops on a validation target (`stop`), on its time budget or at max_steps, and the checkpoint kept is
-the one the target picked, else the best on validation. Scoring never looks at the reported test split.
+The demo trains tiny models from (near) scratch, where *when* a skill appears depends on the seed; so a run
+stops on a validation target (`stop`) or at its last step, and the checkpoint kept is the one the target picked,
+else the best on validation. Nothing here depends on time: every checkpoint is scored (a slow machine scores
+later, not fewer), so a seed keeps the same checkpoint on any machine. Scoring never looks at the test split.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ def train_watched(
     root: Path,
     method: str,
     runs: dict[str, list[str]],
-    seconds: float,
     steps: int,
     score: Callable[[Path, str], float],
     stop: Callable[[list[float]], bool] | None,
@@ -31,8 +31,8 @@ def train_watched(
     label: str | None = None,
 ) -> dict[str, Any]:
     """Train each run (`rl-critic train <method> ARGS --output_dir root[/name]`) in the background, one
-    thread each, scoring new checkpoints with `score(checkpoint, name)`; `stop(scores so far)` ends every
-    run. Returns the chosen checkpoint and the validation curves."""
+    thread each, scoring every checkpoint in step order with `score(checkpoint, name)`; `stop(scores so far)`
+    ends every run. Returns the chosen checkpoint and the validation curves."""
     label = label or method
     if root.exists():
         shutil.rmtree(root)
@@ -47,21 +47,18 @@ def train_watched(
         )
         for index, (name, args) in enumerate(runs.items())
     }
-    start, history, stopped, hit = time.monotonic(), {name: {} for name in runs}, "max_steps", None
+    start, history, stopped, hit = time.monotonic(), {name: {} for name in runs}, "last step", None
     try:
         while hit is None:
-            if time.monotonic() - start > seconds and any(p.running() for p in processes.values()):
-                stopped = "time budget"
-                for process in processes.values():
-                    process.stop()
-            # The newest checkpoint of each run not scored yet (older ones are skipped when scoring lags).
+            finished = not any(p.running() for p in processes.values())  # read before looking for checkpoints
             pending = [
-                (name, cs[-1])
-                for name, cs in ((n, checkpoints(d)) for n, d in dirs.items())
-                if cs and step_of(cs[-1]) not in history[name]
+                (name, checkpoint)
+                for name, directory in dirs.items()
+                for checkpoint in checkpoints(directory)
+                if step_of(checkpoint) not in history[name]
             ]
             if not pending:
-                if not any(p.running() for p in processes.values()):
+                if finished:
                     break
                 time.sleep(0.5)
                 continue
@@ -85,10 +82,10 @@ def train_watched(
         if process.running():
             process.stop()
         else:  # raises, with the log's last line, if training failed on its own
-            process.wait(check=stopped == "max_steps")
+            process.wait(check=hit is None)
     scored = [(accuracy, step, name) for name, curve in history.items() for step, accuracy in curve.items()]
     if not scored:
-        raise UserError(f"{label} saved no checkpoint within {seconds:.0f} s: give the demo more --minutes")
+        raise UserError(f"{label} saved no checkpoint (see its log in logs/)")
     if hit:
         name, chosen = hit
     else:  # the best on validation, the earlier step on ties (less drift from where it started)
@@ -96,7 +93,7 @@ def train_watched(
     return {
         "stopped": stopped,
         "train_seconds": train_seconds,
-        "runs": len(runs),
+        "steps": steps,
         "chosen_run": name,
         "chosen_step": chosen,
         "checkpoint": str(dirs[name] / f"checkpoint-{chosen}"),
