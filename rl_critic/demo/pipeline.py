@@ -23,7 +23,7 @@ from data_converters.errors import UserError
 from data_converters.files import check_replaceable, mark_owner, owner_marker, staged_file
 from rl_critic.critique.journal import settings_changes
 from rl_critic.demo.critic_stages import RECIPES, CriticStages
-from rl_critic.demo.plan import DemoPlan
+from rl_critic.demo.plan import DemoPlan, outcome_settings
 from rl_critic.demo.policy_stages import PolicyStages
 from rl_critic.demo.runner import Runner
 from rl_critic.demo.scoring import JUDGE_TOKENS
@@ -92,8 +92,7 @@ class Demo(CriticStages, PolicyStages):
         check_replaceable(self.out, None if from_before_marker else DEMO_MARKER)
         changes = ""
         if plan_file.exists():
-            stored = json.loads(plan_file.read_text())
-            stored.pop("minutes", None)
+            stored = outcome_settings(json.loads(plan_file.read_text()))
             changes = settings_changes(stored, self.plan.outcome_settings())
         if changes and not self.force:
             raise UserError(f"{self.out} was made with other settings ({changes}): pass --force or another --out")

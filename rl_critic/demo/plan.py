@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+FULL_PLAN_MINUTES = 8  # `--minutes` from here up runs the full plan, below it the reduced one
+
 
 @dataclass(frozen=True)
 class DemoPlan:
@@ -45,7 +47,7 @@ class DemoPlan:
     def for_minutes(cls, minutes: float, seed: int = 0) -> DemoPlan:
         if minutes < 1:
             raise ValueError("--minutes must be at least 1")
-        full = minutes >= 8
+        full = minutes >= FULL_PLAN_MINUTES
         return cls(
             minutes=minutes,
             seed=seed,
@@ -73,7 +75,7 @@ class DemoPlan:
 
     @property
     def name(self) -> str:
-        return "full" if self.minutes >= 8 else "reduced"
+        return "full" if self.minutes >= FULL_PLAN_MINUTES else "reduced"
 
     def estimated_minutes(self) -> float:
         """About how long the plan takes on 2 idle CPU cores with the warm start running to its last step (one
@@ -89,6 +91,10 @@ class DemoPlan:
         return asdict(self)
 
     def outcome_settings(self) -> dict:
-        """What decides the numbers: everything but the minutes (which only picked the plan), so a demo folder
-        made with `--minutes 12` is reused by `--minutes 15`, and one made by the reduced plan is not."""
-        return {key: value for key, value in self.as_dict().items() if key != "minutes"}
+        return outcome_settings(self.as_dict())
+
+
+def outcome_settings(settings: dict) -> dict:
+    """What decides the numbers: a plan's settings but the minutes (which only picked the plan), so a demo folder
+    made with `--minutes 12` is reused by `--minutes 15`, and one made by the reduced plan is not."""
+    return {key: value for key, value in settings.items() if key != "minutes"}
