@@ -1,1 +1,17 @@
 """Benchmarks (`make bench`): each writes `bench/results/<name>.json`; numbers are ratios within one run."""
+
+from pathlib import Path
+
+
+def synthetic_grpo_data(folder: Path, rows: int = 256) -> Path:
+    """`make-synthetic` pairs converted to GRPO data in `folder` (what the GRPO benchmarks train on)."""
+    import subprocess
+    import sys
+
+    from data_converters.convert import convert
+
+    parquet = folder / "s.parquet"
+    command = [sys.executable, "-m", "rl_critic.cli", "make-synthetic", "--n", str(rows), "--out", str(parquet)]
+    subprocess.run(command, check=True, capture_output=True)
+    convert("llava-critic-pairwise", str(parquet), "grpo", str(folder / "grpo"))
+    return folder / "grpo"

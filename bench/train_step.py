@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench import synthetic_grpo_data
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "train_step.json"
 RECIPE = ROOT / "recipes" / "tiny" / "grpo_critic.yaml"
@@ -46,7 +48,6 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    from data_converters.convert import convert
     from data_converters.io import DATA_FILE
     from rl_critic.models.tiny import ensure_tiny_model
 
@@ -54,12 +55,7 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"rl-critic train grpo": [], "bare TRL GRPOTrainer": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        subprocess.run(
-            [sys.executable, "-m", "rl_critic.cli", "make-synthetic", "--n", "256", "--out", str(tmp / "s.parquet")],
-            check=True,
-            capture_output=True,
-        )
-        convert("llava-critic-pairwise", str(tmp / "s.parquet"), "grpo", str(tmp / "grpo"))
+        synthetic_grpo_data(tmp)
         for repeat in range(args.repeats):
             out = tmp / f"ours{repeat}"
             ours = [
@@ -78,6 +74,8 @@ def main() -> None:
                 str(args.steps),
                 "--save_strategy",
                 "no",
+                "--dynamic_sampling",  # the bare script has none: compare the same work
+                "false",
             ]
             runs["rl-critic train grpo"].append(_run(ours, out, args.warmup))
             out = tmp / f"bare{repeat}"

@@ -47,6 +47,20 @@ class CriticReward:
         self.single_think = single_think
         self.verdicts = check_verdict_mode(verdicts)
 
+    def accuracy_part(self) -> CriticReward:
+        """This reward without its format part (weights 1 and 0, the other options kept): what decides whether a
+        GRPO group's verdicts differ (dynamic sampling), where a blend would let all-wrong groups through on
+        format alone."""
+        return CriticReward(
+            accuracy_weight=1.0,
+            format_weight=0.0,
+            ties=self.ties,
+            pointwise_mode=self.pointwise_mode,
+            tolerance=self.tolerance,
+            single_think=self.single_think,
+            verdicts=self.verdicts,
+        )
+
     def __call__(self, prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
         n = len(completions or [])
         tasks = kwargs.get("task") or [None] * n

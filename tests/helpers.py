@@ -11,6 +11,22 @@ def length_reward(completions, **kwargs) -> list[float]:
     return [len(completion_text(c)) % 5 / 4 for c in completions]
 
 
+def every_other_group_ties(prompts, completions, **kwargs) -> list[float]:
+    """A reward that ties every other group: prompts whose text hashes even give every completion 1.0 (a
+    zero-spread group), the others alternate 1, 0, 1, 0 over their completions (TRL lays a group's completions
+    side by side, so each of these groups has spread). Deterministic: the same on every process and run."""
+    import zlib
+
+    def ties(prompt) -> bool:  # on the prompt's text (its image parts are objects, whose repr holds an address)
+        text = ""
+        for message in prompt:
+            content = message["content"]
+            text += content if isinstance(content, str) else "".join(part.get("text") or "" for part in content)
+        return zlib.crc32(text.encode()) % 2 == 0
+
+    return [1.0 if ties(prompt) else float(index % 2) for index, prompt in enumerate(prompts)]
+
+
 class LengthJudge:
     """A rule-based judge (the `critic_judge` hook): the longer response is better. Content-dependent, so
     critic-DPO gets real preferences from a tiny random policy, whose own critic would never box a verdict."""
@@ -22,6 +38,20 @@ class LengthJudge:
             "1" if len(r.first) > len(r.second) else "2" if len(r.second) > len(r.first) else "tie" for r in requests
         ]
         return [PairJudgment(raw=f"\\boxed{{{v}}}", verdict=v, tokens=0) for v in verdicts]
+
+
+class TiesEveryOtherQuestion(LengthJudge):
+    """`LengthJudge`, except that it calls every pair a tie for questions whose text hashes even: their groups
+    get one score for every completion (what dynamic sampling drops), the others are ranked by length."""
+
+    def compare(self, requests):
+        import zlib
+
+        from rl_critic.critique.judgments import PairJudgment
+
+        judged = super().compare(requests)
+        tie = PairJudgment(raw="\\boxed{tie}", verdict="tie", tokens=0)
+        return [tie if zlib.crc32(r.question.encode()) % 2 == 0 else j for r, j in zip(requests, judged)]
 
 
 class TooLongFor:

@@ -30,9 +30,10 @@ def test_exported_recipe_runs_under_trl_grpo(tmp_path, tiny_dirs, capsys):
     assert exported["reward_funcs"] == ["rewards.critic_reward"]
     assert Path(exported["model_name_or_path"]) == tiny_dirs["qwen2_5_vl"]  # `tiny` resolved: TRL runs it offline
     assert "min_pixels" not in exported and "max_pixels" not in exported
-    assert (
-        "Dropped (TRL's grpo script does not take them): max_pixels, min_pixels" in (tmp_path / "trl.yaml").read_text()
-    )
+    text = (tmp_path / "trl.yaml").read_text()
+    assert "Dropped (TRL's grpo script does not take them): dynamic_sampling, max_pixels, min_pixels" in text
+    assert "# TRL's own CLI cannot take dynamic_sampling: `trl grpo` trains on every group" in text
+    assert capsys.readouterr().out.splitlines()[-1].startswith("TRL's own CLI cannot take dynamic_sampling")
 
     out = tmp_path / "trl-out"
     command = [

@@ -18,6 +18,11 @@ from pathlib import Path
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.script.parsing import parse
 
+NO_DYNAMIC_SAMPLING = (
+    "TRL's own CLI cannot take dynamic_sampling: `trl grpo` trains on every group, also those whose completions "
+    "all earned the same reward (advantage 0); `rl-critic train grpo` drops them and draws more prompts."
+)
+
 # method -> TRL script module whose `dataclass_types` (built in its `make_parser`) define what it accepts
 TRL_SCRIPTS = {"grpo": "trl.scripts.grpo", "sft": "trl.scripts.sft", "dpo": "trl.scripts.dpo"}
 
@@ -128,6 +133,9 @@ def main(argv: list[str]) -> int:
         header.append(f"# Dropped (TRL's {method} script does not take them): {', '.join(dropped)}.")
     if {"min_pixels", "max_pixels"} & set(dropped):
         header.append("# TRL sizes images with the checkpoint's own preprocessor config (no pixel budget here).")
+    dynamic = any(name.startswith("dynamic_sampling") for name in dropped)
+    if dynamic:
+        header.append(f"# {NO_DYNAMIC_SAMPLING}")
     text = "\n".join(header) + "\n" + yaml.safe_dump(exported, sort_keys=False)
     with staged_file(args.out) as handle:
         handle.write(text)
@@ -135,4 +143,6 @@ def main(argv: list[str]) -> int:
         f"wrote {args.out}: {len(exported)} fields for `trl {method} --config`"
         + (f"; dropped {', '.join(dropped)}" if dropped else "")
     )
+    if dynamic:
+        print(NO_DYNAMIC_SAMPLING)
     return 0

@@ -64,6 +64,7 @@ class CriticJudgeReward:
         self.group_size: int | None = None  # TRL's num_generations, set by `rl-critic train grpo`
         self.failed_calls = 0  # reward calls in a row the critic server did not answer
         self.stop_reason: str | None = None  # set when they reach critic_max_failed_calls: the run saves and stops
+        self.judgments_made = 0  # on this process, over the run: the trainer reports the run's total as a cost
 
     def load(self, policy=None, processor=None, device=None) -> None:
         """Build the judge once: the live `policy` (critic_model `policy`), else a frozen critic on `device`."""
@@ -122,6 +123,7 @@ class CriticJudgeReward:
             if was_training:
                 model.train()
         self.failed_calls = 0
+        self.judgments_made += sum(len(result.judgments) for result in results)
         if kwargs.get("log_metric") is not None:
             kwargs["log_metric"]("critic_judge/server_failure", 0.0)
         seconds = time.perf_counter() - start_time

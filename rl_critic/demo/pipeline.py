@@ -173,7 +173,11 @@ def outcome(name: str, result: dict[str, Any]) -> str:
             for run, r in result["runs"].items()
         )
     if name == "policy_grpo":
-        return ", ".join(f"{run} step {result[run]['chosen_step']}" for run in ("critic_grpo", "rule_grpo"))
+        return ", ".join(
+            f"{run} step {result[run]['chosen_step']} (target at step {result[run].get('steps_to_target')}, "
+            f"{result.get(run + '_control', {}).get('steps_to_target')} without dynamic sampling)"
+            for run in ("critic_grpo", "rule_grpo")
+        )
     if name == "policy_eval":
         return ", ".join(f"{run} {pct(a)}" for run, a in result["accuracy"].items())
     return "done"

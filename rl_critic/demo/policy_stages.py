@@ -21,6 +21,10 @@ from rl_critic.demo.scoring import ANSWER_TOKENS, PolicyScorer
 from rl_critic.demo.watch import checkpoints, export, step_of
 
 RANDOM_JUDGE = "rl_critic.critique.judge.RandomJudge"
+# Policy GRPO is validated every this many steps (one generation batch: the recipes reuse each for 4 steps), and
+# steps and completions are counted until validation first reaches the target.
+POLICY_GRPO_EVERY = 4
+POLICY_GRPO_TARGET = 0.9
 POLICIES = ("start", "critic_dpo", "critic_dpo_random", "critic_grpo", "rule_grpo")
 
 
@@ -159,32 +163,59 @@ class PolicyStages:
         return {"runs": result}
 
     def stage_policy_grpo(self) -> dict[str, Any]:
-        """GRPO from the starting policy: the critic as reward, and the rule reward as the upper bound."""
+        """GRPO from the starting policy: the critic as reward, and the rule reward as the upper bound; each with
+        dynamic sampling (as the recipes run it) and without it (the control: same seed, same plan), validated
+        every `POLICY_GRPO_EVERY` steps, so steps and completions to `POLICY_GRPO_TARGET` can be compared."""
         p = self.plan
         runs = {}
         for name, recipe in (("critic_grpo", "grpo_policy_critic.yaml"), ("rule_grpo", "grpo_policy_rule.yaml")):
-            runs[name] = [
-                "--config",
-                str(RECIPES / recipe),
-                "--model_name_or_path",
-                str(self.policy_dir / "start"),
-                "--dataset_name",
-                str(self.questions / "train.jsonl"),
-                "--max_steps",
-                str(p.policy_grpo_steps),
-                "--seed",
-                str(p.seed),
-            ]
-        runs["critic_grpo"] += ["--critic_model", str(self.out / "final")]
+            for control in (False, True):
+                runs[name + ("_control" if control else "")] = [
+                    "--config",
+                    str(RECIPES / recipe),
+                    "--model_name_or_path",
+                    str(self.policy_dir / "start"),
+                    "--dataset_name",
+                    str(self.questions / "train.jsonl"),
+                    "--max_steps",
+                    str(p.policy_grpo_steps),
+                    "--save_steps",
+                    str(POLICY_GRPO_EVERY),
+                    "--logging_steps",
+                    str(POLICY_GRPO_EVERY),
+                    "--dynamic_sampling",
+                    "false" if control else "true",
+                    "--seed",
+                    str(p.seed),
+                ]
+                if name == "critic_grpo":
+                    runs[name + ("_control" if control else "")] += ["--critic_model", str(self.out / "final")]
         scorer = PolicyScorer(self.questions / "val.jsonl", self.out / "eval")
         run = self._watch("grpo", runs, p.policy_grpo_steps, scorer, stop=None, label="policy_grpo")
         result = {"validation": run["validation"], "train_seconds": run["train_seconds"], "steps": run["steps"]}
         for name in runs:
             curve = {int(step): accuracy for step, accuracy in run["validation"][name].items()}
             chosen = max(curve, key=lambda step: (curve[step], -step))  # best on validation, earlier on ties
-            export(self.out / "runs" / "policy_grpo" / name / f"checkpoint-{chosen}", self.policy_dir / name)
-            result[name] = {"chosen_step": chosen, **self._grpo_critic_numbers(name)}
+            if not name.endswith("_control"):  # the controls are only measured against
+                export(self.out / "runs" / "policy_grpo" / name / f"checkpoint-{chosen}", self.policy_dir / name)
+            result[name] = {"chosen_step": chosen, **self._grpo_critic_numbers(name), **self._to_target(name, curve)}
         return result
+
+    def _to_target(self, name: str, curve: dict[int, float]) -> dict[str, Any]:
+        """Optimizer steps, completions generated and critic judgments until validation first reached
+        `POLICY_GRPO_TARGET` (None where it never did), from the run's own running totals (`cost/*`)."""
+        reached = [step for step in sorted(curve) if curve[step] >= POLICY_GRPO_TARGET]
+        if not reached:
+            return {"steps_to_target": None, "completions_to_target": None, "judgments_to_target": None}
+        last = checkpoints(self.out / "runs" / "policy_grpo" / name)[-1]
+        history = json.loads((last / "trainer_state.json").read_text())["log_history"]
+        logged = {entry["step"]: entry for entry in history if "cost/completions_generated" in entry}
+        at = logged.get(reached[0], {})
+        return {
+            "steps_to_target": reached[0],
+            "completions_to_target": at.get("cost/completions_generated"),
+            "judgments_to_target": at.get("cost/critic_judgments"),
+        }
 
     def _grpo_critic_numbers(self, name: str) -> dict[str, Any]:
         """What the critic reward cost and how often its favourite was right, from the trainer's log."""
@@ -197,7 +228,7 @@ class PolicyStages:
         mean = lambda key: sum(h.get(key, 0.0) for h in logged) / len(logged)  # noqa: E731
         return {
             "steps": steps,
-            "judgments": round(mean("critic_judge/judgments") * steps),
+            "judgments": logged[-1].get("cost/critic_judgments", 0),  # every judgment made, dropped groups' too
             "favourite_right_when_mixed": mean("critic_judge/favourite_right_when_mixed"),
         }
 

@@ -102,6 +102,42 @@ def policy_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def dynamic_sampling_table(results: dict[str, Any]) -> list[str]:
+    """Policy GRPO with and without dynamic sampling: optimizer steps, completions and judgments until validation
+    first reached the target (the runs without it are the control: same seed, same plan)."""
+    from rl_critic.demo.policy_stages import POLICY_GRPO_EVERY, POLICY_GRPO_TARGET
+
+    grpo = results["policy_grpo"]
+
+    def cell(value) -> str:
+        return "not reached" if value is None else f"{value:,}"
+
+    def ratio(name: str, key: str) -> str:
+        with_it, without = grpo[name].get(key), grpo.get(f"{name}_control", {}).get(key)
+        return f"{with_it / without:.2f}x" if with_it and without else "-"
+
+    lines = [
+        f"| policy GRPO, to validation >= {100 * POLICY_GRPO_TARGET:.0f}% (checked every {POLICY_GRPO_EVERY} steps) "
+        "| optimizer steps | completions generated | critic judgments |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, label in (("critic_grpo", "critic as reward"), ("rule_grpo", "rule reward")):
+        for run, how in ((name, "with dynamic sampling"), (f"{name}_control", "without (control)")):
+            if run not in grpo:
+                continue
+            r = grpo[run]
+            judgments = cell(r.get("judgments_to_target")) if name == "critic_grpo" else "-"
+            lines.append(
+                f"| {label}, {how} | {cell(r.get('steps_to_target'))} | {cell(r.get('completions_to_target'))} "
+                f"| {judgments} |"
+            )
+        lines.append(
+            f"| {label}: with / without | {ratio(name, 'steps_to_target')} | {ratio(name, 'completions_to_target')} "
+            f"| {ratio(name, 'judgments_to_target') if name == 'critic_grpo' else '-'} |"
+        )
+    return lines
+
+
 def best_of_n_table(results: dict[str, Any]) -> list[str]:
     bon = results["best_of_n"]
     accuracies = dict(bon["accuracies"])
@@ -168,6 +204,11 @@ def summary(plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_r
             "critic_dpo_judgments": results["critic_dpo"]["runs"]["critic_dpo"]["judgments"],
             "critic_grpo_judgments": results["policy_grpo"]["critic_grpo"].get("judgments", 0),
             "grpo_validation": results["policy_grpo"]["validation"],
+            "grpo_to_target": {
+                name: {key: run.get(key) for key in ("steps_to_target", "completions_to_target", "judgments_to_target")}
+                for name, run in results["policy_grpo"].items()
+                if isinstance(run, dict) and "chosen_step" in run
+            },
         },
     }
 
@@ -255,6 +296,11 @@ def write_report(
             f"step kept is the best on validation. Held-out accuracy by round: {by_round}.",
             "",
             "![policy curves](policy_curve.png)",
+            "",
+            "Both GRPO runs drop groups whose answers all earned the same reward and draw more questions "
+            "(dynamic sampling, `docs/training.md`); the same runs without it are the control:",
+            "",
+            *dynamic_sampling_table(results),
             "",
             "## Self-critique best-of-N",
             "",

@@ -282,21 +282,31 @@ def outcome(trainer, method: str) -> str:
         if values:
             parts.append(f"{key} {values[0]:.4g} -> {values[-1]:.4g}")
     zero_std = [entry["frac_reward_zero_std"] for entry in history if "frac_reward_zero_std" in entry]
+    counts = getattr(trainer, "counts", None)  # GRPO's running totals (rl_critic.train.dynamic_sampling)
+    if counts is not None and counts.generations:
+        from rl_critic.train.dynamic_sampling import cost_line
+
+        parts.append(cost_line(counts))
     line = "; ".join(parts)
-    if zero_std and min(zero_std) >= 1.0:
+    sampled = getattr(trainer, "dynamic_sampling", None) is not None
+    if sampled and counts.budget_spent:
+        line += f"; the dynamic sampling budget ran out on {counts.budget_spent} of {counts.generations} steps"
+    if sampled and counts.generations and counts.zero_spread_steps == counts.generations:
+        line += "; not one group had rewards that differ: nothing was learned (GRPO advantages were 0)"
+    elif not sampled and zero_std and min(zero_std) >= 1.0:
         line += "; every group had one reward in every logged step: nothing was learned (GRPO advantages were 0)"
     return line
 
 
 def finish(trainer, output_dir: str, method: str = "train", save: bool = True) -> None:
-    """Say what the run changed (`outcome`), and save the final model and processor where a later command can
-    load them with `--model DIR`."""
-    trainer.accelerator.print(outcome(trainer, method))
+    """Save the final model and processor where a later command can load them with `--model DIR`, then say what
+    the run changed (`outcome`): the run's last line."""
     if save:
         trainer.save_model(output_dir)
         if trainer.accelerator.is_main_process:
             trainer.processing_class.save_pretrained(output_dir)
             trainer.accelerator.print(f"saved model and processor to {output_dir}")
     trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.print(outcome(trainer, method))
     if hasattr(trainer, "end"):
         trainer.end()

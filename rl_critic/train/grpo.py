@@ -33,8 +33,9 @@ from rl_critic.train.common import (
     prepare_run,
     train_and_save,
 )
+from rl_critic.train.dynamic_sampling import DynamicSamplingArguments, DynamicSamplingGRPOTrainer, resolve_key
 from rl_critic.train.policy_data import is_policy_messages, is_question_file, load_question_file, prompts_from_messages
-from rl_critic.train.reward_checks import RewardSignalGRPOTrainer, checked_rewards
+from rl_critic.train.reward_checks import checked_rewards
 from rl_critic.train.vllm_sync import use_cpu_sync
 
 
@@ -51,7 +52,7 @@ class GRPOScriptArguments(TrainScriptArguments):
 
 
 # what a recipe of this method may set
-ARGUMENTS = (GRPOScriptArguments, CriticRewardArguments, GRPOConfig, ModelArguments)
+ARGUMENTS = (GRPOScriptArguments, CriticRewardArguments, DynamicSamplingArguments, GRPOConfig, ModelArguments)
 
 
 def build_rewards(specs: list[str], critic_args: CriticRewardArguments, model_args: ModelArguments) -> list:
@@ -83,11 +84,13 @@ def make_parser():
 def main(
     script_args: GRPOScriptArguments,
     critic_args: CriticRewardArguments,
+    sampling_args: DynamicSamplingArguments,
     training_args: GRPOConfig,
     model_args: ModelArguments,
 ) -> int:
     prepare_run(training_args)
     reward_funcs = build_rewards(script_args.reward_funcs, critic_args, model_args)
+    key = resolve_key(sampling_args.dynamic_sampling_key, reward_funcs) if sampling_args.dynamic_sampling else None
     script_args.dataset_name = resolve_data(script_args.dataset_name)
     # load (data first: a wrong path fails before minutes of model loading)
     if is_question_file(script_args.dataset_name):
@@ -123,13 +126,15 @@ def main(
         "max_position_embeddings - max_completion_length",
     )
     # train, save
-    trainer = RewardSignalGRPOTrainer(
+    trainer = DynamicSamplingGRPOTrainer(
         model=model,
         reward_funcs=reward_funcs,
         args=training_args,
         train_dataset=dataset,
         processing_class=processor,
         peft_config=get_peft_config(model_args),
+        dynamic_sampling=sampling_args,
+        key=key,
     )
     use_cpu_sync(trainer)  # use_vllm colocate on a CPU (rl_critic.train.vllm_sync); nothing elsewhere
     for function in reward_funcs:  # the critic: once per process, frozen, on the policy's device
