@@ -121,8 +121,24 @@ def _results() -> dict:
         },
         "policy_grpo": {
             "validation": {"critic_grpo": {"10": 0.55, "20": 0.7}, "rule_grpo": {"10": 0.6, "20": 0.8}},
-            "critic_grpo": {"chosen_step": 20, "steps": 20, "judgments": 4800},
-            "rule_grpo": {"chosen_step": 20, "steps": 20},
+            "critic_grpo": {
+                "chosen_step": 20,
+                "steps": 20,
+                "judgments": 4800,
+                "steps_to_target": 8,
+                "completions_to_target": 108,
+                "judgments_to_target": 68,
+            },
+            "critic_grpo_control": {
+                "chosen_step": 20,
+                "steps": 20,
+                "judgments": 3000,
+                "steps_to_target": 20,
+                "completions_to_target": 80,
+                "judgments_to_target": 56,
+            },
+            "rule_grpo": {"chosen_step": 20, "steps": 20, "steps_to_target": 20, "completions_to_target": 184},
+            "rule_grpo_control": {"chosen_step": 20, "steps": 20, "steps_to_target": None},
             "train_seconds": 80.0,
             "steps": 20,
             "seconds": 100.0,
@@ -153,6 +169,20 @@ def test_policy_table_shows_each_method_against_the_start():
     assert numbers["policy"]["gain_over_start"]["critic_dpo"] == pytest.approx(0.3)
     assert numbers["critic"]["sft"]["accuracy"] == 0.725 and numbers["self_critique"]["knockout"] == 0.9
     assert json.loads(json.dumps(numbers)) == numbers  # machine-readable as it is
+
+
+def test_dynamic_sampling_table_compares_each_grpo_run_with_its_control():
+    from rl_critic.demo.report import dynamic_sampling_table
+
+    table = "\n".join(dynamic_sampling_table(_results()))
+    assert "| policy GRPO, to validation >= 90% (checked every 4 steps) | optimizer steps |" in table
+    assert "| critic as reward, with dynamic sampling | 8 | 108 | 68 |" in table
+    assert "| critic as reward, without (control) | 20 | 80 | 56 |" in table
+    assert "| critic as reward: with / without | 0.40x | 1.35x | 1.21x |" in table
+    assert "| rule reward, without (control) | not reached | not reached | - |" in table
+    assert "| rule reward: with / without | - | - | - |" in table  # no ratio against a run that never got there
+    numbers = summary(DemoPlan.for_minutes(12), _results(), 700.0, 1000.0)
+    assert numbers["policy"]["grpo_to_target"]["critic_grpo_control"]["steps_to_target"] == 20
 
 
 def test_a_critic_that_never_learned_stops_the_demo_with_one_line():

@@ -137,7 +137,9 @@ def test_a_spent_budget_trains_on_what_it_has_and_says_so(grpo_data, tmp_path, t
     assert [batch["rows"] for batch in trained_batches] == [8, 8, 8]
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dynamic sampling: the budget")]
     assert (
-        len(lines) == 1 and "ran out on 3 of 3 steps" in lines[0] and "100% every completion wrong or tied" in lines[0]
+        len(lines) == 1
+        and "ran out on 3 of 3 steps" in lines[0]
+        and "100% every completion wrong or all tied" in lines[0]
     )
 
 
@@ -266,3 +268,18 @@ def test_an_unknown_key_is_one_line_naming_the_choices():
     completion = [[{"role": "assistant", "content": "\\boxed{1}"}]]  # right verdict, no <think>: format 0
     assert functions[0](completions=completion, solution=["1"]) == [0.9]
     assert part(completions=completion, solution=["1"]) == [1.0]
+
+
+def test_lora_with_gradient_accumulation(grpo_data, tmp_path, trained_batches):
+    """LoRA, and a generation batch split over 2 accumulation steps (TRL's `steps_per_generation`): each
+    micro-step gets half of a full informative batch, and the adapter learns."""
+    argv = _argv(grpo_data, tmp_path / "lora", 2, "--reward_funcs", TIES, "--dynamic_sampling", "true")
+    argv += ["--dynamic_sampling_key", TIES, "--gradient_accumulation_steps", "2"]
+    argv += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
+    assert run_script(grpo, argv) == 0
+    assert [batch["rows"] for batch in trained_batches] == [8, 8, 8, 8]  # 2 optimizer steps x 2 micro-steps
+    assert all((batch["advantages"] != 0).all() for batch in trained_batches)
+    history = [entry for entry in _history(tmp_path / "lora", 2) if "dynamic_sampling/groups_kept" in entry]
+    assert [entry["dynamic_sampling/groups_kept"] for entry in history] == [4.0, 4.0]
+    adapter = load_file(str(tmp_path / "lora" / "adapter_model.safetensors"))
+    assert any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)

@@ -138,3 +138,36 @@ def test_critic_dpo_samples_each_round_with_vllm_and_trains(tmp_path):
         len(record["candidates"]) == 3 for record in candidates if "candidates" in record
     )
     assert (out / "round_2" / "model" / "model.safetensors").exists()
+
+
+def test_dynamic_sampling_draws_more_prompts_through_colocated_vllm(tmp_path):
+    """Dynamic sampling with colocated vLLM rollouts: the extra batches go through the same engine, every step
+    trains on a full batch of informative groups. In a process of its own: a second colocated engine cannot start
+    in the process of the test above."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    ties = "tests.helpers.every_other_group_ties"
+    argv = ["train", "grpo", "--config", str(ROOT / "recipes/tiny/grpo_policy_critic.yaml")]
+    argv += ["--reward_funcs", ties, "--reward_weights", "1.0", "--dynamic_sampling", "true"]
+    argv += ["--dynamic_sampling_key", ties, "--dynamic_sampling_max_batches", "8"]
+    argv += ["--use_vllm", "true", "--vllm_mode", "colocate", "--vllm_enable_sleep_mode", "false"]
+    argv += ["--max_steps", "3", "--save_strategy", "steps", "--save_steps", "3", "--logging_steps", "1"]
+    argv += ["--output_dir", str(out), *CPU]
+    import socket
+
+    with socket.socket() as probe:  # the test above leaves its engine's store on TRL's default port
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
+    result = subprocess.run(
+        [sys.executable, "-m", "rl_critic.cli", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())["log_history"]
+    logged = [entry for entry in history if "dynamic_sampling/groups_kept" in entry]
+    assert len(logged) == 3 and all(entry["dynamic_sampling/short"] == 0.0 for entry in logged)
+    assert sum(entry["dynamic_sampling/dropped_all_right"] for entry in logged) > 0
+    assert max(entry["dynamic_sampling/generation_batches"] for entry in logged) > 1
+    assert all(torch.isfinite(torch.tensor(entry["loss"])) for entry in logged)

@@ -426,8 +426,9 @@ def starved_line(counts: SamplingCounts, budget: int) -> str:
         f"dynamic sampling: the budget ({batches}) ran out on {counts.budget_spent} of "
         f"{counts.generations} steps; of {counts.groups_generated} groups, {counts.groups_all_right / groups:.0%} "
         f"had every completion right (too easy for this policy) and {counts.groups_all_wrong_or_tied / groups:.0%} "
-        f"every completion wrong or tied (too hard), so GRPO learns from the {counts.rate():.0%} with mixed "
-        "rewards: use harder or easier data, more generations per prompt, or a larger dynamic_sampling_max_batches"
+        "every completion wrong or all tied (too hard, or answers the reward cannot tell apart), so GRPO learns from "
+        f"the {counts.rate():.0%} with mixed rewards: use harder or easier data, more generations per prompt, or a "
+        "larger dynamic_sampling_max_batches"
     )
 
 

@@ -36,7 +36,7 @@ from rl_critic.train.common import (
 from rl_critic.train.dynamic_sampling import DynamicSamplingArguments, DynamicSamplingGRPOTrainer, resolve_key
 from rl_critic.train.policy_data import is_policy_messages, is_question_file, load_question_file, prompts_from_messages
 from rl_critic.train.reward_checks import checked_rewards
-from rl_critic.train.vllm_sync import use_cpu_sync
+from rl_critic.train.vllm_sync import suppress_image_token, use_cpu_sync
 
 
 @dataclass
@@ -137,6 +137,7 @@ def main(
         key=key,
     )
     use_cpu_sync(trainer)  # use_vllm colocate on a CPU (rl_critic.train.vllm_sync); nothing elsewhere
+    suppress_image_token(trainer)  # use_vllm: a sampled image token would fail the training forward
     for function in reward_funcs:  # the critic: once per process, frozen, on the policy's device
         if isinstance(function, CriticJudgeReward):
             function.load(policy=trainer.model, processor=processor, device=trainer.accelerator.device)

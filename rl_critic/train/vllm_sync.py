@@ -1,4 +1,12 @@
-"""GRPO with `use_vllm: true, vllm_mode: colocate` on a CPU: the weight sync TRL 1.16 does fails there.
+"""GRPO with `use_vllm: true`: two things TRL 1.16 leaves undone.
+
+A vision-language policy must never sample its image token: the training forward counts image tokens in prompt
+*and* completion, so one sampled `<|image_pad|>` fails the step with `Image features and image tokens do not
+match`. TRL suppresses it for HF generation (`suppress_tokens`) but not for vLLM; `suppress_image_token` does it
+there with a logit bias (seen with a random tiny policy, which samples any token; dynamic sampling, drawing more
+completions, met it first).
+
+On a CPU with `vllm_mode: colocate` the weight sync TRL does fails.
 
 TRL pushes the trained weights into the colocated vLLM engine one tensor at a time through the model's
 `load_weights`, which on vLLM's CPU backend stops at the first one (`'Parameter' object has no attribute
@@ -32,6 +40,17 @@ def sync_weights_on_cpu(generation) -> None:
     engine.reset_encoder_cache()  # the scheduler's record of cached encodings, not only the worker's
     engine.reset_mm_cache()
     generation.llm.reset_prefix_cache()
+
+
+def suppress_image_token(trainer) -> None:
+    """vLLM rollouts never sample the model's image token (see the module docstring); a bias the user set for
+    that token in `generation_kwargs` is kept."""
+    generation = getattr(trainer, "vllm_generation", None)
+    token = getattr(getattr(trainer.model, "config", None), "image_token_id", None)
+    if generation is None or token is None:
+        return
+    kwargs = generation.generation_kwargs
+    kwargs["logit_bias"] = {token: -100.0, **(kwargs.get("logit_bias") or {})}
 
 
 def use_cpu_sync(trainer) -> None:
