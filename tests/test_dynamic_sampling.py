@@ -270,12 +270,15 @@ def test_an_unknown_key_is_one_line_naming_the_choices():
     assert part(completions=completion, solution=["1"]) == [1.0]
 
 
-def test_lora_with_gradient_accumulation(grpo_data, tmp_path, trained_batches):
-    """LoRA, and a generation batch split over 2 accumulation steps (TRL's `steps_per_generation`): each
-    micro-step gets half of a full informative batch, and the adapter learns."""
+@pytest.mark.parametrize("quantized", [False, True], ids=["lora", "qlora"])
+def test_lora_with_gradient_accumulation(grpo_data, tmp_path, trained_batches, quantized):
+    """LoRA (and QLoRA: a 4-bit base, bitsandbytes on the CPU), and a generation batch split over 2 accumulation
+    steps (TRL's `steps_per_generation`): each micro-step gets half of a full informative batch, and the adapter
+    learns."""
     argv = _argv(grpo_data, tmp_path / "lora", 2, "--reward_funcs", TIES, "--dynamic_sampling", "true")
     argv += ["--dynamic_sampling_key", TIES, "--gradient_accumulation_steps", "2"]
     argv += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
+    argv += ["--load_in_4bit", "true"] if quantized else []
     assert run_script(grpo, argv) == 0
     assert [batch["rows"] for batch in trained_batches] == [8, 8, 8, 8]  # 2 optimizer steps x 2 micro-steps
     assert all((batch["advantages"] != 0).all() for batch in trained_batches)
@@ -283,3 +286,27 @@ def test_lora_with_gradient_accumulation(grpo_data, tmp_path, trained_batches):
     assert [entry["dynamic_sampling/groups_kept"] for entry in history] == [4.0, 4.0]
     adapter = load_file(str(tmp_path / "lora" / "adapter_model.safetensors"))
     assert any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (
+            ["--dynamic_sampling_max_batches", "0"],
+            "dynamic_sampling_max_batches must be at least 1 (the first generation batch)",
+        ),
+        (
+            ["--dynamic_sampling_key", "length"],
+            "dynamic_sampling_key 'length' is not a reward of this run; choose accuracy, total or one of: critic_reward",
+        ),
+    ],
+)
+def test_wrong_settings_are_one_line_before_anything_is_written(grpo_data, tmp_path, capsys, flags, expected):
+    from rl_critic.cli import main
+
+    out = tmp_path / "out"
+    argv = ["train", "grpo", "--config", str(ROOT / "recipes/tiny/grpo_critic.yaml"), "--dataset_name", grpo_data]
+    code = main([*argv, "--output_dir", str(out), *flags, *CPU])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 1 and last == f"rl-critic train: error: {expected}"
+    assert not out.exists()

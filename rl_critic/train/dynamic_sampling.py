@@ -82,6 +82,12 @@ class DynamicSamplingArguments:
     )
 
 
+    def check(self) -> None:
+        """One line for a value no run can use, before anything loads."""
+        if self.dynamic_sampling_max_batches < 1:
+            raise UserError("dynamic_sampling_max_batches must be at least 1 (the first generation batch)")
+
+
 @dataclass
 class SpreadKey:
     """Which per-completion values decide whether a group has spread: a column of TRL's rewards matrix, a
@@ -231,8 +237,6 @@ class DynamicSamplingGRPOTrainer(RewardSignalGRPOTrainer):
         self._total_values: torch.Tensor | None = None
         if self.dynamic_sampling is None:
             return
-        if self.dynamic_sampling.dynamic_sampling_max_batches < 1:
-            raise UserError("dynamic_sampling_max_batches must be at least 1 (the first generation batch)")
         if not hasattr(self.train_dataset, "__getitem__") or not hasattr(self.train_dataset, "__len__"):
             raise UserError("dynamic_sampling needs a map-style training set (it draws more prompts by index)")
         self.reserve = PromptReserve(len(self.train_dataset), self.args.seed)

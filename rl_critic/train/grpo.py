@@ -89,6 +89,7 @@ def main(
     model_args: ModelArguments,
 ) -> int:
     prepare_run(training_args)
+    sampling_args.check()
     reward_funcs = build_rewards(script_args.reward_funcs, critic_args, model_args)
     key = resolve_key(sampling_args.dynamic_sampling_key, reward_funcs) if sampling_args.dynamic_sampling else None
     script_args.dataset_name = resolve_data(script_args.dataset_name)
