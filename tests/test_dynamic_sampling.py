@@ -297,7 +297,8 @@ def test_lora_with_gradient_accumulation(grpo_data, tmp_path, trained_batches, q
         ),
         (
             ["--dynamic_sampling_key", "length"],
-            "dynamic_sampling_key 'length' is not a reward of this run; choose accuracy, total or one of: critic_reward",
+            "dynamic_sampling_key 'length' is not a reward of this run; choose accuracy, total or one of: "
+            "critic_reward",
         ),
     ],
 )
