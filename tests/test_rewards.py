@@ -398,7 +398,7 @@ def test_grpo_recipe_with_reward_options_and_weights_parses_and_bad_options_are_
         "reward_funcs: ['critic:accuracy_weight=0.8,format_weight=0.2', format]\n"
         "reward_weights: [1.0, 0.5]\nuse_cpu: true\nbf16: false\n"
     )
-    script_args, _, training_args, _ = parse(grpo.ARGUMENTS, "test", ["--config", str(recipe)])
+    script_args, _, _, training_args, _ = parse(grpo.ARGUMENTS, "test", ["--config", str(recipe)])
     assert [f.__name__ for f in rewards.resolve(script_args.reward_funcs)] == [
         "critic:accuracy_weight=0.8,format_weight=0.2",
         "format_reward",
