@@ -311,3 +311,16 @@ def test_wrong_settings_are_one_line_before_anything_is_written(grpo_data, tmp_p
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert code == 1 and last == f"rl-critic train: error: {expected}"
     assert not out.exists()
+
+
+def test_a_kept_batch_is_reused_over_num_iterations(grpo_data, tmp_path, trained_batches):
+    """`num_iterations` 2 (the demo's policy recipes use 4): each kept batch is trained on twice, as TRL reuses a
+    generation, and no reuse brings back a dropped group."""
+    argv = _argv(grpo_data, tmp_path / "reuse", 4, "--reward_funcs", TIES, "--dynamic_sampling", "true")
+    argv += ["--dynamic_sampling_key", TIES, "--num_iterations", "2"]
+    assert run_script(grpo, argv) == 0
+    assert len(trained_batches) == 4 and all((batch["advantages"] != 0).all() for batch in trained_batches)
+    assert torch.equal(trained_batches[0]["advantages"].sort().values, trained_batches[1]["advantages"].sort().values)
+    history = [entry for entry in _history(tmp_path / "reuse", 4) if "dynamic_sampling/groups_kept" in entry]
+    assert len(history) == 2  # two generation rounds for four optimizer steps
+    assert history[-1]["cost/completions_trained"] == 16
