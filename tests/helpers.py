@@ -27,6 +27,16 @@ def every_other_group_ties(prompts, completions, **kwargs) -> list[float]:
     return [1.0 if ties(prompt) else float(index % 2) for index, prompt in enumerate(prompts)]
 
 
+class AlwaysFirst:
+    """A judge with one known bias and nothing else: the first response always wins (no `score`, so it cannot
+    judge pointwise rows)."""
+
+    def compare(self, requests):
+        from rl_critic.critique.judgments import PairJudgment
+
+        return [PairJudgment(raw="\\boxed{1}", verdict="1", tokens=0) for _ in requests]
+
+
 class LengthJudge:
     """A rule-based judge (the `critic_judge` hook): the longer response is better. Content-dependent, so
     critic-DPO gets real preferences from a tiny random policy, whose own critic would never box a verdict."""

@@ -275,3 +275,30 @@ def test_eval_critic_asks_with_each_rows_own_prompt(eval_sets):
     seen.clear()
     eval_critic(dataset, Spy(), own_prompt=False)
     assert all(prompt is None for prompt in seen[0])
+
+
+def test_eval_critic_takes_a_judge_class_instead_of_a_model(eval_sets, tmp_path, capsys):
+    """`--critic_class`: a rule-based judge is evaluated as a model is (no model loads); a judge without
+    `score()` reports pointwise rows as rows it could not judge; a wrong path is one line."""
+    from rl_critic.cli import main
+
+    data = eval_sets["mm-rlhf-rewardbench"]
+    out = tmp_path / "first" / "report.json"
+    argv = ["eval", "critic", "--data", str(data), "--critic_class", "tests.helpers.AlwaysFirst", "--out", str(out)]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    labels = load_any(str(data))["solution"]
+    assert report["model"] == "tests.helpers.AlwaysFirst"
+    assert report["pairwise"]["accuracy_with_ties_strict"] == pytest.approx(labels.count("1") / len(labels))
+    out = tmp_path / "mixed" / "report.json"
+    argv = ["eval", "critic", "--data", str(eval_sets["llava-critic"]), "--critic_class", "tests.helpers.AlwaysFirst"]
+    assert main([*argv, "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    pointwise = sum(1 for task in load_any(str(eval_sets["llava-critic"]))["task"] if task == "pointwise")
+    assert pointwise and report["errors"]["rows"] == pointwise
+    assert "AlwaysFirst has no score(): it cannot judge a pointwise row" in report["errors"]["first"]
+    capsys.readouterr()
+    argv = ["eval", "critic", "--data", str(data), "--critic_class", "tests.helpers.Nope", "--out", str(tmp_path / "x")]
+    assert main(argv) == 1
+    assert "cannot import critic_class 'tests.helpers.Nope'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -33,6 +33,14 @@ class EvalCriticArguments(EvalArguments):
             "choices": ["row", "default"],
         },
     )
+    critic_class: str | None = field(
+        default=None,
+        metadata={
+            "help": "A judge by dotted path instead of a model (`pkg.module.Class`, built with no arguments; "
+            "`compare(requests)`, and `score(requests)` for pointwise rows): a rule-based or API judge, evaluated "
+            "as a model is. No model loads."
+        },
+    )
 
 
 ARGUMENTS = (EvalCriticArguments, InferenceModelArguments)
@@ -47,6 +55,7 @@ def main(argv: list[str]) -> int:
 
     from data_converters.images import ImageFolder
     from data_converters.io import load_input
+    from rl_critic.critique.critic import CriticArguments, build_judge
     from rl_critic.critique.engines import load_engine, policy_engine_settings
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.judge import Judge
@@ -61,8 +70,13 @@ def main(argv: list[str]) -> int:
     labels = dataset.remove_columns([c for c in ("image", "images") if c in dataset.column_names])  # for the report
     journal = Journal(report_paths(args.out)[0], run_settings(args, model_args, source=args.data))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
-    judge = Judge(load_engine(policy_engine_settings(model_args), model_args), sampling_settings(args), args.batch_size)
-    judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
+    if args.critic_class:  # a judge of the user's own: the report names it where it names a model
+        judge = build_judge(CriticArguments(critic_class=args.critic_class), None, args.batch_size)
+        model_args.model_name_or_path = args.critic_class
+    else:
+        engine = load_engine(policy_engine_settings(model_args), model_args)
+        judge = Judge(engine, sampling_settings(args), args.batch_size)
+        judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
     images = RowImages(model_args.min_pixels, model_args.max_pixels, ImageFolder(base, None), args.blank_image)
     options = {"swap": args.swap, "own_prompt": args.prompt == "row"}
     entries = journal.fill(

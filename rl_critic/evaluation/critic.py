@@ -210,15 +210,26 @@ def judge_rows(
             )
     pairs = [i for i in loaded if rows[i]["task"] == "pairwise"]
     points = [i for i in loaded if rows[i]["task"] == "pointwise"]
+    if points and not hasattr(judge, "score"):  # a judge class that only compares (`eval critic --critic_class`)
+        for i in points:
+            reason = f"{type(judge).__name__} has no score(): it cannot judge a pointwise row"
+            entries[i]["judgments"].append(
+                {
+                    "id": rows[i].get("id"),
+                    "order": "error",
+                    "label": _jsonable(rows[i].get("solution")),
+                    "error": reason,
+                }
+            )
+        points = []
     requests = [_pair_requests(rows[i], loaded[i], own_prompt) for i in pairs]
-    forward = judge.compare([original for original, _ in requests])
-    swapped = judge.compare([other for _, other in requests]) if swap else [None] * len(pairs)
-    scores = judge.score(
-        [
-            ScoreRequest(rows[i]["question"], rows[i]["responses"][0], loaded[i], scale_range(rows[i].get("scale")))
-            for i in points
-        ]
-    )
+    forward = judge.compare([original for original, _ in requests]) if requests else []
+    swapped = judge.compare([other for _, other in requests]) if swap and requests else [None] * len(pairs)
+    score_requests = [
+        ScoreRequest(rows[i]["question"], rows[i]["responses"][0], loaded[i], scale_range(rows[i].get("scale")))
+        for i in points
+    ]
+    scores = judge.score(score_requests) if score_requests else []
     for i, there, back in zip(pairs, forward, swapped):
         row, records = rows[i], entries[i]["judgments"]
         too_long = next((j for j in (there, back) if isinstance(j, TooLong)), None)

@@ -81,7 +81,6 @@ class DynamicSamplingArguments:
         },
     )
 
-
     def check(self) -> None:
         """One line for a value no run can use, before anything loads."""
         if self.dynamic_sampling_max_batches < 1:
