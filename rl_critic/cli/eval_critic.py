@@ -7,7 +7,7 @@ and `report.judgments.jsonl` beside each other (named after `--out`). Judged row
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from data_converters.errors import UserError
 from rl_critic.cli.dispatch import docstring_summary
@@ -33,6 +33,16 @@ class EvalCriticArguments(EvalArguments):
             "choices": ["row", "default"],
         },
     )
+    probes: str | None = field(
+        default=None,
+        metadata={
+            "help": "Robustness probes after the plain evaluation: `all` or a comma list of position, length, "
+            "master_key, injection, image, stability (report.json `probes`; docs/evaluation.md)."
+        },
+    )
+    probe_samples: int = field(
+        default=4, metadata={"help": "Judgments of each pair for the stability probe (sampled at temperature > 0)."}
+    )
     critic_class: str | None = field(
         default=None,
         metadata={
@@ -51,6 +61,14 @@ def main(argv: list[str]) -> int:
     from rl_critic.evaluation.report import check_report_paths, report_paths
 
     check_report_paths(args.out, (args.data,), args.overwrite)  # before the model loads, not after the work
+    from rl_critic.evaluation.probes import probe_names
+
+    try:
+        probes = probe_names(args.probes) if args.probes else []
+    except ValueError as err:
+        raise UserError(f"--probes: {err}") from err
+    if args.probe_samples < 2 and "stability" in probes:
+        raise UserError("--probe_samples must be at least 2 for the stability probe")
     from transformers import set_seed
 
     from data_converters.images import ImageFolder
@@ -85,6 +103,15 @@ def main(argv: list[str]) -> int:
         "row(s)",
     )
     report, records = critic_report(list(labels), entries, blank_image=args.blank_image, **options)
+    if probes:
+        from rl_critic.evaluation.probes import probe_pairs, run_probes
+
+        sampler = judge
+        if "stability" in probes and isinstance(judge, Judge) and args.temperature == 0:  # greedy never varies
+            sampler = Judge(judge.engine, replace(sampling_settings(args), do_sample=True), args.batch_size)
+        pairs = probe_pairs(list(dataset), images.load)
+        print(f"probing {len(pairs)} pairs: {', '.join(probes)}")
+        report["probes"] = run_probes(pairs, judge, probes, args.probe_samples, sampler)
     if "skipped_too_long" in report:
         skipped = report["skipped_too_long"]
         print(f"skipped {skipped['rows']} row(s) left out of every metric, e.g. {skipped['first']}")

@@ -28,7 +28,11 @@ def markdown(report: dict[str, Any], title: str) -> str:
                 lines.append(f"| {prefix}{key} | {shown} |")
 
     lines += ["| metric | value |", "|---|---|"]
-    table(report)
+    table({key: value for key, value in report.items() if key != "probes"})
+    if report.get("probes"):  # one table of every probe and variant (`rl_critic.evaluation.probes`)
+        from rl_critic.evaluation.probes import probe_table
+
+        lines += ["", "## Robustness probes", "", *probe_table(report["probes"])]
     return "\n".join(lines) + "\n"
 
 
