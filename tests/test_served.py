@@ -89,6 +89,21 @@ def test_eval_critic_served_writes_the_in_process_records(server, eval_data, tmp
     assert served_report["pairwise"] == hf_report["pairwise"]
 
 
+def test_a_served_critic_is_probed_as_the_in_process_one_is(server, eval_data, tmp_path):
+    """`--probes` over `--engine openai`: the same perturbed requests, the same probe report as in-process."""
+    base = ["eval", "critic", "--data", str(eval_data), "--max_new_tokens", "6", "--probes", "all"]
+    base += ["--probe_samples", "2", "--temperature", "0"]
+    assert main([*base, "--model", SERVED, "--out", str(tmp_path / "hf" / "report.json")]) == 0
+    served = ["--engine", "openai", "--base_url", server.base_url, "--model", server.model]
+    assert main([*base, *served, "--out", str(tmp_path / "served" / "report.json")]) == 0
+    hf = json.loads((tmp_path / "hf" / "report.json").read_text())["probes"]
+    remote = json.loads((tmp_path / "served" / "report.json").read_text())["probes"]
+    assert list(remote) == ["position", "length", "master_key", "injection", "image", "stability"]
+    for name in ("position", "length", "master_key", "injection", "image"):  # greedy: the same verdicts
+        assert remote[name] == hf[name], name
+    assert remote["stability"]["n"] == hf["stability"]["n"] == 2 * hf["position"]["n"]
+
+
 def test_best_of_n_with_a_served_critic_picks_what_the_in_process_critic_picks(server, tmp_path):
     base = ["best-of-n", "--model", "tiny", "--input", QUESTIONS, "--n", "3", "--max_new_tokens", "4"]
     base += ["--critic_max_new_tokens", "6", "--strategy", "knockout"]
