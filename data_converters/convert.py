@@ -21,13 +21,17 @@ from typing import Any
 from data_converters.columns import task_features
 from data_converters.errors import UserError
 from data_converters.files import check_replaceable, owner_marker, staged_folder
+from data_converters.hard_negatives import hard_negative
 from data_converters.images import ImageFolder
 from data_converters.io import dataset_card, load_input, write_dataset
 from data_converters.parsing import ParseError
 from data_converters.schema import TASKS, task_row
 from data_converters.sources import all_sources
 
-_INTERNAL = ("_reason", "_label", "_index")
+_INTERNAL = ("_reason", "_label", "_index", "_hard")
+# Tasks that train a critic on pairs: `--hard_negatives` adds pairs to these (an eval set stays its source's, and
+# `sft-policy` answers questions).
+HARD_NEGATIVE_TASKS = ("grpo", "sft", "sft-r1", "dpo")
 # What marks a folder as an earlier output of `convert` (`--overwrite` replaces only such a folder).
 CONVERT_MARKER = owner_marker("convert")
 
@@ -42,7 +46,7 @@ def output_features(task: str, image_column: str):
     from datasets import Value
 
     text = Value("string")
-    return task_features(task, image_column, _reason=text, _label=text, _index=Value("int64"))
+    return task_features(task, image_column, _reason=text, _label=text, _index=Value("int64"), _hard=text)
 
 
 def _empty_row(features) -> dict[str, Any]:
@@ -58,8 +62,11 @@ def _empty_row(features) -> dict[str, Any]:
     return {name: empty(feature) for name, feature in features.items()}
 
 
-def _convert_batch(batch, indices, *, source, task, seed, keep_ties, base_dir, image_column, features, parent):
-    """`datasets.map` function: input rows -> output rows, rejected rows marked with `_reason`."""
+def _convert_batch(
+    batch, indices, *, source, task, seed, keep_ties, base_dir, image_column, features, parent, hard_negatives=0.0
+):
+    """`datasets.map` function: input rows -> output rows, rejected rows marked with `_reason`; with
+    `hard_negatives`, a decided pair may add its hard-negative twin (`hard_negatives.py`), marked with `_hard`."""
     if os.getpid() != parent:  # a `num_proc` worker: Ctrl-C ends it quietly, the parent says "interrupted"
         signal.signal(signal.SIGINT, _end_worker)
     read = _sources()[source].read
@@ -70,16 +77,19 @@ def _convert_batch(batch, indices, *, source, task, seed, keep_ties, base_dir, i
         try:
             records = []
             for judgment in read(row, index, base_dir):
-                record = task_row(judgment, task, seed, keep_ties)
-                if image_column == "images":
-                    record["images"] = judgment.images
-                elif len(judgment.images) == 1:
-                    record["image"] = judgment.images[0]
-                else:
-                    raise ParseError("several images, but the output has a single image column")
-                label = judgment.label if judgment.task == "pairwise" else f"score:{judgment.label}"
-                record.update(_reason="", _label=label, _index=index)
-                records.append(record)
+                twin = hard_negative(judgment, hard_negatives, seed)
+                for each in (judgment, twin) if twin is not None else (judgment,):
+                    record = task_row(each, task, seed, keep_ties)
+                    if image_column == "images":
+                        record["images"] = each.images
+                    elif len(each.images) == 1:
+                        record["image"] = each.images[0]
+                    else:
+                        raise ParseError("several images, but the output has a single image column")
+                    label = each.label if each.task == "pairwise" else f"score:{each.label}"
+                    hard = each.id.rsplit("#hard-", 1)[1] if each is twin else ""
+                    record.update(_reason="", _label=label, _index=index, _hard=hard)
+                    records.append(record)
         except ParseError as err:
             records = [_rejected(row, index, str(err), features)]
         except (TypeError, ValueError, KeyError, AttributeError) as err:  # malformed values in a row
@@ -116,16 +126,22 @@ def convert(
     split: str | None = None,
     overwrite: bool = False,
     images_root: str | None = None,
+    hard_negatives: float = 0.0,
 ) -> dict[str, Any]:
     """Convert `input_path` read as `source` into a `task` dataset in `out_dir`; returns the summary.
 
-    `images_root`: the folder image file paths must stay in (default: the input's folder; `any`: no limit)."""
+    `images_root`: the folder image file paths must stay in (default: the input's folder; `any`: no limit).
+    `hard_negatives`: the share of decided pairs that add a hard-negative twin (`hard_negatives.py`)."""
     if source not in _sources():
         raise UserError(f"unknown source {source!r}; choose from: {', '.join(_sources())}")
     if task not in TASKS:
         raise UserError(f"unknown task {task!r}; choose from: {', '.join(TASKS)}")
     if out_format not in ("parquet", "disk"):
         raise UserError(f"unknown output format {out_format!r}; choose from: parquet, disk")
+    if not 0.0 <= hard_negatives <= 1.0:
+        raise UserError(f"--hard_negatives is a share of the pairs, from 0 to 1, not {hard_negatives}")
+    if hard_negatives and task not in HARD_NEGATIVE_TASKS:
+        raise UserError(f"--hard_negatives adds training pairs to {', '.join(HARD_NEGATIVE_TASKS)}, not to {task}")
     local_input = [input_path] if Path(input_path).expanduser().exists() else []
     out = check_replaceable(out_dir, CONVERT_MARKER, local_input)  # before reading anything
     if out.exists() and not overwrite:
@@ -163,6 +179,7 @@ def convert(
                 image_column=image_column,
                 features=features,
                 parent=os.getpid(),
+                hard_negatives=hard_negatives,
             ),
             num_proc=num_proc if num_proc and num_proc > 1 else None,
             cache_file_name=str(staging / ".cache" / "converted.arrow"),
@@ -180,6 +197,10 @@ def convert(
             "rows_read": rows_read,
             **summary,
         }
+        if hard_negatives:
+            summary["hard_negatives"] = {"rate": hard_negatives, **summary.pop("hard_negative_rows")}
+        else:
+            summary.pop("hard_negative_rows")
         # summary.json and the card hold no timings: the same input and seed give byte-identical folders.
         (staging / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         if out_format == "parquet":
@@ -208,6 +229,7 @@ def _write_outputs(converted, staging: Path, *, strict: bool, out_format: str) -
             f"(id {first['id'] or '?'}): {first['_reason']}"
         )
     labels = Counter(converted.select(kept)["_label"]) if kept else Counter()
+    hard = Counter(kind for kind in converted.select(kept)["_hard"] if kind) if kept else Counter()
     scores = [float(label[6:]) for label in labels.elements() if label.startswith("score:")]
     write_dataset(converted.select(kept).remove_columns(list(_INTERNAL)), staging, out_format)
     with open(staging / "rejected.jsonl", "w", encoding="utf-8") as handle:
@@ -220,6 +242,7 @@ def _write_outputs(converted, staging: Path, *, strict: bool, out_format: str) -
         "labels": {k: labels[k] for k in ("1", "2", "tie") if labels[k]},
         "scores": _score_stats(scores),
         "rejected": dict(Counter(reasons[i] for i in rejected).most_common()),
+        "hard_negative_rows": {"rows": sum(hard.values()), "kinds": dict(sorted(hard.items()))},
     }
 
 

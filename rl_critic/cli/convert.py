@@ -61,6 +61,15 @@ class ConvertArguments:
     )
     split: str | None = field(default=None, metadata={"help": "Split to read when the input has several."})
     overwrite: bool = field(default=False, metadata={"help": "Replace the output folder if it exists."})
+    hard_negatives: float = field(
+        default=0.0,
+        metadata={
+            "help": "Share of decided pairs (0-1) that add a hard-negative pair for grpo, sft, sft-r1 or dpo: the "
+            "worse response replaced by a content-free answer (`:`, `Thought process:`, ...) or the better one cut "
+            "in half, labelled against it (a critic that learns them cannot be fooled by them; summary.json counts "
+            "them)."
+        },
+    )
     images_root: str | None = field(
         default=None,
         metadata={
@@ -94,6 +103,7 @@ def main(argv: list[str]) -> int:
         split=args.split,
         overwrite=args.overwrite,
         images_root=args.images_root,
+        hard_negatives=args.hard_negatives,
     )
     print(format_summary(summary, args.out))
     return 0
@@ -106,6 +116,10 @@ def format_summary(summary: dict, out: str) -> str:
         f" ({summary['seconds']:.1f} s, {rate:,.0f} rows/s) -> {out}",
         "labels:   " + (", ".join(f"{k}: {v}" for k, v in summary["labels"].items()) or "none"),
     ]
+    if summary.get("hard_negatives"):
+        hard = summary["hard_negatives"]
+        kinds = ", ".join(f"{kind}: {count}" for kind, count in hard["kinds"].items())
+        lines.append(f"hard negatives: {hard['rows']} pairs added (rate {hard['rate']:g}; {kinds or 'none'})")
     if summary["scores"]:
         s = summary["scores"]
         lines.append(f"scores:   {s['count']} (min {s['min']:g}, max {s['max']:g}, mean {s['mean']:g})")

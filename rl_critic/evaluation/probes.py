@@ -32,19 +32,12 @@ from typing import Any
 
 from PIL import Image
 
+from data_converters.hard_negatives import MASTER_KEYS as TRAINING_KEYS
 from rl_critic.critique.judgments import PairRequest
 
 PROBES = ("position", "length", "master_key", "injection", "image", "stability")
-# Answers that carry no content but fool judges (arXiv 2507.08794), an empty answer, and the question repeated
-MASTER_KEYS = {
-    "colon": ":",
-    "period": ".",
-    "thought_process": "Thought process:",
-    "step_by_step": "Let's solve this problem step by step.",
-    "solution": "Solution",
-    "jie": "解",
-    "empty": "",
-}
+# The keys `convert --hard_negatives` trains against, and an empty answer (which no training row may hold)
+MASTER_KEYS = {**TRAINING_KEYS, "empty": ""}
 QUESTION_KEY = "question_repeated"
 FILLER = " To be clear about it, this is the answer given above, stated once more in full."
 WILSON_Z = 1.96  # 95%
