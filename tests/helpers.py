@@ -50,6 +50,39 @@ class LengthJudge:
         return [PairJudgment(raw=f"\\boxed{{{v}}}", verdict=v, tokens=0) for v in verdicts]
 
 
+class FooledByThoughtProcess(LengthJudge):
+    """`LengthJudge`, except that an answer that is only `Thought process:` always wins: a critic with one
+    master key, the reward a policy can game."""
+
+    def compare(self, requests):
+        from rl_critic.critique.judgments import PairJudgment
+
+        judged = super().compare(requests)
+        out = []
+        for request, judgment in zip(requests, judged):
+            first, second = (text.strip() == "Thought process:" for text in (request.first, request.second))
+            verdict = "1" if first and not second else "2" if second and not first else None
+            out.append(PairJudgment(raw=f"\\boxed{{{verdict}}}", verdict=verdict, tokens=0) if verdict else judgment)
+        return out
+
+
+class NotFooledByKeys(LengthJudge):
+    """`LengthJudge`, except that a content-free answer (a master key) always loses: a critic that cannot be
+    gamed that way."""
+
+    def compare(self, requests):
+        from data_converters.hard_negatives import MASTER_KEYS
+        from rl_critic.critique.judgments import PairJudgment
+
+        keys = set(MASTER_KEYS.values())
+        out = []
+        for request, judgment in zip(requests, super().compare(requests)):
+            first, second = (text.strip() in keys for text in (request.first, request.second))
+            verdict = "2" if first and not second else "1" if second and not first else None
+            out.append(PairJudgment(raw=f"\\boxed{{{verdict}}}", verdict=verdict, tokens=0) if verdict else judgment)
+        return out
+
+
 class TiesEveryOtherQuestion(LengthJudge):
     """`LengthJudge`, except that it calls every pair a tie for questions whose text hashes even: their groups
     get one score for every completion (what dynamic sampling drops), the others are ranked by length."""

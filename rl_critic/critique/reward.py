@@ -25,12 +25,13 @@ from rewards.text import completion_text
 from rl_critic.critique.critic import POLICY, CriticArguments, build_judge
 from rl_critic.critique.engines import HFEngine
 from rl_critic.critique.group_scores import SCHEDULES, score_groups
+from rl_critic.critique.hack_alarm import HackAlarm, HackAlarmArguments, reward_accuracy_agreement
 from rl_critic.critique.served import ServerUnavailable
 from rl_critic.critique.strategies import Problem
 
 
 @dataclass
-class CriticRewardArguments(CriticArguments):
+class CriticRewardArguments(HackAlarmArguments, CriticArguments):
     """The `critic_judge` reward's critic (recipe fields of `rl-critic train grpo`): the judge's fields, plus how
     each group of completions is judged."""
 
@@ -65,6 +66,8 @@ class CriticJudgeReward:
         self.failed_calls = 0  # reward calls in a row the critic server did not answer
         self.stop_reason: str | None = None  # set when they reach critic_max_failed_calls: the run saves and stops
         self.judgments_made = 0  # on this process, over the run: the trainer reports the run's total as a cost
+        self.alarm = HackAlarm(self.args.critic_probe_steps, self.args.critic_hack_threshold)
+        self.hack_reason: str | None = None  # set by the alarm with critic_hack_action: stop; the run saves and stops
 
     def load(self, policy=None, processor=None, device=None) -> None:
         """Build the judge once: the live `policy` (critic_model `policy`), else a frozen critic on `device`."""
@@ -129,7 +132,54 @@ class CriticJudgeReward:
         seconds = time.perf_counter() - start_time
         rewards = [score for result in results for score in result.scores]
         self._log(kwargs, texts, groups, results, rewards, seconds)
+        self._watch_for_hacking(kwargs, texts, groups, problems, rewards)
         return rewards
+
+    def _watch_for_hacking(self, kwargs, texts, groups, problems, rewards) -> None:
+        """The reward-hacking probes and alarm (`hack_alarm.py`): a master-key probe every `critic_probe_steps`
+        steps, and reward against answer accuracy where rows carry reference answers."""
+        state = kwargs.get("trainer_state")
+        step = int(getattr(state, "global_step", 0) or 0)
+        log_metric = kwargs.get("log_metric")
+        lines = []
+        if self.alarm.due(step) and problems:
+            requests, positions = self.alarm.probe_requests(problems, rewards, groups)
+            judgments = self._probe(requests)
+            if judgments is not None:
+                rates = self.alarm.win_rates(judgments, positions)
+                if log_metric is not None:
+                    log_metric("critic_probe/master_key_win_rate", sum(rates.values()) / len(rates))
+                    log_metric("critic_probe/master_key_win_rate_max", max(rates.values()))
+                lines.append(self.alarm.check_win_rate(step, rates))
+        solutions = kwargs.get("solution")
+        if solutions and not all(s in (None, "") for s in solutions):
+            right = [answer_accuracy(text, solution) == 1.0 for text, solution in zip(texts, solutions)]
+            agreement = reward_accuracy_agreement(rewards, right, groups)
+            if log_metric is not None and agreement is not None:
+                log_metric("critic_probe/reward_accuracy_agreement", agreement)
+            accuracy = sum(right) / len(right) if right else None
+            lines.append(self.alarm.check_trend(step, sum(rewards) / max(len(rewards), 1), accuracy))
+        for line in filter(None, lines):
+            print(line, file=sys.stderr)
+            if self.args.critic_hack_action == "stop":
+                self.hack_reason = line
+
+    def _probe(self, requests) -> list | None:
+        """The probe's judgments, made as the reward's are (the live policy without dropout); None when a served
+        critic did not answer (the next probe step tries again)."""
+        model = getattr(self.judge, "model", None)
+        was_training = bool(model is not None and model.training)
+        if was_training:
+            model.eval()
+        try:
+            judgments = self.judge.compare(requests)
+        except ServerUnavailable:
+            return None
+        finally:
+            if was_training:
+                model.train()
+        self.judgments_made += len(requests)
+        return judgments
 
     def _neutral(self, err: ServerUnavailable, texts: list[str], kwargs: dict[str, Any]) -> list[float]:
         """This call's completions all score 0.5 (no advantage: nothing is learnt from a critic that did not

@@ -149,25 +149,28 @@ def main(
 
 
 class StopWhenCriticIsGone(TrainerCallback):
-    """A served critic that stopped answering (`CriticJudgeReward.stop_reason`) ends the run with a checkpoint,
-    never a lost run: the step that noticed it saves, then one line says how to go on (no final model is
-    written, since training did not finish)."""
+    """A served critic that stopped answering (`CriticJudgeReward.stop_reason`), or a reward-hacking alarm with
+    `critic_hack_action: stop` (`hack_reason`), ends the run with a checkpoint, never a lost run: the step that
+    noticed it saves, then one line says why and how to go on (no final model is written, since training did not
+    finish)."""
 
     def __init__(self, reward: CriticJudgeReward) -> None:
         self.reward = reward
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.reward.stop_reason:
+        if self.reward.stop_reason or self.reward.hack_reason:
             control.should_save = True
         return control
 
     def on_save(self, args, state, control, **kwargs):
+        saved = f"{args.output_dir}/checkpoint-{state.global_step}"
         if self.reward.stop_reason:
             raise UserError(
-                f"the critic stopped answering ({self.reward.stop_reason}); saved "
-                f"{args.output_dir}/checkpoint-{state.global_step}: once the server is back, run the same command "
-                "with --resume_from_checkpoint true"
+                f"the critic stopped answering ({self.reward.stop_reason}); saved {saved}: once the server is "
+                "back, run the same command with --resume_from_checkpoint true"
             )
+        if self.reward.hack_reason:
+            raise UserError(f"stopped by critic_hack_action: stop; saved {saved}. {self.reward.hack_reason}")
         return control
 
 
