@@ -67,3 +67,13 @@ def test_reward_accuracy_agreement():
     right = [True, False, True, False, True, True]  # agree, tie (half), no mixed pair
     assert reward_accuracy_agreement(rewards, right, groups) == pytest.approx(0.75)
     assert reward_accuracy_agreement(rewards, [True] * 6, groups) is None
+
+
+def test_wrong_probe_settings_are_one_line_before_anything_is_written(tmp_path, capsys):
+    from rl_critic.cli import main
+
+    argv = _grpo(tmp_path, "tests.helpers.NotFooledByKeys", "--critic_hack_threshold", "1.5")
+    assert main(argv) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith("critic_probe_steps must be 0 (off) or more, critic_hack_threshold a share from 0 to 1")
+    assert not (tmp_path / "run").exists()

@@ -66,6 +66,8 @@ class CriticJudgeReward:
         self.failed_calls = 0  # reward calls in a row the critic server did not answer
         self.stop_reason: str | None = None  # set when they reach critic_max_failed_calls: the run saves and stops
         self.judgments_made = 0  # on this process, over the run: the trainer reports the run's total as a cost
+        if self.args.critic_probe_steps < 0 or not 0 <= self.args.critic_hack_threshold <= 1:
+            raise UserError("critic_probe_steps must be 0 (off) or more, critic_hack_threshold a share from 0 to 1")
         self.alarm = HackAlarm(self.args.critic_probe_steps, self.args.critic_hack_threshold)
         self.hack_reason: str | None = None  # set by the alarm with critic_hack_action: stop; the run saves and stops
 
@@ -142,7 +144,7 @@ class CriticJudgeReward:
         step = int(getattr(state, "global_step", 0) or 0)
         log_metric = kwargs.get("log_metric")
         lines = []
-        if self.alarm.due(step) and problems:
+        if state is not None and self.alarm.due(step) and problems:  # in training (a direct call probes nothing)
             requests, positions = self.alarm.probe_requests(problems, rewards, groups)
             judgments = self._probe(requests)
             if judgments is not None:
