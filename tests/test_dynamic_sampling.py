@@ -201,6 +201,7 @@ def test_critic_judge_scores_decide_and_dropped_judgments_count(grpo_data, tmp_p
     `cost/critic_judgments` counts every judgment made (12 a group of 4, round robin in both orders)."""
     argv = _argv(grpo_data, tmp_path / "judge", 2, "--reward_funcs", "critic_judge", "--dynamic_sampling", "true")
     argv += ["--critic_class", "tests.helpers.TiesEveryOtherQuestion", "--max_completion_length", "12"]
+    argv += ["--critic_probe_steps", "0"]  # the reward-hacking probe's judgments would count too (test_hack_alarm)
     assert run_script(grpo, argv) == 0
     history = [entry for entry in _history(tmp_path / "judge", 2) if "dynamic_sampling/groups_generated" in entry]
     groups = sum(entry["dynamic_sampling/groups_generated"] for entry in history)
