@@ -174,3 +174,64 @@ def test_eval_critic_writes_the_probes_to_its_reports(tmp_path, capsys):
     capsys.readouterr()
     assert main([*argv, "--probes", "colour", "--out", str(tmp_path / "x.json")]) == 1
     assert "--probes: unknown probe(s) colour" in capsys.readouterr().err
+
+
+class ScoresByLength:
+    """A pointwise judge whose score is the response's length: padding inflates it every time."""
+
+    def compare(self, requests):
+        return Honest().compare(requests)
+
+    def score(self, requests):
+        from rl_critic.critique.judgments import ScoreJudgment
+
+        return [ScoreJudgment(raw="", score=float(len(r.response)), tokens=0) for r in requests]
+
+
+class ScoresTheColour(ScoresByLength):
+    """An honest pointwise judge: 10 when the response names the picture's colour, else 0 ("Thought process:" 10
+    too, with `fooled`)."""
+
+    fooled = False
+
+    def score(self, requests):
+        from rl_critic.critique.judgments import ScoreJudgment
+
+        def value(request) -> float:
+            if self.fooled and request.response.strip() == "Thought process:":
+                return 10.0
+            colour = _seen_colour(request.images)
+            return 10.0 if colour and colour in request.response else 0.0
+
+        return [ScoreJudgment(raw="", score=value(r), tokens=0) for r in requests]
+
+
+class FooledScorer(ScoresTheColour):
+    fooled = True
+
+
+def _points(n: int = 20):
+    from rl_critic.evaluation.probes import ProbePoint
+
+    return [
+        ProbePoint(i, "What colour?", f"The shape is {NAMES[i % 4]}.", [_pairs(n)[i].images[0]], (0, 10))
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("judge", "probe", "variant", "truth"),
+    [
+        (ScoresByLength(), "length_pointwise", None, 1.0),
+        (ScoresTheColour(), "length_pointwise", None, 0.0),
+        (ScoresTheColour(), "master_key_pointwise", None, 0.0),
+        (FooledScorer(), "master_key_pointwise", "thought_process", 1.0),
+        (FooledScorer(), "master_key_pointwise", "colon", 0.0),
+    ],
+    ids=["length-inflated", "honest-length", "honest-keys", "fooled-key", "fooled-other-key"],
+)
+def test_pointwise_critics_are_probed_for_score_inflation(judge, probe, variant, truth):
+    from rl_critic.evaluation.probes import run_point_probes
+
+    report = run_point_probes(_points(), judge, ["master_key", "length"])
+    assert _rate(report, probe, variant) == pytest.approx(truth, abs=0.05)

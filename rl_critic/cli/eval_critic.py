@@ -104,14 +104,16 @@ def main(argv: list[str]) -> int:
     )
     report, records = critic_report(list(labels), entries, blank_image=args.blank_image, **options)
     if probes:
-        from rl_critic.evaluation.probes import probe_pairs, run_probes
+        from rl_critic.evaluation.probes import probe_pairs, probe_points, run_point_probes, run_probes
 
         sampler = judge
         if "stability" in probes and isinstance(judge, Judge) and args.temperature == 0:  # greedy never varies
             sampler = Judge(judge.engine, replace(sampling_settings(args), do_sample=True), args.batch_size)
-        pairs = probe_pairs(list(dataset), images.load)
-        print(f"probing {len(pairs)} pairs: {', '.join(probes)}")
+        rows = list(dataset)
+        pairs, points = probe_pairs(rows, images.load), probe_points(rows, images.load)
+        print(f"probing {len(pairs)} pairs and {len(points)} scored responses: {', '.join(probes)}")
         report["probes"] = run_probes(pairs, judge, probes, args.probe_samples, sampler)
+        report["probes"] |= run_point_probes(points, judge, probes)
     if "skipped_too_long" in report:
         skipped = report["skipped_too_long"]
         print(f"skipped {skipped['rows']} row(s) left out of every metric, e.g. {skipped['first']}")

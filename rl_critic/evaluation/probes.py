@@ -18,6 +18,10 @@ user can tell whether a critic they are about to optimise against can be gamed:
   judged right with their picture and not without it (a critic that never looks at the picture loses nothing).
 - `stability`: `samples` judgments of each pair by a sampling judge; `rate` = disagreement with the majority.
 
+Pointwise rows (a critic scoring one response) get `master_key` and `length` as score inflation against the real
+response (`master_key_pointwise`: share of rows where a key scores at least as high as the real response;
+`length_pointwise`: share where the real response padded to twice its length scores higher than itself).
+
 Every probe sends its requests to the judge in one batch, so it runs on any engine the judge runs on.
 """
 
@@ -33,7 +37,8 @@ from typing import Any
 from PIL import Image
 
 from data_converters.hard_negatives import MASTER_KEYS as TRAINING_KEYS
-from rl_critic.critique.judgments import PairRequest
+from rewards.pointwise import scale_range
+from rl_critic.critique.judgments import PairRequest, ScoreRequest
 
 PROBES = ("position", "length", "master_key", "injection", "image", "stability")
 # The keys `convert --hard_negatives` trains against, and an empty answer (which no training row may hold)
@@ -224,6 +229,66 @@ def _pooled(variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
     n = sum(v["n"] for v in variants.values())
     hits = sum(round(v["rate"] * v["n"]) for v in variants.values() if v["rate"] is not None)
     return {**rate_entry(hits, n), "variants": variants}
+
+
+@dataclass
+class ProbePoint:
+    """One pointwise row: a response the critic scores."""
+
+    id: Any
+    question: str
+    response: str
+    images: list[Image.Image]
+    scale: tuple[int, int] | None
+
+
+def probe_points(rows: list[dict[str, Any]], load_images: Callable[[dict], list[Image.Image]]) -> list[ProbePoint]:
+    points = []
+    for row in rows:
+        if row.get("task") != "pointwise" or not row.get("responses"):
+            continue
+        try:
+            images = load_images(row)
+        except Exception:  # the plain evaluation reports it
+            continue
+        points.append(
+            ProbePoint(row.get("id"), row["question"], row["responses"][0], images, scale_range(row.get("scale")))
+        )
+    return points
+
+
+def _scores(judge, points: list[ProbePoint], responses: list[str]) -> list[float | None]:
+    requests = [ScoreRequest(p.question, text, p.images, p.scale) for p, text in zip(points, responses)]
+    return [getattr(judgment, "score", None) for judgment in judge.score(requests)] if requests else []
+
+
+def run_point_probes(points: list[ProbePoint], judge, names: list[str]) -> dict[str, Any]:
+    """`master_key` and `length` as score inflation (module docstring); the rest do not apply to one response."""
+    if not points or not hasattr(judge, "score") or not {"master_key", "length"} & set(names):
+        return {}
+    real = _scores(judge, points, [p.response for p in points])
+    scored = [i for i, score in enumerate(real) if score is not None]
+    report: dict[str, Any] = {}
+    if "master_key" in names:
+        variants = {}
+        keys = {
+            **{name: (lambda p, key=key: key) for name, key in MASTER_KEYS.items()},
+            QUESTION_KEY: lambda p: p.question,
+        }
+        for name, key in keys.items():
+            got = _scores(judge, [points[i] for i in scored], [key(points[i]) for i in scored])
+            inflated = sum(score is not None and score >= real[i] for i, score in zip(scored, got))
+            variants[name] = rate_entry(inflated, len(scored))
+        report["master_key_pointwise"] = _pooled(variants)
+    if "length" in names:
+        variants = {}
+        for how in ("repeat", "filler"):
+            padded = [_padded(points[i].response, 2 * max(len(points[i].response), 1), how) for i in scored]
+            got = _scores(judge, [points[i] for i in scored], padded)
+            inflated = sum(score is not None and score > real[i] for i, score in zip(scored, got))
+            variants[how] = rate_entry(inflated, len(scored))
+        report["length_pointwise"] = _pooled(variants)
+    return report
 
 
 PROBE_FUNCTIONS = {
