@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -116,28 +117,36 @@ class CriticJudgeReward:
         groups = _groups(prompts or [], kwargs, self.group_size)
         problems = [Problem(_question(prompts[a]), texts[a:b], _images(kwargs, a)) for a, b in groups]
         start_time = time.perf_counter()
-        model = getattr(self.judge, "model", None)
-        was_training = bool(model is not None and model.training)
-        if was_training:  # the live policy judges without dropout
-            model.eval()
         try:
-            results = score_groups(problems, self.judge, self.args.critic_schedule, self.args.critic_both_orders)
+            with self._without_dropout():
+                results = score_groups(problems, self.judge, self.args.critic_schedule, self.args.critic_both_orders)
         except ServerUnavailable as err:
             return self._neutral(err, texts, kwargs)
-        finally:
-            if was_training:
-                model.train()
         self.failed_calls = 0
         self.judgments_made += sum(len(result.judgments) for result in results)
         if kwargs.get("log_metric") is not None:
             kwargs["log_metric"]("critic_judge/server_failure", 0.0)
         seconds = time.perf_counter() - start_time
         rewards = [score for result in results for score in result.scores]
-        self._log(kwargs, texts, groups, results, rewards, seconds)
-        self._watch_for_hacking(kwargs, texts, groups, problems, rewards)
+        correct = _correct(texts, kwargs.get("solution"))  # graded once, for the log and the alarm
+        self._log(kwargs, groups, results, rewards, seconds, correct)
+        self._watch_for_hacking(kwargs, groups, problems, rewards, correct)
         return rewards
 
-    def _watch_for_hacking(self, kwargs, texts, groups, problems, rewards) -> None:
+    @contextmanager
+    def _without_dropout(self):
+        """Judge with the live policy (critic_model: policy) in eval mode, then give it back to training."""
+        model = getattr(self.judge, "model", None)
+        was_training = bool(model is not None and model.training)
+        if was_training:
+            model.eval()
+        try:
+            yield
+        finally:
+            if was_training:
+                model.train()
+
+    def _watch_for_hacking(self, kwargs, groups, problems, rewards, correct) -> None:
         """The reward-hacking probes and alarm (`hack_alarm.py`): a master-key probe every `critic_probe_steps`
         steps, and reward against answer accuracy where rows carry reference answers."""
         state = kwargs.get("trainer_state")
@@ -153,13 +162,11 @@ class CriticJudgeReward:
                     log_metric("critic_probe/master_key_win_rate", sum(rates.values()) / len(rates))
                     log_metric("critic_probe/master_key_win_rate_max", max(rates.values()))
                 lines.append(self.alarm.check_win_rate(step, rates))
-        solutions = kwargs.get("solution")
-        if solutions and not all(s in (None, "") for s in solutions):
-            right = [answer_accuracy(text, solution) == 1.0 for text, solution in zip(texts, solutions)]
-            agreement = reward_accuracy_agreement(rewards, right, groups)
+        if correct is not None:
+            agreement = reward_accuracy_agreement(rewards, correct, groups)
             if log_metric is not None and agreement is not None:
                 log_metric("critic_probe/reward_accuracy_agreement", agreement)
-            accuracy = sum(right) / len(right) if right else None
+            accuracy = sum(correct) / len(correct) if correct else None
             lines.append(self.alarm.check_trend(step, sum(rewards) / max(len(rewards), 1), accuracy))
         for line in filter(None, lines):
             print(line, file=sys.stderr)
@@ -169,17 +176,11 @@ class CriticJudgeReward:
     def _probe(self, requests) -> list | None:
         """The probe's judgments, made as the reward's are (the live policy without dropout); None when a served
         critic did not answer (the next probe step tries again)."""
-        model = getattr(self.judge, "model", None)
-        was_training = bool(model is not None and model.training)
-        if was_training:
-            model.eval()
         try:
-            judgments = self.judge.compare(requests)
+            with self._without_dropout():
+                judgments = self.judge.compare(requests)
         except ServerUnavailable:
             return None
-        finally:
-            if was_training:
-                model.train()
         self.judgments_made += len(requests)
         return judgments
 
@@ -199,7 +200,7 @@ class CriticJudgeReward:
             self.stop_reason = f"{err}, {self.failed_calls} reward calls in a row"
         return [0.5] * len(texts)
 
-    def _log(self, kwargs, texts, groups, results, rewards, seconds) -> None:
+    def _log(self, kwargs, groups, results, rewards, seconds, correct) -> None:
         judgments = sum(len(r.judgments) for r in results)
         log_metric, log_extra = kwargs.get("log_metric"), kwargs.get("log_extra")
         if log_metric is not None:
@@ -209,7 +210,7 @@ class CriticJudgeReward:
                 "critic_judge/parse_failure_rate", sum(r.unparsed for r in results) / judgments if judgments else 0.0
             )
             log_metric("critic_judge/too_long_rate", sum(r.too_long for r in results) / judgments if judgments else 0.0)
-            right = _favourite_right(texts, groups, rewards, kwargs.get("solution"))
+            right = _favourite_right(groups, rewards, correct)
             if right is not None:
                 log_metric("critic_judge/favourite_right", right[0])
                 if right[1] is not None:
@@ -275,14 +276,21 @@ def _images(kwargs: dict[str, Any], index: int) -> list:
     return [image.convert("RGB") if hasattr(image, "convert") else image for image in _row_images(kwargs, index)]
 
 
-def _favourite_right(texts, groups, rewards, solutions) -> tuple[float, float | None] | None:
+def _correct(texts: list[str], solutions) -> list[bool] | None:
+    """Whether each completion is right by `answer_accuracy`; None without reference answers."""
+    if not solutions or all(s in (None, "") for s in solutions):
+        return None
+    return [answer_accuracy(text, solution) == 1.0 for text, solution in zip(texts, solutions)]
+
+
+def _favourite_right(groups, rewards, correct: list[bool] | None) -> tuple[float, float | None] | None:
     """Share of groups whose top-rewarded completion is right, overall and among groups with both right and
     wrong completions (where the critic's choice matters); None without reference answers."""
-    if not solutions or all(s in (None, "") for s in solutions):
+    if correct is None:
         return None
     overall, mixed = [], []
     for start, end in groups:
-        right = [answer_accuracy(texts[i], solutions[i]) == 1.0 for i in range(start, end)]
+        right = correct[start:end]
         scores = rewards[start:end]
         favourite_right = right[scores.index(max(scores))]
         overall.append(favourite_right)
