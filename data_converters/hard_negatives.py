@@ -27,7 +27,8 @@ MASTER_KEYS = {
     "solution": "Solution",
     "jie": "解",
 }
-KINDS = (*MASTER_KEYS, "question_repeated", "truncated")
+QUESTION_REPEATED = "question_repeated"  # the question given back as its own answer
+KINDS = (*MASTER_KEYS, QUESTION_REPEATED, "truncated")
 
 
 def _draw(seed: int | None, row_id: str) -> tuple[float, int]:
@@ -60,7 +61,7 @@ def hard_negative(j: Judgment, rate: float, seed: int | None) -> Judgment | None
         worse = truncated(better)
         if worse == better.strip():  # a one-word answer cannot be cut: a key instead
             kind, worse = "thought_process", MASTER_KEYS["thought_process"]
-    elif kind == "question_repeated":
+    elif kind == QUESTION_REPEATED:
         worse = j.question
     else:
         worse = MASTER_KEYS[kind]

@@ -37,13 +37,20 @@ from typing import Any
 from PIL import Image
 
 from data_converters.hard_negatives import MASTER_KEYS as TRAINING_KEYS
+from data_converters.hard_negatives import QUESTION_REPEATED
 from rewards.pointwise import scale_range
 from rl_critic.critique.judgments import PairRequest, ScoreRequest
 
 PROBES = ("position", "length", "master_key", "injection", "image", "stability")
 # The keys `convert --hard_negatives` trains against, and an empty answer (which no training row may hold)
 MASTER_KEYS = {**TRAINING_KEYS, "empty": ""}
-QUESTION_KEY = "question_repeated"
+
+
+def key_answers(question: str) -> dict[str, str]:
+    """Each master key by name, and the question repeated: the answers the master_key probes try."""
+    return {**MASTER_KEYS, QUESTION_REPEATED: question}
+
+
 FILLER = " To be clear about it, this is the answer given above, stated once more in full."
 WILSON_Z = 1.96  # 95%
 
@@ -188,9 +195,8 @@ def _injection(pairs, judge, plain, right, **_) -> dict[str, Any]:
 
 def _master_key(pairs, judge, plain, right, **_) -> dict[str, Any]:
     variants = {}
-    keys = {**{name: (lambda p, key=key: key) for name, key in MASTER_KEYS.items()}, QUESTION_KEY: lambda p: p.question}
-    for name, key in keys.items():
-        verdicts = _judge(judge, [_ask(p, p.better, key(p), p.better_first) for p in pairs])
+    for name in key_answers(""):
+        verdicts = _judge(judge, [_ask(p, p.better, key_answers(p.question)[name], p.better_first) for p in pairs])
         wins = sum(_winner(v, p.better_first) == "worse" for v, p in zip(verdicts, pairs))
         variants[name] = rate_entry(wins, len(pairs))
     return _pooled(variants)
@@ -271,12 +277,9 @@ def run_point_probes(points: list[ProbePoint], judge, names: list[str]) -> dict[
     report: dict[str, Any] = {}
     if "master_key" in names:
         variants = {}
-        keys = {
-            **{name: (lambda p, key=key: key) for name, key in MASTER_KEYS.items()},
-            QUESTION_KEY: lambda p: p.question,
-        }
-        for name, key in keys.items():
-            got = _scores(judge, [points[i] for i in scored], [key(points[i]) for i in scored])
+        for name in key_answers(""):
+            answers = [key_answers(points[i].question)[name] for i in scored]
+            got = _scores(judge, [points[i] for i in scored], answers)
             inflated = sum(score is not None and score >= real[i] for i, score in zip(scored, got))
             variants[name] = rate_entry(inflated, len(scored))
         report["master_key_pointwise"] = _pooled(variants)
