@@ -180,7 +180,6 @@ class SamplingCounts:
     groups_all_wrong_or_tied: int = 0
     budget_spent: int = 0  # generations that spent every batch of the budget before filling the step
     zero_spread_steps: int = 0  # generations without one informative completion: trained on a batch as TRL has it
-    reserve_position: int = 0
     warned: bool = False
 
     def rate(self) -> float:
@@ -249,8 +248,7 @@ class DynamicSamplingGRPOTrainer(RewardSignalGRPOTrainer):
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         if self.dynamic_sampling is not None and self.model.training:
             started = time.perf_counter()
-            weights = self.reward_weights.to(rewards.device).unsqueeze(0)
-            total = (rewards * weights).nansum(dim=1)
+            total = self._total_rewards(rewards)
             total[torch.isnan(rewards).all(dim=1)] = torch.nan  # unscorable, as TRL marks them
             self._total_values = total
             if self.spread_key.function is not None:
@@ -343,7 +341,6 @@ class DynamicSamplingGRPOTrainer(RewardSignalGRPOTrainer):
         prompts -= prompts % processes
         share = prompts // processes
         indices = self.reserve.take(prompts)[rank * share : (rank + 1) * share]
-        self.counts.reserve_position = self.reserve.position
         return [self.train_dataset[index] for index in indices for _ in range(size)]
 
     def _count_round(
@@ -407,8 +404,11 @@ class DynamicSamplingGRPOTrainer(RewardSignalGRPOTrainer):
         super()._save_checkpoint(model, trial)
         if self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+            state = asdict(self.counts)
+            if self.dynamic_sampling is not None:
+                state["reserve_position"] = self.reserve.position
             with open(os.path.join(folder, STATE_FILE), "w") as handle:
-                json.dump(asdict(self.counts), handle)
+                json.dump(state, handle)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
@@ -418,7 +418,7 @@ class DynamicSamplingGRPOTrainer(RewardSignalGRPOTrainer):
                 saved = json.load(handle)
             self.counts = SamplingCounts(**{k: v for k, v in saved.items() if k in SamplingCounts.__dataclass_fields__})
             if self.dynamic_sampling is not None:
-                self.reserve.position = self.counts.reserve_position
+                self.reserve.position = saved.get("reserve_position", 0)
 
 
 def starved_line(counts: SamplingCounts, budget: int) -> str:

@@ -88,10 +88,13 @@ class RewardSignalGRPOTrainer(BatchNumImagesGRPOTrainer):
                 self._warn_no_spread()
         return rewards
 
+    def _total_rewards(self, rewards: torch.Tensor) -> torch.Tensor:
+        """Each completion's total reward, as TRL sums the reward functions (weighted, None/NaN as 0)."""
+        return (rewards * self.reward_weights.to(rewards.device).unsqueeze(0)).nansum(dim=1)
+
     def _groups_differ(self, rewards: torch.Tensor) -> bool:
         """Whether any group of `num_generations` completions got different total rewards (as TRL sums them)."""
-        weights = self.reward_weights.to(rewards.device).unsqueeze(0)
-        totals = (rewards * weights).nansum(dim=1).view(-1, self.num_generations)
+        totals = self._total_rewards(rewards).view(-1, self.num_generations)
         return bool((totals.max(dim=1).values - totals.min(dim=1).values > 0).any())
 
     def _first_window(self) -> int:
