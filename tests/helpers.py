@@ -27,74 +27,58 @@ def every_other_group_ties(prompts, completions, **kwargs) -> list[float]:
     return [1.0 if ties(prompt) else float(index % 2) for index, prompt in enumerate(prompts)]
 
 
-class AlwaysFirst:
+class LengthJudge:
+    """A rule-based judge (the `critic_judge` hook): the longer response is better. Content-dependent, so
+    critic-DPO gets real preferences from a tiny random policy, whose own critic would never box a verdict.
+    The judges below change `verdict` only."""
+
+    def verdict(self, request) -> str:
+        first, second = len(request.first), len(request.second)
+        return "1" if first > second else "2" if second > first else "tie"
+
+    def compare(self, requests):
+        from rl_critic.critique.judgments import PairJudgment
+
+        return [PairJudgment(raw=f"\\boxed{{{v}}}", verdict=v, tokens=0) for v in map(self.verdict, requests)]
+
+
+class AlwaysFirst(LengthJudge):
     """A judge with one known bias and nothing else: the first response always wins (no `score`, so it cannot
     judge pointwise rows)."""
 
-    def compare(self, requests):
-        from rl_critic.critique.judgments import PairJudgment
-
-        return [PairJudgment(raw="\\boxed{1}", verdict="1", tokens=0) for _ in requests]
-
-
-class LengthJudge:
-    """A rule-based judge (the `critic_judge` hook): the longer response is better. Content-dependent, so
-    critic-DPO gets real preferences from a tiny random policy, whose own critic would never box a verdict."""
-
-    def compare(self, requests):
-        from rl_critic.critique.judgments import PairJudgment
-
-        verdicts = [
-            "1" if len(r.first) > len(r.second) else "2" if len(r.second) > len(r.first) else "tie" for r in requests
-        ]
-        return [PairJudgment(raw=f"\\boxed{{{v}}}", verdict=v, tokens=0) for v in verdicts]
+    def verdict(self, request) -> str:
+        return "1"
 
 
 class FooledByThoughtProcess(LengthJudge):
     """`LengthJudge`, except that an answer that is only `Thought process:` always wins: a critic with one
     master key, the reward a policy can game."""
 
-    def compare(self, requests):
-        from rl_critic.critique.judgments import PairJudgment
-
-        judged = super().compare(requests)
-        out = []
-        for request, judgment in zip(requests, judged):
-            first, second = (text.strip() == "Thought process:" for text in (request.first, request.second))
-            verdict = "1" if first and not second else "2" if second and not first else None
-            out.append(PairJudgment(raw=f"\\boxed{{{verdict}}}", verdict=verdict, tokens=0) if verdict else judgment)
-        return out
+    def verdict(self, request) -> str:
+        first, second = (text.strip() == "Thought process:" for text in (request.first, request.second))
+        return "1" if first and not second else "2" if second and not first else super().verdict(request)
 
 
 class NotFooledByKeys(LengthJudge):
     """`LengthJudge`, except that a content-free answer (a master key) always loses: a critic that cannot be
     gamed that way."""
 
-    def compare(self, requests):
+    def verdict(self, request) -> str:
         from data_converters.hard_negatives import MASTER_KEYS
-        from rl_critic.critique.judgments import PairJudgment
 
         keys = set(MASTER_KEYS.values())
-        out = []
-        for request, judgment in zip(requests, super().compare(requests)):
-            first, second = (text.strip() in keys for text in (request.first, request.second))
-            verdict = "2" if first and not second else "1" if second and not first else None
-            out.append(PairJudgment(raw=f"\\boxed{{{verdict}}}", verdict=verdict, tokens=0) if verdict else judgment)
-        return out
+        first, second = (text.strip() in keys for text in (request.first, request.second))
+        return "2" if first and not second else "1" if second and not first else super().verdict(request)
 
 
 class TiesEveryOtherQuestion(LengthJudge):
     """`LengthJudge`, except that it calls every pair a tie for questions whose text hashes even: their groups
     get one score for every completion (what dynamic sampling drops), the others are ranked by length."""
 
-    def compare(self, requests):
+    def verdict(self, request) -> str:
         import zlib
 
-        from rl_critic.critique.judgments import PairJudgment
-
-        judged = super().compare(requests)
-        tie = PairJudgment(raw="\\boxed{tie}", verdict="tie", tokens=0)
-        return [tie if zlib.crc32(r.question.encode()) % 2 == 0 else j for r, j in zip(requests, judged)]
+        return "tie" if zlib.crc32(request.question.encode()) % 2 == 0 else super().verdict(request)
 
 
 class TooLongFor:
