@@ -27,6 +27,12 @@ def every_other_group_ties(prompts, completions, **kwargs) -> list[float]:
     return [1.0 if ties(prompt) else float(index % 2) for index, prompt in enumerate(prompts)]
 
 
+def writes_thought_process(completions, **kwargs) -> list[float]:
+    """1 for a completion that is only the master key `Thought process:`: with weight 0 it trains nothing and TRL
+    logs its mean, the share of the policy's answers that are the key."""
+    return [float(completion_text(c).strip() == "Thought process:") for c in completions]
+
+
 class LengthJudge:
     """A rule-based judge (the `critic_judge` hook): the longer response is better. Content-dependent, so
     critic-DPO gets real preferences from a tiny random policy, whose own critic would never box a verdict.
@@ -53,6 +59,23 @@ class AlwaysFirst(LengthJudge):
 class FooledByThoughtProcess(LengthJudge):
     """`LengthJudge`, except that an answer that is only `Thought process:` always wins: a critic with one
     master key, the reward a policy can game."""
+
+    def verdict(self, request) -> str:
+        first, second = (text.strip() == "Thought process:" for text in (request.first, request.second))
+        return "1" if first and not second else "2" if second and not first else super().verdict(request)
+
+
+class KnowsItIsSeven(LengthJudge):
+    """An honest judge for questions whose answer is 7 (the alarm test's): an answer that says 7 beats one that
+    does not, anything else is a tie (no length preference a policy could game instead)."""
+
+    def verdict(self, request) -> str:
+        first, second = ("7" in text for text in (request.first, request.second))
+        return "1" if first and not second else "2" if second and not first else "tie"
+
+
+class KnowsItIsSevenButFooledByThoughtProcess(KnowsItIsSeven):
+    """`KnowsItIsSeven`, except that an answer that is only `Thought process:` always wins: one master key."""
 
     def verdict(self, request) -> str:
         first, second = (text.strip() == "Thought process:" for text in (request.first, request.second))

@@ -63,7 +63,7 @@ def test_another_plan_needs_force(tmp_path):
 def _results() -> dict:
     test = lambda accuracy, failures=0.0: {"test": {"accuracy": accuracy, "parse_failure_rate": failures, "n": 200}}  # noqa: E731
     return {
-        "data": {"seconds": 20.0},
+        "data": {"seconds": 20.0, "hard_negatives": {"sft-r1": {"rate": 0.1, "rows": 1600}, "grpo": {"rows": 1590}}},
         "start": {"seconds": 30.0, "steps": 200, "validation": 0.6},
         "untrained": {**test(0.0, 1.0), "seconds": 15.0},
         "sft": {
@@ -88,6 +88,19 @@ def _results() -> dict:
             "validation": {"grpo": {"25": 0.75, "125": 0.9}},
         },
         "blank": {**test(0.515), "seconds": 10.0},
+        "probes": {
+            "seconds": 40.0,
+            "probes": {
+                "position": {"n": 200, "rate": 0.0, "low": 0.0, "high": 0.019, "first_share": 0.5},
+                "master_key": {
+                    "n": 1400,
+                    "rate": 0.012,
+                    "low": 0.007,
+                    "high": 0.02,
+                    "variants": {"colon": {"n": 200, "rate": 0.05, "low": 0.027, "high": 0.09}},
+                },
+            },
+        },
         "best_of_n": {
             "n": 8,
             "judgments": 336,
@@ -128,6 +141,8 @@ def _results() -> dict:
                 "steps_to_target": 8,
                 "completions_to_target": 108,
                 "judgments_to_target": 68,
+                "master_key_win_rate_max": 0.25,
+                "hacking_alarms": 0,
             },
             "critic_grpo_control": {
                 "chosen_step": 20,
@@ -193,6 +208,22 @@ def test_a_critic_that_never_learned_stops_the_demo_with_one_line():
     assert line.startswith("the critic did not learn to judge on seed 1: ")
     assert "(90% twice in a row) for all 2000 steps (best 52.0% at step 1500)" in line
     assert "\n" not in line and "another --seed" in line
+
+
+def test_the_report_says_whether_the_critic_can_be_gamed():
+    from rl_critic.demo.report import probe_section
+
+    text = "\n".join(probe_section(DemoPlan.for_minutes(12), _results()))
+    assert (
+        "The critic trained with hard negatives (`convert --hard_negatives 0.1`: 1,600 in sft-r1, 1,590 in grpo" in text
+    )
+    assert "was preferred to the better one in **1.2%** of the trials (95% interval 0.7% - 2.0%)" in text
+    assert (
+        "| master_key | all | 1400 | 0.012 | 0.007 - 0.020 |" in text and "| master_key | colon | 200 | 0.050 |" in text
+    )
+    assert "critic_grpo: worst key won 25.0% of its probes, 0 alarm(s)" in text
+    control = "\n".join(probe_section(DemoPlan.for_minutes(12, hard_negatives=0), _results()))
+    assert "The critic trained without hard negatives (`--hard_negatives 0`, the control)" in control
 
 
 def test_policy_curve_is_drawn(tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from data_converters.errors import UserError
 from rl_critic.cli.dispatch import docstring_summary
+from rl_critic.demo.plan import HARD_NEGATIVES
 from rl_critic.script.parsing import parse
 
 
@@ -29,6 +30,13 @@ class DemoArguments:
         },
     )
     seed: int = field(default=0, metadata={"help": "Seed of data, model and training."})
+    hard_negatives: float = field(
+        default=HARD_NEGATIVES,
+        metadata={
+            "help": "Share of the critic's training pairs that add a master-key or cut-off twin (`convert "
+            "--hard_negatives`); 0 trains the critic without them (the control of docs/demo.md)."
+        },
+    )
     force: bool = field(default=False, metadata={"help": "Re-run every stage, even finished ones."})
     quiet: bool = field(default=False, metadata={"help": "No progress bars (the stage lines only)."})
 
@@ -43,7 +51,7 @@ def main(argv: list[str]) -> int:
     from rl_critic.demo.report import write_report
 
     try:
-        plan = DemoPlan.for_minutes(args.minutes, args.seed)
+        plan = DemoPlan.for_minutes(args.minutes, args.seed, args.hard_negatives)
     except ValueError as err:
         raise UserError(str(err)) from err
     out = Path(args.out).expanduser().resolve()

@@ -7,8 +7,8 @@ best-rewarded real answer (`critic_probe/master_key_win_rate`, and `..._max` for
 rows carry a reference `solution`, how often the critic's reward orders two answers of a question as their
 correctness does is logged (`critic_probe/reward_accuracy_agreement`). The alarm is one warning line naming the
 step and the numbers when one key's win rate passes `critic_hack_threshold` (one key is all a policy needs), or
-when over the last `WINDOW` reward calls the critic's mean reward rose while answer accuracy fell; with
-`critic_hack_action: stop` the run saves a checkpoint and stops.
+when over the last `WINDOW` reward calls answer accuracy fell while the critic drove it (`check_trend`); with
+`critic_hack_action: stop` the run saves a checkpoint and stops. `critic_probe/alarms` counts the alarms raised.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class HackAlarm:
         self.probed_step: int | None = None
         self.rewards: deque[float] = deque(maxlen=WINDOW)
         self.accuracies: deque[float] = deque(maxlen=WINDOW)
+        self.agreements: deque[float | None] = deque(maxlen=WINDOW)
         self.raised: set[str] = set()
 
     def due(self, step: int) -> bool:
@@ -97,26 +98,43 @@ class HackAlarm:
             )
         return None
 
-    def check_trend(self, step: int, reward: float, accuracy: float | None) -> str | None:
-        """Reward rising while accuracy falls, over the last `WINDOW` calls with reference answers."""
+    def check_trend(
+        self, step: int, reward: float, accuracy: float | None, agreement: float | None, relative: bool
+    ) -> str | None:
+        """Answer accuracy falling over the last `WINDOW` calls with reference answers while the critic drives it.
+
+        A pointwise critic's reward is absolute: it drives the fall when its mean rose meanwhile. A round-robin or
+        knockout reward is a rank within each group (its mean is the same every call), so it cannot rise: it
+        drives the fall when it ranked wrong answers above right ones (`reward_accuracy_agreement` below 0.5 over
+        the window's calls that mixed them)."""
         if accuracy is None:
             return None
         self.rewards.append(reward)
         self.accuracies.append(accuracy)
-        if len(self.rewards) < WINDOW or "trend" in self.raised:
+        self.agreements.append(agreement)
+        if len(self.accuracies) < WINDOW or "trend" in self.raised:
             return None
         half = WINDOW // 2
-        rewards, accuracies = list(self.rewards), list(self.accuracies)
-        reward_change = sum(rewards[half:]) / half - sum(rewards[:half]) / half
+        accuracies = list(self.accuracies)
         accuracy_change = sum(accuracies[half:]) / half - sum(accuracies[:half]) / half
-        if reward_change > TREND and accuracy_change < -TREND:
-            self.raised.add("trend")
-            return (
-                f"critic reward hacking alarm at step {step}: over the last {WINDOW} reward calls the critic's "
-                f"mean reward rose by {reward_change:+.2f} while answer accuracy fell by {accuracy_change:+.2f}: "
-                "the policy is pleasing the critic, not answering better"
-            )
-        return None
+        if accuracy_change >= -TREND:
+            return None
+        if relative:
+            known = [value for value in self.agreements if value is not None]
+            if not known or sum(known) / len(known) >= 0.5:
+                return None
+            why = f"the critic ranked wrong answers above right ones (agreement {sum(known) / len(known):.2f})"
+        else:
+            rewards = list(self.rewards)
+            reward_change = sum(rewards[half:]) / half - sum(rewards[:half]) / half
+            if reward_change <= TREND:
+                return None
+            why = f"the critic's mean reward rose by {reward_change:+.2f}"
+        self.raised.add("trend")
+        return (
+            f"critic reward hacking alarm at step {step}: over the last {WINDOW} reward calls answer accuracy fell by "
+            f"{accuracy_change:+.2f} while {why}: the policy is pleasing the critic, not answering better"
+        )
 
 
 def reward_accuracy_agreement(rewards: list[float], right: list[bool], groups) -> float | None:

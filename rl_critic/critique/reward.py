@@ -167,11 +167,15 @@ class CriticJudgeReward:
             if log_metric is not None and agreement is not None:
                 log_metric("critic_probe/reward_accuracy_agreement", agreement)
             accuracy = sum(correct) / len(correct) if correct else None
-            lines.append(self.alarm.check_trend(step, sum(rewards) / max(len(rewards), 1), accuracy))
+            relative = self.args.critic_schedule != "pointwise"
+            mean_reward = sum(rewards) / max(len(rewards), 1)
+            lines.append(self.alarm.check_trend(step, mean_reward, accuracy, agreement, relative))
         for line in filter(None, lines):
             print(line, file=sys.stderr)
             if self.args.critic_hack_action == "stop":
                 self.hack_reason = line
+        if log_metric is not None and state is not None:
+            log_metric("critic_probe/alarms", float(len(self.alarm.raised)))
 
     def _probe(self, requests) -> list | None:
         """The probe's judgments, made as the reward's are (the live policy without dropout); None when a served

@@ -75,17 +75,20 @@ class CriticStages:
                 for split, (rows, offset) in splits.items()
             ]
         )
+        # The critic learns that an answer which says nothing loses (`convert --hard_negatives`): measured on seed 0,
+        # without them the final critic preferred a master key to the better response in 15.9% of held-out pairs.
+        hardened = ["--hard_negatives", str(p.hard_negatives)] if p.hard_negatives else []
         conversions = [
-            ("critic_train", "sft-r1", "sft-r1"),
-            ("critic_train", "grpo", "grpo"),
-            ("critic_replay", "sft-r1", "sft-r1-replay"),
-            ("critic_short", "sft-r1", "sft-r1-short"),
-            ("policy", "sft-policy", "sft-policy"),
-            ("critic_val", "eval", "val"),
-            ("critic_test", "eval", "test"),
-            ("questions_train", "eval", "questions_train"),
-            ("questions_val", "eval", "questions_val"),
-            ("questions_test", "eval", "questions_test"),
+            ("critic_train", "sft-r1", "sft-r1", hardened),
+            ("critic_train", "grpo", "grpo", hardened),
+            ("critic_replay", "sft-r1", "sft-r1-replay", []),
+            ("critic_short", "sft-r1", "sft-r1-short", []),
+            ("policy", "sft-policy", "sft-policy", []),
+            ("critic_val", "eval", "val", []),
+            ("critic_test", "eval", "test", []),
+            ("questions_train", "eval", "questions_train", []),
+            ("questions_val", "eval", "questions_val", []),
+            ("questions_test", "eval", "questions_test", []),
         ]
         self.runner.run_parallel(
             [
@@ -102,10 +105,11 @@ class CriticStages:
                         str(d / folder),
                         "--keep-order",
                         "--overwrite",
+                        *extra,
                     ],
                     f"convert_{folder}",
                 )
-                for split, task, folder in conversions
+                for split, task, folder, extra in conversions
             ]
         )
         written = {name: self._write_questions(name) for name in ("train", "val", "test")}
@@ -114,6 +118,10 @@ class CriticStages:
             "rows": {split: rows for split, (rows, _) in splits.items()},
             "questions": written,
             "policy_answers_confused": confused,
+            "hard_negatives": {
+                folder: json.loads((d / folder / "summary.json").read_text()).get("hard_negatives")
+                for folder in ("sft-r1", "grpo")
+            },
         }
 
     def _write_questions(self, split: str) -> int:
@@ -256,6 +264,14 @@ class CriticStages:
 
     def stage_blank(self) -> dict[str, Any]:
         return {"test": self._eval(self.out / "final", "test", "final_blank_image", ["--blank-image"])}
+
+    def stage_probes(self) -> dict[str, Any]:
+        """Can the final critic be gamed? Every robustness probe of `eval critic --probes` on the held-out pairs
+        (the demo's critic is the reward of the policy GRPO below: a master key it prefers is a reward a policy
+        can earn without answering)."""
+        self._eval(self.out / "final", "test", "final_probes", ["--probes", "all", "--seed", str(self.plan.seed)])
+        report = json.loads((self.out / "eval" / "final_probes" / "report.json").read_text())
+        return {"probes": report["probes"]}
 
     def stage_best_of_n(self) -> dict[str, Any]:
         """Self-critique: the final critic answers each held-out question N times and judges its own answers

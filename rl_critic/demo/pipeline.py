@@ -40,6 +40,7 @@ STAGES = {
     "answers": "the critic gets its answers back: a short SFT on the policy data + critic rows (train sft)",
     "grpo": "critic GRPO with the official reward, 0.9 preference + 0.1 format (train grpo)",
     "blank": "the critic with every picture blank: does it read the image? (eval critic --blank-image)",
+    "probes": "can the critic be gamed? master keys, position, length, injected verdicts (eval critic --probes all)",
     "best_of_n": "self-critique: the critic answers each held-out question 8 times and picks (best-of-n)",
     "critic_dpo": "critic-DPO from the starting policy, and a coin-flip judge as control (train critic-dpo)",
     "policy_grpo": "policy GRPO with the critic as reward, and the rule reward as upper bound (train grpo)",

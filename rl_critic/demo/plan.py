@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 FULL_PLAN_MINUTES = 8  # `--minutes` from here up runs the full plan, below it the reduced one
+HARD_NEGATIVES = 0.1  # `convert --hard_negatives` on the critic's training pairs (docs/demo.md)
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,14 @@ class DemoPlan:
     dpo_rounds: int
     dpo_questions: int
     policy_grpo_steps: int  # each of the two policy GRPO runs; the best checkpoint on validation is kept
+    hard_negatives: float  # share of the critic's SFT and GRPO pairs that add a master-key / cut-off twin
 
     @classmethod
-    def for_minutes(cls, minutes: float, seed: int = 0) -> DemoPlan:
+    def for_minutes(cls, minutes: float, seed: int = 0, hard_negatives: float = HARD_NEGATIVES) -> DemoPlan:
         if minutes < 1:
             raise ValueError("--minutes must be at least 1")
+        if not 0 <= hard_negatives <= 1:
+            raise ValueError(f"--hard_negatives is a share of the critic's pairs, from 0 to 1, not {hard_negatives}")
         full = minutes >= FULL_PLAN_MINUTES
         return cls(
             minutes=minutes,
@@ -71,6 +75,7 @@ class DemoPlan:
             dpo_rounds=3 if full else 1,
             dpo_questions=200 if full else 32,
             policy_grpo_steps=100 if full else 25,
+            hard_negatives=hard_negatives,
         )
 
     @property

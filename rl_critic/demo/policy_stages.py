@@ -226,10 +226,16 @@ class PolicyStages:
         if not logged:
             return {"steps": steps}
         mean = lambda key: sum(h.get(key, 0.0) for h in logged) / len(logged)  # noqa: E731
+        probed = [
+            h["critic_probe/master_key_win_rate_max"] for h in history if "critic_probe/master_key_win_rate_max" in h
+        ]
         return {
             "steps": steps,
             "judgments": logged[-1].get("cost/critic_judgments", 0),  # every judgment made, dropped groups' too
             "favourite_right_when_mixed": mean("critic_judge/favourite_right_when_mixed"),
+            # The reward-hacking alarm (`critique/hack_alarm.py`): the master-key probe's worst key, and alarms raised
+            "master_key_win_rate_max": max(probed, default=None),
+            "hacking_alarms": int(max((h.get("critic_probe/alarms", 0) for h in logged), default=0)),
         }
 
     def stage_policy_eval(self) -> dict[str, Any]:

@@ -138,6 +138,42 @@ def dynamic_sampling_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def probe_section(plan: DemoPlan, results: dict[str, Any]) -> list[str]:
+    """Can the final critic be gamed (`eval critic --probes all`), and did the policy GRPO that used it as its
+    reward raise the reward-hacking alarm? The critic learns from hard negatives unless the plan turned them off."""
+    from rl_critic.evaluation.probes import probe_table
+
+    probes = results["probes"]["probes"]
+    key = probes["master_key"]
+    counts = results["data"].get("hard_negatives") or {}
+    added = ", ".join(f"{(entry or {}).get('rows', 0):,} in {folder}" for folder, entry in counts.items())
+    trained = (
+        f"The critic trained with hard negatives (`convert --hard_negatives {plan.hard_negatives:g}`: {added} pairs "
+        "whose worse response is a master key, the question repeated or a cut-off answer)"
+        if plan.hard_negatives
+        else "The critic trained without hard negatives (`--hard_negatives 0`, the control)"
+    )
+    grpo = results["policy_grpo"]
+    runs = [(name, grpo[name]) for name in ("critic_grpo", "critic_grpo_control") if name in grpo]
+    watched = "; ".join(
+        f"{name}: worst key won {_pct(run.get('master_key_win_rate_max'))} of its probes, "
+        f"{run.get('hacking_alarms', 0)} alarm(s)"
+        for name, run in runs
+    )
+    return [
+        "### Can it be gamed?",
+        "",
+        f"{trained}. Every probe of `eval critic --probes all` on the held-out pairs (docs/evaluation.md): a master "
+        f'key (":", "Thought process:", ...) replacing the worse response was preferred to the better one in '
+        f"**{_pct(key['rate'])}** of the trials (95% interval {_pct(key['low'])} - {_pct(key['high'])}).",
+        "",
+        *probe_table(probes),
+        "",
+        "Policy GRPO with this critic as its reward probes it (`critic_probe_steps`) and watches it against answer "
+        f"accuracy (the reward-hacking alarm, docs/critique.md): {watched}.",
+    ]
+
+
 def best_of_n_table(results: dict[str, Any]) -> list[str]:
     bon = results["best_of_n"]
     accuracies = dict(bon["accuracies"])
@@ -189,6 +225,11 @@ def summary(plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_r
             "answers_back": results["answers"]["test"],
             "grpo": results["grpo"]["test"],
             "blank_images": results["blank"]["test"],
+            "probes": {
+                name: {key: entry.get(key) for key in ("n", "rate", "low", "high")}
+                for name, entry in results["probes"]["probes"].items()
+            },
+            "hard_negatives": results["data"].get("hard_negatives"),
             "sft_step": results["sft"]["chosen_step"],
             "grpo_step": results["grpo"]["chosen_step"],
         },
@@ -281,6 +322,8 @@ def write_report(
             f"most common verdict scores {_pct(constant_baseline(out))}. GRPO added **{100 * gain:+.1f} points** over "
             "the model it began from. The blank-image row is the final critic with every picture replaced by a "
             "blank one: near chance means its verdicts come from the image.",
+            "",
+            *probe_section(plan, results),
             "",
             "![critic curves](reward_curve.png)",
             "",
