@@ -79,30 +79,31 @@ def staged_folder(
     `marker` and `protect` are checked first and again before replacing (`check_replaceable`).
     """
     out = check_replaceable(out, marker, protect)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(out)
-    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(out), dir=out.parent))
-    staging.chmod(0o777 & ~umask())  # mkdtemp makes 0700; the result should look like any other folder
-    try:
-        yield staging
-        if marker:
-            mark_owner(staging, marker)
-        if replace:
-            check_replaceable(out, marker, protect)
-            if out.exists():
-                shutil.rmtree(out)
+    with OutputClaim(out):  # one run at a time: a second one is refused before it writes anything
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(out)
+        staging = Path(tempfile.mkdtemp(prefix=staging_prefix(out), dir=out.parent))
+        staging.chmod(0o777 & ~umask())  # mkdtemp makes 0700; the result should look like any other folder
         try:
-            staging.rename(out)  # onto a non-empty folder this fails: nobody's output is lost
-        except OSError as err:
-            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                raise
-            raise UserError(
-                f"{out} appeared while this run was writing (another run with the same output?); "
-                "left it as it is and discarded this run's output"
-            ) from err
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            yield staging
+            if marker:
+                mark_owner(staging, marker)
+            if replace:
+                check_replaceable(out, marker, protect)
+                if out.exists():
+                    shutil.rmtree(out)
+            try:
+                staging.rename(out)  # onto a non-empty folder this fails: nobody's output is lost
+            except OSError as err:
+                if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                raise UserError(
+                    f"{out} appeared while this run was writing (another run with the same output?); "
+                    "left it as it is and discarded this run's output"
+                ) from err
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
 
 def check_output_file(out: str | Path, inputs: Iterable[str | Path | None] = (), overwrite: bool | None = None) -> Path:
@@ -243,3 +244,81 @@ def private_temp_dir(kind: str) -> Iterator[str]:
     remove_stale(Path(tempfile.gettempdir()), f"rl-critic-{kind}-")
     with tempfile.TemporaryDirectory(prefix=f"rl-critic-{kind}-{os.getpid()}-") as folder:
         yield folder
+
+
+class OutputClaim:
+    """One live run per output: a lock on `.NAME.lock` beside `out` (a file or a folder), held while the run writes.
+
+    Checks of what is on disk cannot tell two runs started a second apart (both find the output free, both write,
+    the result is a mix); a lock can. `fcntl.flock` is released by the kernel when its process ends however it
+    ends, so a killed run never leaves a claim that blocks the next one; the lock file itself goes on `release` or
+    at exit. The second run gets one line naming the first one's pid.
+    """
+
+    held: list[OutputClaim] = []  # this process's claims: a command's end releases them all (`release_all`)
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out).expanduser().absolute()
+        self.path = self.out.parent / hidden_name(self.out, ".lock")
+        self._descriptor: int | None = None
+        self._made: list[Path] = []
+
+    def acquire(self) -> OutputClaim:
+        import atexit
+        import fcntl
+
+        if self._descriptor is not None or any(claim.path == self.path for claim in OutputClaim.held):
+            return self  # this process holds it already (a command's writer inside the command's claim)
+        self._made = [folder for folder in self.path.parents if not folder.exists()]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(10):  # the file may be replaced between open and lock by a run that just released it
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~umask())
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(descriptor, 64, 0).decode(errors="replace").strip()
+                os.close(descriptor)
+                who = f"another run (pid {holder})" if holder.isdigit() else "another run"
+                raise UserError(f"{who} is writing {self.out}: wait for it to finish, or pick another output") from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(descriptor).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(descriptor, 0)
+                os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+                self._descriptor = descriptor
+                atexit.register(self.release)
+                OutputClaim.held.append(self)
+                return self
+            os.close(descriptor)
+        raise UserError(f"cannot claim {self.out}: its lock {self.path} keeps changing")
+
+    def release(self) -> None:
+        """Remove the lock file (while still holding it), then let go; folders made for it go if left empty."""
+        import atexit
+
+        if self._descriptor is None:
+            return
+        with suppress(OSError):
+            self.path.unlink()
+        os.close(self._descriptor)
+        self._descriptor = None
+        atexit.unregister(self.release)
+        OutputClaim.held.remove(self)
+        for folder in self._made:  # deepest first; the output (or another run's) may be in it
+            with suppress(OSError):
+                folder.rmdir()
+
+    @classmethod
+    def release_all(cls) -> None:
+        """Every claim of this process: a command is over (called by `rl_critic.script.run.run_module`), so a
+        next command in the same process (a test, a notebook) starts free."""
+        for claim in list(cls.held):
+            claim.release()
+
+    def __enter__(self) -> OutputClaim:
+        return self.acquire()
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()

@@ -1,7 +1,10 @@
-"""Image references: the one rule for every image value a row can hold, checked and never re-encoded.
+"""Image references: the one rule for every image value a row can hold, checked, re-encoded only to stand up.
 
 Converted datasets carry each image as its original bytes (`{"bytes": ..., "path": name}`, the storage of
-a `datasets.Image` feature). Every command that reads images from rows (convert, the question readers,
+a `datasets.Image` feature), except a photo whose EXIF orientation says it is stored turned or mirrored (phones
+write them so): every reader that ignores the tag (`datasets`, PIL, the processors) would feed it to the model
+sideways, so `upright` applies the tag once, here, and keeps the upright pixels as PNG (lossless, no tag left).
+Every command that reads images from rows (convert, the question readers,
 eval rows, training rows) goes through `image_ref`: the same accepted types, the same path rule (relative
 to the input's folder, confined to an `ImageFolder` root, regular files only: a FIFO would block the
 reader forever), and the same full decode. A truncated JPEG or a PNG with a corrupt chunk has a valid
@@ -108,7 +111,24 @@ def image_ref(value: Any, base_dir: str | ImageFolder | None = None) -> dict[str
             raise ParseError("image path holds a NUL character")
         data = read_image_file(folder.resolve(path), path)
     check_image_bytes(data)
-    return {"bytes": data, "path": os.path.basename(path) if path else None}
+    return {"bytes": upright(data), "path": os.path.basename(path) if path else None}
+
+
+EXIF_ORIENTATION = 0x0112  # 1: stored upright; 2-8: mirrored and/or turned by 90, 180 or 270 degrees
+
+
+def upright(data: bytes) -> bytes:
+    """`data` as it is, or, for an image whose EXIF orientation is not 1, the upright pixels as PNG (reading the
+    tag parses the header only: no other image is decoded again)."""
+    from PIL import ImageOps
+
+    with Image.open(io.BytesIO(data)) as image:
+        if image.getexif().get(EXIF_ORIENTATION, 1) in (1, None):
+            return data
+        turned = ImageOps.exif_transpose(image)
+    buffer = io.BytesIO()
+    turned.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _dict_parts(value: dict) -> tuple[bytes | None, str | None]:

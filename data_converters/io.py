@@ -4,9 +4,13 @@ Inputs: a parquet file or folder of parquet files, a JSONL/JSON file (image path
 `save_to_disk` folder, or a hub dataset id (where the user has network). Images are cast to
 `Image(decode=False)` so the converter sees their bytes and never decodes pixels.
 
-Outputs: `parquet` (default) is `DIR/data/train-00000-of-00001.parquet` plus a dataset card whose
-`configs:` header points at it, so `load_dataset(DIR)` and `trl ... --dataset_name DIR` read exactly the
-data (not `rejected.jsonl` or `summary.json` beside it); `disk` is a `save_to_disk` folder.
+Outputs: `parquet` (default) is `DIR/data/train-00000-of-00001.parquet` plus a dataset card, so
+`load_dataset(DIR)` and `trl ... --dataset_name DIR` read exactly the data: the file's name is the hub's split
+convention, which `datasets` finds before anything else in the folder (not `rejected.jsonl` or `summary.json`
+beside it). The card has no `configs:` header on purpose: with one, `datasets` caches the folder under its name and
+the header's relative path only, so a second folder of the same name (or this one, converted again) would be read
+from the first one's cache; found by convention, the cache key holds the file's absolute path and modification
+time. `disk` is a `save_to_disk` folder.
 """
 
 from __future__ import annotations
@@ -119,16 +123,20 @@ def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
         builder = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}.get(path.suffix.lower())
         if builder is None:
             raise UserError(f"unsupported input file type {path.suffix!r} (expected .parquet, .jsonl or .json)")
-        check_nesting([path])
+        check_data_files([path])
         return load_dataset(builder, data_files=str(path), split="train")
     if path.is_dir() and (path / "README.md").exists() and (path / DATA_FILE).exists():  # `rl-critic convert`
-        # Its card's `configs:` names the file, but `load_dataset(DIR)` caches such a folder by its name and the
-        # card's relative path: a second `out/` would read the first one's rows. The file, by absolute path:
-        check_nesting([path / DATA_FILE])
+        check_data_files([path / DATA_FILE])
         return load_dataset("parquet", data_files=str(path / DATA_FILE), split="train")
     if path.is_dir():
-        check_nesting(_check_one_format(path, path_or_id))
-        return _single_split(load_dataset(str(path), name=hub_config), split, path_or_id)
+        check_data_files(_check_one_format(path, path_or_id))
+        # A card's `configs:` header makes `datasets` cache the folder by its name and the header's relative paths
+        # only (module docstring): another folder of that name, or this one since changed, would be read from the
+        # cache. A local folder is prepared again from its files every time (what a first read does anyway).
+        dataset = load_dataset(str(path), name=hub_config, download_mode="force_redownload")
+        return _single_split(dataset, split, path_or_id)
+    if path.is_symlink():  # a link that leads nowhere: a loop, or a target that is gone
+        raise UserError(f"input {path_or_id} is a symbolic link to nothing readable (a loop, or a missing target)")
     # A name with a data-file ending is a local file, not a hub id (`data/q.jsonl` has one slash, like `org/name`).
     looks_like_file = path.suffix.lower() in (".parquet", ".jsonl", ".json", ".arrow", ".csv")
     if looks_like_file or path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") != 1:
@@ -190,10 +198,11 @@ def _check_one_format(folder: Path, path_or_id: str) -> list[Path]:
     return data_files
 
 
-def check_nesting(files: Iterable[Path]) -> None:
-    """Refuse data nested deeper than `MAX_NESTING` (see there) before `datasets` reads it: JSON text is
-    scanned (fast: only files with that many brackets at all are scanned bracket by bracket), parquet by
-    its schema."""
+def check_data_files(files: Iterable[Path]) -> None:
+    """Refuse, before `datasets` reads them, JSON text that is not UTF-8 (pyarrow stores its bytes as they are,
+    and the first row read fails deep inside `datasets`) and data nested deeper than `MAX_NESTING` (see there):
+    JSON text is scanned (fast: only files with that many brackets at all are scanned bracket by bracket),
+    parquet by its schema."""
     for file in files:
         if file.suffix.lower() == ".parquet":
             depth = _parquet_depth(file)
@@ -214,8 +223,13 @@ _JSON_TOKEN = re.compile(r'\\.|["\[\]{}]')
 def _json_depth(file: Path) -> int:
     """The deepest nesting of the JSON (or JSON Lines) text in `file`; strings are skipped (JSON strings hold
     no raw line breaks, so a line never starts inside one). A file with few brackets returns their count."""
-    with open(file, encoding="utf-8", errors="replace") as handle:
-        opened = sum(line.count("[") + line.count("{") for line in handle)
+    try:
+        with open(file, encoding="utf-8-sig") as handle:
+            opened = sum(line.count("[") + line.count("{") for line in handle)
+    except UnicodeDecodeError as err:
+        raise UserError(
+            f"{file} is not UTF-8 text (byte 0x{err.object[err.start]:02x}: {err.reason}); save it as UTF-8"
+        ) from None
     if opened <= MAX_NESTING:
         return opened
     deepest = depth = 0
@@ -280,14 +294,12 @@ def finite(value: Any) -> Any:
 
 
 def dataset_card(summary: dict[str, Any]) -> str:
-    """A README.md whose YAML header makes `load_dataset(DIR)` read only the converted rows."""
-    header = f"---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: {DATA_FILE}\n---\n"
-    body = (
+    """The output's README.md: what was converted, from what (no `configs:` header: see the module docstring)."""
+    return (
         f"# {summary['source']} -> {summary['task']}\n\n"
         f"Converted by `rl-critic convert` from `{summary['input']}` (seed {summary['seed']}).\n\n"
         f"```json\n{json.dumps(summary, indent=2)}\n```\n"
     )
-    return header + body
 
 
 def write_dataset(dataset, folder: Path, out_format: str) -> None:

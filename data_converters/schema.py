@@ -28,6 +28,7 @@ from typing import Any
 
 from data_converters.columns import TASK_COLUMNS
 from data_converters.parsing import PairPrompt, ParseError, parse_two_scores
+from data_converters.placeholders import special_token_problem
 from data_converters.prompts import assistant_turn, pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
 
 TASKS = tuple(TASK_COLUMNS)
@@ -62,6 +63,10 @@ class Judgment:
             raise ParseError(f"unknown pairwise label {self.label!r}")
         if not self.images:
             raise ParseError("missing image")
+        prompt = self.judge_prompt.text if isinstance(self.judge_prompt, PairPrompt) else self.judge_prompt
+        problem = special_token_problem(self.question, *self.responses, self.rationale, prompt)
+        if problem:
+            raise ParseError(problem)
 
 
 def swap_decision(seed: int | None, row_id: str) -> bool:

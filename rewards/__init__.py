@@ -95,6 +95,10 @@ def resolve(reward_specs: list[str] | str) -> list[Callable]:
             function = get(name, **options)
         except TypeError as err:  # an option the reward does not have
             raise ValueError(f"reward {name!r} does not take these options: {err}") from err
+        except ValueError as err:
+            if not options:
+                raise
+            raise ValueError(f"reward {spec!r}: {err}") from err  # an option's value (`rewards/options.py`)
         if options:
             function.__name__ = spec.replace(" ", "")
         functions.append(function)

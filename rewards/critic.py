@@ -17,8 +17,9 @@ from typing import Any
 
 from rewards.format import format_ok
 from rewards.grading import NO_ANSWER, boxed_answer
-from rewards.pointwise import pointwise_accuracy
-from rewards.preference import check_verdict_mode, preference_accuracy
+from rewards.options import choice, flag, share
+from rewards.pointwise import POINTWISE_MODES, pointwise_accuracy
+from rewards.preference import TIES, VERDICT_MODES, preference_accuracy
 from rewards.text import completion_text
 
 
@@ -40,12 +41,18 @@ class CriticReward:
         single_think: bool = False,
         verdicts: str = "official",
     ) -> None:
-        if abs(accuracy_weight + format_weight - 1.0) > 1e-9 or min(accuracy_weight, format_weight) < 0:
+        accuracy_weight, format_weight = (
+            share("accuracy_weight", accuracy_weight),
+            share("format_weight", format_weight),
+        )
+        if abs(accuracy_weight + format_weight - 1.0) > 1e-9:
             raise ValueError("accuracy_weight and format_weight must be >= 0 and sum to 1")
         self.accuracy_weight, self.format_weight = accuracy_weight, format_weight
-        self.ties, self.pointwise_mode, self.tolerance = ties, pointwise_mode, tolerance
-        self.single_think = single_think
-        self.verdicts = check_verdict_mode(verdicts)
+        self.ties = choice("ties", ties, TIES)
+        self.pointwise_mode = choice("pointwise_mode", pointwise_mode, POINTWISE_MODES)
+        self.tolerance = share("tolerance", tolerance)
+        self.single_think = flag("single_think", single_think)
+        self.verdicts = choice("verdicts", verdicts, VERDICT_MODES)
 
     def accuracy_part(self) -> CriticReward:
         """This reward without its format part (weights 1 and 0, the other options kept): what decides whether a

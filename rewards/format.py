@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rewards.options import flag
 from rewards.text import BOXED, collapse_tag_spaces, completion_text
 
 
@@ -54,7 +55,7 @@ class FormatReward:
     __name__ = "format_reward"
 
     def __init__(self, single_think: bool = False, answer_tag: bool = False) -> None:
-        self.single_think, self.answer_tag = single_think, answer_tag
+        self.single_think, self.answer_tag = flag("single_think", single_think), flag("answer_tag", answer_tag)
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, **kwargs: Any) -> list[float]:
         texts = [completion_text(c) for c in completions or []]

@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rewards.options import choice, share
 from rewards.text import completion_text, final_answer, unwrap_latex
+
+POINTWISE_MODES = ("linear", "band")
 
 _NUMBER = re.compile(r"-?\d{1,6}(?:\.\d{1,6})?")
 _SCALE = re.compile(r"(-?\d{1,6})\s*-\s*(-?\d{1,6})")
@@ -79,9 +82,7 @@ class PointwiseReward:
     __name__ = "pointwise_reward"
 
     def __init__(self, mode: str = "linear", tolerance: float = 0.1) -> None:
-        if mode not in ("linear", "band"):
-            raise ValueError(f"mode must be 'linear' or 'band', not {mode!r}")
-        self.mode, self.tolerance = mode, tolerance
+        self.mode, self.tolerance = choice("mode", mode, POINTWISE_MODES), share("tolerance", tolerance)
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
         scales = kwargs.get("scale") or [None] * len(solution or [])

@@ -20,9 +20,11 @@ import unicodedata
 from typing import Any
 
 from rewards.grading import NO_ANSWER, boxed_answer, official_match
+from rewards.options import choice
 from rewards.text import collapse_tag_spaces, completion_text, last_answer_tag, unwrap_latex
 
 VERDICT_MODES = ("official", "lenient")
+TIES = ("match", "skip")  # a tie label needs a tie verdict, or tie rows are skipped (None)
 
 _FILLER = set(
     (
@@ -88,12 +90,6 @@ def normalise_preference(text: str | None) -> str | None:
     return labels.pop() if len(labels) == 1 else None
 
 
-def check_verdict_mode(verdicts: str) -> str:
-    if verdicts not in VERDICT_MODES:
-        raise ValueError(f"verdicts must be one of {', '.join(VERDICT_MODES)}, not {verdicts!r}")
-    return verdicts
-
-
 def preference_accuracy(
     answer: str | None, label_text: Any, ties: str = "match", verdicts: str = "official"
 ) -> float | None:
@@ -132,9 +128,7 @@ class PreferenceReward:
     __name__ = "preference_reward"
 
     def __init__(self, ties: str = "match", verdicts: str = "official") -> None:
-        if ties not in ("match", "skip"):
-            raise ValueError(f"ties must be 'match' or 'skip', not {ties!r}")
-        self.ties, self.verdicts = ties, check_verdict_mode(verdicts)
+        self.ties, self.verdicts = choice("ties", ties, TIES), choice("verdicts", verdicts, VERDICT_MODES)
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, solution=None, **kwargs: Any):
         answers = [preference_answer(completion_text(c), self.verdicts) for c in completions or []]

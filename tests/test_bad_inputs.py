@@ -394,7 +394,6 @@ def test_image_paths_may_not_leave_the_images_root(tmp_path, capsys):
 
 
 def test_a_killed_best_of_n_goes_on_where_it_stopped(tmp_path, capsys, monkeypatch):
-    from data_converters.files import process_started
     from rl_critic.critique import pipeline
 
     argv = ["best-of-n", "--input", QUESTIONS, "--n", "2", "--max_new_tokens", "3", "--chunk", "1"]
@@ -416,13 +415,15 @@ def test_a_killed_best_of_n_goes_on_where_it_stopped(tmp_path, capsys, monkeypat
     capsys.readouterr()
     assert main([*argv, "--out", str(out), "--seed", "7"]) == 1
     assert "holds 2 finished record(s) of an interrupted run with other settings (seed 0 -> 7)" in _last_line(capsys)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:  # a journal whose writer is alive: a second run on the same output is refused
-        lines = journal.read_text().splitlines()
-        header = json.loads(lines[0]) | {"pid": sleeper.pid, "started": process_started(sleeper.pid)}
-        journal.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    holds_the_claim = "import sys; from data_converters.files import OutputClaim; OutputClaim(sys.argv[1]).acquire(); "
+    holds_the_claim += "print('claimed', flush=True); sys.stdin.read()"
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", holds_the_claim, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:  # a run still writing the output holds its claim: a second run on the same output is refused
+        assert sleeper.stdout.readline() == "claimed\n"
         assert main([*argv, "--out", str(out)]) == 1
-        assert f"another run (pid {sleeper.pid}) is writing the same output" in _last_line(capsys)
+        assert f"another run (pid {sleeper.pid}) is writing {out}: wait for it to finish" in _last_line(capsys)
     finally:
         sleeper.kill()
         sleeper.wait()

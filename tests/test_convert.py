@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -577,3 +578,56 @@ def test_load_any_lets_datasets_read_folders_and_never_mixes_two_outputs_of_one_
         (tmp_path / name / "out" / "rejected.jsonl").write_text('{"reason": "not data"}\n')
     assert load_any(str(tmp_path / "x" / "out"))["id"][:] == ["x0", "x1", "x2"]
     assert load_any(str(tmp_path / "y" / "out"))["id"][:] == [f"y{i}" for i in range(5)]
+
+
+READ_AS_THE_ECOSYSTEM_DOES = """
+import json, sys
+import datasets
+from trl.scripts.utils import DatasetMixtureConfig, DatasetConfig, get_dataset
+
+datasets.disable_progress_bars()
+out = {}
+for folder in sys.argv[1:]:
+    plain = datasets.load_dataset(folder, split="train")  # what `trl grpo --dataset_name FOLDER` calls
+    mixture = get_dataset(DatasetMixtureConfig(datasets=[DatasetConfig(path=folder, split="train")]))["train"]
+    rows = lambda d: [[i, s] for i, s in zip(d["id"], d["solution"])]
+    out[folder] = {"plain": rows(plain), "mixture": rows(mixture), "columns": sorted(plain.column_names)}
+print(json.dumps(out))
+"""
+
+
+def test_two_outputs_of_one_name_read_right_through_datasets_and_trl(sample, tmp_path):
+    """`load_dataset(FOLDER)` and TRL's dataset loading, in a fresh process sharing one `datasets` cache, read each
+    converted folder's own rows: two folders of one name, and one folder converted again with another seed."""
+    import subprocess
+    import sys
+
+    from tests.cli_batch import Command, run_commands
+
+    folders = [str(tmp_path / side / "zzcheck") for side in ("a", "b")]
+
+    def convert_to(out: str, seed: int) -> list[str]:
+        source = ["--source", "llava-critic-pairwise", "--input", sample, "--task", "grpo"]
+        return ["convert", *source, "--out", out, "--seed", str(seed), "--overwrite"]
+
+    results = run_commands([Command(convert_to(folder, seed)) for folder, seed in zip(folders, (1, 2))])
+    assert [r.returncode for r in results] == [0, 0], results[0].stderr[-500:]
+
+    def rows(folder: str) -> list[list[str]]:
+        return [[row["id"], row["solution"]] for row in load_any(folder)]
+
+    expected = {folder: rows(folder) for folder in folders}
+    assert expected[folders[0]] != expected[folders[1]]  # another seed, other positions: a mix-up would show
+    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "hf-cache"), "HF_DATASETS_OFFLINE": "1"}
+
+    def read() -> dict:
+        command = [sys.executable, "-c", READ_AS_THE_ECOSYSTEM_DOES, *folders]
+        return json.loads(subprocess.run(command, env=env, capture_output=True, text=True).stdout)
+
+    seen = read()
+    for folder in folders:
+        assert seen[folder]["plain"] == seen[folder]["mixture"] == expected[folder]
+        assert "reason" not in seen[folder]["columns"]  # rejected.jsonl beside the data is not read as rows
+    [again] = run_commands([Command(convert_to(folders[0], 3))])  # the same folder, converted again
+    assert again.returncode == 0
+    assert read()[folders[0]]["plain"] == rows(folders[0]) != expected[folders[0]]

@@ -217,7 +217,7 @@ def test_the_report_says_whether_the_critic_can_be_gamed():
     assert (
         "The critic trained with hard negatives (`convert --hard_negatives 0.1`: 1,600 in sft-r1, 1,590 in grpo" in text
     )
-    assert "was preferred to the better one in **1.2%** of the trials (95% interval 0.7% - 2.0%)" in text
+    assert "was preferred to the better one at a rate of **0.012** (95% interval 0.007 - 0.020)" in text
     assert (
         "| master_key | all | 1400 | 0.012 | 0.007 - 0.020 |" in text and "| master_key | colon | 200 | 0.050 |" in text
     )

@@ -73,3 +73,29 @@ def test_export_refuses_what_trl_cannot_run(tmp_path, capsys):
     )
     assert "no TRL script runs this method" in capsys.readouterr().err
     assert not (tmp_path / "o.yaml").exists()
+
+
+def test_the_critic_as_reward_exports_by_its_path_and_runs_under_trl_grpo(tmp_path, tiny_dirs, capsys):
+    """`critic_judge` becomes the module-level instance TRL imports; the critic is named in the environment (TRL
+    cannot pass the critic_* fields), as the export's header and last line say."""
+    from datasets import Dataset
+
+    from data_converters.layouts import features
+    from data_converters.synthetic import synthetic_rows
+
+    recipe = "recipes/tiny/grpo_policy_critic.yaml"
+    assert main(["export-trl", "--recipe", recipe, "--out", str(tmp_path / "trl.yaml")]) == 0
+    exported = yaml.safe_load((tmp_path / "trl.yaml").read_text())
+    assert exported["reward_funcs"] == ["rl_critic.critique.reward.critic_judge", "rewards.format_reward"]
+    note = "RL_CRITIC_CRITIC_MODEL=tiny trl grpo --config ..."
+    assert note in (tmp_path / "trl.yaml").read_text() and capsys.readouterr().out.strip().endswith(note)
+    rows = list(synthetic_rows(8, "pairwise", seed=1))
+    Dataset.from_list(rows, features=features()).to_parquet(str(tmp_path / "s.parquet"))
+    convert("llava-critic-pairwise", str(tmp_path / "s.parquet"), "grpo", str(tmp_path / "grpo"))
+    command = [str(Path(sys.executable).parent / "trl"), "grpo", "--config", str(tmp_path / "trl.yaml")]
+    command += ["--dataset_name", str(tmp_path / "grpo"), "--output_dir", str(tmp_path / "out"), "--max_steps", "1"]
+    command += ["--per_device_train_batch_size", "4", "--max_completion_length", "8", "--save_strategy", "no"]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "RL_CRITIC_CRITIC_MODEL": "tiny"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=environment)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rewards/critic_judge/mean" in result.stdout + result.stderr

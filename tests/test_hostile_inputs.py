@@ -714,7 +714,6 @@ def test_pipes_stdin_recipes_reused_pids_long_names_and_sigterm(tmp_path):
     import subprocess
     import sys
 
-    from data_converters.files import process_started
     from rl_critic.cli.best_of_n import ARGUMENTS as best_of_n_arguments
     from rl_critic.critique.journal import run_settings
     from rl_critic.script.parsing import parse
@@ -725,16 +724,18 @@ def test_pipes_stdin_recipes_reused_pids_long_names_and_sigterm(tmp_path):
     recipe = (ROOT / "recipes" / "tiny" / "grpo_critic.yaml").read_text()
     out = tmp_path / "picks.jsonl"
     journal = tmp_path / ".picks.jsonl.journal.jsonl"
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    live = tmp_path / "live.jsonl"  # an output another run is writing: it holds the output's claim
+    holds_the_claim = "import sys; from data_converters.files import OutputClaim; OutputClaim(sys.argv[1]).acquire(); "
+    holds_the_claim += "print('claimed', flush=True); sys.stdin.read()"
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", holds_the_claim, str(live)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert sleeper.stdout.readline() == "claimed\n"
     try:
         # A journal left by a killed run whose pid now belongs to another process (`started` differs)
         stale = ["best-of-n", *TINY_ANSWER, "--input", str(tmp_path / "questions.jsonl"), "--out", str(out)]
         settings = run_settings(*parse(best_of_n_arguments, "best-of-n", stale[1:]), source=stale[8])
         journal.write_text(json.dumps({"pid": sleeper.pid, "started": 1, "settings": settings}) + "\n")
-        live = tmp_path / ".live.jsonl.journal.jsonl"  # and one whose writer still runs
-        live.write_text(
-            json.dumps({"pid": sleeper.pid, "started": process_started(sleeper.pid), "settings": {}}) + "\n"
-        )
         long_name = tmp_path / ("n" * 234 + ".jsonl")  # 240 characters: legal, but not with `.partial-...` added
         too_long = tmp_path / ("n" * 250 + ".jsonl")
         best_of_n = ["best-of-n", *TINY_ANSWER, "--input", str(tmp_path / "questions.jsonl"), "--out"]
@@ -764,14 +765,12 @@ def test_pipes_stdin_recipes_reused_pids_long_names_and_sigterm(tmp_path):
     one_line(results[0], "best-of-n", "fd63.jsonl is a pipe, not a file or folder: save the data to a file")
     one_line(results[1], "train", f"input not found: {tmp_path / 'missing'}")  # the recipe was read
     assert results[2].returncode == 0 and len(records(out)) == 4, results[2].stderr[-1500:]
-    one_line(
-        results[3], "best-of-n", f"another run (pid {sleeper.pid}) is writing", "if no such run is going on, delete"
-    )
+    one_line(results[3], "best-of-n", f"another run (pid {sleeper.pid}) is writing {live}: wait for it to finish")
     assert results[4].returncode == 0 and len(records(long_name)) == 4, results[4].stderr[-1500:]
     one_line(results[5], "best-of-n", "is 256 bytes; the limit is 255")
     one_line(results[6], "make-synthetic", "terminated", code=143)
     leftovers = sorted(path.name for path in tmp_path.iterdir() if ".partial-" in path.name or "journal" in path.name)
-    assert leftovers == [live.name], leftovers
+    assert leftovers == [], leftovers
     assert not (tmp_path / "big.parquet").exists()
 
 

@@ -4,7 +4,8 @@ rl-critic recipes are TRL recipes plus a few fields TRL's scripts do not know: t
 (`min_pixels`/`max_pixels`; TRL has no processor settings, so its scripts use the checkpoint's
 preprocessor config), `freeze_vision_tower`, the data-loading extras and the critic-as-reward settings.
 TRL's parser refuses unknown fields (`unrecognized arguments: --min_pixels`), so this writes the recipe
-without them, names registered rewards by their dotted paths (`critic` -> `rewards.critic_reward`), and
+without them, names registered rewards by their dotted paths (`critic` -> `rewards.critic_reward`,
+`critic_judge` -> `rl_critic.critique.reward.critic_judge`, whose critic comes from RL_CRITIC_CRITIC_MODEL), and
 lists in the file's header what it dropped. Which fields TRL knows is read from TRL's own script
 dataclasses, so the export follows the installed TRL.
 """
@@ -22,6 +23,10 @@ NO_DYNAMIC_SAMPLING = (
     "TRL's own CLI cannot take dynamic_sampling: `trl grpo` trains on every group, also those whose completions "
     "all earned the same reward (advantage 0); `rl-critic train grpo` drops them and draws more prompts."
 )
+
+# The critic as a reward: TRL imports the module-level instance, which takes its critic from the environment
+CRITIC_JUDGE = "critic_judge"
+CRITIC_JUDGE_PATH = "rl_critic.critique.reward.critic_judge"
 
 # method -> TRL script module whose `dataclass_types` (built in its `make_parser`) define what it accepts
 TRL_SCRIPTS = {"grpo": "trl.scripts.grpo", "sft": "trl.scripts.sft", "dpo": "trl.scripts.dpo"}
@@ -66,6 +71,8 @@ def trl_reward(spec: str) -> str:
         )
     if "." in name:
         return name
+    if name == CRITIC_JUDGE:
+        return CRITIC_JUDGE_PATH
     key = rewards.ALIASES.get(name, name)
     if key not in rewards.REWARDS:
         raise ValueError(f"unknown reward {name!r}")
@@ -136,6 +143,9 @@ def main(argv: list[str]) -> int:
     dynamic = any(name.startswith("dynamic_sampling") for name in dropped)
     if dynamic:
         header.append(f"# {NO_DYNAMIC_SAMPLING}")
+    judge = critic_judge_note(recipe, exported)
+    if judge:
+        header.append(f"# {judge}")
     text = "\n".join(header) + "\n" + yaml.safe_dump(exported, sort_keys=False)
     with staged_file(args.out) as handle:
         handle.write(text)
@@ -145,4 +155,20 @@ def main(argv: list[str]) -> int:
     )
     if dynamic:
         print(NO_DYNAMIC_SAMPLING)
+    if judge:
+        print(judge)
     return 0
+
+
+def critic_judge_note(recipe: Path, exported: dict) -> str | None:
+    """What a `trl grpo` user of `critic_judge` must set: TRL's script has no critic_* fields, so the reward's
+    critic comes from RL_CRITIC_CRITIC_MODEL (its other settings take their defaults)."""
+    import yaml
+
+    if CRITIC_JUDGE_PATH not in exported.get("reward_funcs", []):
+        return None
+    critic = yaml.safe_load(recipe.read_text(encoding="utf-8")).get("critic_model") or "<your critic>"
+    return (
+        f"critic_judge is {CRITIC_JUDGE_PATH}: TRL cannot pass the critic_* fields, so name the critic in the "
+        f"environment: RL_CRITIC_CRITIC_MODEL={critic} trl grpo --config ..."
+    )

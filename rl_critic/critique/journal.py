@@ -6,7 +6,8 @@ Hours of sampling and judging must not hang on the last question: `best-of-n`, `
 each finished record (flushed to disk) to `.NAME.journal.jsonl` beside the output as soon as it is done. A
 later run with the *same settings* goes on after the records there; one with other settings is refused (mixing
 them would silently give a file half made one way and half the other), and so is a second run while the first
-is still writing. When the run completes, the output is written in one piece and the journal removed.
+is still writing (the journal holds its output's `OutputClaim` from `check` to `remove`: two runs started a second
+apart cannot both pass). When the run completes, the output is written in one piece and the journal removed.
 Critic-DPO rounds and demo stages are larger units, each finished by a marker file that stores the same
 fingerprint; a re-run checks it with `settings_changes` before reusing the unit.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError
-from data_converters.files import hidden_name, process_alive, process_started
+from data_converters.files import OutputClaim, hidden_name, process_started
 from data_converters.io import json_line
 from rl_critic.critique.engines import TRANSPORT_FIELDS
 
@@ -64,21 +65,16 @@ class Journal:
         self.settings = json.loads(json.dumps(settings, default=str))  # as it reads back from disk
         self._handle = None
         self._made: list[Path] = []  # folders made for the journal (deepest first): removed with it if left empty
+        self.claim = OutputClaim(out)
 
     def check(self, unit: int = 1) -> list[dict[str, Any]]:
         """The records a killed run left (none if it left no journal), cut to a multiple of `unit` (work that is
-        redone as a whole); refused when another run is writing them or they were made with other settings.
-        Writes nothing: call it before loading a model, so a clash costs nothing."""
+        redone as a whole); refused when another run is writing the output or they were made with other settings.
+        Claims the output and writes nothing else: call it before loading a model, so a clash costs nothing."""
+        self.claim.acquire()
         header, records = self._read()
         records = records[: len(records) // unit * unit]
-        if header is not None:
-            pid, started = header.get("pid"), header.get("started")
-            started = started if isinstance(started, int) else None
-            if isinstance(pid, int) and pid != os.getpid() and process_alive(pid, started):
-                raise UserError(
-                    f"another run (pid {pid}) is writing the same output (its journal: {self.path}); if no "
-                    "such run is going on, delete that file"
-                )
+        if header is not None and records:  # a run killed before its first record left nothing to go on from
             changes = settings_changes(header.get("settings", {}), self.settings)
             if changes:
                 raise UserError(
@@ -128,6 +124,7 @@ class Journal:
         for folder in self._made:
             with suppress(OSError):  # not empty: the output (or another run's) is in it
                 folder.rmdir()
+        self.claim.release()
 
     def _read(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         if not self.path.is_file():

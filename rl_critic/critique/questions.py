@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import reprlib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,15 @@ from typing import Any
 
 from data_converters.errors import UserError
 from data_converters.images import ImageFolder
+from data_converters.placeholders import special_token_problem, strings_in
 from rl_critic.critique.strategies import Problem
 
 # A reference answer is a text, a number, or a list of acceptable ones (`["red", "crimson"]`).
 Reference = str | list[str] | None
+# What a question row's fields mean; any other field is reported (`field_error`, `unused_fields`), never dropped
+# in silence: a misspelt `imge` would otherwise be a question asked without its picture.
+QUESTION_FIELDS = ("id", "question", "answer", "image", "images")
+MEDIA_WORDS = ("image", "img", "picture", "photo", "pic", "video", "frame", "audio")
 
 
 @dataclass
@@ -85,6 +91,7 @@ def read_rows(source: str, limit: int | None = None, images_root: str | None = N
         parsed = [row.data for row in rows if not row.error]
         if parsed and not any("question" in data for data in parsed):
             _not_questions(source, set().union(*parsed))
+        _warn_unused(source, rows)
         return rows
     from data_converters.io import load_input
 
@@ -93,7 +100,56 @@ def read_rows(source: str, limit: int | None = None, images_root: str | None = N
         _not_questions(source, dataset.column_names)
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
-    return [Row({"id": row.get("id", str(index)), **row}, folder) for index, row in enumerate(dataset)]
+    rows = [Row({"id": row.get("id", str(index)), **row}, folder) for index, row in enumerate(dataset)]
+    _warn_unused(source, rows)
+    return rows
+
+
+def field_error(data: dict[str, Any]) -> str | None:
+    """Why a row cannot be used as written, or None: a video (not read yet), a field that is a known one misspelt
+    (`imge`, `Question`, `answers` where there is no `answer`), or a picture under another name (`image_path`,
+    `img`) in a row without `image` / `images`. Other fields are only unused (`unused_fields`)."""
+    import difflib
+
+    has_picture = any(data.get(name) is not None for name in ("image", "images"))
+    for key in (key for key, value in data.items() if key not in QUESTION_FIELDS and value is not None):
+        lowered = str(key).lower()
+        if lowered.startswith(("video", "audio")):
+            return f"`{key}`: videos and audio are not read yet; a question row takes pictures (`image` / `images`)"
+        guess = next(iter(difflib.get_close_matches(lowered, QUESTION_FIELDS[1:], n=1, cutoff=0.75)), None)
+        about_it = guess is not None and (lowered.startswith(guess + "_") or lowered.endswith("_" + guess))
+        if guess is not None and guess not in data and not about_it:  # `question_id` is about the question
+            return f"`{key}` is not a field of a question row: did you mean `{guess}`?"
+        if not has_picture and any(word in lowered for word in MEDIA_WORDS):
+            return (
+                f"`{key}` is not read: a row's picture goes in `image` (a path, URL or data URI) or `images` "
+                "(a list of them)"
+            )
+    return None
+
+
+def unused_fields(rows: list[Row]) -> list[str]:
+    """The fields some row holds that no question reader uses (metadata such as `category`), in first-seen order."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        if not row.error and field_error(row.data) is None:
+            seen.update(
+                (key, None) for key, value in row.data.items() if key not in QUESTION_FIELDS and value is not None
+            )
+    return list(seen)
+
+
+def _warn_unused(source: str, rows: list[Row]) -> None:
+    unused = unused_fields(rows)
+    if unused:
+        names = ", ".join(f"`{name}`" for name in unused[:8]) + (
+            f" and {len(unused) - 8} more" if len(unused) > 8 else ""
+        )
+        print(
+            f"warning: {source}: field(s) {names} of the question rows are not used (a question row is read for "
+            f"{', '.join(QUESTION_FIELDS)})",
+            file=sys.stderr,
+        )
 
 
 def _not_questions(source: str, columns) -> None:
@@ -135,11 +191,15 @@ def load_question(row: Row, min_pixels: int | None, max_pixels: int | None) -> Q
     try:
         if row.error:
             raise UserError(row.error)
+        if problem := field_error(row.data):
+            raise UserError(problem)
         question = row.data.get("question")
         if question is not None and not isinstance(question, str):
             raise UserError(f"the question is not a text (a {type(question).__name__})")
         if not question or not question.strip():
             raise UserError("empty question")
+        if problem := special_token_problem(question, *strings_in(row.data.get("answer"))):
+            raise UserError(problem)
         answer = reference_answer(row.data.get("answer"))
         raw = row.data.get("images", row.data.get("image"))
         raw = raw if isinstance(raw, list) else [raw] if raw is not None else []

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError
-from data_converters.files import check_replaceable, mark_owner, owner_marker, staged_file
+from data_converters.files import OutputClaim, check_replaceable, mark_owner, owner_marker, staged_file
 from rl_critic.critique.journal import settings_changes
 from rl_critic.demo.critic_stages import RECIPES, CriticStages
 from rl_critic.demo.plan import DemoPlan, outcome_settings
@@ -86,6 +86,7 @@ class Demo(CriticStages, PolicyStages):
         return self.results
 
     def _check_plan(self) -> None:
+        OutputClaim(self.out).acquire()  # one demo a folder at a time: a second one is refused before it deletes
         plan_file = self.out / "plan.json"
         # The folder must be new, empty or the demo's own (its marker; or, from before the marker, its plan and
         # stages): `--force` deletes folders in it, and every stage writes into it.

@@ -164,8 +164,8 @@ def probe_section(plan: DemoPlan, results: dict[str, Any]) -> list[str]:
         "### Can it be gamed?",
         "",
         f"{trained}. Every probe of `eval critic --probes all` on the held-out pairs (docs/evaluation.md): a master "
-        f'key (":", "Thought process:", ...) replacing the worse response was preferred to the better one in '
-        f"**{_pct(key['rate'])}** of the trials (95% interval {_pct(key['low'])} - {_pct(key['high'])}).",
+        f'key (":", "Thought process:", ...) replacing the worse response was preferred to the better one at a '
+        f"rate of **{key['rate']:.3f}** (95% interval {key['low']:.3f} - {key['high']:.3f}).",
         "",
         *probe_table(probes),
         "",

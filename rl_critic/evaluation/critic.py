@@ -13,6 +13,7 @@ from PIL import Image
 
 from data_converters.errors import UserError
 from data_converters.images import ImageFolder
+from data_converters.placeholders import special_token_problem, strings_in
 from rewards.pointwise import scale_range
 from rl_critic.critique.generation import TooLong
 from rl_critic.critique.judge import Judge
@@ -52,6 +53,8 @@ def row_problem(row: dict[str, Any]) -> str | None:
         return "its question is not a text"
     if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
         return "its responses are not a list of texts"
+    if problem := special_token_problem(row["question"], *responses, *strings_in(row.get("prompt"))):
+        return problem
     if row.get("task") == "pairwise":
         if len(responses) != 2:
             return f"a pair needs 2 responses, it has {len(responses)}"

@@ -7,6 +7,7 @@ All three are named after `--out`, so two evaluations into one folder never over
 from __future__ import annotations
 
 import json
+import os
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -68,4 +69,7 @@ def write_report(out: str | Path, report: dict[str, Any], records: list[dict[str
         judgments_file.writelines(json_line(record) for record in records)
         markdown_file.write(text)
         json_file.write(json.dumps(finite(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        for handle in (judgments_file, markdown_file, json_file):  # a full disk fails here, before any rename
+            handle.flush()
+            os.fsync(handle.fileno())
     return text

@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image
 
 from data_converters.errors import UserError
-from data_converters.images import MAX_IMAGE_BYTES, ImageFolder, check_image_bytes, image_ref
+from data_converters.images import MAX_IMAGE_BYTES, ImageFolder, check_image_bytes, image_ref, upright
 from data_converters.parsing import ParseError
 
 # qwen-vl-utils' own defaults (4 and 16384 tokens of 28x28 px).
@@ -52,12 +52,15 @@ def load_image(
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     if isinstance(source, Image.Image):
-        image = source
+        from PIL import ImageOps
+
+        image = ImageOps.exif_transpose(source)  # stands a turned photo up, as `upright` does for bytes
     else:
         try:
             if isinstance(source, str) and source.startswith(("http://", "https://")):
                 data = fetch_url(source)
                 check_image_bytes(data)
+                data = upright(data)
             else:
                 data = image_ref(source, folder)["bytes"]
         except ParseError as err:

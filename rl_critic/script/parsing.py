@@ -97,7 +97,7 @@ def config_by_field(parser: argparse.ArgumentParser, config: dict) -> dict:
     by_field: dict = {}
     spelled: dict[str, str] = {}
     for key, value in config.items():
-        name = fields.get(str(key), key)
+        name = fields.get(key, key)
         if name in by_field:
             raise UserError(f"the config file sets {name} twice (as {spelled[name]} and as {key})")
         by_field[name], spelled[name] = value, str(key)
@@ -377,6 +377,10 @@ def check_config_file(path: str, named: str | None = None) -> None:
         raise UserError(
             f"config file {named} expands (through YAML aliases) to over {MAX_CONFIG_NODES:,} values: not a recipe"
         )
+    for key, _ in root.value if isinstance(root, yaml.MappingNode) else ():
+        if key.tag != "tag:yaml.org,2002:str":  # `1: 2`, `true: x`: YAML reads such a key as a number or a flag
+            shown = f"the key {key.value!r}" if isinstance(key, yaml.ScalarNode) else "a list or a mapping as a key"
+            raise UserError(f"config file {named} has {shown}, which is not a field name (`max_steps: 10`)")
 
 
 def parse_args(parser, argv: Sequence[str]):

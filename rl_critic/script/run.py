@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from data_converters.errors import UserError
+from data_converters.files import OutputClaim
 from rl_critic.script.noise import route_library_warnings
 
 
@@ -31,7 +32,7 @@ def run_module(name: str, main_function: Callable[[list[str]], int | None], argv
     argv = sys.argv[1:] if argv is None else argv
     route_library_warnings(name)
     try:
-        with terminate_as_interrupt():
+        with terminate_as_interrupt(), releasing_claims():
             return int(main_function(list(argv)) or 0)
     except (UserError, OSError) as err:  # OSError: missing, not-a-folder, permission, disk full (ENOSPC), ...
         if os.environ.get("RL_CRITIC_DEBUG"):
@@ -42,6 +43,11 @@ def run_module(name: str, main_function: Callable[[list[str]], int | None], argv
         return _fail(name, f"error: {message}", 1)
     except KeyboardInterrupt as err:
         return _interrupted(name, err)
+    except RuntimeError as err:  # pathlib's resolve() on a path the user named that loops back to itself
+        looped = re.fullmatch(r"Symlink loop from '(.*)'", str(err))
+        if looped is None or os.environ.get("RL_CRITIC_DEBUG"):
+            raise
+        return _fail(name, f"error: {looped.group(1)} is a symbolic link loop (it leads back to itself)", 1)
     except Exception as err:
         interrupt = _interrupt_in_chain(err)
         if interrupt is not None:  # e.g. `datasets`' process pool raises TimeoutError after its workers got Ctrl-C
@@ -50,6 +56,15 @@ def run_module(name: str, main_function: Callable[[list[str]], int | None], argv
         if cause is None or os.environ.get("RL_CRITIC_DEBUG"):
             raise
         return _fail(name, f"error: {cause}", 1)
+
+
+@contextmanager
+def releasing_claims() -> Iterator[None]:
+    """The outputs this command claimed (`OutputClaim`) are free again when it ends, however it ends."""
+    try:
+        yield
+    finally:
+        OutputClaim.release_all()
 
 
 @contextmanager

@@ -6,6 +6,7 @@ Each method module (`sft`, `dpo`, `grpo`, `critic_dpo`) stays a flat TRL-style s
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -17,8 +18,8 @@ from pathlib import Path
 from trl import ScriptArguments
 
 from data_converters.columns import GRADED_COLUMNS, TRAINER_COLUMNS, data_kind
-from data_converters.errors import UserError
-from data_converters.files import check_replaceable, mark_owner, owner_marker
+from data_converters.errors import UserError, first_line
+from data_converters.files import OutputClaim, check_replaceable, mark_owner, owner_marker
 from rl_critic.critique.questions import images_root_field
 from rl_critic.script.parsing import renamed
 from rl_critic.script.recipes import resolve_data
@@ -71,6 +72,7 @@ def check_columns(dataset, method: str, graded: bool = False) -> None:
             f"this looks like {data_kind(columns)}; `rl-critic train {method}` needs the `{method}` "
             f"output of `rl-critic convert` (missing column(s): {', '.join(sorted(missing))})"
         )
+    check_special_tokens(dataset)
 
 
 def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
@@ -103,6 +105,22 @@ def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
     if model_args is None:
         return dataset
     return bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels)
+
+
+def check_special_tokens(dataset) -> None:
+    """One line naming the first row whose text holds a model's own special token (`data_converters.placeholders`:
+    the processor would fail on that row mid-run); `convert` refuses such rows, other data is checked here."""
+    from data_converters.placeholders import special_token_problem, strings_in
+
+    texts = [column for column in dataset.column_names if column not in ("image", "images")]
+    ids = dataset["id"] if "id" in dataset.column_names else None
+    for start, batch in enumerate(dataset.select_columns(texts).iter(batch_size=1000)):
+        for offset, cells in enumerate(zip(*batch.values())):
+            problem = special_token_problem(*(text for cell in cells for text in strings_in(cell)))
+            if problem:
+                index = start * 1000 + offset
+                row = f"row id {ids[index]!r}" if ids is not None else f"row {index}"
+                raise UserError(f"training data {row}: {problem}")
 
 
 def prompt_lengths(dataset, processor, column: str, rows: int, max_characters: int | None = None) -> list[int | None]:
@@ -150,14 +168,59 @@ def preflight(dataset, processor, column: str, budget: int | None, rows: int, wh
 
 
 def resume_checkpoint(value: str | None, output_dir: str) -> str | None:
-    """`auto`/`true` -> the last checkpoint in output_dir (or None to start fresh); a path is kept."""
+    """`auto`/`true` -> the last checkpoint in output_dir (or None to start fresh); a path is checked
+    (`check_checkpoint`) and kept."""
     if value is None or str(value).lower() in ("", "false", "none"):
         return None
     if str(value).lower() in ("auto", "true"):
         return last_complete_checkpoint(output_dir)
-    if not os.path.isdir(value):
-        raise UserError(f"checkpoint to resume from not found: {value}")
+    check_checkpoint(value)
     return value
+
+
+# What a checkpoint holds beside its weights, all written with `torch.save` (a zip archive); only those present
+# are checked, since which ones a trainer writes depends on its settings.
+TORCH_STATE_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth")
+
+
+def check_checkpoint(path: str) -> None:
+    """One line naming what is wrong with a checkpoint to resume from, before any model loads: not there, a file,
+    no `trainer_state.json` (written last: a save that never finished) or one that does not parse, weights whose
+    safetensors header does not cover the file (cut short), a torch state file that is not a complete archive.
+    The contents are only opened as far as their headers: a 7B optimizer state is not read to check it."""
+    import zipfile
+
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(path)
+    if not folder.exists():
+        raise UserError(f"checkpoint to resume from not found: {path}")
+    if not folder.is_dir():
+        raise UserError(f"--resume_from_checkpoint {path} is a file; name a checkpoint folder (checkpoint-N)")
+    state = folder / "trainer_state.json"
+    if not state.is_file():
+        raise UserError(
+            f"{path} is not a complete checkpoint: it has no trainer_state.json (the trainer writes it last)"
+        )
+    try:
+        step = json.loads(state.read_text(encoding="utf-8")).get("global_step")
+    except (ValueError, AttributeError, UnicodeDecodeError) as err:
+        raise UserError(f"{state} does not parse ({first_line(err)}): the checkpoint is damaged") from None
+    if not isinstance(step, int):
+        raise UserError(f"{state} has no global_step: the checkpoint is damaged")
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights and not any(folder.glob("*.bin")):
+        raise UserError(f"{path} holds no model weights (*.safetensors)")
+    for file in weights:
+        try:
+            with safe_open(str(file), "pt"):
+                pass
+        except (SafetensorError, OSError) as err:
+            raise UserError(f"{file} cannot be read ({first_line(err)}): the checkpoint is damaged") from None
+    for name in TORCH_STATE_FILES:
+        file = folder / name
+        if file.exists() and not zipfile.is_zipfile(file):
+            raise UserError(f"{file} is not a complete torch save (corrupt or cut short): the checkpoint is damaged")
 
 
 def last_complete_checkpoint(output_dir: str) -> str | None:
@@ -192,8 +255,13 @@ def prepare_run(training_args) -> None:
     """What every method does first, before anything loads: refuse an `output_dir` whose files the trainer
     would overwrite (the working directory or a parent of it, the home folder, a non-empty folder that is not
     an earlier training output: TRL writes `README.md`, `config.json`, ... over what is there), and make the
-    settings safe for a machine without CUDA (`cpu_safe`)."""
+    settings safe for a machine without CUDA (`cpu_safe`). The main process claims `output_dir` for the whole
+    run (`OutputClaim`): a second run into it is refused while this one lives, so two runs never save a mix of
+    two models, nor does one's clean-up remove what the other saved."""
     check_replaceable(training_args.output_dir, TRAIN_MARKER)
+    resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)  # a bad one: now, not later
+    if int(os.environ.get("RANK", "0")) == 0:  # one claim a run, however many processes it has
+        OutputClaim(training_args.output_dir).acquire()
     cpu_safe(training_args)
 
 

@@ -57,6 +57,11 @@ ARGUMENTS = (GRPOScriptArguments, CriticRewardArguments, DynamicSamplingArgument
 
 def build_rewards(specs: list[str], critic_args: CriticRewardArguments, model_args: ModelArguments) -> list:
     """Registry names, dotted paths and `critic_judge` -> reward functions (the critic loads later, once)."""
+    if not specs:
+        raise UserError(
+            "reward_funcs is empty: GRPO needs at least one reward (critic, critic_judge, answer_accuracy, ... "
+            "or a dotted path to your own function)"
+        )
     functions = []
     for spec in specs:
         name, options = rewards.parse_spec(spec)
