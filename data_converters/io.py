@@ -294,8 +294,10 @@ def finite(value: Any) -> Any:
 
 
 def dataset_card(summary: dict[str, Any]) -> str:
-    """The output's README.md: what was converted, from what (no `configs:` header: see the module docstring)."""
+    """The output's README.md: what was converted, from what. Its YAML header names the data and holds no
+    `configs:` (see the module docstring); without any header `datasets` warns on every read."""
     return (
+        f"---\npretty_name: {summary['source']} -> {summary['task']}\ntags:\n- rl-critic\n---\n"
         f"# {summary['source']} -> {summary['task']}\n\n"
         f"Converted by `rl-critic convert` from `{summary['input']}` (seed {summary['seed']}).\n\n"
         f"```json\n{json.dumps(summary, indent=2)}\n```\n"
