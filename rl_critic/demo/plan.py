@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 FULL_PLAN_MINUTES = 8  # `--minutes` from here up runs the full plan, below it the reduced one
-HARD_NEGATIVES = 0.1  # `convert --hard_negatives` on the critic's training pairs (docs/demo.md)
+HARD_NEGATIVES = 0.5  # `convert --hard_negatives` on the critic rows replayed in the answers stage (docs/demo.md)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class DemoPlan:
     dpo_rounds: int
     dpo_questions: int
     policy_grpo_steps: int  # each of the two policy GRPO runs; the best checkpoint on validation is kept
-    hard_negatives: float  # share of the critic's SFT and GRPO pairs that add a master-key / cut-off twin
+    hard_negatives: float  # share of the replayed critic pairs (answers stage) that add a master-key / cut-off twin
 
     @classmethod
     def for_minutes(cls, minutes: float, seed: int = 0, hard_negatives: float = HARD_NEGATIVES) -> DemoPlan:

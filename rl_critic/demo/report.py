@@ -145,11 +145,11 @@ def probe_section(plan: DemoPlan, results: dict[str, Any]) -> list[str]:
 
     probes = results["probes"]["probes"]
     key = probes["master_key"]
-    counts = results["data"].get("hard_negatives") or {}
-    added = ", ".join(f"{(entry or {}).get('rows', 0):,} in {folder}" for folder, entry in counts.items())
+    added = sum((entry or {}).get("rows", 0) for entry in (results["data"].get("hard_negatives") or {}).values())
     trained = (
-        f"The critic trained with hard negatives (`convert --hard_negatives {plan.hard_negatives:g}`: {added} pairs "
-        "whose worse response is a master key, the question repeated or a cut-off answer)"
+        f"The critic learned from hard negatives while it got its answers back (`convert --hard_negatives "
+        f"{plan.hard_negatives:g}` on the replayed critic rows: {added:,} pairs whose worse response is a master key, "
+        "the question repeated or a cut-off answer)"
         if plan.hard_negatives
         else "The critic trained without hard negatives (`--hard_negatives 0`, the control)"
     )
