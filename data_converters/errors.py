@@ -6,6 +6,8 @@ above can raise and catch the same type without importing upward.
 
 from __future__ import annotations
 
+import re
+
 
 class UserError(Exception):
     """Bad input from the user (a missing folder, an unknown name, an unreadable file).
@@ -23,3 +25,25 @@ def first_line(err: BaseException) -> str:
     if isinstance(cause, Exception) and type(err).__name__ == "DatasetGenerationError":
         text = str(cause).strip() or text
     return text.splitlines()[0][:300]
+
+
+# Values that must never be printed: an API key read from the environment, a password inside a URL. Registered
+# where they are read (`register_secret`); every line the CLI prints goes through `redacted`.
+_SECRETS: set[str] = set()
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+
+
+def register_secret(value: str | None) -> None:
+    """Remember `value` (an API key, a URL password) so that `redacted` hides it wherever it turns up, e.g. in a
+    server's error message that echoes the request's `Authorization` header."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def redacted(text: str) -> str:
+    """`text` with every registered secret, every `Bearer <token>` and every `user:password@` of a URL as `***`."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = _URL_CREDENTIALS.sub(r"\1***@", text)
+    return _BEARER.sub(r"\1***", text)

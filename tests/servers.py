@@ -129,7 +129,8 @@ def sft_critic_answer(prompt: str) -> str:
 
 class StubServer:
     """A loopback HTTP server whose every answer is `mode`: `"500"` (HTTP 500), `"html"` (a web page with
-    status 200), `"models"` (a model list naming only `other-model`; completions answer 404), or
+    status 200), `"echo-401"` (HTTP 401 quoting the request's `Authorization` header back), `"models"` (a model
+    list naming only `other-model`; completions answer 404), or
     `"sft-critic"` (model `sft-critic`, answering chat completions with `sft_critic_answer`)."""
 
     def __init__(self, mode: str) -> None:
@@ -149,6 +150,9 @@ class StubServer:
                     self._critic(body)
                 elif stub.mode == "500":
                     self._send(500, "application/json", {"error": {"message": "engine crashed"}})
+                elif stub.mode == "echo-401":  # as some gateways do: the refused header, quoted back
+                    echoed = f"invalid credentials: Authorization: {self.headers.get('Authorization')}"
+                    self._send(401, "application/json", {"error": {"message": echoed}})
                 elif stub.mode == "html":
                     self._send(200, "text/html", "<html><body>Welcome to nginx!</body></html>")
                 elif self.path.endswith("/models"):

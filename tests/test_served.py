@@ -263,3 +263,28 @@ def test_the_api_key_comes_from_the_environment_and_never_shows(monkeypatch, cap
         )
     captured = capsys.readouterr()
     assert code == 1 and "sk-secret-123" not in captured.err + captured.out
+
+
+def test_a_server_that_echoes_the_key_and_a_url_with_a_password_print_no_secret(monkeypatch, tmp_path):
+    """Issue 43, secrets: a 401 quoting the `Authorization` header back, and credentials inside `--base_url`, reach
+    the user's terminal as `***` (every line goes through `data_converters.errors.redacted`)."""
+    from tests.cli_batch import Command, run_commands
+
+    with StubServer("echo-401") as stub:
+        port_url = stub.base_url.replace("http://", "http://alice:hunter2-pass@")
+        argv = ["generate", "--engine", "openai", "--model", "m", "--prompt", "x", "--max_retries", "0"]
+        results = run_commands(
+            [
+                Command([*argv, "--base_url", stub.base_url], env={"OPENAI_API_KEY": "sk-live-0123456789"}),
+                Command([*argv, "--base_url", port_url]),
+            ]
+        )
+    echoed, with_password = results
+    assert echoed.returncode == 1 and with_password.returncode == 1
+    for result in results:
+        shown = result.stdout + result.stderr
+        assert "sk-live-0123456789" not in shown and "hunter2-pass" not in shown, shown[-800:]
+    assert echoed.last_line.endswith(
+        "answered HTTP 401: invalid credentials: Authorization: Bearer *** (after 0 retries)"
+    )
+    assert "http://***@127.0.0.1:" in with_password.last_line

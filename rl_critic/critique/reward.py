@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from data_converters.errors import UserError
+from data_converters.errors import UserError, redacted
 from rewards.accuracy import answer_accuracy
 from rewards.text import completion_text
 from rl_critic.critique.critic import POLICY, CriticArguments, build_judge
@@ -196,8 +196,10 @@ class CriticJudgeReward:
         if kwargs.get("log_metric") is not None:
             kwargs["log_metric"]("critic_judge/server_failure", 1.0)
         print(
-            f"critic_judge: {err} (reward call {self.failed_calls} of {self.args.critic_max_failed_calls} allowed "
-            "in a row); this step's completions score 0.5",
+            redacted(
+                f"critic_judge: {err} (reward call {self.failed_calls} of {self.args.critic_max_failed_calls} "
+                "allowed in a row); this step's completions score 0.5"
+            ),
             file=sys.stderr,
         )
         if self.failed_calls >= self.args.critic_max_failed_calls:

@@ -26,10 +26,11 @@ import os
 import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from PIL import Image
 
-from data_converters.errors import UserError, first_line
+from data_converters.errors import UserError, first_line, redacted, register_secret
 from rl_critic.critique.engines import EngineSettings
 from rl_critic.critique.generation import SamplingSettings, TooLong, image_lists
 
@@ -91,13 +92,15 @@ class OpenAIEngine:
         if not model:
             raise UserError("engine openai needs the served model's name (--model / --critic_model)")
         api_key = os.environ.get(settings.api_key_env) or "EMPTY"  # local servers take any key
+        register_secret(None if api_key == "EMPTY" else api_key)
+        register_secret(urlsplit(settings.base_url).password)
         client = OpenAI(
             base_url=settings.base_url,
             api_key=api_key,
             timeout=settings.request_timeout,
             max_retries=settings.max_retries,
         )
-        engine = cls(client, model, settings.base_url, settings.max_concurrency)
+        engine = cls(client, model, redacted(settings.base_url), settings.max_concurrency)  # shown in every line
         engine.check_model()
         return engine
 

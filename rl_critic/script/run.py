@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from data_converters.errors import UserError
+from data_converters.errors import UserError, redacted
 from data_converters.files import OutputClaim
 from rl_critic.script.noise import route_library_warnings
 
@@ -121,7 +121,7 @@ def _fail(name: str, message: str, code: int) -> int:
     tqdm_module = sys.modules.get("tqdm.std")
     for bar in list(getattr(getattr(tqdm_module, "tqdm", None), "_instances", ())):
         bar.close()
-    print(f"rl-critic {name}: {message}", file=sys.stderr)
+    print(f"rl-critic {name}: {redacted(message)}", file=sys.stderr)
     return code
 
 
