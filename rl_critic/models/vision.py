@@ -88,7 +88,9 @@ def fetch_url(url: str) -> bytes:
     chunks, size = [], 0
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only, see caller
-            while chunk := response.read(1 << 16):
+            # read1: what has arrived, at most 64 kB; read(n) would wait for all n bytes, so a host sending one byte
+            # a second (each within the socket timeout) would never reach the deadline check below
+            while chunk := response.read1(1 << 16):
                 size += len(chunk)
                 if size > MAX_IMAGE_BYTES:
                     raise UserError(f"image at {url} is over {MAX_IMAGE_BYTES // 2**20} MB")
