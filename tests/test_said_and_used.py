@@ -219,3 +219,22 @@ def test_a_run_killed_before_its_first_record_does_not_block_another(inputs, tmp
     [result] = run_commands([Command([*argv, str(ROOT / "examples" / "questions.jsonl"), "--out", str(out)])])
     assert result.returncode == 0, result.stderr[-1500:]
     assert len(_records(out)) == 4 and not (tmp_path / ".picks.jsonl.journal.jsonl").exists()
+
+
+def test_a_deleted_working_directory_is_one_line(tmp_path):
+    """Every relative path starts from the working directory: gone (a folder deleted under a shell), it is said so."""
+    import subprocess
+    import sys
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); from rl_critic.cli import main; sys.exit(main(sys.argv[2:]))"
+    command = [sys.executable, "-c", script, str(gone), "convert", "--input", "x.parquet", "--out", "y"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "rl-critic: error: the working directory no longer exists: cd to a folder that does"
+    )

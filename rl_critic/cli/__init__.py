@@ -7,6 +7,7 @@ Bad input ends with one line on stderr and a non-zero exit (`rl_critic.script.ru
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -52,6 +53,11 @@ def run_command(name: str, argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # every relative path, and the output checks, start from it
+        print("rl-critic: error: the working directory no longer exists: cd to a folder that does", file=sys.stderr)
+        return 1
     if argv is None:  # the `rl-critic` command (not a call from Python): this clone's code, where it runs
         run_from_this_clone(sys.argv[1:])
     argv = list(sys.argv[1:] if argv is None else argv)
