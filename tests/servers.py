@@ -129,8 +129,9 @@ def sft_critic_answer(prompt: str) -> str:
 
 class StubServer:
     """A loopback HTTP server whose every answer is `mode`: `"500"` (HTTP 500), `"html"` (a web page with
-    status 200), `"echo-401"` (HTTP 401 quoting the request's `Authorization` header back), `"models"` (a model
-    list naming only `other-model`; completions answer 404), or
+    status 200), `"echo-401"` (HTTP 401 quoting the request's `Authorization` header back), `"drip"` (model
+    `m`; completions send their headers, then a byte every 0.2 s), `"models"` (a model list naming only
+    `other-model`; completions answer 404), or
     `"sft-critic"` (model `sft-critic`, answering chat completions with `sft_critic_answer`)."""
 
     def __init__(self, mode: str) -> None:
@@ -150,13 +151,16 @@ class StubServer:
                     self._critic(body)
                 elif stub.mode == "500":
                     self._send(500, "application/json", {"error": {"message": "engine crashed"}})
+                elif stub.mode == "drip" and not self.path.endswith("/models"):
+                    self._drip()
                 elif stub.mode == "echo-401":  # as some gateways do: the refused header, quoted back
                     echoed = f"invalid credentials: Authorization: {self.headers.get('Authorization')}"
                     self._send(401, "application/json", {"error": {"message": echoed}})
                 elif stub.mode == "html":
                     self._send(200, "text/html", "<html><body>Welcome to nginx!</body></html>")
                 elif self.path.endswith("/models"):
-                    self._send(200, "application/json", {"object": "list", "data": [{"id": "other-model"}]})
+                    served = "m" if stub.mode == "drip" else "other-model"
+                    self._send(200, "application/json", {"object": "list", "data": [{"id": served}]})
                 else:
                     self._send(404, "application/json", {"error": {"message": "model not found"}})
 
@@ -173,6 +177,20 @@ class StubServer:
                 choice = {"index": 0, "message": message, "finish_reason": "stop"}
                 reply = {"id": "x", "object": "chat.completion", "model": "sft-critic", "choices": [choice]}
                 self._send(200, "application/json", {**reply, "usage": usage})
+
+            def _drip(self) -> None:
+                """Headers at once, then one byte every 0.2 s: every read succeeds, the answer never ends."""
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", "1000000")
+                self.end_headers()
+                for _ in range(3000):  # 10 minutes at most, then the connection closes
+                    try:
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    time.sleep(0.2)
 
             def _send(self, status: int, kind: str, body) -> None:
                 data = (json.dumps(body) if not isinstance(body, str) else body).encode()

@@ -228,7 +228,8 @@ def test_a_deleted_working_directory_is_one_line(tmp_path):
 
     gone = tmp_path / "gone"
     gone.mkdir()
-    script = "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); from rl_critic.cli import main; sys.exit(main(sys.argv[2:]))"
+    script = "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); from rl_critic.cli import main; "
+    script += "sys.exit(main(sys.argv[2:]))"
     command = [sys.executable, "-c", script, str(gone), "convert", "--input", "x.parquet", "--out", "y"]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)}

@@ -288,3 +288,16 @@ def test_a_server_that_echoes_the_key_and_a_url_with_a_password_print_no_secret(
         "answered HTTP 401: invalid credentials: Authorization: Bearer *** (after 0 retries)"
     )
     assert "http://***@127.0.0.1:" in with_password.last_line
+
+
+def test_a_server_that_drips_its_answer_is_cut_at_the_whole_answer_deadline():
+    """Issue 43, waits: headers, then a byte every 0.2 s (every read within `request_timeout`): the request's
+    deadline for its whole answer ends the command in seconds, with one line, not never."""
+    from tests.cli_batch import Command, run_commands
+
+    with StubServer("drip") as stub:
+        argv = ["generate", "--engine", "openai", "--base_url", stub.base_url, "--model", "m", "--prompt", "x"]
+        [result] = run_commands([Command([*argv, "--request_timeout", "2", "--max_retries", "0"], timeout=60)])
+    assert not result.timed_out and result.seconds < 20, result.seconds
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-1500:]
+    assert result.last_line.endswith("sent no complete answer within 2 s (request_timeout 2 s x 1 tries)")

@@ -7,6 +7,10 @@ request (exact token counts from `usage`, a distinct seed per sample drawn from 
 the commands seed per chunk, so a resumed run asks for what an uninterrupted one would; servers that
 ignore `n` behave the same). The OpenAI client retries connection errors, timeouts, 429 and 5xx answers
 with exponential backoff (`max_retries`); what is left after that is one `ServerUnavailable` line. The
+client's `request_timeout` bounds each read, not the answer: a server that sends its headers and then one byte a
+second would hold a request forever, so each request also has a deadline for its whole answer, every retry
+included (`(max_retries + 1) x request_timeout`, `bounded_map`), past which the call is one `ServerUnavailable`
+line and the stalled request is abandoned (its thread is a daemon: it cannot keep the process alive). The
 API key is read from the environment variable `api_key_env` and never printed.
 
 A server that splits the thinking out of the answer (`reasoning_content`: `transformers serve` on Qwen
@@ -25,7 +29,6 @@ import io
 import os
 import random
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -79,6 +82,7 @@ class OpenAIEngine:
         self.model_name = model
         self.base_url = base_url
         self.max_concurrency = max_concurrency
+        self.request_timeout = 300.0  # seconds a read may wait (the client's); the whole answer: `bounded_map`
         self.requests = 0  # requests answered, for reports and benchmarks
 
     @classmethod
@@ -101,6 +105,7 @@ class OpenAIEngine:
             max_retries=settings.max_retries,
         )
         engine = cls(client, model, redacted(settings.base_url), settings.max_concurrency)  # shown in every line
+        engine.request_timeout = settings.request_timeout
         engine.check_model()
         return engine
 
@@ -142,16 +147,16 @@ class OpenAIEngine:
         n = settings.num_return_sequences
         messages = [openai_messages(conversation, imgs) for conversation, imgs in zip(conversations, images)]
         jobs = [(m, random.randrange(2**31) if settings.do_sample else 0) for m in messages for _ in range(n)]
-        pool = ThreadPoolExecutor(max_workers=self.max_concurrency)
+        deadline = self.request_timeout * (self.client.max_retries + 1)
         try:
-            answers = pool.map(lambda job: self._complete(*job, settings), jobs)
-            if progress:
-                from tqdm import tqdm
-
-                answers = tqdm(answers, total=len(jobs), desc=progress, unit="request")
-            answers = list(answers)
-        finally:  # a failed request ends the call now, not after every queued request has timed out too
-            pool.shutdown(wait=False, cancel_futures=True)
+            answers = bounded_map(
+                lambda *job: self._complete(*job, settings), jobs, self.max_concurrency, deadline, progress
+            )
+        except TimeoutError as err:
+            raise ServerUnavailable(
+                f"the server at {self.base_url} sent no complete answer within {deadline:g} s (request_timeout "
+                f"{self.request_timeout:g} s x {self.client.max_retries + 1} tries)"
+            ) from err
         outputs: list[list[tuple[str, int]] | TooLong] = []
         for index in range(len(conversations)):
             samples = answers[index * n : (index + 1) * n]
@@ -208,6 +213,61 @@ class OpenAIEngine:
         tokens = getattr(usage, "completion_tokens", None)
         self.requests += 1
         return text, int(tokens) if tokens is not None else 0
+
+
+_NOT_YET = object()
+
+
+def bounded_map(function, jobs: Sequence[tuple], workers: int, seconds: float, progress: str | None = None) -> list:
+    """`[function(*job) for job in jobs]`, `workers` at a time on daemon threads, in job order. The first job to
+    fail raises here at once; a job running longer than `seconds` raises `TimeoutError`. Either way the jobs
+    still running are abandoned (daemon threads: they cannot keep the process alive) and no queued job starts."""
+    import queue
+    import threading
+    import time
+
+    from tqdm import tqdm
+
+    waiting: queue.SimpleQueue = queue.SimpleQueue()
+    for index, job in enumerate(jobs):
+        waiting.put((index, job))
+    finished: queue.SimpleQueue = queue.SimpleQueue()
+    started: dict[int, float] = {}
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                index, job = waiting.get_nowait()
+            except queue.Empty:
+                return
+            started[index] = time.monotonic()
+            try:
+                finished.put((index, function(*job), None))
+            except BaseException as err:  # noqa: BLE001 - handed to the caller's thread, raised there
+                finished.put((index, None, err))
+
+    for _ in range(min(workers, len(jobs))):
+        threading.Thread(target=work, daemon=True).start()
+    results = [_NOT_YET] * len(jobs)
+    try:
+        with tqdm(total=len(jobs), desc=progress, unit="request", disable=progress is None) as bar:
+            for _ in range(len(jobs)):
+                while True:
+                    try:
+                        index, result, error = finished.get(timeout=0.2)
+                        break
+                    except queue.Empty:
+                        now = time.monotonic()
+                        if any(now - at > seconds for i, at in list(started.items()) if results[i] is _NOT_YET):
+                            raise TimeoutError(f"no complete answer within {seconds:g} s") from None
+                if error is not None:
+                    raise error
+                results[index] = result
+                bar.update(1)
+    finally:
+        stop.set()
+    return results
 
 
 def _message(err) -> str:
