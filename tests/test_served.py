@@ -181,23 +181,26 @@ def test_a_server_killed_mid_run_stops_eval_critic_with_one_line_and_the_run_res
     assert len(_jsonl(tmp_path / "report.judgments.jsonl")) == 6 and not journal.exists()
 
 
-def test_an_unreachable_critic_scores_neutral_then_stops_grpo_with_a_checkpoint(tmp_path, capsys):
-    """The dead server of a GRPO run: each failed reward call scores its completions 0.5 and is logged; at
-    critic_max_failed_calls in a row the run saves a checkpoint and stops with one line."""
+@pytest.mark.parametrize("failure", ["500", "drip"])
+def test_an_unreachable_critic_scores_neutral_then_stops_grpo_with_a_checkpoint(failure, tmp_path, capsys):
+    """The dead server of a GRPO run (HTTP 500s, or an answer that drips in forever: issue 43): each failed reward
+    call scores its completions 0.5 and is logged; at critic_max_failed_calls in a row the run saves a checkpoint
+    and stops with one line."""
     from rl_critic.critique.served import OpenAIEngine
 
-    with StubServer("models") as stub:  # answers /models (the start-up check passes), then nothing else works
+    with StubServer("models" if failure == "500" else "drip") as stub:  # the start-up check passes, then no answer
         out = tmp_path / "run"
         argv = ["train", "grpo", "--config", str(ROOT / "recipes/tiny/grpo_policy_critic.yaml")]
         argv += ["--reward_funcs", "critic_judge", "tests.helpers.length_reward"]
         argv += ["--reward_weights", "1.0", "1.0", "--critic_engine", "openai", "--critic_base_url", stub.base_url]
-        argv += ["--critic_model", "other-model", "--critic_max_retries", "0", "--critic_max_failed_calls", "2"]
+        argv += ["--critic_model", "other-model" if failure == "500" else "m", "--critic_max_retries", "0"]
+        argv += ["--critic_max_failed_calls", "2", "--critic_request_timeout", "1"]
         argv += ["--max_steps", "5", "--output_dir", str(out), *CPU]
         original = OpenAIEngine.check_model
 
         def then_fail(self):
             original(self)
-            stub.mode = "500"
+            stub.mode = failure
 
         OpenAIEngine.check_model = then_fail
         try:
