@@ -127,10 +127,15 @@ def sft_critic_answer(prompt: str) -> str:
     return "Comparing both with the image. " + layout.format(v=words["1" if len(first) > len(second) else "2"])
 
 
+# The ways `StubServer("junk-<kind>")` answers a chat completion with a 200 that cannot be used
+JUNK = ("notjson", "nonutf8", "content-list", "content-number", "tokens-word", "tokens-negative", "tokens-huge")
+
+
 class StubServer:
     """A loopback HTTP server whose every answer is `mode`: `"500"` (HTTP 500), `"html"` (a web page with
     status 200), `"echo-401"` (HTTP 401 quoting the request's `Authorization` header back), `"drip"` (model
-    `m`; completions send their headers, then a byte every 0.2 s), `"models"` (a model list naming only
+    `m`; completions send their headers, then a byte every 0.2 s), `"junk-<kind>"` (model `m`; completions
+    answer 200 with no usable chat completion, `JUNK`), `"models"` (a model list naming only
     `other-model`; completions answer 404), or
     `"sft-critic"` (model `sft-critic`, answering chat completions with `sft_critic_answer`)."""
 
@@ -153,13 +158,15 @@ class StubServer:
                     self._send(500, "application/json", {"error": {"message": "engine crashed"}})
                 elif stub.mode == "drip" and not self.path.endswith("/models"):
                     self._drip()
+                elif stub.mode.startswith("junk-") and not self.path.endswith("/models"):
+                    self._junk(stub.mode.removeprefix("junk-"))
                 elif stub.mode == "echo-401":  # as some gateways do: the refused header, quoted back
                     echoed = f"invalid credentials: Authorization: {self.headers.get('Authorization')}"
                     self._send(401, "application/json", {"error": {"message": echoed}})
                 elif stub.mode == "html":
                     self._send(200, "text/html", "<html><body>Welcome to nginx!</body></html>")
                 elif self.path.endswith("/models"):
-                    served = "m" if stub.mode == "drip" else "other-model"
+                    served = "m" if stub.mode == "drip" or stub.mode.startswith("junk-") else "other-model"
                     self._send(200, "application/json", {"object": "list", "data": [{"id": served}]})
                 else:
                     self._send(404, "application/json", {"error": {"message": "model not found"}})
@@ -177,6 +184,23 @@ class StubServer:
                 choice = {"index": 0, "message": message, "finish_reason": "stop"}
                 reply = {"id": "x", "object": "chat.completion", "model": "sft-critic", "choices": [choice]}
                 self._send(200, "application/json", {**reply, "usage": usage})
+
+            def _junk(self, kind: str) -> None:
+                """A 200 that is no usable chat completion: `kind` says how (see `JUNK`)."""
+                raw = {"notjson": b'{"choices": [{"message": {"content": "cut', "nonutf8": b"\xff\xfe\x00junk"}
+                if kind in raw:
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(raw[kind])))
+                    self.end_headers()
+                    self.wfile.write(raw[kind])
+                    return
+                content = {"content-list": [{"type": "text", "text": "hi"}], "content-number": 7}.get(kind, "fine")
+                tokens = {"tokens-word": "many", "tokens-negative": -5, "tokens-huge": 10**30}.get(kind, 3)
+                message = {"role": "assistant", "content": content}
+                choice = {"index": 0, "message": message, "finish_reason": "stop"}
+                reply = {"id": "x", "object": "chat.completion", "model": "m", "choices": [choice]}
+                self._send(200, "application/json", {**reply, "usage": {"completion_tokens": tokens}})
 
             def _drip(self) -> None:
                 """Headers at once, then one byte every 0.2 s: every read succeeds, the answer never ends."""

@@ -181,14 +181,14 @@ def test_a_server_killed_mid_run_stops_eval_critic_with_one_line_and_the_run_res
     assert len(_jsonl(tmp_path / "report.judgments.jsonl")) == 6 and not journal.exists()
 
 
-@pytest.mark.parametrize("failure", ["500", "drip"])
+@pytest.mark.parametrize("failure", ["500", "drip", "junk-notjson"])
 def test_an_unreachable_critic_scores_neutral_then_stops_grpo_with_a_checkpoint(failure, tmp_path, capsys):
     """The dead server of a GRPO run (HTTP 500s, or an answer that drips in forever: issue 43): each failed reward
     call scores its completions 0.5 and is logged; at critic_max_failed_calls in a row the run saves a checkpoint
     and stops with one line."""
     from rl_critic.critique.served import OpenAIEngine
 
-    with StubServer("models" if failure == "500" else "drip") as stub:  # the start-up check passes, then no answer
+    with StubServer("models" if failure == "500" else failure) as stub:  # the start-up check passes, then no answer
         out = tmp_path / "run"
         argv = ["train", "grpo", "--config", str(ROOT / "recipes/tiny/grpo_policy_critic.yaml")]
         argv += ["--reward_funcs", "critic_judge", "tests.helpers.length_reward"]
@@ -304,3 +304,31 @@ def test_a_server_that_drips_its_answer_is_cut_at_the_whole_answer_deadline():
     assert not result.timed_out and result.seconds < 20, result.seconds
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-1500:]
     assert result.last_line.endswith("sent no complete answer within 2 s (request_timeout 2 s x 1 tries)")
+
+
+def test_answers_that_cannot_be_used_are_one_line_never_a_traceback():
+    """Issue 43, answers taken on trust: a 200 that is no JSON, not UTF-8, content that is a list or a number, a
+    token count that is a word, negative or 10^30: one line each (in GRPO: the unreachable-critic path, above)."""
+    from contextlib import ExitStack
+
+    from tests.cli_batch import Command, run_commands
+    from tests.servers import JUNK
+
+    with ExitStack() as stack:
+        stubs = [stack.enter_context(StubServer(f"junk-{kind}")) for kind in JUNK]
+        argv = ["generate", "--engine", "openai", "--model", "m", "--prompt", "x", "--max_retries", "0"]
+        results = run_commands([Command([*argv, "--base_url", stub.base_url], timeout=60) for stub in stubs])
+    expected = {
+        "notjson": "answered with no readable JSON (JSONDecodeError",
+        "nonutf8": "answered with no readable JSON (UnicodeDecodeError",
+        "content-list": "answered a chat completion whose content is a list, not a text",
+        "content-number": "answered a chat completion whose content is a number, not a text",
+        "tokens-word": "reported 'many' completion tokens for a request of at most 64: not an answer to trust",
+        "tokens-negative": "reported '-5' completion tokens",
+        "tokens-huge": "reported '1000000000000000000000000000000' completion tokens",
+    }
+    for kind, result in zip(JUNK, results):
+        assert result.returncode == 1 and "Traceback" not in result.stderr, (kind, result.stderr[-1500:])
+        assert result.last_line.startswith("rl-critic generate: error: the server at ") and expected[kind] in (
+            result.last_line
+        ), (kind, result.last_line)

@@ -179,6 +179,11 @@ class OpenAIEngine:
             response = self.client.chat.completions.create(
                 model=self.model_name, messages=messages, max_tokens=settings.max_new_tokens, n=1, **sampling
             )
+        except ValueError as err:  # a 200 whose body is no JSON (cut short, junk, not UTF-8): the client's decoder
+            raise ServerUnavailable(
+                f"the server at {self.base_url} answered with no readable JSON ({type(err).__name__}: "
+                f"{first_line(err)[:120]})"
+            ) from err
         except openai.BadRequestError as err:
             message = _message(err)
             if any(word in message.lower() for word in CONTEXT_WORDS):
@@ -209,10 +214,28 @@ class OpenAIEngine:
         reasoning = extra.get("reasoning_content") or extra.get("reasoning")
         if reasoning:  # a server that parses thinking out (transformers serve on Qwen, vLLM's reasoning parsers)
             text = f"<think>{reasoning}</think>{text}"
-        usage = getattr(response, "usage", None)
-        tokens = getattr(usage, "completion_tokens", None)
+        if not isinstance(text, str):
+            kind = "a number" if isinstance(text, (int, float)) else f"a {type(text).__name__}"
+            raise ServerUnavailable(
+                f"the server at {self.base_url} answered a chat completion whose content is {kind}, not a text"
+            )
+        tokens = getattr(getattr(response, "usage", None), "completion_tokens", None)
         self.requests += 1
-        return text, int(tokens) if tokens is not None else 0
+        return text, checked_tokens(tokens, settings.max_new_tokens, self.base_url)
+
+
+def checked_tokens(tokens, max_new_tokens: int, base_url: str) -> int:
+    """A server's `usage.completion_tokens` as the count it must be: a whole number from 0 to the tokens asked for
+    (none given: 0, not counted). Anything else (a word, a fraction, infinity, -5, 10^30) would be written into
+    results and reports as if measured: the server is not to be trusted, one `ServerUnavailable` line."""
+    if tokens is None:
+        return 0
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or not 0 <= tokens <= max(max_new_tokens, 1):
+        raise ServerUnavailable(
+            f"the server at {base_url} reported {str(tokens)[:40]!r} completion tokens for a request of at most "
+            f"{max_new_tokens}: not an answer to trust"
+        )
+    return tokens
 
 
 _NOT_YET = object()
