@@ -160,6 +160,14 @@ class StubServer:
                     self._drip()
                 elif stub.mode.startswith("junk-") and not self.path.endswith("/models"):
                     self._junk(stub.mode.removeprefix("junk-"))
+                elif stub.mode == "429-wait":  # rate-limited, with a wait longer than any client retries after
+                    self.send_response(429)
+                    self.send_header("retry-after", "3600")
+                    data = json.dumps({"error": {"message": "rate limited"}}).encode()
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                 elif stub.mode == "echo-401":  # as some gateways do: the refused header, quoted back
                     echoed = f"invalid credentials: Authorization: {self.headers.get('Authorization')}"
                     self._send(401, "application/json", {"error": {"message": echoed}})

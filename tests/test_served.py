@@ -288,7 +288,7 @@ def test_a_server_that_echoes_the_key_and_a_url_with_a_password_print_no_secret(
         shown = result.stdout + result.stderr
         assert "sk-live-0123456789" not in shown and "hunter2-pass" not in shown, shown[-800:]
     assert echoed.last_line.endswith(
-        "answered HTTP 401: invalid credentials: Authorization: Bearer *** (after 0 retries)"
+        "answered HTTP 401: invalid credentials: Authorization: Bearer *** (max_retries 0)"
     )
     assert "http://***@127.0.0.1:" in with_password.last_line
 
@@ -332,3 +332,40 @@ def test_answers_that_cannot_be_used_are_one_line_never_a_traceback():
         assert result.last_line.startswith("rl-critic generate: error: the server at ") and expected[kind] in (
             result.last_line
         ), (kind, result.last_line)
+
+
+def test_lines_name_what_happened_and_the_flags_the_user_wrote(tmp_path):
+    """Issue 43, misleading lines: a 429 whose Retry-After the client will not wait for says so instead of "after
+    N retries"; a critic setting missing is named by its critic_ flag; `critic_model: policy` cannot go to a server."""
+    from tests.cli_batch import Command, run_commands
+
+    with StubServer("429-wait") as stub:
+        argv = ["generate", "--engine", "openai", "--base_url", stub.base_url, "--model", "m", "--prompt", "x"]
+        results = run_commands(
+            [
+                Command([*argv, "--max_retries", "2"], timeout=60),
+                Command(
+                    ["best-of-n", "--model", "tiny", "--input", str(ROOT / "examples/questions.jsonl")]
+                    + ["--out", str(tmp_path / "b.jsonl"), "--critic_engine", "openai"]
+                ),
+                Command(
+                    ["train", "grpo", "--config", str(ROOT / "recipes/tiny/grpo_policy_critic.yaml")]
+                    + ["--critic_model", "policy", "--critic_engine", "openai", "--critic_base_url", stub.base_url]
+                    + ["--output_dir", str(tmp_path / "g"), "--max_steps", "1", *CPU]
+                ),
+            ]
+        )
+    limited, unnamed, policy = results
+    assert limited.last_line.endswith(
+        "answered HTTP 429: rate limited (max_retries 2; it asks to wait 3600 s (Retry-After), longer than the client "
+        "waits)"
+    ), limited.last_line
+    assert limited.seconds < 30
+    assert unnamed.last_line.endswith(
+        "engine openai needs a base URL (e.g. --critic_base_url http://127.0.0.1:8000/v1)"
+    )
+    assert policy.last_line.endswith(
+        "critic_model: policy judges with the policy being trained, in this process; a served or vLLM critic "
+        "(critic_engine openai) is another model: name it in critic_model"
+    )
+    assert stub.requests <= 2  # the start-up model check, and no judgment sent to a model named "policy"

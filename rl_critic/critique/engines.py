@@ -76,16 +76,20 @@ class EngineSettings:
     max_concurrency: int = 8
     request_timeout: float = 300.0
     max_retries: int = 3
+    flags: str = ""  # how the user named these fields: "" (`--base_url`) or "critic_" (`--critic_base_url`)
 
     def __post_init__(self) -> None:
+        f = self.flags
         if self.engine not in ENGINES:
-            raise UserError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+            raise UserError(f"{f}engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.engine == "openai" and not self.base_url:
-            raise UserError("engine openai needs a base URL (e.g. --base_url http://127.0.0.1:8000/v1)")
+            raise UserError(f"engine openai needs a base URL (e.g. --{f}base_url http://127.0.0.1:8000/v1)")
         if self.engine != "openai" and self.base_url:
-            raise UserError(f"a base URL is for engine openai (engine is {self.engine!r}): pass --engine openai too")
+            raise UserError(
+                f"a base URL is for engine openai ({f}engine is {self.engine!r}): pass --{f}engine openai too"
+            )
         if self.max_concurrency < 1 or self.max_retries < 0 or self.request_timeout <= 0:
-            raise UserError("max_concurrency must be >= 1, max_retries >= 0 and request_timeout > 0")
+            raise UserError(f"{f}max_concurrency must be >= 1, {f}max_retries >= 0 and {f}request_timeout > 0")
 
 
 def policy_engine_settings(model_args) -> EngineSettings:
@@ -114,6 +118,7 @@ def critic_engine_settings(critic_args, policy: EngineSettings | None = None) ->
         max_concurrency=critic_args.critic_max_concurrency,
         request_timeout=critic_args.critic_request_timeout,
         max_retries=critic_args.critic_max_retries,
+        flags="critic_",
     )
 
 

@@ -90,6 +90,11 @@ class CriticJudgeReward:
         if name == POLICY:
             if policy is None:
                 raise UserError("critic_model: policy needs the policy model (use rl-critic train grpo)")
+            if (self.args.critic_engine or "hf") != "hf" or self.args.critic_base_url:
+                raise UserError(
+                    "critic_model: policy judges with the policy being trained, in this process; a served or "
+                    f"vLLM critic (critic_engine {self.args.critic_engine}) is another model: name it in critic_model"
+                )
             self.live_policy = True
             model_args = replace(model_args, model_name_or_path=POLICY)
             critic_args = replace(self.args, critic_model=None)

@@ -195,13 +195,15 @@ class OpenAIEngine:
             ) from err
         except openai.APIConnectionError as err:  # also timeouts
             raise ServerUnavailable(
-                f"the server at {self.base_url} stopped answering ({first_line(err)}) after "
-                f"{self.client.max_retries} retries"
+                f"the server at {self.base_url} stopped answering ({first_line(err)}; max_retries "
+                f"{self.client.max_retries})"
             ) from err
-        except openai.APIStatusError as err:  # 429 and 5xx were retried
+        except openai.APIStatusError as err:  # 429 and 5xx were retried, unless the server asked for a long wait
+            wait = getattr(getattr(err, "response", None), "headers", {}).get("retry-after")
+            asked = f"; it asks to wait {wait[:20]} s (Retry-After), longer than the client waits" if wait else ""
             raise ServerUnavailable(
                 f"the server at {self.base_url} answered HTTP {err.status_code}: {_message(err)} "
-                f"(after {self.client.max_retries} retries)"
+                f"(max_retries {self.client.max_retries}{asked})"
             ) from err
         except openai.APIResponseValidationError as err:
             raise UserError(f"{self.base_url} did not answer as an OpenAI chat completion: {first_line(err)}") from err
