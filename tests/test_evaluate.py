@@ -302,3 +302,17 @@ def test_eval_critic_takes_a_judge_class_instead_of_a_model(eval_sets, tmp_path,
     assert main(argv) == 1
     assert "cannot import critic_class 'tests.helpers.Nope'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_an_evaluation_that_judged_no_row_fails_with_the_reason(eval_sets, tmp_path, capsys):
+    """Issue 43: every row too long for the critic (here: max_new_tokens over its positions) measured nothing; it
+    said exit 0 and wrote a report of nothing."""
+    from rl_critic.cli import main
+
+    out = tmp_path / "r.json"
+    argv = ["eval", "critic", "--data", str(eval_sets["llava-critic"]), "--out", str(out), "--max_new_tokens", "5000"]
+    assert main(argv) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert " was judged (" in last and "too long for the critic, e.g. prompt too long:" in last
+    assert last.endswith("): nothing measured") and not out.exists()
+    assert not list(tmp_path.glob(".r.json*"))  # no journal, no lock left

@@ -103,6 +103,14 @@ def main(argv: list[str]) -> int:
         "row(s)",
     )
     report, records = critic_report(list(labels), entries, blank_image=args.blank_image, **options)
+    if "pairwise" not in report and "pointwise" not in report:  # a report of nothing is no success
+        journal.remove()
+        reasons = [
+            f"{report[key]['rows']} {what}, e.g. {report[key]['first']}"
+            for key, what in (("skipped_too_long", "too long for the critic"), ("errors", "could not be judged"))
+            if key in report
+        ]
+        raise UserError(f"no row of {args.data} was judged ({'; '.join(reasons) or 'none to judge'}): nothing measured")
     if probes:
         from rl_critic.evaluation.probes import probe_pairs, probe_points, run_point_probes, run_probes
 
