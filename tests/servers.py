@@ -136,7 +136,8 @@ class StubServer:
     status 200), `"echo-401"` (HTTP 401 quoting the request's `Authorization` header back), `"drip"` (model
     `m`; completions send their headers, then a byte every 0.2 s), `"junk-<kind>"` (model `m`; completions
     answer 200 with no usable chat completion, `JUNK`), `"models"` (a model list naming only
-    `other-model`; completions answer 404), or
+    `other-model`; completions answer 404), `"sft-critic-refusing"` (as `"sft-critic"`, but HTTP 400 for a prompt
+    holding `REFUSE-ME`), or
     `"sft-critic"` (model `sft-critic`, answering chat completions with `sft_critic_answer`)."""
 
     def __init__(self, mode: str) -> None:
@@ -152,7 +153,9 @@ class StubServer:
                 stub.requests += 1
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
-                if stub.mode == "sft-critic":
+                if stub.mode == "sft-critic-refusing" and b"REFUSE-ME" in body:  # one row a server will not take
+                    self._send(400, "application/json", {"error": {"message": "this prompt breaks our content rules"}})
+                elif stub.mode in ("sft-critic", "sft-critic-refusing"):
                     self._critic(body)
                 elif stub.mode == "500":
                     self._send(500, "application/json", {"error": {"message": "engine crashed"}})

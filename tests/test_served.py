@@ -369,3 +369,31 @@ def test_lines_name_what_happened_and_the_flags_the_user_wrote(tmp_path):
         "(critic_engine openai) is another model: name it in critic_model"
     )
     assert stub.requests <= 2  # the start-up model check, and no judgment sent to a model named "policy"
+
+
+def test_a_row_the_server_refuses_is_named_and_the_evaluation_goes_on(tmp_path):
+    """Issue 43: one row refused with an HTTP 400 (not about its length) stopped the whole evaluation at that chunk,
+    on every rerun, without naming the row; now it is that row's skip, named with the server's words."""
+    from datasets import Dataset
+
+    from data_converters.convert import convert
+    from data_converters.layouts import features
+    from data_converters.synthetic import synthetic_rows
+    from tests.cli_batch import Command, run_commands
+
+    rows = list(synthetic_rows(6, "pairwise", seed=4))
+    first = rows[0]["conversations"][0]
+    first["value"] = first["value"].replace("Question: [", "Question: [REFUSE-ME ", 1)
+    Dataset.from_list(rows, features=features()).to_parquet(str(tmp_path / "raw.parquet"))
+    convert("llava-critic-pairwise", str(tmp_path / "raw.parquet"), "eval", str(tmp_path / "eval"))
+    out = tmp_path / "r.json"
+    with StubServer("sft-critic-refusing") as stub:
+        argv = ["eval", "critic", "--engine", "openai", "--base_url", stub.base_url, "--model", "sft-critic"]
+        [result] = run_commands([Command([*argv, "--data", str(tmp_path / "eval"), "--out", str(out)], timeout=120)])
+    assert result.returncode == 0, result.stderr[-1500:]
+    report = json.loads(out.read_text())
+    skipped = report["skipped_too_long"]
+    assert skipped["rows"] == 1 and skipped["first"].startswith(f"{rows[0]['id']}: prompt refused by the server: ")
+    assert skipped["first"].endswith("HTTP 400: this prompt breaks our content rules")
+    assert report["pairwise"]["n"] == report["rows"] - 1
+    assert f"e.g. {rows[0]['id']}: prompt refused by the server: HTTP 400" in result.stdout

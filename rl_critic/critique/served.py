@@ -184,11 +184,10 @@ class OpenAIEngine:
                 f"the server at {self.base_url} answered with no readable JSON ({type(err).__name__}: "
                 f"{first_line(err)[:120]})"
             ) from err
-        except openai.BadRequestError as err:
+        except openai.BadRequestError as err:  # this prompt refused (too long, or anything else about it): its row
             message = _message(err)
-            if any(word in message.lower() for word in CONTEXT_WORDS):
-                return TooLong(0, 0, settings.max_new_tokens, reason=message)
-            raise UserError(f"the server at {self.base_url} refused a request (HTTP 400): {message}") from err
+            too_long = any(word in message.lower() for word in CONTEXT_WORDS)
+            return TooLong(0, 0, settings.max_new_tokens, reason=message if too_long else f"HTTP 400: {message}")
         except openai.NotFoundError as err:
             raise UserError(
                 f"the server at {self.base_url} has no model {self.model_name!r} ({_message(err)})"

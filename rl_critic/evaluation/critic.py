@@ -269,7 +269,9 @@ def critic_report(
     """(report, every judgment record) from the rows (their labels, groups, models; images not needed) and
     `judge_rows`' entries for them, in the same order."""
     judged = [(row, entry["judgments"]) for row, entry in zip(rows, entries) if entry["judgments"]]
-    skipped = [records[0]["skipped"] for _, records in judged if records[0]["order"] == "skipped"]
+    skipped = [
+        f"{records[0]['id']}: {records[0]['skipped']}" for _, records in judged if records[0]["order"] == "skipped"
+    ]
     errors = [f"{records[0]['id']}: {records[0]['error']}" for _, records in judged if records[0]["order"] == "error"]
     judged = [(row, records) for row, records in judged if records[0]["order"] not in ("skipped", "error")]
     pair_rows = [(row, records) for row, records in judged if records[0]["order"] == "original"]
