@@ -313,6 +313,6 @@ def test_an_evaluation_that_judged_no_row_fails_with_the_reason(eval_sets, tmp_p
     argv = ["eval", "critic", "--data", str(eval_sets["llava-critic"]), "--out", str(out), "--max_new_tokens", "5000"]
     assert main(argv) == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert " was judged (" in last and "too long for the critic, e.g. prompt too long:" in last
+    assert " was judged (" in last and "too long for the critic, e.g. " in last and ": prompt too long: " in last
     assert last.endswith("): nothing measured") and not out.exists()
     assert not list(tmp_path.glob(".r.json*"))  # no journal, no lock left
