@@ -235,7 +235,7 @@ def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys
         )
         == 0
     )
-    assert "skipped 1 row(s) left out of every metric, e.g. prompt too long" in capsys.readouterr().out
+    assert "skipped 1 row(s) left out of every metric, e.g. huge: prompt too long" in capsys.readouterr().out
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["skipped_too_long"]["rows"] == 1 and report["pairwise"]["n"] == 1
     judgments = [json.loads(line) for line in (tmp_path / "r.judgments.jsonl").read_text().splitlines()]
