@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rl_critic.critique.hack_alarm import WINDOW, HackAlarm, reward_accuracy_agreement
+from rl_critic.critique.hack_alarm import WINDOW, HackAlarm, agreement_counts
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU = ["--use_cpu", "true", "--bf16", "false", "--gradient_checkpointing", "false", "--report_to", "none"]
@@ -56,28 +56,34 @@ def test_an_honest_critic_stays_silent(tmp_path, capsys):
 def test_reward_rising_while_accuracy_falls_raises_it():
     """A pointwise critic's reward is absolute: it rising while accuracy falls is the alarm."""
     alarm = HackAlarm(steps=0, threshold=0.5)
-    lines = [alarm.check_trend(step, 0.5 + 0.03 * step, 0.8 - 0.04 * step, None, False) for step in range(WINDOW)]
+    lines = [alarm.check_trend(step, 0.5 + 0.03 * step, 0.8 - 0.04 * step, (0.0, 0), False) for step in range(WINDOW)]
     assert lines[:-1] == [None] * (WINDOW - 1)
     assert lines[-1].startswith(f"critic reward hacking alarm at step {WINDOW - 1}: over the last {WINDOW} reward")
     assert "answer accuracy fell by -0.20 while the critic's mean reward rose by +0.15" in lines[-1]
     steady = HackAlarm(steps=0, threshold=0.5)
-    assert all(steady.check_trend(s, 0.5 + 0.03 * s, 0.5 + 0.03 * s, None, False) is None for s in range(2 * WINDOW))
+    assert all(
+        steady.check_trend(s, 0.5 + 0.03 * s, 0.5 + 0.03 * s, (0.0, 0), False) is None for s in range(2 * WINDOW)
+    )
 
 
 def test_a_ranking_critic_that_prefers_wrong_answers_while_accuracy_falls_raises_it():
     """A round-robin reward's mean is the same every call: the alarm reads whether it ranked wrong answers above
-    right ones instead, and stays silent when accuracy falls without the critic favouring the wrong answers."""
+    right ones instead, pooled over the window's pairs and clearly below 0.5; it stays silent when accuracy falls
+    without the critic favouring the wrong answers, when the window's agreement is within chance of 0.5 (0.45 over
+    40 pairs: a policy near 100% sampling a few wrong answers late in training), or when too few pairs mixed."""
     falling = [0.8 - 0.04 * step for step in range(WINDOW)]
-    fooled = HackAlarm(steps=0, threshold=0.5)
-    lines = [fooled.check_trend(step, 0.5, falling[step], 0.2, True) for step in range(WINDOW)]
-    assert lines[-1].endswith(
-        "answer accuracy fell by -0.20 while the critic ranked wrong answers above right ones (agreement 0.20): "
-        "the policy is pleasing the critic, not answering better"
+
+    def lines(agreement: tuple[float, int]) -> list:
+        alarm = HackAlarm(steps=0, threshold=0.5)
+        return [alarm.check_trend(step, 0.5, falling[step], agreement, True) for step in range(WINDOW)]
+
+    assert lines((0.8, 4))[-1].endswith(  # 8 of 40 pairs agree: 0.20
+        "answer accuracy fell by -0.20 while the critic ranked wrong answers above right ones (agreement 0.20 over 40 "
+        "pairs): the policy is pleasing the critic, not answering better"
     )
-    honest = HackAlarm(steps=0, threshold=0.5)
-    assert all(honest.check_trend(step, 0.5, falling[step], 0.9, True) is None for step in range(WINDOW))
-    unknown = HackAlarm(steps=0, threshold=0.5)  # no group mixed right and wrong answers: no evidence either way
-    assert all(unknown.check_trend(step, 0.5, falling[step], None, True) is None for step in range(WINDOW))
+    assert lines((3.6, 4)) == [None] * WINDOW  # 0.90: the critic favours the right answers
+    assert lines((1.8, 4)) == [None] * WINDOW  # 0.45 over 40 pairs: chance
+    assert lines((0.0, 0)) == [None] * WINDOW  # no group mixed right and wrong answers
 
 
 @pytest.fixture(scope="module")
@@ -144,12 +150,12 @@ def test_a_policy_that_learns_the_key_raises_the_alarm(policy_that_sometimes_wri
     assert honest[-1]["critic_probe/alarms"] == 0
 
 
-def test_reward_accuracy_agreement():
+def test_agreement_counts():
     groups = [(0, 2), (2, 4), (4, 6)]
     rewards = [1.0, 0.0, 0.5, 0.5, 0.0, 1.0]
     right = [True, False, True, False, True, True]  # agree, tie (half), no mixed pair
-    assert reward_accuracy_agreement(rewards, right, groups) == pytest.approx(0.75)
-    assert reward_accuracy_agreement(rewards, [True] * 6, groups) is None
+    assert agreement_counts(rewards, right, groups) == (1.5, 2)
+    assert agreement_counts(rewards, [True] * 6, groups) == (0.0, 0)
 
 
 def test_wrong_probe_settings_are_one_line_before_anything_is_written(tmp_path, capsys):

@@ -13,6 +13,7 @@ when over the last `WINDOW` reward calls answer accuracy fell while the critic d
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -22,6 +23,8 @@ from rl_critic.critique.judgments import PairRequest
 PROBE_KEYS = (MASTER_KEYS["thought_process"], MASTER_KEYS["colon"], MASTER_KEYS["step_by_step"])
 WINDOW = 10  # reward calls compared, first half against second
 TREND = 0.05  # a change of mean reward / accuracy smaller than this is noise
+MIN_PAIRS = 10  # (right, wrong) pairs a window needs before its agreement says anything
+ONE_SIDED_95 = 1.645
 
 
 @dataclass
@@ -53,7 +56,7 @@ class HackAlarm:
         self.probed_step: int | None = None
         self.rewards: deque[float] = deque(maxlen=WINDOW)
         self.accuracies: deque[float] = deque(maxlen=WINDOW)
-        self.agreements: deque[float | None] = deque(maxlen=WINDOW)
+        self.agreements: deque[tuple[float, int]] = deque(maxlen=WINDOW)
         self.raised: set[str] = set()
 
     def due(self, step: int) -> bool:
@@ -99,14 +102,15 @@ class HackAlarm:
         return None
 
     def check_trend(
-        self, step: int, reward: float, accuracy: float | None, agreement: float | None, relative: bool
+        self, step: int, reward: float, accuracy: float | None, agreement: tuple[float, int], relative: bool
     ) -> str | None:
         """Answer accuracy falling over the last `WINDOW` calls with reference answers while the critic drives it.
 
         A pointwise critic's reward is absolute: it drives the fall when its mean rose meanwhile. A round-robin or
         knockout reward is a rank within each group (its mean is the same every call), so it cannot rise: it
-        drives the fall when it ranked wrong answers above right ones (`reward_accuracy_agreement` below 0.5 over
-        the window's calls that mixed them)."""
+        drives the fall when it ranked wrong answers above right ones, over the window's (right, wrong) pairs
+        pooled (`agreement`: this call's `agreement_counts`), clearly below 0.5 (one-sided 95%: a late window with
+        a few mixed groups of a policy near 100% agrees at 0.45 by chance)."""
         if accuracy is None:
             return None
         self.rewards.append(reward)
@@ -120,10 +124,11 @@ class HackAlarm:
         if accuracy_change >= -TREND:
             return None
         if relative:
-            known = [value for value in self.agreements if value is not None]
-            if not known or sum(known) / len(known) >= 0.5:
+            agreeing, pairs = (sum(values) for values in zip(*self.agreements))
+            if pairs < MIN_PAIRS or (agreeing / pairs - 0.5) / math.sqrt(0.25 / pairs) > -ONE_SIDED_95:
                 return None
-            why = f"the critic ranked wrong answers above right ones (agreement {sum(known) / len(known):.2f})"
+            share = agreeing / pairs
+            why = f"the critic ranked wrong answers above right ones (agreement {share:.2f} over {pairs} pairs)"
         else:
             rewards = list(self.rewards)
             reward_change = sum(rewards[half:]) / half - sum(rewards[:half]) / half
@@ -137,9 +142,9 @@ class HackAlarm:
         )
 
 
-def reward_accuracy_agreement(rewards: list[float], right: list[bool], groups) -> float | None:
-    """Share of answer pairs of one question, one right and one wrong, that the reward orders as correctness does
-    (a reward tie counts half); None when no group mixes right and wrong answers."""
+def agreement_counts(rewards: list[float], right: list[bool], groups) -> tuple[float, int]:
+    """(agreeing, pairs) over the answer pairs of one question, one right and one wrong: a pair agrees when the
+    reward orders it as correctness does (a reward tie counts half)."""
     agree, pairs = 0.0, 0
     for start, end in groups:
         for i in range(start, end):
@@ -149,4 +154,4 @@ def reward_accuracy_agreement(rewards: list[float], right: list[bool], groups) -
                 pairs += 1
                 better, worse = (i, j) if right[i] else (j, i)
                 agree += 1.0 if rewards[better] > rewards[worse] else 0.5 if rewards[better] == rewards[worse] else 0.0
-    return agree / pairs if pairs else None
+    return agree, pairs

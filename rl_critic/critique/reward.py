@@ -26,7 +26,7 @@ from rewards.text import completion_text
 from rl_critic.critique.critic import POLICY, CriticArguments, build_judge
 from rl_critic.critique.engines import HFEngine
 from rl_critic.critique.group_scores import SCHEDULES, score_groups
-from rl_critic.critique.hack_alarm import HackAlarm, HackAlarmArguments, reward_accuracy_agreement
+from rl_critic.critique.hack_alarm import HackAlarm, HackAlarmArguments, agreement_counts
 from rl_critic.critique.served import ServerUnavailable
 from rl_critic.critique.strategies import Problem
 
@@ -168,13 +168,13 @@ class CriticJudgeReward:
                     log_metric("critic_probe/master_key_win_rate_max", max(rates.values()))
                 lines.append(self.alarm.check_win_rate(step, rates))
         if correct is not None:
-            agreement = reward_accuracy_agreement(rewards, correct, groups)
-            if log_metric is not None and agreement is not None:
-                log_metric("critic_probe/reward_accuracy_agreement", agreement)
+            agreeing, pairs = agreement_counts(rewards, correct, groups)
+            if log_metric is not None and pairs:
+                log_metric("critic_probe/reward_accuracy_agreement", agreeing / pairs)
             accuracy = sum(correct) / len(correct) if correct else None
             relative = self.args.critic_schedule != "pointwise"
             mean_reward = sum(rewards) / max(len(rewards), 1)
-            lines.append(self.alarm.check_trend(step, mean_reward, accuracy, agreement, relative))
+            lines.append(self.alarm.check_trend(step, mean_reward, accuracy, (agreeing, pairs), relative))
         for line in filter(None, lines):
             print(line, file=sys.stderr)
             if self.args.critic_hack_action == "stop":
