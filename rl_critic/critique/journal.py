@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError
-from data_converters.files import OutputClaim, hidden_name, process_started
+from data_converters.files import OutputClaim, hidden_name
 from data_converters.io import json_line
 from rl_critic.critique.engines import TRANSPORT_FIELDS
 
@@ -64,7 +64,6 @@ class Journal:
         self.path = out.parent / hidden_name(out, ".journal.jsonl")
         self.settings = json.loads(json.dumps(settings, default=str))  # as it reads back from disk
         self._handle = None
-        self._made: list[Path] = []  # folders made for the journal (deepest first): removed with it if left empty
         self.claim = OutputClaim(out)
 
     def check(self, unit: int = 1) -> list[dict[str, Any]]:
@@ -84,7 +83,7 @@ class Journal:
         return records
 
     def resume(self, unit: int = 1) -> list[dict[str, Any]]:
-        """`check`'s records; from here on this run owns the journal (rewritten under its pid)."""
+        """`check`'s records; from here on this run owns the journal (rewritten: header, then the records)."""
         records = self.check(unit)
         self._write_all(records)
         return records
@@ -121,10 +120,7 @@ class Journal:
                 self._handle.close()
             self._handle = None
         self.path.unlink(missing_ok=True)
-        for folder in self._made:
-            with suppress(OSError):  # not empty: the output (or another run's) is in it
-                folder.rmdir()
-        self.claim.release()
+        self.claim.release()  # and the folders made for the claim (and the journal), if left empty
 
     def _read(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         if not self.path.is_file():
@@ -144,13 +140,12 @@ class Journal:
         return header, records
 
     def _write_all(self, records: list[dict[str, Any]]) -> None:
-        """Rewrite the journal under this run's pid (header, then the complete records), then keep it open."""
+        """Rewrite the journal (header, then the complete records), then keep it open."""
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}")
-        self._made = self._made or [folder for folder in self.path.parents if not folder.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(temporary, "w", encoding="utf-8") as handle:
-                header = {"pid": os.getpid(), "started": process_started(os.getpid()), "settings": self.settings}
+                header = {"settings": self.settings}
                 handle.write(json.dumps(header) + "\n")
                 handle.writelines(json_line(record) for record in records)
             os.replace(temporary, self.path)

@@ -77,12 +77,14 @@ def openai_messages(conversation: list[dict], images: Sequence[Image.Image]) -> 
 class OpenAIEngine:
     """Generation over `/v1/chat/completions` (see the module docstring)."""
 
-    def __init__(self, client, model: str, base_url: str, max_concurrency: int = 8) -> None:
+    def __init__(
+        self, client, model: str, base_url: str, max_concurrency: int = 8, request_timeout: float = 300.0
+    ) -> None:
         self.client = client
         self.model_name = model
         self.base_url = base_url
         self.max_concurrency = max_concurrency
-        self.request_timeout = 300.0  # seconds a read may wait (the client's); the whole answer: `bounded_map`
+        self.request_timeout = request_timeout  # seconds a read may wait (the client's); whole answers: `bounded_map`
         self.requests = 0  # requests answered, for reports and benchmarks
 
     @classmethod
@@ -104,8 +106,8 @@ class OpenAIEngine:
             timeout=settings.request_timeout,
             max_retries=settings.max_retries,
         )
-        engine = cls(client, model, redacted(settings.base_url), settings.max_concurrency)  # shown in every line
-        engine.request_timeout = settings.request_timeout
+        shown = redacted(settings.base_url)  # in every line
+        engine = cls(client, model, shown, settings.max_concurrency, settings.request_timeout)
         engine.check_model()
         return engine
 

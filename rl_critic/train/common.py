@@ -113,13 +113,11 @@ def check_special_tokens(dataset) -> None:
     from data_converters.placeholders import special_token_problem, strings_in
 
     texts = [column for column in dataset.column_names if column not in ("image", "images")]
-    ids = dataset["id"] if "id" in dataset.column_names else None
     for start, batch in enumerate(dataset.select_columns(texts).iter(batch_size=1000)):
         for offset, cells in enumerate(zip(*batch.values())):
             problem = special_token_problem(*(text for cell in cells for text in strings_in(cell)))
             if problem:
-                index = start * 1000 + offset
-                row = f"row id {ids[index]!r}" if ids is not None else f"row {index}"
+                row = f"row id {batch['id'][offset]!r}" if "id" in batch else f"row {start * 1000 + offset}"
                 raise UserError(f"training data {row}: {problem}")
 
 
