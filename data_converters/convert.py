@@ -127,10 +127,12 @@ def convert(
     overwrite: bool = False,
     images_root: str | None = None,
     hard_negatives: float = 0.0,
+    image_urls: str = "off",
 ) -> dict[str, Any]:
     """Convert `input_path` read as `source` into a `task` dataset in `out_dir`; returns the summary.
 
-    `images_root`: the folder image file paths must stay in (default: the input's folder; `any`: no limit).
+    `images_root`: the folder image file paths must stay in (default: the input's folder; `any`: no limit);
+    `image_urls`: which image URLs may be fetched (`data_converters.image_urls`).
     `hard_negatives`: the share of decided pairs that add a hard-negative twin (`hard_negatives.py`)."""
     if source not in _sources():
         raise UserError(f"unknown source {source!r}; choose from: {', '.join(_sources())}")
@@ -147,13 +149,13 @@ def convert(
     if out.exists() and not overwrite:
         raise UserError(f"output folder exists: {out_dir} (pass --overwrite to replace it)")
     try:  # before reading anything
-        ImageFolder.of_input(None, images_root)
+        ImageFolder.of_input(None, images_root, image_urls)
     except ParseError as err:
         raise UserError(str(err)) from err
     start = time.perf_counter()
     spec = _sources()[source]
     dataset, base_dir = load_input(input_path, hub_config or spec.hub_config, split)
-    base_dir = ImageFolder.of_input(base_dir, images_root)
+    base_dir = ImageFolder.of_input(base_dir, images_root, image_urls)
     rows_read = len(dataset) if limit is None else min(limit, len(dataset))
     if limit is not None:
         dataset = dataset.select(range(rows_read))

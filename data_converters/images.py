@@ -7,7 +7,8 @@ sideways, so `upright` applies the tag once, here, and keeps the upright pixels 
 Every command that reads images from rows (convert, the question readers,
 eval rows, training rows) goes through `image_ref`: the same accepted types, the same path rule (relative
 to the input's folder, confined to an `ImageFolder` root, regular files only: a FIFO would block the
-reader forever), and the same full decode. A truncated JPEG or a PNG with a corrupt chunk has a valid
+reader forever), the same URL policy (`image_urls`: none fetched unless the user allows it), and the same full
+decode. A truncated JPEG or a PNG with a corrupt chunk has a valid
 header, so a header check would pass it and the trainer would die on it later; decoding costs
 milliseconds per image (JPEGs at 1/8 scale, which still reads every byte of the stream).
 """
@@ -24,6 +25,7 @@ from urllib.parse import unquote, urlparse
 
 from PIL import Image, UnidentifiedImageError
 
+from data_converters.image_urls import URL_POLICIES, fetch_image_url, is_url
 from data_converters.parsing import ParseError
 
 # Qwen-VL needs at least one 28x28 patch after resizing; LLaVA-Critic-R1's own evaluation skips smaller.
@@ -46,20 +48,24 @@ def _decode_base64(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class ImageFolder:
-    """Where a source's image paths start (`base`: the input's folder) and the folder they must stay in
-    (`root`, None for anywhere): `convert` embeds the bytes of whatever a path names, so a JSONL row from
-    someone else must not be able to pull `~/.ssh/...` or another user's pictures into a shared dataset."""
+    """Where a source's image paths start (`base`: the input's folder), the folder they must stay in
+    (`root`, None for anywhere) and which image URLs may be fetched (`urls`, see `data_converters.image_urls`):
+    `convert` embeds the bytes of whatever a row names, so a JSONL row from someone else must not be able to pull
+    `~/.ssh/...`, another user's pictures or a private server's answer into a shared dataset."""
 
     base: str | None
     root: str | None
+    urls: str = "off"
 
     @classmethod
-    def of_input(cls, base: str | None, images_root: str | None) -> ImageFolder:
+    def of_input(cls, base: str | None, images_root: str | None, image_urls: str = "off") -> ImageFolder:
         """The rule of every command that reads rows from an input in folder `base`: paths may not leave
-        `images_root` (default: `base`; `any`: no limit)."""
+        `images_root` (default: `base`; `any`: no limit), URLs are fetched under `image_urls`."""
         if images_root not in (None, "any") and not os.path.isdir(images_root):
             raise ParseError(f"--images_root {images_root} is not a folder")
-        return cls(base, None if images_root == "any" else images_root or base)
+        if image_urls not in URL_POLICIES:
+            raise ParseError(f"--image_urls {image_urls!r} is not one of {', '.join(URL_POLICIES)}")
+        return cls(base, None if images_root == "any" else images_root or base, image_urls)
 
     def resolve(self, path: str) -> str:
         full = path if os.path.isabs(path) or self.base is None else os.path.join(self.base, path)
@@ -79,7 +85,8 @@ def image_ref(value: Any, base_dir: str | ImageFolder | None = None) -> dict[str
 
     Accepts what sources hold: a datasets image dict (bytes and/or path), raw bytes, a path (absolute or
     relative to `base_dir`, the folder of the input file, which an `ImageFolder` also confines paths to),
-    a `file://` URI (a path, under the same rule), a `data:image/...;base64,` URI, plain base64, or a PIL image.
+    a `file://` URI (a path, under the same rule), an http(s) URL (fetched under the folder's `urls` policy), a
+    `data:image/...;base64,` URI, plain base64, or a PIL image.
     """
     folder = base_dir if isinstance(base_dir, ImageFolder) else ImageFolder(base_dir, None)
     path = None
@@ -88,6 +95,8 @@ def image_ref(value: Any, base_dir: str | ImageFolder | None = None) -> dict[str
         data, path = _dict_parts(value)
     elif isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
+    elif is_url(value):
+        path = value
     elif isinstance(value, str):
         if value.startswith("file://"):
             path = unquote(urlparse(value).path)
@@ -109,7 +118,11 @@ def image_ref(value: Any, base_dir: str | ImageFolder | None = None) -> dict[str
             raise ParseError("missing image (no bytes and no path)")
         if "\x00" in path:  # no file system takes one; os.path functions raise ValueError on it
             raise ParseError("image path holds a NUL character")
-        data = read_image_file(folder.resolve(path), path)
+        if is_url(path):  # a bare URL, or datasets' `{"path": URL}`
+            data = fetch_image_url(path, folder.urls, MAX_IMAGE_BYTES)
+            path = urlparse(path).path
+        else:
+            data = read_image_file(folder.resolve(path), path)
     check_image_bytes(data)
     return {"bytes": upright(data), "path": os.path.basename(path) if path else None}
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data_converters.errors import UserError
+from data_converters.image_urls import image_urls_field
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.critique.critic import CriticArguments
 from rl_critic.critique.questions import images_root_field
@@ -44,6 +45,7 @@ class BestOfNArguments:
     limit: int | None = field(default=None, metadata={"help": "Only the first N questions."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
     images_root: str | None = images_root_field()
+    image_urls: str = image_urls_field()
     overwrite: bool = field(default=False, metadata={"help": "Replace --out if it exists."})
 
 
@@ -65,7 +67,7 @@ def main(argv: list[str]) -> int:
     from rl_critic.critique.questions import read_rows
 
     set_seed(args.seed)
-    rows = read_rows(args.input, args.limit, args.images_root)
+    rows = read_rows(args.input, args.limit, args.images_root, args.image_urls)
     journal = Journal(args.out, run_settings(args, critic_args, model_args, source=args.input))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
     sampling = SamplingSettings(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from data_converters.image_urls import image_urls_field
 from data_converters.schema import TASKS
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.script.parsing import parse
@@ -78,6 +79,8 @@ class ConvertArguments:
         },
     )
 
+    image_urls: str = image_urls_field()
+
 
 ARGUMENTS = (ConvertArguments,)
 
@@ -103,6 +106,7 @@ def main(argv: list[str]) -> int:
         split=args.split,
         overwrite=args.overwrite,
         images_root=args.images_root,
+        image_urls=args.image_urls,
         hard_negatives=args.hard_negatives,
     )
     print(format_summary(summary, args.out))

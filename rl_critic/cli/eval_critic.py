@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from data_converters.errors import UserError
+from data_converters.image_urls import image_urls_field
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
 from rl_critic.models.loader import InferenceModelArguments
@@ -20,6 +21,7 @@ from rl_critic.script.parsing import parse
 class EvalCriticArguments(EvalArguments):
     swap: bool = field(default=False, metadata={"help": "Also judge every pair in the other order."})
     blank_image: bool = field(default=False, metadata={"help": "Replace every image by a blank one."})
+    image_urls: str = image_urls_field()
     chunk: int = field(
         default=64,
         metadata={
@@ -95,7 +97,9 @@ def main(argv: list[str]) -> int:
         engine = load_engine(policy_engine_settings(model_args), model_args)
         judge = Judge(engine, sampling_settings(args), args.batch_size)
         judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
-    images = RowImages(model_args.min_pixels, model_args.max_pixels, ImageFolder(base, None), args.blank_image)
+    images = RowImages(
+        model_args.min_pixels, model_args.max_pixels, ImageFolder(base, None, args.image_urls), args.blank_image
+    )
     options = {"swap": args.swap, "own_prompt": args.prompt == "row"}
     entries = journal.fill(
         args.chunk,

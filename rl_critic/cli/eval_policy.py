@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from data_converters.errors import UserError
+from data_converters.image_urls import image_urls_field
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
 from rl_critic.critique.critic import CriticArguments
@@ -27,6 +28,7 @@ class EvalPolicyArguments(EvalArguments):
     strategy: str = field(default="knockout", metadata={"help": "Selection when n > 1.", "choices": STRATEGIES})
     chunk: int = field(default=8, metadata={"help": "Questions judged together per round."})
     images_root: str | None = images_root_field()
+    image_urls: str = image_urls_field()
 
 
 ARGUMENTS = (EvalPolicyArguments, CriticArguments, InferenceModelArguments)
@@ -46,7 +48,7 @@ def main(argv: list[str]) -> int:
     from rl_critic.evaluation.policy import policy_report
 
     set_seed(args.seed)
-    rows = read_rows(args.data, args.limit, args.images_root)
+    rows = read_rows(args.data, args.limit, args.images_root, args.image_urls)
     if not any(has_reference(row) for row in rows):
         raise UserError(
             f"no row of {args.data} has a reference answer (`answer`), and `eval policy` measures "

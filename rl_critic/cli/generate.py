@@ -40,6 +40,7 @@ def main(argv: list[str]) -> int:
 
     from transformers import set_seed
 
+    from data_converters.images import ImageFolder
     from data_converters.prompts import user_prompt
     from rl_critic.critique.engines import HFEngine, load_engine, policy_engine_settings
     from rl_critic.critique.generation import SamplingSettings
@@ -52,7 +53,8 @@ def main(argv: list[str]) -> int:
         top_p=gen_args.top_p,
         num_return_sequences=gen_args.n,
     )
-    images = [load_image(src, model_args.min_pixels, model_args.max_pixels) for src in gen_args.image]
+    typed = ImageFolder(None, None, urls="any")  # paths and URLs the user typed are the user's own request
+    images = [load_image(src, model_args.min_pixels, model_args.max_pixels, typed) for src in gen_args.image]
     start = time.perf_counter()
     engine = load_engine(policy_engine_settings(model_args), model_args)
     load_seconds = time.perf_counter() - start

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_converters.errors import UserError
+from data_converters.image_urls import image_urls_field
 from data_converters.layouts import LAYOUTS
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.critique.questions import images_root_field
@@ -48,6 +49,7 @@ class MakePairsArguments:
     limit: int | None = field(default=None, metadata={"help": "Only the first N questions."})
     seed: int = field(default=0, metadata={"help": "Sampling and layout seed."})
     images_root: str | None = images_root_field()
+    image_urls: str = image_urls_field()
     overwrite: bool = field(default=False, metadata={"help": "Replace --out if it exists."})
 
 
@@ -74,7 +76,7 @@ def main(argv: list[str]) -> int:
     from rl_critic.critique.questions import load_question, read_rows
 
     check_output_file(args.out, [args.input], args.overwrite)
-    rows = read_rows(args.input, args.limit, args.images_root)
+    rows = read_rows(args.input, args.limit, args.images_root, args.image_urls)
     if not rows:
         raise UserError(f"no question in {args.input}")
     journal = Journal(args.out, run_settings(args, model_args, source=args.input))

@@ -70,22 +70,25 @@ def has_reference(row: Row) -> bool:
         return False
 
 
-def image_folder(source: str, images_root: str | None = None) -> ImageFolder:
+def image_folder(source: str, images_root: str | None = None, image_urls: str = "off") -> ImageFolder:
     """The one image-path rule of question files (as `convert`'s): relative paths start from the input's
-    folder and no path may leave `images_root` (default: that folder; `any`: no limit). Commands write what
-    the images show (make-pairs copies their bytes), so a row must not be able to pull in `~/.ssh/...`."""
+    folder, no path may leave `images_root` (default: that folder; `any`: no limit) and URLs are fetched under
+    `image_urls`. Commands write what the images show (make-pairs copies their bytes), so a row must not be able
+    to pull in `~/.ssh/...` or what a private server answers."""
     path = Path(source).expanduser()
     try:
-        return ImageFolder.of_input(str(path if path.is_dir() else path.parent), images_root)
+        return ImageFolder.of_input(str(path if path.is_dir() else path.parent), images_root, image_urls)
     except ValueError as err:
         raise UserError(str(err)) from err
 
 
-def read_rows(source: str, limit: int | None = None, images_root: str | None = None) -> list[Row]:
+def read_rows(
+    source: str, limit: int | None = None, images_root: str | None = None, image_urls: str = "off"
+) -> list[Row]:
     """Every input row (up to `limit`); JSONL lines that do not parse become rows with an `error`.
-    `images_root`: see `image_folder`."""
+    `images_root`, `image_urls`: see `image_folder`."""
     path = Path(source)
-    folder = image_folder(source, images_root)
+    folder = image_folder(source, images_root, image_urls)
     if path.suffix in (".jsonl", ".json") and path.is_file():
         rows = list(_jsonl_rows(path, limit, folder))
         parsed = [row.data for row in rows if not row.error]
@@ -233,10 +236,11 @@ def load_usable_questions(
     max_pixels: int | None,
     who: str,
     images_root: str | None = None,
+    image_urls: str = "off",
 ) -> list[Question]:
     """Every usable question of `source` (images loaded); the unusable ones are counted on stdout with the
     first reason, and none usable is a `UserError`. For commands that need all questions at once."""
-    rows = read_rows(source, limit, images_root)
+    rows = read_rows(source, limit, images_root, image_urls)
     questions = [load_question(row, min_pixels, max_pixels) for row in rows]
     unusable = [q for q in questions if q.problem is None]
     if unusable:

@@ -6,29 +6,25 @@ family means one `min_pixels`/`max_pixels` pair controls the image-token budget 
 processors get the bounds directly (see `loader.apply_pixel_bounds`), LLaVA-OneVision picks its anyres
 grid (1 to 10 tiles of 729 tokens) from the already-bounded image. Questions, `generate` and `eval critic`
 rows load images through `load_image`, training datasets through `bound_dataset_images`; both read a row's
-value under `data_converters.images.image_ref`'s rule (types, paths, full decode), URLs with a time limit.
+value under `data_converters.images.image_ref`'s rule (types, paths, the URL policy, full decode).
 """
 
 from __future__ import annotations
 
 import io
 import os
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
 from data_converters.errors import UserError
-from data_converters.images import MAX_IMAGE_BYTES, ImageFolder, check_image_bytes, image_ref, upright
+from data_converters.images import ImageFolder, image_ref
 from data_converters.parsing import ParseError
 
 # qwen-vl-utils' own defaults (4 and 16384 tokens of 28x28 px).
 DEFAULT_MIN_PIXELS = 4 * 28 * 28
 DEFAULT_MAX_PIXELS = 16384 * 28 * 28
-# An image URL's server gets this long to send the whole image (a host that accepts and never answers would
-# otherwise block the run forever); RL_CRITIC_URL_TIMEOUT overrides it.
-URL_TIMEOUT_SECONDS = 30.0
 
 
 def load_image(
@@ -39,8 +35,9 @@ def load_image(
     resize: bool = True,
 ) -> Image.Image:
     """Load one image and bound its pixel count; `source` may be a path or `file://` URI (relative paths start
-    from `folder`, which may also confine them), an http(s) URL, a data URI, bytes, a PIL image or a
-    `{"path": ...}` / `{"bytes": ...}` dict as `datasets` stores images. Anything unusable (a wrong type, a
+    from `folder`, which may also confine them), an http(s) URL (fetched only as `folder.urls` allows; without a
+    folder, none is), a data URI, bytes, a PIL image or a `{"path": ...}` / `{"bytes": ...}` dict as `datasets`
+    stores images. Anything unusable (a wrong type, a
     missing or non-regular file, an image that does not decode to the end, a silent server) is a `UserError`.
     `resize=False`: checked and decoded only, at its own size (each processor's own defaults then apply)."""
     from qwen_vl_utils import fetch_image
@@ -57,12 +54,7 @@ def load_image(
         image = ImageOps.exif_transpose(source)  # stands a turned photo up, as `upright` does for bytes
     else:
         try:
-            if isinstance(source, str) and source.startswith(("http://", "https://")):
-                data = fetch_url(source)
-                check_image_bytes(data)
-                data = upright(data)
-            else:
-                data = image_ref(source, folder)["bytes"]
+            data = image_ref(source, folder)["bytes"]
         except ParseError as err:
             where = f" {source[:200]!r}" if isinstance(source, str) and source[:200] not in str(err) else ""
             raise UserError(f"cannot read image{where}: {err}") from err
@@ -78,37 +70,10 @@ def load_image(
         raise UserError(f"cannot read image: {err}") from err
 
 
-def fetch_url(url: str) -> bytes:
-    """The bytes at an image URL, within `URL_TIMEOUT_SECONDS` in all and at most `MAX_IMAGE_BYTES`."""
-    import urllib.error
-    import urllib.request
-
-    timeout = float(os.environ.get("RL_CRITIC_URL_TIMEOUT", URL_TIMEOUT_SECONDS))
-    deadline = time.monotonic() + timeout
-    chunks, size = [], 0
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only, see caller
-            # read1: what has arrived, at most 64 kB; read(n) would wait for all n bytes, so a host sending one byte
-            # a second (each within the socket timeout) would never reach the deadline check below
-            while chunk := response.read1(1 << 16):
-                size += len(chunk)
-                if size > MAX_IMAGE_BYTES:
-                    raise UserError(f"image at {url} is over {MAX_IMAGE_BYTES // 2**20} MB")
-                if time.monotonic() > deadline:
-                    raise TimeoutError("timed out")
-                chunks.append(chunk)
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        reason = getattr(err, "reason", None) or err
-        if isinstance(err, TimeoutError) or "timed out" in str(reason):
-            reason = f"no complete answer within {timeout:g} s (RL_CRITIC_URL_TIMEOUT sets the limit)"
-        raise UserError(f"cannot fetch image {url}: {reason}") from err
-    return b"".join(chunks)
-
-
-def bound_dataset_images(dataset, min_pixels: int | None, max_pixels: int | None):
+def bound_dataset_images(dataset, min_pixels: int | None, max_pixels: int | None, image_urls: str = "off"):
     """`dataset` with every `image` / `images` cell read through `load_image` as it is read: bounded to
     `[min_pixels, max_pixels]` (without bounds: checked and decoded at its own size, so each processor's
-    own defaults apply).
+    own defaults apply). Image URLs are fetched under `image_urls` (see `data_converters.image_urls`).
 
     A lazy `with_transform`, so a 100k-row training set is not re-encoded up front; TRL's trainers read
     vision rows one batch at a time, so each image is resized right before the processor sees it. The image
@@ -119,7 +84,7 @@ def bound_dataset_images(dataset, min_pixels: int | None, max_pixels: int | None
 
     if not {"image", "images"} & set(dataset.column_names):
         return dataset
-    return undecoded_images(dataset).with_transform(BoundImages(min_pixels, max_pixels))
+    return undecoded_images(dataset).with_transform(BoundImages(min_pixels, max_pixels, image_urls))
 
 
 @dataclass(frozen=True)
@@ -128,6 +93,7 @@ class BoundImages:
 
     min_pixels: int | None
     max_pixels: int | None
+    image_urls: str = "off"
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         ids = batch.get("id")
@@ -149,4 +115,5 @@ class BoundImages:
         if isinstance(cell, list):
             return [self.bound(item) for item in cell]
         resize = self.min_pixels is not None or self.max_pixels is not None
-        return load_image(cell, self.min_pixels, self.max_pixels, resize=resize)
+        folder = ImageFolder(None, None, self.image_urls)
+        return load_image(cell, self.min_pixels, self.max_pixels, folder, resize=resize)

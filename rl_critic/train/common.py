@@ -20,6 +20,7 @@ from trl import ScriptArguments
 from data_converters.columns import GRADED_COLUMNS, TRAINER_COLUMNS, data_kind
 from data_converters.errors import UserError, first_line
 from data_converters.files import OutputClaim, check_replaceable, mark_owner, owner_marker
+from data_converters.image_urls import image_urls_field
 from rl_critic.critique.questions import images_root_field
 from rl_critic.script.parsing import renamed
 from rl_critic.script.recipes import resolve_data
@@ -53,6 +54,7 @@ class TrainScriptArguments(ScriptArguments):
         },
     )
     images_root: str | None = images_root_field()
+    image_urls: str = image_urls_field()
     preflight_rows: int = field(
         default=64,
         metadata={
@@ -104,7 +106,7 @@ def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
         raise UserError(f"training data {script_args.dataset_name} is empty")
     if model_args is None:
         return dataset
-    return bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels)
+    return bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels, script_args.image_urls)
 
 
 def check_special_tokens(dataset) -> None:

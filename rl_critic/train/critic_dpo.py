@@ -28,6 +28,7 @@ from trl import DPOConfig, DPOTrainer, get_peft_config
 
 from data_converters import columns
 from data_converters.errors import UserError
+from data_converters.image_urls import image_urls_field
 from data_converters.io import datasets_bars
 from data_converters.schema import preference
 from rl_critic.critique.aggregation import best_and_worst
@@ -52,6 +53,7 @@ class CriticDPOArguments:
         default=None, metadata={"help": "Use only the first N questions.", "aliases": renamed("max_questions")}
     )
     images_root: str | None = images_root_field()
+    image_urls: str = image_urls_field()
     n: int = field(
         default=5,
         metadata={"help": "K answers sampled per question (LLaVA-Critic: 5).", "aliases": renamed("num_candidates")},
@@ -282,7 +284,13 @@ def main(
     )
     root = Path(dpo_args.output_dir)
     questions = load_usable_questions(
-        args.dataset_name, args.limit, model_args.min_pixels, model_args.max_pixels, "critic-dpo", args.images_root
+        args.dataset_name,
+        args.limit,
+        model_args.min_pixels,
+        model_args.max_pixels,
+        "critic-dpo",
+        args.images_root,
+        args.image_urls,
     )
     # The critic stays the round-1 policy (or `critic_model`) while the policy it judges moves on.
     judge = build_judge(critic_args, model_args, args.batch_size, trust_remote_code=dpo_args.trust_remote_code)

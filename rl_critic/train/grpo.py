@@ -106,6 +106,7 @@ def main(
             model_args.min_pixels,
             model_args.max_pixels,
             script_args.images_root,
+            script_args.image_urls,
         )
     else:
         dataset = load_train_dataset(script_args, model_args)

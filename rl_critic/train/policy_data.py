@@ -31,14 +31,19 @@ def is_question_file(source: str | None) -> bool:
 
 
 def load_question_file(
-    source: str, limit: int | None, min_pixels: int | None, max_pixels: int | None, images_root: str | None = None
+    source: str,
+    limit: int | None,
+    min_pixels: int | None,
+    max_pixels: int | None,
+    images_root: str | None = None,
+    image_urls: str = "off",
 ):
     """Question rows -> a dataset of `prompt`, `images`, `solution` (unusable rows are counted and skipped)."""
     from datasets import Dataset
 
     from rl_critic.critique.questions import load_usable_questions
 
-    usable = load_usable_questions(source, limit, min_pixels, max_pixels, "grpo", images_root)
+    usable = load_usable_questions(source, limit, min_pixels, max_pixels, "grpo", images_root, image_urls)
     several = sum(isinstance(q.answer, list) and len(q.answer) > 1 for q in usable)
     if several:
         print(f"grpo: {several} question(s) list several acceptable answers; `solution` keeps the first of each")
