@@ -538,6 +538,8 @@ def test_broken_checkpoints_are_named_and_adapters_load_their_base_processor(tin
         "syntax": ("chat_template.jinja", "{% for m in messages %}{{ m.content }"),
         "raises": ("chat_template.jinja", '{{ raise_exception("no chats here") }}'),
         "empty": ("chat_template.jinja", ""),
+        "runaway": ("chat_template.jinja", '{{ "x" * 2000000000 }}'),  # 2 GB: tokenizing it took 24 GB, then a kill
+        "verbose": ("chat_template.jinja", '{{ "x" * 1500000 }}'),
         "unknown-type": ("config.json", (tiny / "config.json").read_text().replace('"qwen2_5_vl"', '"qwen9_vl"')),
     }
     for name, (file, text) in broken.items():
@@ -557,9 +559,40 @@ def test_broken_checkpoints_are_named_and_adapters_load_their_base_processor(tin
     one_line(results[0], "generate", "the chat template of", "fails on a one-question chat: unexpected '}'")
     one_line(results[1], "generate", "fails on a one-question chat: no chats here")
     one_line(results[2], "generate", "has no chat template")
-    one_line(results[3], "generate", "model type 'qwen9_vl' is unknown to transformers")
-    one_line(results[4], "generate", "is a LoRA adapter whose base model cannot be used", str(tmp_path / "gone"))
-    assert results[5].returncode == 0, results[5].stderr[-1500:]
+    one_line(results[3], "generate", "fails on a one-question chat: rendering it needs more than 1 GB of memory")
+    assert results[3].seconds < 30
+    one_line(
+        results[4], "generate", "turns a chat of 14 characters into a prompt of 1,500,000", "nothing was tokenized"
+    )
+    one_line(results[5], "generate", "model type 'qwen9_vl' is unknown to transformers")
+    one_line(results[6], "generate", "is a LoRA adapter whose base model cannot be used", str(tmp_path / "gone"))
+    assert results[7].returncode == 0, results[7].stderr[-1500:]
+
+
+def test_a_chat_template_that_runs_away_is_stopped_at_load_or_at_its_prompt(tiny_dirs, monkeypatch):
+    """A template that never ends is cut at the load check's time limit; one that blows up only on some prompt
+    is refused at that prompt, before anything tokenizes it."""
+    import time
+
+    from transformers import AutoProcessor
+
+    from data_converters.errors import UserError
+    from rl_critic.models import chat_template
+
+    processor = AutoProcessor.from_pretrained(tiny_dirs["qwen2_5_vl"])
+    processor.chat_template = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x"
+    monkeypatch.setattr(chat_template, "CHECK_SECONDS", 1)
+    start = time.monotonic()
+    with pytest.raises(UserError, match=r"^the chat template of tiny fails on a one-question chat: it did not render"):
+        chat_template.check_chat_template(processor, "tiny")
+    assert time.monotonic() - start < 10
+    processor.chat_template = (
+        "{% for m in messages %}{{ m.content }}{% if 'boom' in m.content %}{{ 'x' * 1500000 }}{% endif %}{% endfor %}"
+    )
+    chat_template.check_chat_template(processor, "tiny")  # a one-question chat renders as it should
+    assert chat_template.render_chat(processor, [{"role": "user", "content": "fine"}]) == "fine"
+    with pytest.raises(UserError, match=r"turns a chat of 4 characters into a prompt of 1,500,004: .* nothing was"):
+        chat_template.render_chat(processor, [{"role": "user", "content": "boom"}])
 
 
 REWARD_MODULES = {

@@ -44,6 +44,7 @@ def main(argv: list[str]) -> int:
     from data_converters.prompts import user_prompt
     from rl_critic.critique.engines import HFEngine, load_engine, policy_engine_settings
     from rl_critic.critique.generation import SamplingSettings
+    from rl_critic.models.chat_template import render_chat
     from rl_critic.models.vision import load_image
 
     settings = SamplingSettings(  # settings that cannot work are refused before anything loads
@@ -78,7 +79,7 @@ def main(argv: list[str]) -> int:
     image_tokens = None
     if isinstance(engine, HFEngine):  # the prompt's token counts need the processor, loaded only here
         processor = engine.processor
-        text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        text = render_chat(processor, conversation)
         encoded = processor(text=[text], images=[images] if images else None, return_tensors="pt")
         image_token_id = getattr(processor, "image_token_id", None)
         image_tokens = int((encoded["input_ids"] == image_token_id).sum()) if image_token_id is not None else 0

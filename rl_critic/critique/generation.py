@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from data_converters.errors import UserError
+from rl_critic.models.chat_template import conversation_characters, render_chat
 
 
 @dataclass
@@ -163,18 +164,6 @@ def over_length(conversations: Sequence[list[dict]], positions: int | None, max_
     return too_long
 
 
-def conversation_characters(conversation: Sequence[dict]) -> int:
-    """Characters of text in a conversation's messages (string or content-part messages)."""
-    total = 0
-    for message in conversation:
-        content = message.get("content")
-        if isinstance(content, str):
-            total += len(content)
-        else:
-            total += sum(len(part.get("text") or "") for part in content or [] if isinstance(part, dict))
-    return total
-
-
 def image_lists(
     conversations: Sequence[list[dict]], images: Sequence[Sequence[Image.Image]] | None
 ) -> list[list[Image.Image]]:
@@ -187,7 +176,7 @@ def image_lists(
 
 
 def encode_prompts(processor, conversations: list[list[dict]], images: list[list[Image.Image]], device):
-    texts = [processor.apply_chat_template(conv, add_generation_prompt=True, tokenize=False) for conv in conversations]
+    texts = [render_chat(processor, conversation) for conversation in conversations]
     kwargs = {"images": images} if any(images) else {}
     return processor(text=texts, padding=True, return_tensors="pt", **kwargs).to(device)
 

@@ -22,6 +22,7 @@ from PIL import Image
 
 from data_converters.errors import UserError
 from rl_critic.critique.generation import SamplingSettings, TooLong, image_lists, screen_prompts
+from rl_critic.models.chat_template import render_chat
 
 MAX_IMAGES_PER_PROMPT = 16  # vLLM's default is 1; pairwise and multi-image critic prompts need more
 
@@ -127,8 +128,7 @@ class VLLMEngine:
         kept = [i for i in range(len(conversations)) if i not in too_long]
         prompts = []
         for index in kept:
-            text = self.processor.apply_chat_template(conversations[index], add_generation_prompt=True, tokenize=False)
-            prompt = {"prompt": text}
+            prompt = {"prompt": render_chat(self.processor, conversations[index])}
             if images[index]:
                 prompt["multi_modal_data"] = {"image": images[index]}
             prompts.append(prompt)

@@ -147,20 +147,6 @@ def processor_source(path: str) -> str:
     return path
 
 
-def check_chat_template(processor, name: str) -> None:
-    """Render a one-question conversation with the checkpoint's chat template, so that a missing, empty,
-    broken or raising template is one line when the processor loads, not a jinja traceback mid-run."""
-    conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is shown?"}]}]
-    try:
-        text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-    except Exception as err:  # jinja2's TemplateSyntaxError / TemplateError, transformers' ValueError, ...
-        if "does not have a chat template" in str(err) or "chat_template is not set" in str(err):
-            raise UserError(f"{name} has no chat template (chat_template.jinja or the tokenizer's)") from err
-        raise UserError(f"the chat template of {name} fails on a one-question chat: {first_line(err)}") from err
-    if not isinstance(text, str) or not text.strip():
-        raise UserError(f"the chat template of {name} renders a chat as nothing")
-
-
 def apply_pixel_bounds(processor, min_pixels: int | None, max_pixels: int | None) -> None:
     """Set the image-token budget on image processors that resize by pixel count (the Qwen-VL family).
 
@@ -201,6 +187,8 @@ def load_processor(
         processor = AutoProcessor.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
     except Exception as err:
         raise _load_error("processor", name_or_path, err) from err
+    from rl_critic.models.chat_template import check_chat_template
+
     check_chat_template(processor, name_or_path)
     tokenizer = getattr(processor, "tokenizer", processor)
     # A truncation length saved by an SFT run (tokenizer.json) would be every call's default `max_length`;

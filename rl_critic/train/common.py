@@ -126,7 +126,7 @@ def check_special_tokens(dataset) -> None:
 def prompt_lengths(dataset, processor, column: str, rows: int, max_characters: int | None = None) -> list[int | None]:
     """Token lengths (image tokens included) of the first `rows` conversations in `column`; None for a row
     whose text is over `max_characters`, which is not tokenized (a 200 MB row would take gigabytes)."""
-    from rl_critic.critique.generation import conversation_characters
+    from rl_critic.models.chat_template import conversation_characters, render_chat
 
     lengths: list[int | None] = []
     image_column = "images" if "images" in dataset.column_names else "image"
@@ -138,7 +138,7 @@ def prompt_lengths(dataset, processor, column: str, rows: int, max_characters: i
         images = row.get(image_column)
         images = images if isinstance(images, list) else [images] if images is not None else []
         generation = messages[-1]["role"] != "assistant"
-        text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
+        text = render_chat(processor, messages, add_generation_prompt=generation)
         encoded = processor(text=[text], images=[images] if images else None, return_tensors="pt")
         lengths.append(int(encoded["input_ids"].shape[1]))
     return lengths
