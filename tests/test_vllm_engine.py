@@ -79,6 +79,25 @@ def test_eval_critic_and_best_of_n_with_vllm_write_the_hf_records(tmp_path):
     assert _jsonl(tmp_path / "vllm.jsonl") == _jsonl(tmp_path / "hf.jsonl")
 
 
+def test_critic_dpo_samples_each_round_with_vllm_and_trains(tmp_path):
+    """`train critic-dpo --engine vllm`: each round's policy samples through a vLLM engine on that round's
+    checkpoint (round 2 on round 1's model), freed before the policy trains; both rounds finish. Before GRPO's
+    colocated test: TRL's colocated engine leaves vLLM's process groups set up its way in this process, and an
+    engine built after it found one that no longer existed ("Process group ... is not initialized in the world
+    group map"); a user's command runs in a process of its own."""
+    out = tmp_path / "critic-dpo"
+    argv = ["train", "critic-dpo", "--config", str(ROOT / "recipes/tiny/critic_dpo_policy.yaml"), "--engine", "vllm"]
+    assert main([*argv, "--rounds", "2", "--n", "3", "--output_dir", str(out), *CPU]) == 0
+    summaries = [json.loads((out / f"round_{m}" / "summary.json").read_text()) for m in (1, 2)]
+    assert all(summary["judgments"] > 0 for summary in summaries)
+    assert summaries[1]["policy"] == str(out / "round_1" / "model")
+    candidates = _jsonl(out / "round_1" / "candidates.jsonl")
+    assert len(candidates) == 4 and all(
+        len(record["candidates"]) == 3 for record in candidates if "candidates" in record
+    )
+    assert (out / "round_2" / "model" / "model.safetensors").exists()
+
+
 def test_grpo_with_colocated_vllm_pushes_each_steps_weights_into_the_engine(tmp_path, monkeypatch):
     from rl_critic.train import grpo
 
@@ -122,22 +141,6 @@ def test_grpo_with_colocated_vllm_pushes_each_steps_weights_into_the_engine(tmp_
         else []
     )
     assert all(torch.isfinite(torch.tensor(entry["loss"])) for entry in history if "loss" in entry)
-
-
-def test_critic_dpo_samples_each_round_with_vllm_and_trains(tmp_path):
-    """`train critic-dpo --engine vllm`: each round's policy samples through a vLLM engine on that round's
-    checkpoint (round 2 on round 1's model), freed before the policy trains; both rounds finish."""
-    out = tmp_path / "critic-dpo"
-    argv = ["train", "critic-dpo", "--config", str(ROOT / "recipes/tiny/critic_dpo_policy.yaml"), "--engine", "vllm"]
-    assert main([*argv, "--rounds", "2", "--n", "3", "--output_dir", str(out), *CPU]) == 0
-    summaries = [json.loads((out / f"round_{m}" / "summary.json").read_text()) for m in (1, 2)]
-    assert all(summary["judgments"] > 0 for summary in summaries)
-    assert summaries[1]["policy"] == str(out / "round_1" / "model")
-    candidates = _jsonl(out / "round_1" / "candidates.jsonl")
-    assert len(candidates) == 4 and all(
-        len(record["candidates"]) == 3 for record in candidates if "candidates" in record
-    )
-    assert (out / "round_2" / "model" / "model.safetensors").exists()
 
 
 def test_dynamic_sampling_draws_more_prompts_through_colocated_vllm(tmp_path):
