@@ -105,11 +105,14 @@ def fetch_image_url(url: str, policy: str, max_bytes: int) -> bytes:
 def _get(url: str, policy: str, deadline: float, max_bytes: int) -> tuple[int, str | None, bytes]:
     """(status, Location header, body) of one GET, connected to an address `policy` allows; a watchdog closes the
     connection at `deadline`, so no read (headers included) can wait past it."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        https = parts.scheme.lower() == "https"
+        port = parts.port or (443 if https else 80)
+    except ValueError as err:  # "Port out of range 0-65535", "Invalid IPv6 URL"
+        raise ParseError(f"image URL {redacted(url)} is not a valid URL ({err})") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ParseError(f"image URL {redacted(url)} is not an http(s) URL with a host")
-    https = parts.scheme.lower() == "https"
-    port = parts.port or (443 if https else 80)
     address = _allowed_address(parts.hostname, port, policy, redacted(url))
     remaining = deadline - time.monotonic()
     if remaining <= 0:

@@ -128,6 +128,9 @@ def test_redirects_stay_on_the_host_and_every_answer_is_checked(servers):
     assert other.requests == []
     with pytest.raises(ParseError, match="redirects more than 5 times"):
         fetch("/loop")
+    for broken in ("http://127.0.0.1:99999/x.png", "http://[::1/x.png"):
+        with pytest.raises(ParseError, match=r"is not a valid URL \((Port out of range|Invalid IPv6 URL)"):
+            fetch_image_url(broken, "any", 2**20)
     with pytest.raises(ParseError, match="the server answered HTTP 404"):
         fetch("/missing.png")
     with pytest.raises(ParseError, match="the server answered with no bytes"):
