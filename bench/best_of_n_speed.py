@@ -32,10 +32,10 @@ def main() -> None:
 
     from data_converters.prompts import user_prompt
     from data_converters.synthetic import draw_scene, question_and_answers
-    from rl_critic.critique.engines import HFEngine
-    from rl_critic.critique.generation import SamplingSettings, generate_counted
     from rl_critic.critique.judge import Judge
     from rl_critic.critique.strategies import Problem, select
+    from rl_critic.generation.hf import HFEngine, generate_counted
+    from rl_critic.generation.settings import SamplingSettings
     from rl_critic.models.loader import ModelArguments, load_model_and_processor
 
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))

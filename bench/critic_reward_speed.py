@@ -44,12 +44,12 @@ def _reward_call(questions: Path, generations: int, max_new_tokens: int, batch_s
     from transformers import set_seed
 
     from data_converters.prompts import user_prompt
-    from rl_critic.critique.engines import HFEngine
-    from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.judge import Judge
     from rl_critic.critique.pipeline import sample_candidates
     from rl_critic.critique.questions import load_question, read_rows
     from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
+    from rl_critic.generation.hf import HFEngine
+    from rl_critic.generation.settings import SamplingSettings
     from rl_critic.models.loader import ModelArguments, load_model_and_processor
 
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))

@@ -85,8 +85,8 @@ def _pairs(count: int):
 
 
 def _judge_seconds(engine, requests, max_new_tokens: int) -> tuple[float, list[str]]:
-    from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.judge import Judge
+    from rl_critic.generation.settings import SamplingSettings
 
     judge = Judge(engine, SamplingSettings(max_new_tokens=max_new_tokens), batch_size=16)
     start = time.perf_counter()
@@ -95,7 +95,8 @@ def _judge_seconds(engine, requests, max_new_tokens: int) -> tuple[float, list[s
 
 
 def judging(args, path: str) -> dict:
-    from rl_critic.critique.engines import EngineSettings, load_engine
+    from rl_critic.generation.engines import load_engine
+    from rl_critic.generation.settings import EngineSettings
     from rl_critic.models.loader import InferenceModelArguments
 
     requests = _pairs(args.pairs)
@@ -133,8 +134,8 @@ def judging(args, path: str) -> dict:
 
 def sampling(args, path: str) -> dict:
     from data_converters.prompts import user_prompt
-    from rl_critic.critique.engines import EngineSettings, load_engine
-    from rl_critic.critique.generation import SamplingSettings
+    from rl_critic.generation.engines import load_engine
+    from rl_critic.generation.settings import EngineSettings, SamplingSettings
     from rl_critic.models.loader import InferenceModelArguments
 
     requests = _pairs(args.questions)

@@ -112,7 +112,7 @@ class TooLongFor:
         self.judge, self.question = judge, question
 
     def _cut(self, requests, judged):
-        from rl_critic.critique.generation import TooLong
+        from rl_critic.generation.prompts import TooLong
 
         return [TooLong(5000, 4096, 512) if r.question == self.question else j for r, j in zip(requests, judged)]
 

@@ -13,11 +13,11 @@ import pytest
 
 from data_converters.convert import convert
 from data_converters.io import load_any
-from rl_critic.critique.engines import HFEngine
-from rl_critic.critique.generation import SamplingSettings
 from rl_critic.critique.judge import Judge
 from rl_critic.evaluation import metrics
 from rl_critic.evaluation.critic import eval_critic
+from rl_critic.generation.hf import HFEngine
+from rl_critic.generation.settings import SamplingSettings
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from tests.conftest import shape_image
 from tests.test_best_of_n import ScriptedJudge

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from data_converters.prompts import user_prompt
-from rl_critic.critique.generation import SamplingSettings, generate
+from rl_critic.generation.hf import generate
+from rl_critic.generation.settings import SamplingSettings
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from tests.conftest import shape_image
 

@@ -1,6 +1,6 @@
 """The architecture the folders promise: imports only point down.
 
-    cli/  ->  train/ critique/ evaluation/ demo/  ->  models/ script/  ->  data_converters/  ->  rewards/
+    cli/  ->  train/ critique/ evaluation/ demo/  ->  generation/  ->  models/ script/  ->  data_converters/  ->  rewards/
 
 `cli/` parses, dispatches and prints; nothing under it imports it (a `train/<method>.py` runs as
 `python -m rl_critic.train.<method>` without the command line). `script/` (recipe parsing, one-line errors)
@@ -21,8 +21,9 @@ TASKS = {"rl_critic.train", "rl_critic.critique", "rl_critic.evaluation", "rl_cr
 FORBIDDEN = {
     "rewards": {"data_converters", "rl_critic"},
     "data_converters": {"rl_critic"},
-    "rl_critic/models": {"rl_critic.cli", *TASKS},
-    "rl_critic/script": {"rl_critic.cli", "rl_critic.models", *TASKS},
+    "rl_critic/generation": {"rl_critic.cli", *TASKS},
+    "rl_critic/models": {"rl_critic.cli", "rl_critic.generation", *TASKS},
+    "rl_critic/script": {"rl_critic.cli", "rl_critic.models", "rl_critic.generation", *TASKS},
     **{f"rl_critic/{name}": {"rl_critic.cli"} for name in ("train", "critique", "evaluation", "demo")},
 }
 

@@ -19,8 +19,8 @@ from safetensors.torch import load_file
 
 from data_converters.prompts import user_prompt
 from rl_critic.cli import main
-from rl_critic.critique.engines import EngineSettings, load_engine
-from rl_critic.critique.generation import SamplingSettings
+from rl_critic.generation.engines import load_engine
+from rl_critic.generation.settings import EngineSettings, SamplingSettings
 from rl_critic.models.loader import InferenceModelArguments, resolve_model_path
 from rl_critic.models.tiny import ensure_tiny_model
 from tests.conftest import shape_image
@@ -149,7 +149,7 @@ def test_grpo_with_the_served_critic_as_reward_trains_and_saves(server, tmp_path
 
 @pytest.mark.slow  # two more server starts (~30 s): make test-slow
 def test_a_server_killed_mid_run_stops_eval_critic_with_one_line_and_the_run_resumes(eval_data, tmp_path, capsys):
-    from rl_critic.critique import served as served_module
+    from rl_critic.generation import served as served_module
 
     path = resolve_model_path(SERVED)
     out = tmp_path / "report.json"
@@ -186,7 +186,7 @@ def test_an_unreachable_critic_scores_neutral_then_stops_grpo_with_a_checkpoint(
     """The dead server of a GRPO run (HTTP 500s, or an answer that drips in forever: issue 43): each failed reward
     call scores its completions 0.5 and is logged; at critic_max_failed_calls in a row the run saves a checkpoint
     and stops with one line."""
-    from rl_critic.critique.served import OpenAIEngine
+    from rl_critic.generation.served import OpenAIEngine
 
     with StubServer("models" if failure == "500" else failure) as stub:  # the start-up check passes, then no answer
         out = tmp_path / "run"
@@ -253,7 +253,7 @@ def test_no_server_at_the_url_and_flag_mistakes_are_one_line(tmp_path, capsys):
 
 
 def test_the_api_key_comes_from_the_environment_and_never_shows(monkeypatch, capsys):
-    from rl_critic.critique.served import OpenAIEngine
+    from rl_critic.generation.served import OpenAIEngine
 
     monkeypatch.setenv("MY_CRITIC_KEY", "sk-secret-123")
     with StubServer("500") as stub:

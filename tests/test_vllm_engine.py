@@ -22,8 +22,8 @@ vllm = pytest.importorskip("vllm", reason="vLLM is not installed (make test-vllm
 
 from data_converters.prompts import user_prompt  # noqa: E402
 from rl_critic.cli import main  # noqa: E402
-from rl_critic.critique.engines import EngineSettings, load_engine  # noqa: E402
-from rl_critic.critique.generation import SamplingSettings  # noqa: E402
+from rl_critic.generation.engines import load_engine  # noqa: E402
+from rl_critic.generation.settings import EngineSettings, SamplingSettings  # noqa: E402
 from rl_critic.models.loader import InferenceModelArguments  # noqa: E402
 from tests.conftest import shape_image  # noqa: E402
 

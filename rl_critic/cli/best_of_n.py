@@ -61,10 +61,10 @@ def main(argv: list[str]) -> int:
 
     from data_converters.files import staged_file
     from data_converters.io import json_line
-    from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.pipeline import answer_all
     from rl_critic.critique.questions import read_rows
+    from rl_critic.generation.settings import SamplingSettings
 
     set_seed(args.seed)
     rows = read_rows(args.input, args.limit, args.images_root, args.image_urls)

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
 
 
 def sampling_settings(args: EvalArguments):
-    from rl_critic.critique.generation import SamplingSettings
+    from rl_critic.generation.settings import SamplingSettings
 
     return SamplingSettings(
         max_new_tokens=args.max_new_tokens,

@@ -76,10 +76,11 @@ def main(argv: list[str]) -> int:
     from data_converters.images import ImageFolder
     from data_converters.io import load_input
     from rl_critic.critique.critic import CriticArguments, build_judge
-    from rl_critic.critique.engines import load_engine, policy_engine_settings
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.judge import Judge
     from rl_critic.evaluation.critic import RowImages, critic_report, judge_chunks
+    from rl_critic.generation.engines import load_engine
+    from rl_critic.generation.settings import policy_engine_settings
 
     set_seed(args.seed)
     dataset, base = load_input(args.data)  # images undecoded: each row's are read (and may fail) on their own

@@ -41,11 +41,11 @@ def main(argv: list[str]) -> int:
     check_report_paths(args.out, (args.data,), args.overwrite)  # before the model loads, not after the work
     from transformers import set_seed
 
-    from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.pipeline import answer_all
     from rl_critic.critique.questions import has_reference, read_rows
     from rl_critic.evaluation.policy import policy_report
+    from rl_critic.generation.settings import SamplingSettings
 
     set_seed(args.seed)
     rows = read_rows(args.data, args.limit, args.images_root, args.image_urls)

@@ -42,8 +42,9 @@ def main(argv: list[str]) -> int:
 
     from data_converters.images import ImageFolder
     from data_converters.prompts import user_prompt
-    from rl_critic.critique.engines import HFEngine, load_engine, policy_engine_settings
-    from rl_critic.critique.generation import SamplingSettings
+    from rl_critic.generation.engines import load_engine
+    from rl_critic.generation.hf import HFEngine
+    from rl_critic.generation.settings import SamplingSettings, policy_engine_settings
     from rl_critic.models.chat_template import render_chat
     from rl_critic.models.vision import load_image
 

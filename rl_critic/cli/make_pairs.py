@@ -69,11 +69,11 @@ def main(argv: list[str]) -> int:
 
     from data_converters.files import check_output_file
     from data_converters.layouts import features
-    from rl_critic.critique.engines import load_engine, policy_engine_settings
-    from rl_critic.critique.generation import SamplingSettings
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.model_pairs import question_pairs, sample_answers
     from rl_critic.critique.questions import load_question, read_rows
+    from rl_critic.generation.engines import load_engine
+    from rl_critic.generation.settings import SamplingSettings, policy_engine_settings
 
     check_output_file(args.out, [args.input], args.overwrite)
     rows = read_rows(args.input, args.limit, args.images_root, args.image_urls)

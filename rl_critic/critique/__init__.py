@@ -1,4 +1,4 @@
-"""Using a critic: batched generation (`generation`), the judge engine (`judge`, `judgments`), LLaVA-Critic's
+"""Using a critic (generation itself is `rl_critic.generation`): the judge (`judge`, `judgments`), LLaVA-Critic's
 r_i aggregation (`aggregation`), best-of-N strategies (`strategies`), question input (`questions`), the one
 sample -> judge layer every user of a critic calls (`pipeline`), and the critic as a GRPO reward (`reward`,
 with its group schedules in `group_scores`). `read_verdict` / `read_score` (`verdicts`) read any critic's judgment."""

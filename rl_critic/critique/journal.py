@@ -26,7 +26,7 @@ from typing import Any
 from data_converters.errors import UserError
 from data_converters.files import OutputClaim, hidden_name
 from data_converters.io import json_line
-from rl_critic.critique.engines import TRANSPORT_FIELDS
+from rl_critic.generation.settings import TRANSPORT_FIELDS
 
 
 def run_settings(*groups: Any, source: str | None = None, leave_out: Iterable[str] = ("out",)) -> dict[str, Any]:

@@ -22,14 +22,16 @@ from data_converters.prompts import (
     user_prompt,
     with_think_suffix,
 )
-from rl_critic.critique.engines import Engine, HFEngine
-from rl_critic.critique.generation import SamplingSettings, TooLong
 from rl_critic.critique.judgments import PairJudgment, PairRequest, PairScores, ScoreJudgment, ScoreRequest
 from rl_critic.critique.verdicts import read_score, read_two_scores, read_verdict
+from rl_critic.generation.engines import Engine
+from rl_critic.generation.hf import HFEngine
+from rl_critic.generation.prompts import TooLong
+from rl_critic.generation.settings import SamplingSettings
 
 
 class Judge:
-    """A critic behind an engine (`rl_critic.critique.engines`: in-process `generate`, vLLM, or a server) with
+    """A critic behind an engine (`rl_critic.generation.engines`: in-process `generate`, vLLM, or a server) with
     its decoding settings; judgments go to the engine in batches."""
 
     def __init__(

@@ -20,8 +20,9 @@ from typing import Any
 
 from data_converters.layouts import PAIR_STYLES, judge_row
 from rewards.accuracy import answer_accuracy
-from rl_critic.critique.generation import SamplingSettings, TooLong
 from rl_critic.critique.questions import Question, Row, load_question
+from rl_critic.generation.prompts import TooLong
+from rl_critic.generation.settings import SamplingSettings
 
 GROUP = "model-answers"
 

@@ -24,11 +24,11 @@ from data_converters.errors import UserError, redacted
 from rewards.accuracy import answer_accuracy
 from rewards.text import completion_text
 from rl_critic.critique.critic import POLICY, CriticArguments, build_judge
-from rl_critic.critique.engines import HFEngine
 from rl_critic.critique.group_scores import SCHEDULES, score_groups
 from rl_critic.critique.hack_alarm import HackAlarm, HackAlarmArguments, agreement_counts
-from rl_critic.critique.served import ServerUnavailable
 from rl_critic.critique.strategies import Problem
+from rl_critic.generation.hf import HFEngine
+from rl_critic.generation.served import ServerUnavailable
 
 
 @dataclass

@@ -28,9 +28,9 @@ from PIL import Image
 
 from rewards.accuracy import extract_answer, normalise_text
 from rl_critic.critique.aggregation import preference_scores, relative_from_scores, relative_score
-from rl_critic.critique.generation import TooLong
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.judgments import PairRequest, ScoreRequest
+from rl_critic.generation.prompts import TooLong
 
 STRATEGIES = ("knockout", "round_robin", "pointwise", "majority", "first")
 JUDGED_STRATEGIES = ("knockout", "round_robin", "pointwise")  # the others need no critic

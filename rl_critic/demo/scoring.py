@@ -43,10 +43,10 @@ class CriticScorer:
 
     def __call__(self, checkpoint: Path, name: str) -> float:
         from data_converters.io import load_any
-        from rl_critic.critique.engines import HFEngine
-        from rl_critic.critique.generation import SamplingSettings
         from rl_critic.critique.judge import Judge
         from rl_critic.evaluation.critic import eval_critic
+        from rl_critic.generation.hf import HFEngine
+        from rl_critic.generation.settings import SamplingSettings
 
         _quiet_torch()
         if self._rows is None:
@@ -64,11 +64,11 @@ class PolicyScorer:
         self.questions, self.reports, self._questions = questions, reports, None
 
     def __call__(self, checkpoint: Path, name: str) -> float:
-        from rl_critic.critique.engines import HFEngine
-        from rl_critic.critique.generation import SamplingSettings
         from rl_critic.critique.pipeline import BestOfN
         from rl_critic.critique.questions import load_question, read_rows
         from rl_critic.evaluation.policy import policy_report
+        from rl_critic.generation.hf import HFEngine
+        from rl_critic.generation.settings import SamplingSettings
 
         _quiet_torch()
         if self._questions is None:

@@ -15,10 +15,10 @@ from data_converters.errors import UserError
 from data_converters.images import ImageFolder
 from data_converters.placeholders import special_token_problem, strings_in
 from rewards.pointwise import scale_range
-from rl_critic.critique.generation import TooLong
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.judgments import PairRequest, ScoreRequest
 from rl_critic.evaluation import metrics
+from rl_critic.generation.prompts import TooLong
 from rl_critic.models.vision import load_image
 
 _VERDICT_LABELS = ("1", "2", "tie")

@@ -147,7 +147,7 @@ def prompt_lengths(dataset, processor, column: str, rows: int, max_characters: i
 def preflight(dataset, processor, column: str, budget: int | None, rows: int, what: str) -> None:
     """Warn when sampled rows exceed the length budget: truncation would cut image tokens and fail later
     with "Image features and image tokens do not match" (or silently drop the answer)."""
-    from rl_critic.critique.generation import MAX_CHARACTERS_PER_TOKEN
+    from rl_critic.generation.prompts import MAX_CHARACTERS_PER_TOKEN
 
     if not budget or rows <= 0:
         return

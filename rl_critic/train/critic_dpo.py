@@ -33,11 +33,11 @@ from data_converters.io import datasets_bars
 from data_converters.schema import preference
 from rl_critic.critique.aggregation import best_and_worst
 from rl_critic.critique.critic import CriticArguments, build_judge
-from rl_critic.critique.engines import HFEngine
-from rl_critic.critique.generation import SamplingSettings
 from rl_critic.critique.journal import run_settings, settings_changes
 from rl_critic.critique.pipeline import BestOfN
 from rl_critic.critique.questions import Question, images_root_field, load_usable_questions
+from rl_critic.generation.hf import HFEngine
+from rl_critic.generation.settings import SamplingSettings
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.script.parsing import dataclass_parser, renamed
 from rl_critic.script.recipes import resolve_data
@@ -113,7 +113,7 @@ def run_round(
 
     round_model = replace(model_args, model_name_or_path=policy_name)
     if args.engine == "vllm":  # sample first, free the engine, then load the policy that trains
-        from rl_critic.critique.vllm_engine import VLLMEngine
+        from rl_critic.generation.vllm_engine import VLLMEngine
 
         engine = VLLMEngine.load(round_model, trust_remote_code=dpo_args.trust_remote_code)
         records = _best_of_k(engine, judge, sampling, args).run(questions)

@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 from data_converters.errors import UserError, first_line, redacted, register_secret
-from rl_critic.critique.engines import EngineSettings
-from rl_critic.critique.generation import SamplingSettings, TooLong, image_lists
+from rl_critic.generation.prompts import TooLong, image_lists
+from rl_critic.generation.settings import EngineSettings, SamplingSettings
 
 CONTEXT_WORDS = ("context length", "maximum context", "too long", "max_model_len", "exceeds", "maximum input")
 

@@ -1,32 +1,36 @@
-"""Where generation runs: in-process `generate` (`hf`), vLLM's offline `LLM` (`vllm`), or any
-OpenAI-compatible server (`openai`).
-
-Sampling a policy and judging with a critic are both "conversations with images in, texts out", so every
-command and the `critic_judge` reward talk to an `Engine`: one method, `generate_counted`, with the
-semantics of `rl_critic.critique.generation.generate_counted` (per conversation, `num_return_sequences`
-(text, tokens generated) pairs, or a `TooLong` in place of a prompt the model cannot take when
-`skip_too_long`). The engines differ only in where the tokens come from; prompts, images (already
-bounded to the pixel budget when loaded) and the way verdicts are read stay the same, so with greedy
-decoding the three give the same records.
-
-`--engine` / `--base_url` choose it for the model a command samples from, `--critic_engine` /
-`--critic_base_url` for the judge. With `openai` the model name is the server's name for it and nothing is
-loaded locally. The vLLM and served engines live in their own modules (`vllm_engine`, `served`), imported
-only when chosen, so `hf` never needs either package.
+"""What to sample (`SamplingSettings`) and where it runs (`EngineSettings`: the `--engine` / `--critic_engine`
+fields read into one value), shared by every engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
-
-from PIL import Image
 
 from data_converters.errors import UserError
-from rl_critic.critique.generation import SamplingSettings, TooLong, generate_counted
+
+
+@dataclass
+class SamplingSettings:
+    """What `generate` varies; the defaults are greedy decoding."""
+
+    max_new_tokens: int = 256
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    num_return_sequences: int = 1
+
+    def __post_init__(self) -> None:
+        if self.do_sample and self.temperature <= 0:
+            raise UserError(f"sampling needs a temperature above 0 (got {self.temperature})")
+        if self.num_return_sequences > 1 and not self.do_sample:
+            raise UserError(
+                f"{self.num_return_sequences} completions need sampling (greedy decoding gives the same one "
+                "every time): turn sampling on (--do_sample true)"
+            )
+
 
 ENGINES = ("hf", "vllm", "openai")
+
 # How a server is reached, not what it computes: a run resumed against the same model on another port, with
 # another key or concurrency, is the same run (left out of `journal.run_settings` fingerprints).
 TRANSPORT_FIELDS = tuple(
@@ -34,35 +38,6 @@ TRANSPORT_FIELDS = tuple(
     for prefix in ("", "critic_")
     for name in ("base_url", "api_key_env", "max_concurrency", "request_timeout", "max_retries")
 )
-
-
-class Engine(Protocol):
-    """Anything that generates for batches of (conversation, images)."""
-
-    def generate_counted(
-        self,
-        conversations: Sequence[list[dict]],
-        images: Sequence[Sequence[Image.Image]] | None = None,
-        settings: SamplingSettings | None = None,
-        batch_size: int = 8,
-        progress: str | None = None,
-        skip_too_long: bool = False,
-    ) -> list[list[tuple[str, int]] | TooLong]: ...
-
-
-@dataclass
-class HFEngine:
-    """Batched `model.generate` in this process (the default engine)."""
-
-    model: object
-    processor: object
-
-    def generate_counted(
-        self, conversations, images=None, settings=None, batch_size=8, progress=None, skip_too_long=False
-    ):
-        return generate_counted(
-            self.model, self.processor, conversations, images, settings, batch_size, progress, skip_too_long
-        )
 
 
 @dataclass
@@ -120,19 +95,3 @@ def critic_engine_settings(critic_args, policy: EngineSettings | None = None) ->
         max_retries=critic_args.critic_max_retries,
         flags="critic_",
     )
-
-
-def load_engine(settings: EngineSettings, model_args, trust_remote_code: bool | None = None) -> Engine:
-    """The engine that runs `model_args.model_name_or_path` as `settings` say (loading it for `hf` and
-    `vllm`; for `openai`, only a client: the name is the served model's)."""
-    if settings.engine == "openai":
-        from rl_critic.critique.served import OpenAIEngine
-
-        return OpenAIEngine.connect(settings, model_args.model_name_or_path)
-    if settings.engine == "vllm":
-        from rl_critic.critique.vllm_engine import VLLMEngine
-
-        return VLLMEngine.load(model_args, trust_remote_code=trust_remote_code)
-    from rl_critic.models.loader import load_model_and_processor
-
-    return HFEngine(*load_model_and_processor(model_args, trust_remote_code=trust_remote_code))

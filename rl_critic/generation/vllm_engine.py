@@ -21,7 +21,8 @@ from pathlib import Path
 from PIL import Image
 
 from data_converters.errors import UserError
-from rl_critic.critique.generation import SamplingSettings, TooLong, image_lists, screen_prompts
+from rl_critic.generation.prompts import TooLong, image_lists, screen_prompts
+from rl_critic.generation.settings import SamplingSettings
 from rl_critic.models.chat_template import render_chat
 
 MAX_IMAGES_PER_PROMPT = 16  # vLLM's default is 1; pairwise and multi-image critic prompts need more
