@@ -1,6 +1,7 @@
 """The architecture the folders promise: imports only point down.
 
-    cli/  ->  train/ critique/ evaluation/ demo/  ->  generation/  ->  models/ script/  ->  data_converters/  ->  rewards/
+    cli/  ->  train/ critique/ evaluation/ demo/  ->  generation/  ->  models/ script/
+          ->  data_converters/  ->  rewards/
 
 `cli/` parses, dispatches and prints; nothing under it imports it (a `train/<method>.py` runs as
 `python -m rl_critic.train.<method>` without the command line). `script/` (recipe parsing, one-line errors)
@@ -48,6 +49,42 @@ def test_imports_point_down_only(folder):
     assert files, f"{folder} has no modules: the layer list is out of date"
     wrong = {str(path.relative_to(ROOT)): sorted(imported_modules(path) & FORBIDDEN[folder]) for path in files}
     assert {path: names for path, names in wrong.items() if names} == {}
+
+
+def project_modules() -> dict[str, Path]:
+    modules = {}
+    for package in ("rl_critic", "data_converters", "rewards"):
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            modules[name.removesuffix(".__init__")] = path
+    return modules
+
+
+def imported_project_modules(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The project modules a file imports (lazily too), each by the deepest name it names: `from a.b import c`
+    is `a.b.c` when that is a module, else `a.b` (a package is not counted for each of its submodules)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                names.add(full if full in modules else node.module)
+    return names & set(modules)
+
+
+def test_no_module_imports_itself_through_others():
+    """No import cycle, lazy imports included: two modules that import each other are one concept in two files
+    (or one of them is in the wrong place)."""
+    import graphlib
+
+    modules = project_modules()
+    graph = {name: imported_project_modules(path, modules) - {name} for name, path in modules.items()}
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        pytest.fail(f"import cycle: {' -> '.join(err.args[1])}")
 
 
 def test_the_check_sees_lazy_imports_and_submodules(tmp_path):

@@ -1,4 +1,5 @@
-"""One module per data source; each exposes `SOURCES: dict[name, Source]`.
+"""One module per data source; each exposes `SOURCES: dict[name, Source]` (`source.Source`), and `all_sources`
+is the one registry of them (the CLI's `--source` choices are its names).
 
 A source only reads: it turns one input row into `Judgment`s (or raises `ParseError` with the reason the
 row is unusable). Column names follow the real datasets; aliases cover the spellings seen in mirrors.
@@ -6,42 +7,11 @@ row is unusable). Column names follow the real datasets; aliases cover the spell
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-from data_converters.parsing import ParseError
-from data_converters.schema import Judgment
-
-Reader = Callable[[dict[str, Any], int, "str | None"], list[Judgment]]
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str
-    read: Reader  # (row, index, base_dir of the input file) -> judgments
-    hub_config: str | None = None  # the hub dataset config to read when the user names none
-    multi_image: bool = False
-
-
-def column(row: dict[str, Any], *names: str, required: bool = True) -> Any:
-    """The first present, non-empty column among `names` (aliases of one field)."""
-    for name in names:
-        value = row.get(name)
-        if value is not None and value != "":
-            return value
-    if required:
-        raise ParseError(f"missing column {names[0]!r}")
-    return None
-
-
-def row_id(row: dict[str, Any], source: str, index: int, *names: str) -> str:
-    value = column(row, *names, "id", "ID", required=False)
-    return str(value) if value is not None else f"{source}-{index}"
+from data_converters.sources.source import Source
 
 
 def all_sources() -> dict[str, Source]:
-    """Every source, by CLI name (imported lazily so the CLI starts fast)."""
+    """Every source, by CLI name (the modules load on the first call: only `convert` pays for them)."""
     from data_converters.sources import (
         llava_critic,
         mllm_judge,

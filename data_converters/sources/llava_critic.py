@@ -26,7 +26,7 @@ from data_converters.parsing import (
     strip_image_tokens,
 )
 from data_converters.schema import Judgment
-from data_converters.sources import Source, column, row_id
+from data_converters.sources.source import Source, column, row_id
 
 
 def _turns(conversations: Any) -> tuple[str, str]:

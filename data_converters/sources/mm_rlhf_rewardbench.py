@@ -9,7 +9,7 @@ from typing import Any
 
 from data_converters.images import image_ref
 from data_converters.schema import Judgment
-from data_converters.sources import Source, column, row_id
+from data_converters.sources.source import Source, column, row_id
 
 NAME = "mm-rlhf-rewardbench"
 

@@ -11,7 +11,7 @@ from typing import Any
 from data_converters.images import image_ref
 from data_converters.parsing import ParseError
 from data_converters.schema import Judgment
-from data_converters.sources import Source, column, row_id
+from data_converters.sources.source import Source, column, row_id
 
 NAME = "multimodal-rewardbench"
 _BETTER = {"output1": "1", "output2": "2", "1": "1", "2": "2", "tie": "tie"}

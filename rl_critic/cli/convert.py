@@ -11,24 +11,14 @@ from dataclasses import dataclass, field
 
 from data_converters.image_urls import image_urls_field
 from data_converters.schema import TASKS
+from data_converters.sources import all_sources
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.script.parsing import parse
-
-SOURCE_NAMES = [
-    "llava-critic-pairwise",
-    "llava-critic-pointwise",
-    "vl-rewardbench",
-    "multimodal-rewardbench",
-    "mm-rlhf-rewardbench",
-    "mllm-judge-pair",
-    "mllm-judge-score",
-    "preference",
-]
 
 
 @dataclass
 class ConvertArguments:
-    source: str = field(metadata={"help": "What the input is.", "choices": SOURCE_NAMES})
+    source: str = field(metadata={"help": "What the input is.", "choices": list(all_sources())})
     input: str = field(metadata={"help": "Parquet/JSONL file, save_to_disk or parquet folder, or hub id."})
     task: str = field(
         metadata={

@@ -17,16 +17,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from rl_critic.cli.dispatch import docstring_summary
+from rl_critic.critique.reward import CRITIC_JUDGE, CRITIC_JUDGE_PATH
 from rl_critic.script.parsing import parse
 
 NO_DYNAMIC_SAMPLING = (
     "TRL's own CLI cannot take dynamic_sampling: `trl grpo` trains on every group, also those whose completions "
     "all earned the same reward (advantage 0); `rl-critic train grpo` drops them and draws more prompts."
 )
-
-# The critic as a reward: TRL imports the module-level instance, which takes its critic from the environment
-CRITIC_JUDGE = "critic_judge"
-CRITIC_JUDGE_PATH = "rl_critic.critique.reward.critic_judge"
 
 # method -> TRL script module whose `dataclass_types` (built in its `make_parser`) define what it accepts
 TRL_SCRIPTS = {"grpo": "trl.scripts.grpo", "sft": "trl.scripts.sft", "dpo": "trl.scripts.dpo"}

@@ -54,11 +54,17 @@ class CriticRewardArguments(HackAlarmArguments, CriticArguments):
     )
 
 
+# The reward's one name in recipes (`reward_funcs: [critic_judge]`), and the dotted path `trl grpo --config` imports
+# (the module-level instance at the end of this file).
+CRITIC_JUDGE = "critic_judge"
+CRITIC_JUDGE_PATH = "rl_critic.critique.reward.critic_judge"
+
+
 class CriticJudgeReward:
     """A TRL reward function (`fn(prompts, completions, **kwargs) -> list[float]`) backed by a critic."""
 
     def __init__(self, args: CriticRewardArguments | None = None, model_args=None, judge=None) -> None:
-        self.__name__ = "critic_judge"  # TRL names the reward's metrics after it
+        self.__name__ = CRITIC_JUDGE  # TRL names the reward's metrics after it
         self.args = args or CriticRewardArguments()
         self.model_args = model_args
         self.judge = judge  # loaded on first use unless given (tests give a scripted one)

@@ -20,7 +20,7 @@ from trl import GRPOConfig, get_peft_config
 
 import rewards
 from data_converters.errors import UserError
-from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
+from rl_critic.critique.reward import CRITIC_JUDGE, CRITIC_JUDGE_PATH, CriticJudgeReward, CriticRewardArguments
 from rl_critic.generation.prompts import model_positions
 from rl_critic.models.loader import ModelArguments, load_model_and_processor, resolve_model_path
 from rl_critic.script.parsing import dataclass_parser
@@ -65,7 +65,7 @@ def build_rewards(specs: list[str], critic_args: CriticRewardArguments, model_ar
     functions = []
     for spec in specs:
         name, options = rewards.parse_spec(spec)
-        if name in ("critic_judge", "rl_critic.critique.reward.critic_judge"):
+        if name in (CRITIC_JUDGE, CRITIC_JUDGE_PATH):
             if options:
                 raise UserError("critic_judge takes its settings from the critic_* fields, not after a colon")
             if critic_args.critic_model not in (None, "policy"):
