@@ -33,7 +33,8 @@ def main() -> None:
     from data_converters.prompts import user_prompt
     from data_converters.synthetic import draw_scene, question_and_answers
     from rl_critic.critique.judge import Judge
-    from rl_critic.critique.strategies import Problem, select
+    from rl_critic.critique.problem import Problem
+    from rl_critic.critique.strategies import select
     from rl_critic.generation.hf import HFEngine, generate_counted
     from rl_critic.generation.settings import SamplingSettings
     from rl_critic.models.loader import ModelArguments, load_model_and_processor

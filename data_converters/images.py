@@ -19,7 +19,7 @@ import base64
 import io
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -77,6 +77,17 @@ class ImageFolder:
                     "with a folder that holds it, or `any`)"
                 )
         return full
+
+
+def images_root_field():
+    """The `images_root` field of every command that reads question rows (see `ImageFolder.of_input`)."""
+    return field(
+        default=None,
+        metadata={
+            "help": "Folder that image file paths in the questions must stay in. Default: the questions' "
+            "folder; `any`: no limit."
+        },
+    )
 
 
 def image_ref(value: Any, base_dir: str | ImageFolder | None = None) -> dict[str, Any]:

@@ -12,7 +12,8 @@ import pytest
 from rl_critic.critique.aggregation import preference_scores
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.judgments import PairJudgment, PairRequest, ScoreJudgment
-from rl_critic.critique.strategies import Problem, majority_pick, select
+from rl_critic.critique.problem import Problem
+from rl_critic.critique.strategies import majority_pick, select
 from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.settings import SamplingSettings
 from rl_critic.models.loader import ModelArguments, load_model_and_processor

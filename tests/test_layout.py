@@ -107,3 +107,22 @@ def test_there_is_one_entry_point_per_training_method(capsys):
         source = (ROOT / "rl_critic" / "train" / f"{method}.py").read_text(encoding="utf-8")
         assert "def make_parser(" in source and 'if __name__ == "__main__":' in source
     assert capsys.readouterr().err == "rl-critic: error: `rl-critic critic-dpo` is now `rl-critic train critic-dpo`\n"
+
+
+def test_a_training_script_loads_only_what_it_uses():
+    """`import rl_critic.train.sft` (what `accelerate launch -m rl_critic.train.sft` starts with) loads no critic
+    code, no generation engine and no tiny-model builder: 44 project modules before the layout step, 21 after."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, rl_critic.train.sft; "
+        "print(' '.join(m for m in sys.modules if m.startswith(('rl_critic', 'data_converters', 'rewards'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    ).stdout.split()
+    unwanted = [
+        m for m in loaded if m.startswith(("rl_critic.critique.", "rl_critic.generation", "rl_critic.models.tiny"))
+    ]
+    assert unwanted == [] and len(loaded) <= 25, loaded

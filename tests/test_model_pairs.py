@@ -12,8 +12,8 @@ from data_converters.layouts import PAIR_STYLES
 from rl_critic.critique.judge import RandomJudge
 from rl_critic.critique.judgments import PairRequest
 from rl_critic.critique.model_pairs import question_pairs
+from rl_critic.critique.problem import Problem
 from rl_critic.critique.questions import Question
-from rl_critic.critique.strategies import Problem
 
 
 def _question(candidates, answer="The circle is red.", images=1):

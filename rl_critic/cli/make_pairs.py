@@ -20,9 +20,9 @@ from pathlib import Path
 
 from data_converters.errors import UserError
 from data_converters.image_urls import image_urls_field
+from data_converters.images import images_root_field
 from data_converters.layouts import LAYOUTS
 from rl_critic.cli.dispatch import docstring_summary
-from rl_critic.critique.questions import images_root_field
 from rl_critic.models.loader import InferenceModelArguments
 from rl_critic.script.parsing import parse
 

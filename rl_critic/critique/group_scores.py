@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rl_critic.critique.judgments import PairRequest, ScoreRequest
-from rl_critic.critique.strategies import Problem
+from rl_critic.critique.problem import Problem
 from rl_critic.generation.prompts import TooLong
 
 SCHEDULES = ("round_robin", "knockout", "pointwise")

@@ -16,8 +16,9 @@ from data_converters.prompts import user_prompt
 from rl_critic.critique.critic import CriticArguments, build_judge
 from rl_critic.critique.journal import Journal
 from rl_critic.critique.judge import Judge
+from rl_critic.critique.problem import Problem
 from rl_critic.critique.questions import Question, Row, load_question
-from rl_critic.critique.strategies import JUDGED_STRATEGIES, Problem, select
+from rl_critic.critique.strategies import JUDGED_STRATEGIES, select
 from rl_critic.generation.engines import Engine, load_engine
 from rl_critic.generation.prompts import TooLong
 from rl_critic.generation.settings import SamplingSettings, policy_engine_settings

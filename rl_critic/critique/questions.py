@@ -14,14 +14,14 @@ import math
 import reprlib
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from data_converters.errors import UserError
 from data_converters.images import ImageFolder
 from data_converters.placeholders import special_token_problem, strings_in
-from rl_critic.critique.strategies import Problem
+from rl_critic.critique.problem import Problem
 
 # A reference answer is a text, a number, or a list of acceptable ones (`["red", "crimson"]`).
 Reference = str | list[str] | None
@@ -49,17 +49,6 @@ class Row:
     data: dict[str, Any]
     images: ImageFolder
     error: str | None = None  # set when the line could not even be parsed
-
-
-def images_root_field():
-    """The `images_root` field of every command that reads question rows (see `image_folder`)."""
-    return field(
-        default=None,
-        metadata={
-            "help": "Folder that image file paths in the questions must stay in. Default: the questions' "
-            "folder; `any`: no limit."
-        },
-    )
 
 
 def has_reference(row: Row) -> bool:

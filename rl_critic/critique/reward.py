@@ -26,7 +26,7 @@ from rewards.text import completion_text
 from rl_critic.critique.critic import POLICY, CriticArguments, build_judge
 from rl_critic.critique.group_scores import SCHEDULES, score_groups
 from rl_critic.critique.hack_alarm import HackAlarm, HackAlarmArguments, agreement_counts
-from rl_critic.critique.strategies import Problem
+from rl_critic.critique.problem import Problem
 from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.served import ServerUnavailable
 

@@ -24,23 +24,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image
-
 from rewards.accuracy import extract_answer, normalise_text
 from rl_critic.critique.aggregation import preference_scores, relative_from_scores, relative_score
 from rl_critic.critique.judge import Judge
 from rl_critic.critique.judgments import PairRequest, ScoreRequest
+from rl_critic.critique.problem import Problem
 from rl_critic.generation.prompts import TooLong
 
 STRATEGIES = ("knockout", "round_robin", "pointwise", "majority", "first")
 JUDGED_STRATEGIES = ("knockout", "round_robin", "pointwise")  # the others need no critic
-
-
-@dataclass
-class Problem:
-    question: str
-    candidates: list[str]
-    images: list[Image.Image] = field(default_factory=list)
 
 
 @dataclass

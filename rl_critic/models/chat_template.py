@@ -1,4 +1,4 @@
-"""A checkpoint's chat template, rendered with a bound on what it may add.
+"""Chat templates: a checkpoint's, rendered with a bound on what it may add, and the hub ones rl-critic knows.
 
 A chat template is code that ships with a checkpoint (jinja, run in transformers' sandbox). The sandbox keeps it
 from touching files or Python objects, not from building a huge string: `{{ "x" * 2000000000 }}` renders a 2 GB
@@ -27,6 +27,18 @@ MAX_TEMPLATE_CHARACTERS = 1_000_000
 # The load-time check's limits: a real template renders a one-question chat in milliseconds and kilobytes.
 CHECK_SECONDS = 20
 CHECK_MEMORY_BYTES = 2**30
+# llava-hf's LLaVA-OneVision template, byte for byte as its checkpoints ship it: the tiny hub-like checkpoints carry
+# it, and SFT recognises it to swap in a training version (`rl_critic.train.chat_templates`).
+ONEVISION_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n'}}{# Render all images first #}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\\n' }}{% endfor %}"
+    "{# Render all video then #}{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}"
+    "{{ '<video>\\n' }}{% endfor %}{# Render all text next #}{% if message['role'] != 'assistant' %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}"
+    "{% endfor %}{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{% generation %}{{ content['text'] }}{% endgeneration %}{% endfor %}{% endif %}{{'<|im_end|>' + '\\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
 
 
 def conversation_characters(conversation: Sequence[dict]) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from rl_critic.models.tiny.hub_like import ONEVISION_CHAT_TEMPLATE
+from rl_critic.models.chat_template import ONEVISION_CHAT_TEMPLATE
 
 logger = logging.getLogger("rl_critic")
 

@@ -29,13 +29,14 @@ from trl import DPOConfig, DPOTrainer, get_peft_config
 from data_converters import columns
 from data_converters.errors import UserError
 from data_converters.image_urls import image_urls_field
+from data_converters.images import images_root_field
 from data_converters.io import datasets_bars
 from data_converters.schema import preference
 from rl_critic.critique.aggregation import best_and_worst
 from rl_critic.critique.critic import CriticArguments, build_judge
 from rl_critic.critique.journal import run_settings, settings_changes
 from rl_critic.critique.pipeline import BestOfN
-from rl_critic.critique.questions import Question, images_root_field, load_usable_questions
+from rl_critic.critique.questions import Question, load_usable_questions
 from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.settings import SamplingSettings
 from rl_critic.models.loader import ModelArguments, load_model_and_processor

@@ -35,6 +35,7 @@ import importlib.resources
 
 import torch
 
+from rl_critic.models.chat_template import ONEVISION_CHAT_TEMPLATE
 from rl_critic.models.tiny.tokenizer import train_bpe
 
 QWEN_7B = "Qwen/Qwen2.5-VL-7B-Instruct"
@@ -76,16 +77,6 @@ ONEVISION_ADDED = [
     ("<video>", True),
 ]
 ONEVISION_GRID = [[h, w] for h in range(384, 2305, 384) for w in range(384, 2305, 384)]
-ONEVISION_CHAT_TEMPLATE = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n'}}{# Render all images first #}"
-    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\\n' }}{% endfor %}"
-    "{# Render all video then #}{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}"
-    "{{ '<video>\\n' }}{% endfor %}{# Render all text next #}{% if message['role'] != 'assistant' %}"
-    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}"
-    "{% endfor %}{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
-    "{% generation %}{{ content['text'] }}{% endgeneration %}{% endfor %}{% endif %}{{'<|im_end|>' + '\\n'}}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 # The tiny widths: multiples of 64 (bitsandbytes' CPU kernels), head_dim 32 so M-RoPE sections scale by 1/4.
