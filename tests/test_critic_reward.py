@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rl_critic.critique.group_scores import judgments_per_group
 from rl_critic.critique.judgments import PairJudgment, ScoreJudgment
 from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
+from rl_critic.critique.schedules import judgments_per_group
 from rl_critic.models.tiny import ensure_tiny_model
 from tests.conftest import shape_image
 from tests.helpers import TooLongFor

@@ -1,7 +1,8 @@
 """Using a critic (generation itself is `rl_critic.generation`): the judge (`judge`, `judgments`), LLaVA-Critic's
-r_i aggregation (`aggregation`), best-of-N strategies (`strategies`), question input (`questions`), the one
-sample -> judge layer every user of a critic calls (`pipeline`), and the critic as a GRPO reward (`reward`,
-with its group schedules in `group_scores`). `read_verdict` / `read_score` (`verdicts`) read any critic's judgment."""
+r_i aggregation (`aggregation`), the judging schedules (`schedules`) behind both best-of-N (`strategies`) and
+the critic as a GRPO reward (`reward`), question input (`questions`, `problem`), and the one sample -> judge
+layer every user of a critic calls (`pipeline`). `read_verdict` / `read_score` (`verdicts`) read any critic's
+judgment."""
 
 from rl_critic.critique.verdicts import read_score, read_verdict
 

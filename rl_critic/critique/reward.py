@@ -5,9 +5,9 @@ or `rl_critic.critique.reward.critic_judge` by dotted path (e.g. `trl grpo`, the
 environment variable `RL_CRITIC_CRITIC_MODEL`, settable from the recipe's `env:` section). The critic sees
 exactly what the policy saw: the question is the text of the prompt's last user turn, the images are the
 row's `image` / `images`. Completions of one prompt form a group (consecutive rows with the same prompt,
-as TRL lays them out), scored by `rl_critic.critique.group_scores`. Logged through TRL: judgments and judge
-seconds per call, the parse-failure rate, and, where rows carry a reference `solution`, how often the
-critic's favourite is right (`answer_accuracy`) - the number that says whether to trust the critic.
+as TRL lays them out), scored by the judging schedules of `rl_critic.critique.schedules`. Logged through
+TRL: judgments and judge seconds per call, the parse-failure rate, and, where rows carry a reference `solution`,
+how often the critic's favourite is right (`answer_accuracy`) - the number that says whether to trust the critic.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from data_converters.errors import UserError, redacted
 from rewards.accuracy import answer_accuracy
 from rewards.text import completion_text
 from rl_critic.critique.critic import POLICY, CriticArguments, build_judge
-from rl_critic.critique.group_scores import SCHEDULES, score_groups
 from rl_critic.critique.hack_alarm import HackAlarm, HackAlarmArguments, agreement_counts
 from rl_critic.critique.problem import Problem
+from rl_critic.critique.schedules import SCHEDULES, rank
 from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.served import ServerUnavailable
 
@@ -130,7 +130,9 @@ class CriticJudgeReward:
         start_time = time.perf_counter()
         try:
             with self._without_dropout():
-                results = score_groups(problems, self.judge, self.args.critic_schedule, self.args.critic_both_orders)
+                results = rank(
+                    problems, self.judge, self.args.critic_schedule, self.args.critic_both_orders, scale=(1, 10)
+                )
         except ServerUnavailable as err:
             return self._neutral(err, texts, kwargs)
         self.failed_calls = 0
