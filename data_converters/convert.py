@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from data_converters.columns import task_features
-from data_converters.errors import UserError
-from data_converters.files import check_replaceable, owner_marker, staged_folder
 from data_converters.hard_negatives import hard_negative
 from data_converters.images import ImageFolder
 from data_converters.io import dataset_card, load_input, write_dataset
 from data_converters.parsing import ParseError
 from data_converters.schema import TASKS, task_row
 from data_converters.sources import all_sources
+from rl_critic.ground.errors import UserError
+from rl_critic.ground.files import check_replaceable, owner_marker, staged_folder
 
 _INTERNAL = ("_reason", "_label", "_index", "_hard")
 # Tasks that train a critic on pairs: `--hard_negatives` adds pairs to these (an eval set stays its source's, and

@@ -31,8 +31,8 @@ import time
 from dataclasses import field
 from urllib.parse import urljoin, urlsplit
 
-from data_converters.errors import redacted
 from data_converters.parsing import ParseError
+from rl_critic.ground.errors import redacted
 
 URL_POLICIES = ("off", "public", "any")
 # An image URL's server gets this long to send the whole image (a host that accepts and never answers, or sends a

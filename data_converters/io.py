@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from data_converters.errors import UserError, first_line
+from rl_critic.ground.errors import UserError, first_line
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
 DATA_SUFFIXES = (".parquet", ".jsonl", ".json")
@@ -141,7 +141,7 @@ def _load_any(path_or_id: str, hub_config: str | None, split: str | None):
     looks_like_file = path.suffix.lower() in (".parquet", ".jsonl", ".json", ".arrow", ".csv")
     if looks_like_file or path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") != 1:
         raise UserError(f"input not found: {path_or_id}")
-    from data_converters.hub import check_hub_reachable
+    from rl_critic.ground.hub import check_hub_reachable
 
     check_hub_reachable(path_or_id, "dataset")
     try:

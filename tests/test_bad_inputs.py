@@ -415,7 +415,7 @@ def test_a_killed_best_of_n_goes_on_where_it_stopped(tmp_path, capsys, monkeypat
     capsys.readouterr()
     assert main([*argv, "--out", str(out), "--seed", "7"]) == 1
     assert "holds 2 finished record(s) of an interrupted run with other settings (seed 0 -> 7)" in _last_line(capsys)
-    holds_the_claim = "import sys; from data_converters.files import OutputClaim; OutputClaim(sys.argv[1]).acquire(); "
+    holds_the_claim = "import sys; from rl_critic.ground.files import OutputClaim; OutputClaim(sys.argv[1]).acquire(); "
     holds_the_claim += "print('claimed', flush=True); sys.stdin.read()"
     sleeper = subprocess.Popen(
         [sys.executable, "-c", holds_the_claim, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from data_converters.errors import UserError
 from rl_critic import __version__
 from rl_critic.cli import COMMANDS, main
+from rl_critic.ground.errors import UserError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

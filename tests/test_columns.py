@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from data_converters import columns
-from data_converters.errors import UserError
 from data_converters.schema import Judgment, policy_prompt_from_messages, policy_prompt_row, preference, task_row
+from rl_critic.ground.errors import UserError
 
 IMAGE = [{"bytes": b"x", "path": None}]
 

@@ -15,10 +15,10 @@ from PIL import Image as PILImage
 
 from data_converters.convert import convert
 from data_converters.edge_cases import edge_case_rows
-from data_converters.errors import UserError
 from data_converters.io import dataset_card, load_any, write_dataset
 from data_converters.layouts import features
 from data_converters.synthetic import synthetic_rows
+from rl_critic.ground.errors import UserError
 from tests.conftest import shape_image
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "data" / "llava-critic-sample.parquet"

@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from data_converters.errors import UserError
 from rl_critic.critique.aggregation import best_and_worst
+from rl_critic.ground.errors import UserError
 from rl_critic.models.tiny import ensure_tiny_model
 from rl_critic.script.parsing import parse_args
 from rl_critic.train.critic_dpo import main, make_parser

@@ -145,8 +145,8 @@ def test_a_judge_prompt_over_the_critics_context_neutralises_its_group(schedule)
 
 
 def test_critic_needs_a_model_and_options_go_in_fields(monkeypatch, capsys):
-    from data_converters.errors import UserError
     from rl_critic.cli import main
+    from rl_critic.ground.errors import UserError
 
     monkeypatch.delenv("RL_CRITIC_CRITIC_MODEL", raising=False)
     with pytest.raises(UserError, match="critic_judge needs a critic"):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from data_converters.errors import UserError
-from data_converters.files import staged_folder
 from rl_critic.cli import main
+from rl_critic.ground.errors import UserError
+from rl_critic.ground.files import staged_folder
 
 
 def _last_line(capsys) -> str:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from data_converters.errors import UserError
 from rl_critic.demo.figures import plot_curves, plot_policy
 from rl_critic.demo.pipeline import STAGES, Demo
 from rl_critic.demo.plan import DemoPlan
 from rl_critic.demo.report import _best_of_n_reading, accuracy_table, best_of_n_table, policy_table, summary
+from rl_critic.ground.errors import UserError
 from tests.test_cli import _error_line
 
 

@@ -14,9 +14,9 @@ import torch
 from safetensors.torch import load_file
 
 from data_converters.convert import convert
-from data_converters.errors import UserError
 from data_converters.layouts import features
 from data_converters.synthetic import synthetic_rows
+from rl_critic.ground.errors import UserError
 from rl_critic.train import grpo
 from rl_critic.train.dynamic_sampling import DynamicSamplingGRPOTrainer, judge_groups, resolve_key
 from rl_critic.train.group_rows import take_rows

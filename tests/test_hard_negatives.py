@@ -7,11 +7,11 @@ import json
 import pytest
 
 from data_converters.convert import convert
-from data_converters.errors import UserError
 from data_converters.hard_negatives import MASTER_KEYS, truncated
 from data_converters.io import load_any
 from data_converters.layouts import features
 from data_converters.synthetic import synthetic_rows
+from rl_critic.ground.errors import UserError
 
 
 @pytest.fixture(scope="module")

@@ -576,7 +576,7 @@ def test_a_chat_template_that_runs_away_is_stopped_at_load_or_at_its_prompt(tiny
 
     from transformers import AutoProcessor
 
-    from data_converters.errors import UserError
+    from rl_critic.ground.errors import UserError
     from rl_critic.models import chat_template
 
     processor = AutoProcessor.from_pretrained(tiny_dirs["qwen2_5_vl"])
@@ -762,7 +762,7 @@ def test_pipes_stdin_recipes_reused_pids_long_names_and_sigterm(tmp_path):
     out = tmp_path / "picks.jsonl"
     journal = tmp_path / ".picks.jsonl.journal.jsonl"
     live = tmp_path / "live.jsonl"  # an output another run is writing: it holds the output's claim
-    holds_the_claim = "import sys; from data_converters.files import OutputClaim; OutputClaim(sys.argv[1]).acquire(); "
+    holds_the_claim = "import sys; from rl_critic.ground.files import OutputClaim; OutputClaim(sys.argv[1]).acquire(); "
     holds_the_claim += "print('claimed', flush=True); sys.stdin.read()"
     sleeper = subprocess.Popen(
         [sys.executable, "-c", holds_the_claim, str(live)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True

@@ -8,7 +8,7 @@ import io
 import pytest
 import torch
 
-from data_converters.errors import UserError
+from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import (
     ModelArguments,
     load_model,

@@ -111,7 +111,7 @@ def test_config_names_resolve_to_the_installed_recipes_outside_a_clone(tmp_path,
 
 def test_tiny_recipes_find_their_data_outside_a_clone_or_say_what_builds_it(tmp_path, monkeypatch):
     import rl_critic.script.recipes as recipes
-    from data_converters.errors import UserError
+    from rl_critic.ground.errors import UserError
 
     installed = tmp_path / "share" / "rl-critic" / "recipes"
     installed.mkdir(parents=True)

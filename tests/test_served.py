@@ -270,7 +270,7 @@ def test_the_api_key_comes_from_the_environment_and_never_shows(monkeypatch, cap
 
 def test_a_server_that_echoes_the_key_and_a_url_with_a_password_print_no_secret(monkeypatch, tmp_path):
     """Issue 43, secrets: a 401 quoting the `Authorization` header back, and credentials inside `--base_url`, reach
-    the user's terminal as `***` (every line goes through `data_converters.errors.redacted`)."""
+    the user's terminal as `***` (every line goes through `rl_critic.ground.errors.redacted`)."""
     from tests.cli_batch import Command, run_commands
 
     with StubServer("echo-401") as stub:

@@ -389,7 +389,7 @@ def test_preflight_warns_when_prompts_exceed_the_budget(data, caplog):
 
 
 def test_extra_datasets_are_appended_when_columns_match(data):
-    from data_converters.errors import UserError
+    from rl_critic.ground.errors import UserError
     from rl_critic.train.common import TrainScriptArguments, load_train_dataset
 
     critic = load_train_dataset(TrainScriptArguments(dataset_name=data["sft-r1"]))

@@ -17,7 +17,6 @@ from datasets import Dataset
 
 from data_converters.convert import convert
 from data_converters.edge_cases import edge_case_rows
-from data_converters.errors import UserError
 from data_converters.io import load_any
 from data_converters.layouts import features
 from data_converters.schema import FLIP
@@ -25,6 +24,7 @@ from data_converters.sources import all_sources
 from data_converters.synthetic import synthetic_rows
 from rl_critic.cli import main
 from rl_critic.critique import read_score, read_verdict
+from rl_critic.ground.errors import UserError
 from tests.conftest import shape_image
 from tests.servers import SFT_PAIR_LAYOUTS, SFT_TIE_LAYOUTS, StubServer, sft_critic_answer
 

@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from data_converters.errors import UserError
 from data_converters.image_urls import image_urls_field
 from data_converters.images import images_root_field
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.critique.critic import CriticArguments
 from rl_critic.critique.strategies import STRATEGIES
+from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import InferenceModelArguments
 from rl_critic.script.parsing import parse
 
@@ -54,17 +54,17 @@ ARGUMENTS = (BestOfNArguments, CriticArguments, InferenceModelArguments)
 
 def main(argv: list[str]) -> int:
     args, critic_args, model_args = parse(ARGUMENTS, "rl-critic best-of-n", argv, docstring_summary(__doc__))
-    from data_converters.files import check_output_file
+    from rl_critic.ground.files import check_output_file
 
     check_output_file(args.out, [args.input], args.overwrite)  # before the model loads, not after the work
     from transformers import set_seed
 
-    from data_converters.files import staged_file
     from data_converters.io import json_line
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.pipeline import answer_all
     from rl_critic.critique.questions import read_rows
     from rl_critic.generation.settings import SamplingSettings
+    from rl_critic.ground.files import staged_file
 
     set_seed(args.seed)
     rows = read_rows(args.input, args.limit, args.images_root, args.image_urls)

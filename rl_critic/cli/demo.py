@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from data_converters.errors import UserError
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.demo.plan import HARD_NEGATIVES
+from rl_critic.ground.errors import UserError
 from rl_critic.script.parsing import parse
 
 

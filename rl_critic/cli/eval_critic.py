@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from data_converters.errors import UserError
 from data_converters.image_urls import image_urls_field
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
+from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import InferenceModelArguments
 from rl_critic.script.parsing import parse
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from data_converters.errors import UserError
 from data_converters.image_urls import image_urls_field
 from data_converters.images import images_root_field
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
 from rl_critic.critique.critic import CriticArguments
 from rl_critic.critique.strategies import STRATEGIES
+from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import InferenceModelArguments
 from rl_critic.script.parsing import parse, renamed
 

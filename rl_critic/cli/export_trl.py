@@ -80,7 +80,7 @@ def export(recipe: Path, method: str) -> tuple[dict, list[str]]:
     """(TRL-ready config, dropped field names)."""
     import yaml
 
-    from data_converters.errors import UserError
+    from rl_critic.ground.errors import UserError
     from rl_critic.script.parsing import check_config_file
 
     check_config_file(str(recipe))  # size, alias bombs, nesting: as every --config
@@ -120,8 +120,8 @@ def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic export-trl", argv, docstring_summary(__doc__))
     import yaml
 
-    from data_converters.errors import UserError
-    from data_converters.files import check_output_file, staged_file
+    from rl_critic.ground.errors import UserError
+    from rl_critic.ground.files import check_output_file, staged_file
     from rl_critic.script.recipes import resolve_config
 
     recipe = Path(resolve_config(args.recipe))

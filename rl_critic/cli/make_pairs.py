@@ -18,11 +18,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_converters.errors import UserError
 from data_converters.image_urls import image_urls_field
 from data_converters.images import images_root_field
 from data_converters.layouts import LAYOUTS
 from rl_critic.cli.dispatch import docstring_summary
+from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import InferenceModelArguments
 from rl_critic.script.parsing import parse
 
@@ -58,8 +58,8 @@ ARGUMENTS = (MakePairsArguments, InferenceModelArguments)
 
 def main(argv: list[str]) -> int:
     args, model_args = parse(ARGUMENTS, "rl-critic make-pairs", argv, docstring_summary(__doc__))
-    from data_converters.files import private_temp_dir, staged_path
     from data_converters.io import datasets_bars
+    from rl_critic.ground.files import private_temp_dir, staged_path
 
     if args.n < 2:
         raise UserError("--n must be at least 2 (a pair needs two answers)")
@@ -67,13 +67,13 @@ def main(argv: list[str]) -> int:
         raise UserError("--out must be a .parquet file")
     from datasets import Dataset
 
-    from data_converters.files import check_output_file
     from data_converters.layouts import features
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.model_pairs import question_pairs, sample_answers
     from rl_critic.critique.questions import load_question, read_rows
     from rl_critic.generation.engines import load_engine
     from rl_critic.generation.settings import SamplingSettings, policy_engine_settings
+    from rl_critic.ground.files import check_output_file
 
     check_output_file(args.out, [args.input], args.overwrite)
     rows = read_rows(args.input, args.limit, args.images_root, args.image_urls)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_converters.errors import UserError
 from data_converters.layouts import LAYOUTS
 from rl_critic.cli.dispatch import docstring_summary
+from rl_critic.ground.errors import UserError
 from rl_critic.script.parsing import parse
 
 
@@ -54,8 +54,8 @@ ARGUMENTS = (MakeSyntheticArguments,)
 
 def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic make-synthetic", argv, docstring_summary(__doc__))
-    from data_converters.files import check_output_file, private_temp_dir, staged_path
     from data_converters.io import datasets_bars
+    from rl_critic.ground.files import check_output_file, private_temp_dir, staged_path
 
     if not args.out.endswith(".parquet"):
         raise UserError("--out must be a .parquet file")

@@ -45,8 +45,8 @@ def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic tiny-model", argv, docstring_summary(__doc__))
     from safetensors import safe_open
 
-    from data_converters.errors import UserError
-    from data_converters.files import check_replaceable
+    from rl_critic.ground.errors import UserError
+    from rl_critic.ground.files import check_replaceable
     from rl_critic.models.tiny.cache import MARKER, save_tiny_model
     from rl_critic.models.tiny.hub_like import hub_like_ids, parse_like
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from data_converters.errors import UserError
 from data_converters.prompts import PAIRWISE_INSTRUCTION
 from rl_critic.critique.judge import Judge
 from rl_critic.generation.engines import Engine, load_engine
 from rl_critic.generation.settings import ENGINES, SamplingSettings, critic_engine_settings, policy_engine_settings
+from rl_critic.ground.errors import UserError
 from rl_critic.script.parsing import renamed
 
 POLICY = "policy"  # critic_model value in GRPO: judge with the policy being trained

@@ -23,10 +23,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from data_converters.errors import UserError
-from data_converters.files import OutputClaim, hidden_name
 from data_converters.io import json_line
 from rl_critic.generation.settings import TRANSPORT_FIELDS
+from rl_critic.ground.errors import UserError
+from rl_critic.ground.files import OutputClaim, hidden_name
 
 
 def run_settings(*groups: Any, source: str | None = None, leave_out: Iterable[str] = ("out",)) -> dict[str, Any]:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data_converters.errors import UserError
 from data_converters.images import ImageFolder
 from data_converters.placeholders import special_token_problem, strings_in
 from rl_critic.critique.problem import Problem
+from rl_critic.ground.errors import UserError
 
 # A reference answer is a text, a number, or a list of acceptable ones (`["red", "crimson"]`).
 Reference = str | list[str] | None

@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from data_converters.errors import UserError, redacted
 from rewards.accuracy import answer_accuracy
 from rewards.text import completion_text
 from rl_critic.critique.critic import POLICY, CriticArguments, build_judge
@@ -29,6 +28,7 @@ from rl_critic.critique.problem import Problem
 from rl_critic.critique.schedules import SCHEDULES, rank
 from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.served import ServerUnavailable
+from rl_critic.ground.errors import UserError, redacted
 
 
 @dataclass

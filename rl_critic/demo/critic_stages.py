@@ -14,10 +14,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from data_converters.errors import UserError
 from rl_critic.demo.annotator import write_confused_policy_data
 from rl_critic.demo.scoring import ANSWER_TOKENS, JUDGE_TOKENS, CriticScorer
 from rl_critic.demo.watch import export, twice_at_least
+from rl_critic.ground.errors import UserError
 from rl_critic.script.recipes import recipes_dir
 
 RECIPES = recipes_dir() / "demo"
@@ -131,8 +131,8 @@ class CriticStages:
         """A question file (image + question + reference answer) from an `eval` split's right responses."""
         import datasets
 
-        from data_converters.files import staged_file
         from data_converters.io import load_any
+        from rl_critic.ground.files import staged_file
 
         datasets.disable_progress_bars()  # a small read needs no bar between the stage lines
         folder = self.data / "questions"

@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from data_converters.errors import UserError
-from data_converters.files import OutputClaim, check_replaceable, mark_owner, owner_marker, staged_file
 from rl_critic.critique.journal import settings_changes
 from rl_critic.demo.critic_stages import RECIPES, CriticStages
 from rl_critic.demo.plan import DemoPlan, outcome_settings
@@ -28,6 +26,8 @@ from rl_critic.demo.policy_stages import PolicyStages
 from rl_critic.demo.runner import Runner
 from rl_critic.demo.scoring import JUDGE_TOKENS
 from rl_critic.demo.watch import train_watched
+from rl_critic.ground.errors import UserError
+from rl_critic.ground.files import OutputClaim, check_replaceable, mark_owner, owner_marker, staged_file
 
 # (stage, what it does: the line the terminal shows before it runs)
 STAGES = {

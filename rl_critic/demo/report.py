@@ -12,9 +12,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from data_converters.files import staged_file
 from rl_critic.demo.annotator import CONFUSION_RATE
 from rl_critic.demo.plan import DemoPlan
+from rl_critic.ground.files import staged_file
 
 GPU_COMMANDS = """\
 ```bash

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from data_converters.errors import UserError
+from rl_critic.ground.errors import UserError
 
 # Threads of a command run on its own. A fixed number, not the machine's core count: torch's CPU kernels split
 # their sums by thread, so another count rounds differently and, through greedy decoding, can change a result.

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from data_converters.files import staged_file
+from rl_critic.ground.files import staged_file
 
 JUDGE_TOKENS = 64  # the trained rationale is ~40 tokens; an untrained model is cut here
 ANSWER_TOKENS = 16  # "The circle is red." is ~6

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from data_converters.errors import UserError
+from rl_critic.ground.errors import UserError
 
 TRAINING_ONLY_FILES = ("optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin")
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from PIL import Image
 
-from data_converters.errors import UserError
 from data_converters.images import ImageFolder
 from data_converters.placeholders import special_token_problem, strings_in
 from rewards.pointwise import scale_range
@@ -19,6 +18,7 @@ from rl_critic.critique.judge import Judge
 from rl_critic.critique.judgments import PairRequest, ScoreRequest
 from rl_critic.evaluation import metrics
 from rl_critic.generation.prompts import TooLong
+from rl_critic.ground.errors import UserError
 from rl_critic.models.vision import load_image
 
 _VERDICT_LABELS = ("1", "2", "tie")

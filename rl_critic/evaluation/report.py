@@ -12,8 +12,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from data_converters.files import check_output_file, staged_file
 from data_converters.io import finite, json_line
+from rl_critic.ground.files import check_output_file, staged_file
 
 
 def markdown(report: dict[str, Any], title: str) -> str:

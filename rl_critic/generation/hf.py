@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from data_converters.errors import UserError
 from rl_critic.generation.prompts import TooLong, image_lists, model_positions, screen_prompts
 from rl_critic.generation.settings import SamplingSettings
+from rl_critic.ground.errors import UserError
 
 
 def generate(

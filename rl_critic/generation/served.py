@@ -33,9 +33,9 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
-from data_converters.errors import UserError, first_line, redacted, register_secret
 from rl_critic.generation.prompts import TooLong, image_lists
 from rl_critic.generation.settings import EngineSettings, SamplingSettings
+from rl_critic.ground.errors import UserError, first_line, redacted, register_secret
 
 CONTEXT_WORDS = ("context length", "maximum context", "too long", "max_model_len", "exceeds", "maximum input")
 

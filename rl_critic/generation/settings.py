@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data_converters.errors import UserError
+from rl_critic.ground.errors import UserError
 
 
 @dataclass

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from data_converters.errors import UserError
 from rl_critic.generation.prompts import TooLong, image_lists, screen_prompts
 from rl_critic.generation.settings import SamplingSettings
+from rl_critic.ground.errors import UserError
 from rl_critic.models.chat_template import render_chat
 
 MAX_IMAGES_PER_PROMPT = 16  # vLLM's default is 1; pairwise and multi-image critic prompts need more
@@ -161,7 +161,7 @@ def hub_named_onevision(path: str) -> str:
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
-    from data_converters.files import staged_folder
+    from rl_critic.ground.files import staged_folder
     from rl_critic.models.tiny.cache import cache_root
 
     folder = Path(path)

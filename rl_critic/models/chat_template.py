@@ -19,7 +19,7 @@ import os
 import warnings
 from collections.abc import Sequence
 
-from data_converters.errors import UserError, first_line
+from rl_critic.ground.errors import UserError, first_line
 
 # Far above any real template's additions (Qwen2.5-VL adds 74 characters to a one-question chat; long system
 # prompts are a few thousand), far below what would make tokenizing hurt.

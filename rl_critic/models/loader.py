@@ -19,8 +19,8 @@ from pathlib import Path
 
 from trl import ModelConfig
 
-from data_converters.errors import UserError, first_line
-from data_converters.hub import check_hub_reachable
+from rl_critic.ground.errors import UserError, first_line
+from rl_critic.ground.hub import check_hub_reachable
 
 
 @dataclass

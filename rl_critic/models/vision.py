@@ -18,9 +18,9 @@ from typing import Any
 
 from PIL import Image
 
-from data_converters.errors import UserError
 from data_converters.images import ImageFolder, image_ref
 from data_converters.parsing import ParseError
+from rl_critic.ground.errors import UserError
 
 # qwen-vl-utils' own defaults (4 and 16384 tokens of 28x28 px).
 DEFAULT_MIN_PIXELS = 4 * 28 * 28

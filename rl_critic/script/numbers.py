@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from data_converters.errors import UserError
+from rl_critic.ground.errors import UserError
 
 # One name per idea across commands: `n` samples, `limit` rows, `batch_size` prompts per call, the critic's own
 # with a `critic_` prefix (old names are aliases, parsed into these fields).

@@ -20,7 +20,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
-from data_converters.errors import UserError
+from rl_critic.ground.errors import UserError
 from rl_critic.script.help import short_help, store_help
 
 

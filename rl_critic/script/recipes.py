@@ -43,7 +43,7 @@ def resolve_data(path: str | None) -> str | None:
     """A recipe's `dataset_name` as given when it exists; `examples/...` missing here: the shipped examples (a
     recipe run from another folder, or from an installed package); `outputs/tiny-data/<task>` missing: one line
     saying how to build it (`make tiny-data` in a clone, the two commands elsewhere)."""
-    from data_converters.errors import UserError
+    from rl_critic.ground.errors import UserError
 
     if not path or Path(path).expanduser().exists():
         return path

@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from data_converters.errors import UserError, redacted
-from data_converters.files import OutputClaim
+from rl_critic.ground.errors import UserError, redacted
+from rl_critic.ground.files import OutputClaim
 from rl_critic.script.noise import route_library_warnings
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from trl import ScriptArguments
 
 from data_converters.columns import GRADED_COLUMNS, TRAINER_COLUMNS, data_kind
-from data_converters.errors import UserError, first_line
-from data_converters.files import OutputClaim, check_replaceable, mark_owner, owner_marker
 from data_converters.image_urls import image_urls_field
 from data_converters.images import images_root_field
+from rl_critic.ground.errors import UserError, first_line
+from rl_critic.ground.files import OutputClaim, check_replaceable, mark_owner, owner_marker
 from rl_critic.script.parsing import renamed
 from rl_critic.script.recipes import resolve_data
 

@@ -27,7 +27,6 @@ from typing import Any
 from trl import DPOConfig, DPOTrainer, get_peft_config
 
 from data_converters import columns
-from data_converters.errors import UserError
 from data_converters.image_urls import image_urls_field
 from data_converters.images import images_root_field
 from data_converters.io import datasets_bars
@@ -39,6 +38,7 @@ from rl_critic.critique.pipeline import BestOfN
 from rl_critic.critique.questions import Question, load_usable_questions
 from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.settings import SamplingSettings
+from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.script.parsing import dataclass_parser, renamed
 from rl_critic.script.recipes import resolve_data

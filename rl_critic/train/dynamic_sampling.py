@@ -37,7 +37,7 @@ import torch
 from accelerate.utils import gather
 from trl.trainer.utils import get_callable_name
 
-from data_converters.errors import UserError
+from rl_critic.ground.errors import UserError
 from rl_critic.train.group_rows import batch_rows, loss_tokens, take_rows
 from rl_critic.train.reward_checks import RewardSignalGRPOTrainer
 

@@ -19,9 +19,9 @@ from transformers import TrainerCallback
 from trl import GRPOConfig, get_peft_config
 
 import rewards
-from data_converters.errors import UserError
 from rl_critic.critique.reward import CRITIC_JUDGE, CRITIC_JUDGE_PATH, CriticJudgeReward, CriticRewardArguments
 from rl_critic.generation.prompts import model_positions
+from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import ModelArguments, load_model_and_processor, resolve_model_path
 from rl_critic.script.parsing import dataclass_parser
 from rl_critic.script.recipes import resolve_data

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from trl.trainer.utils import get_callable_name, is_async_callable
 
-from data_converters.errors import UserError
+from rl_critic.ground.errors import UserError
 from rl_critic.train.batch_num_images import BatchNumImagesGRPOTrainer
 
 logger = logging.getLogger("rl_critic")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from data_converters.files import staged_folder, umask
+from rl_critic.ground.files import staged_folder, umask
 from rl_critic.models.tiny.hub_like import HUB_LIKE_FORMAT, build_hub_like_model, hub_like_ids, like_name, parse_like
 from rl_critic.models.tiny.models import ARCHS, SIZES, TINY_MODEL_FORMAT, build_tiny_model
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from data_converters.errors import UserError
+from rl_critic.ground.errors import UserError
 
 # The longest file name Linux file systems take (bytes). Hidden names beside an output (staging, journals) add
 # to the output's own name, so they are shortened, never the output's.

@@ -1,7 +1,7 @@
 """The one exception type the CLI turns into a one-line message instead of a traceback.
 
-It lives in the lowest package that raises it (a converter meets a missing input first), so every layer
-above can raise and catch the same type without importing upward.
+It lives in `rl_critic.ground`, under every package (a converter meets a missing input first), so every layer
+can raise and catch the same type without importing upward.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import socket
 import threading
 from urllib.parse import urlparse
 
-from data_converters.errors import UserError
+from rl_critic.ground.errors import UserError
 
 PROBE_SECONDS = 5.0
 
