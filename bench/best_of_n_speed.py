@@ -1,9 +1,9 @@
 """Best-of-8 self-critique, batched engine vs a naive loop: `python -m bench.best_of_n_speed`.
 
-16 questions about drawn shapes, 8 sampled candidates each, knockout judging (7 judgments per question)
-with greedy decoding, on the tiny Qwen2.5-VL. The batched engine samples all candidates of a chunk of
-questions in one `generate` call and judges each knockout round of all questions together; the naive
-loop makes one `generate` call per candidate and one per judgment. Both judge the *same* candidates
+16 questions about drawn shapes, 8 sampled candidates each, knockout judging (up to 7 judgments per question:
+identical candidates are a free tie) with greedy decoding, on the tiny Qwen2.5-VL. The batched engine samples
+all candidates of a chunk of questions in one `generate` call and judges each knockout round of all questions
+together; the naive loop makes one `generate` call per candidate and one per judgment. Both judge the *same* candidates
 (sampling in a different batch layout draws different random numbers), so their picks must be identical.
 """
 
