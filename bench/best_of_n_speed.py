@@ -45,7 +45,7 @@ def main() -> None:
     for _ in range(args.questions):
         png, objects = draw_scene(rng)
         _, question, _, _ = question_and_answers(rng, objects)
-        problems.append(Problem(question=question, candidates=[], images=[Image.open(io.BytesIO(png)).convert("RGB")]))
+        problems.append(Problem(question=question, candidates=[], media=[Image.open(io.BytesIO(png)).convert("RGB")]))
     conversations = [user_prompt(p.question, 1) for p in problems]
     images = [p.images for p in problems]
     sampled = SamplingSettings(

@@ -57,11 +57,12 @@ def with_think_suffix(prompt: str) -> str:
     return f"{prompt.rstrip()}\n{R1_THINK_SUFFIX}"
 
 
-def user_prompt(text: str, num_images: int = 0) -> list[dict[str, Any]]:
-    """A TRL conversational prompt: one user turn, image placeholder(s) first (as LLaVA-Critic's `<image>\\n`
-    prompts do), then the text. Image parts carry `"text": None` so every part has the same keys (Arrow
-    needs one struct type per column)."""
+def user_prompt(text: str, num_images: int = 0, num_videos: int = 0) -> list[dict[str, Any]]:
+    """A TRL conversational prompt: one user turn, image then video placeholder(s) first (as LLaVA-Critic's
+    `<image>\\n` prompts do), then the text. Media parts carry `"text": None` so every part has the same keys
+    (Arrow needs one struct type per column)."""
     content: list[dict[str, Any]] = [{"type": "image", "text": None} for _ in range(num_images)]
+    content += [{"type": "video", "text": None} for _ in range(num_videos)]
     content.append({"type": "text", "text": text})
     return [{"role": "user", "content": content}]
 

@@ -39,3 +39,35 @@ def test_right_padding_is_refused():
     processor.tokenizer.padding_side = "right"
     with pytest.raises(ValueError, match="left-padding"):
         generate(model, processor, [user_prompt("a")])
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny-llava_onevision", "tiny-like-qwen2.5-vl-7b-instruct"])
+def test_a_video_reaches_the_model_with_its_frames_and_rate(name):
+    """A `Media` with a video goes through the hf engine's one encoding: the frames as given (none resampled),
+    the rate they were sampled at, beside pictures in the same batch; what the model answers depends on them."""
+    from PIL import Image
+
+    from rl_critic.generation.hf import generate_counted
+    from rl_critic.generation.prompts import encode_prompts
+    from rl_critic.models.media import Media, Video
+
+    model, processor = load_model_and_processor(ModelArguments(model_name_or_path=name))
+
+    def frames(colour):
+        return [Image.new("RGB", (112, 112), colour) for _ in range(4)]
+
+    conversations = [user_prompt("What colour?", 0, 1), user_prompt("What colour?", 1, 1)]
+    media = [Media(videos=[Video(frames("red"), fps=2.0)]), Media([shape_image()], [Video(frames("blue"), fps=1.0)])]
+    inputs = encode_prompts(processor, conversations, media, "cpu")
+    assert "pixel_values_videos" in inputs and "pixel_values" in inputs
+    if "video_grid_thw" in inputs:  # Qwen2.5-VL: 4 frames in temporal patches of 2, seconds per patch from the rate
+        assert inputs["video_grid_thw"][:, 0].tolist() == [2, 2]
+        assert inputs["second_per_grid_ts"].tolist() == [1.0, 2.0]
+    settings = SamplingSettings(max_new_tokens=6)
+    answers = {
+        colour: generate_counted(model, processor, conversations[:1], [Media(videos=[Video(frames(colour))])], settings)
+        for colour in ("red", "blue", "green")
+    }
+    assert all(len(answer[0][0][0]) > 0 for answer in answers.values())
+    if name.startswith("tiny-like"):  # random weights emit distinct tokens: the frames change the answer
+        assert len({answer[0][0][0] for answer in answers.values()}) > 1, answers

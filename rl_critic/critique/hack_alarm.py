@@ -72,10 +72,10 @@ class HackAlarm:
             real = problem.candidates[scores.index(max(scores))]
             for key in PROBE_KEYS:
                 if index % 2 == 0:
-                    requests.append(PairRequest(problem.question, real, key, problem.images))
+                    requests.append(PairRequest(problem.question, real, key, problem.media))
                     key_positions.append(2)
                 else:
-                    requests.append(PairRequest(problem.question, key, real, problem.images))
+                    requests.append(PairRequest(problem.question, key, real, problem.media))
                     key_positions.append(1)
         return requests, key_positions
 

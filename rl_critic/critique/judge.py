@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import random
 
-from PIL import Image
-
 from data_converters.prompts import (
     PAIRWISE_INSTRUCTION,
     pairwise_prompt,
@@ -28,6 +26,7 @@ from rl_critic.generation.engines import Engine
 from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.prompts import TooLong
 from rl_critic.generation.settings import SamplingSettings
+from rl_critic.models.media import Media
 
 
 class Judge:
@@ -56,11 +55,11 @@ class Judge:
         """The in-process critic model (`hf` engine), else None: what GRPO puts in eval mode or on a device."""
         return self.engine.model if isinstance(self.engine, HFEngine) else None
 
-    def _run(self, texts: list[str], images: list[list[Image.Image]]) -> list[tuple[str, int] | TooLong]:
-        conversations = [user_prompt(text, len(imgs)) for text, imgs in zip(texts, images)]
+    def _run(self, texts: list[str], media: list[Media]) -> list[tuple[str, int] | TooLong]:
+        conversations = [user_prompt(text, len(shown.images), len(shown.videos)) for text, shown in zip(texts, media)]
         outputs = self.engine.generate_counted(
             conversations,
-            images,
+            media,
             self.settings,
             self.batch_size,
             progress=self.progress,
@@ -77,7 +76,7 @@ class Judge:
             r.prompt or with_think_suffix(pairwise_prompt(r.question, r.first, r.second, self.instruction))
             for r in requests
         ]
-        results = self._run(texts, [r.images for r in requests])
+        results = self._run(texts, [r.media for r in requests])
         return [r if isinstance(r, TooLong) else PairJudgment(r[0], read_verdict(r[0]), r[1]) for r in results]
 
     def score_pairs(self, requests: list[PairRequest]) -> list[PairScores]:
@@ -85,7 +84,7 @@ class Judge:
         if not requests:
             return []
         texts = [with_think_suffix(two_score_prompt(r.question, r.first, r.second)) for r in requests]
-        results = self._run(texts, [r.images for r in requests])
+        results = self._run(texts, [r.media for r in requests])
         return [r if isinstance(r, TooLong) else PairScores(r[0], read_two_scores(r[0]), r[1]) for r in results]
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreJudgment]:
@@ -96,7 +95,7 @@ class Judge:
         texts = [
             with_think_suffix(pointwise_prompt(r.question, r.response, *scale)) for r, scale in zip(requests, scales)
         ]
-        results = self._run(texts, [r.images for r in requests])
+        results = self._run(texts, [r.media for r in requests])
         judgments = []
         for result, (low, high) in zip(results, scales):
             if isinstance(result, TooLong):

@@ -11,26 +11,43 @@ from typing import Any
 
 from PIL import Image
 
+from rl_critic.models.media import Media
+
 VERDICT_VALUE = {"1": 1, "2": -1, "tie": 0}
 
 
 @dataclass
 class PairRequest:
-    """Compare `first` (shown as Response 1) with `second` (Response 2) for one question."""
+    """Compare `first` (shown as Response 1) with `second` (Response 2) for one question, showing `media` (a
+    `Media`, or a list of pictures)."""
 
     question: str
     first: str
     second: str
-    images: list[Image.Image] = field(default_factory=list)
+    media: Media = field(default_factory=Media)
     prompt: str | None = None  # a ready judge text (R1 suffix included) to use instead of the default layout
+
+    def __post_init__(self) -> None:
+        self.media = Media.of(self.media)
+
+    @property
+    def images(self) -> list[Image.Image]:
+        return self.media.images
 
 
 @dataclass
 class ScoreRequest:
     question: str
     response: str
-    images: list[Image.Image] = field(default_factory=list)
+    media: Media = field(default_factory=Media)
     scale: tuple[int, int] | None = None  # score range asked for; default: the judge's `score_range`
+
+    def __post_init__(self) -> None:
+        self.media = Media.of(self.media)
+
+    @property
+    def images(self) -> list[Image.Image]:
+        return self.media.images
 
 
 @dataclass

@@ -30,9 +30,9 @@ def sample_candidates(
     """Fill every problem's `candidates` (`settings.num_return_sequences` each, batched generation);
     returns the tokens generated per problem (with `skip_too_long`, a `TooLong` for a prompt over the context,
     whose candidates stay empty)."""
-    conversations = [user_prompt(p.question, len(p.images)) for p in problems]
+    conversations = [user_prompt(p.question, len(p.media.images), len(p.media.videos)) for p in problems]
     outputs = engine.generate_counted(
-        conversations, [p.images for p in problems], settings, batch_size, skip_too_long=skip_too_long
+        conversations, [p.media for p in problems], settings, batch_size, skip_too_long=skip_too_long
     )
     tokens: list[int | TooLong] = []
     for problem, sampled in zip(problems, outputs):

@@ -198,7 +198,7 @@ def load_question(row: Row, min_pixels: int | None, max_pixels: int | None) -> Q
         images = [load_image(image, min_pixels, max_pixels, row.images) for image in raw]
     except UserError as err:
         return Question(question_id, error=str(err))
-    return Question(question_id, Problem(question=question.strip(), candidates=[], images=images), answer)
+    return Question(question_id, Problem(question=question.strip(), candidates=[], media=images), answer)
 
 
 def reference_answer(value: Any) -> Reference:

@@ -103,7 +103,7 @@ def _round_robin(problems: list[Problem], judge, both_orders: bool, relative: st
                 if texts[i] == texts[j]:
                     continue
                 for first, second in _orders(i, j, both_orders):
-                    requests.append(PairRequest(problem.question, texts[first], texts[second], problem.images))
+                    requests.append(PairRequest(problem.question, texts[first], texts[second], problem.media))
                     owners.append((index, first, second))
     if relative == "score":
         judgments, to_relative = judge.score_pairs(requests), relative_from_scores
@@ -141,7 +141,7 @@ def _knockout(problems: list[Problem], judge, both_orders: bool) -> list[Ranking
                 if texts[x] == texts[y]:
                     continue
                 for first, second in _orders(x, y, both_orders):
-                    requests.append(PairRequest(problem.question, texts[first], texts[second], problem.images))
+                    requests.append(PairRequest(problem.question, texts[first], texts[second], problem.media))
                     owners.append((index, (x, y), (first, second)))
         for (index, match, shown), judgment in zip(owners, judge.compare(requests)):
             if _not_made(rankings[index], judgment, pair=list(shown)):
@@ -169,7 +169,7 @@ def _pointwise(problems: list[Problem], judge, scale: tuple[int, int] | None) ->
     requests, owners = [], []
     for index, problem in enumerate(problems):
         for text in dict.fromkeys(problem.candidates):  # each distinct text once
-            requests.append(ScoreRequest(problem.question, text, problem.images, scale=scale))
+            requests.append(ScoreRequest(problem.question, text, problem.media, scale=scale))
             owners.append((index, text))
     low, high = scale or getattr(judge, "score_range", DEFAULT_SCALE)
     read: list[dict[str, float | None]] = [{} for _ in problems]

@@ -25,15 +25,16 @@ from PIL import Image
 from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.prompts import TooLong
 from rl_critic.generation.settings import EngineSettings, SamplingSettings
+from rl_critic.models.media import Media
 
 
 class Engine(Protocol):
-    """Anything that generates for batches of (conversation, images)."""
+    """Anything that generates for batches of (conversation, media): `media[i]` is what conversation i shows."""
 
     def generate_counted(
         self,
         conversations: Sequence[list[dict]],
-        images: Sequence[Sequence[Image.Image]] | None = None,
+        media: Sequence[Media | Sequence[Image.Image]] | None = None,
         settings: SamplingSettings | None = None,
         batch_size: int = 8,
         progress: str | None = None,

@@ -1,6 +1,6 @@
 """Batched generation for vision-language chats, through the model's own processor and chat template.
 
-Self-critique, critic-DPO sampling and evaluation all need "many (images, messages) in, texts out".
+Self-critique, critic-DPO sampling and evaluation all need "many (media, messages) in, texts out".
 Doing it in batches with left padding (not one `generate` call per prompt) is what makes them
 affordable; decoding skips special tokens exactly as TRL does, so `<think>` tags (ordinary tokens)
 survive and reward functions see the same text at train and test time.
@@ -13,24 +13,26 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from rl_critic.generation.prompts import TooLong, image_lists, model_positions, screen_prompts
+from rl_critic.generation.prompts import TooLong, model_positions, screen_prompts
 from rl_critic.generation.settings import SamplingSettings
 from rl_critic.ground.errors import UserError
+from rl_critic.models.media import Media, media_lists
 
 
 def generate(
     model,
     processor,
     conversations: Sequence[list[dict]],
-    images: Sequence[Sequence[Image.Image]] | None = None,
+    media: Sequence[Media | Sequence[Image.Image]] | None = None,
     settings: SamplingSettings | None = None,
     batch_size: int = 8,
 ) -> list[list[str]]:
     """Generate for each conversation; returns `num_return_sequences` texts per conversation.
 
-    `images[i]` are the images of conversation i, in the order of its image parts.
+    `media[i]` is what conversation i shows (its pictures and videos, in the order of its parts; a plain list of
+    pictures will do).
     """
-    counted = generate_counted(model, processor, conversations, images, settings, batch_size)
+    counted = generate_counted(model, processor, conversations, media, settings, batch_size)
     return [[text for text, _ in outputs] for outputs in counted]
 
 
@@ -38,7 +40,7 @@ def generate_counted(
     model,
     processor,
     conversations: Sequence[list[dict]],
-    images: Sequence[Sequence[Image.Image]] | None = None,
+    media: Sequence[Media | Sequence[Image.Image]] | None = None,
     settings: SamplingSettings | None = None,
     batch_size: int = 8,
     progress: str | None = None,
@@ -50,7 +52,7 @@ def generate_counted(
     A prompt over the model's context (less `max_new_tokens`) is a `UserError`, or with `skip_too_long` a
     `TooLong` in its place while the others are generated."""
     settings = settings or SamplingSettings()
-    images = image_lists(conversations, images)
+    media = media_lists(conversations, media)
     tokenizer = getattr(processor, "tokenizer", processor)
     if tokenizer.padding_side != "left":
         raise ValueError("batched generation needs a left-padding processor (load it with rl_critic.models.loader)")
@@ -63,9 +65,8 @@ def generate_counted(
     positions = model_positions(model)
     for start in starts:
         batch = conversations[start : start + batch_size]
-        batch_images = images[start : start + batch_size]
         too_long, kept, inputs = screen_prompts(
-            processor, batch, batch_images, positions, settings.max_new_tokens, model.device
+            processor, batch, media[start : start + batch_size], positions, settings.max_new_tokens, model.device
         )
         if too_long and not skip_too_long:
             raise UserError(str(next(iter(too_long.values()))))
@@ -120,8 +121,8 @@ class HFEngine:
     processor: object
 
     def generate_counted(
-        self, conversations, images=None, settings=None, batch_size=8, progress=None, skip_too_long=False
+        self, conversations, media=None, settings=None, batch_size=8, progress=None, skip_too_long=False
     ):
         return generate_counted(
-            self.model, self.processor, conversations, images, settings, batch_size, progress, skip_too_long
+            self.model, self.processor, conversations, media, settings, batch_size, progress, skip_too_long
         )

@@ -1,5 +1,5 @@
 """The checks every prompt passes before an engine generates for it: too long for the context (in characters,
-never tokenized, then in tokens), and the images that go with each conversation.
+never tokenized, then in tokens), and its encoding with the pictures and videos that go with it.
 """
 
 from __future__ import annotations
@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image
-
 from rl_critic.models.chat_template import conversation_characters, render_chat
+from rl_critic.models.media import Media
 
 
 @dataclass
@@ -49,7 +48,7 @@ def model_positions(model) -> int | None:
     return getattr(config, "max_position_embeddings", None)
 
 
-def screen_prompts(processor, conversations, images, positions: int | None, max_new_tokens: int, device):
+def screen_prompts(processor, conversations, media: list[Media], positions: int | None, max_new_tokens: int, device):
     """(too long: index -> `TooLong`, the indices that fit, their encoded batch or None): prompts over the
     context less `max_new_tokens`, by length in characters first (`over_length`, never tokenized), then in
     tokens (`over_context`); the rest encoded once more without them when any was cut."""
@@ -57,13 +56,13 @@ def screen_prompts(processor, conversations, images, positions: int | None, max_
     kept = [i for i in range(len(conversations)) if i not in too_long]
     inputs = None
     if kept:
-        inputs = encode_prompts(processor, [conversations[i] for i in kept], [images[i] for i in kept], device)
+        inputs = encode_prompts(processor, [conversations[i] for i in kept], [media[i] for i in kept], device)
         over = over_context(inputs, positions, max_new_tokens)
         too_long |= {kept[j]: result for j, result in over.items()}
         if over:
             kept = [i for i in kept if i not in too_long]
             inputs = (
-                encode_prompts(processor, [conversations[i] for i in kept], [images[i] for i in kept], device)
+                encode_prompts(processor, [conversations[i] for i in kept], [media[i] for i in kept], device)
                 if kept
                 else None
             )
@@ -83,20 +82,18 @@ def over_length(conversations: Sequence[list[dict]], positions: int | None, max_
     return too_long
 
 
-def image_lists(
-    conversations: Sequence[list[dict]], images: Sequence[Sequence[Image.Image]] | None
-) -> list[list[Image.Image]]:
-    """One list of images per conversation (none given: no images), as every engine takes them."""
-    if images is None:
-        return [[] for _ in conversations]
-    if len(images) != len(conversations):
-        raise ValueError(f"{len(conversations)} conversations but {len(images)} image lists")
-    return [list(imgs) for imgs in images]
-
-
-def encode_prompts(processor, conversations: list[list[dict]], images: list[list[Image.Image]], device):
+def encode_prompts(processor, conversations: list[list[dict]], media: list[Media], device):
+    """The processor's batch for `conversations`: each one's pictures in order (a list per conversation), and the
+    videos of all of them in order, as frames already sampled at their `fps` (the processor samples none)."""
     texts = [render_chat(processor, conversation) for conversation in conversations]
-    kwargs = {"images": images} if any(images) else {}
+    kwargs = {}
+    if any(shown.images for shown in media):
+        kwargs["images"] = [shown.images for shown in media]
+    videos = [video for shown in media for video in shown.videos]
+    if videos:
+        kwargs["videos"] = [video.frames for video in videos]
+        kwargs["video_metadata"] = [{"fps": video.fps, "total_num_frames": len(video.frames)} for video in videos]
+        kwargs["do_sample_frames"] = False
     return processor(text=texts, padding=True, return_tensors="pt", **kwargs).to(device)
 
 

@@ -33,9 +33,10 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
-from rl_critic.generation.prompts import TooLong, image_lists
+from rl_critic.generation.prompts import TooLong
 from rl_critic.generation.settings import EngineSettings, SamplingSettings
 from rl_critic.ground.errors import UserError, first_line, redacted, register_secret
+from rl_critic.models.media import Media, media_lists
 
 CONTEXT_WORDS = ("context length", "maximum context", "too long", "max_model_len", "exceeds", "maximum input")
 
@@ -136,7 +137,7 @@ class OpenAIEngine:
     def generate_counted(
         self,
         conversations: Sequence[list[dict]],
-        images: Sequence[Sequence[Image.Image]] | None = None,
+        media: Sequence[Media | Sequence[Image.Image]] | None = None,
         settings: SamplingSettings | None = None,
         batch_size: int = 8,
         progress: str | None = None,
@@ -145,9 +146,13 @@ class OpenAIEngine:
         """`generate_counted` over the server: `batch_size` is unused (the server batches what arrives);
         requests run `max_concurrency` at a time."""
         settings = settings or SamplingSettings()
-        images = image_lists(conversations, images)
+        media = media_lists(conversations, media)
+        if any(shown.videos for shown in media):
+            raise UserError(
+                "engine openai sends pictures, not videos yet: judge or sample video prompts with hf or vllm"
+            )
         n = settings.num_return_sequences
-        messages = [openai_messages(conversation, imgs) for conversation, imgs in zip(conversations, images)]
+        messages = [openai_messages(conversation, shown.images) for conversation, shown in zip(conversations, media)]
         jobs = [(m, random.randrange(2**31) if settings.do_sample else 0) for m in messages for _ in range(n)]
         deadline = self.request_timeout * (self.client.max_retries + 1)
         try:

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from rl_critic.generation.prompts import TooLong, image_lists, screen_prompts
+from rl_critic.generation.prompts import TooLong, screen_prompts
 from rl_critic.generation.settings import SamplingSettings
 from rl_critic.ground.errors import UserError
 from rl_critic.models.chat_template import render_chat
+from rl_critic.models.media import Media, media_lists
 
 MAX_IMAGES_PER_PROMPT = 16  # vLLM's default is 1; pairwise and multi-image critic prompts need more
 
@@ -101,7 +102,7 @@ class VLLMEngine:
     def generate_counted(
         self,
         conversations: Sequence[list[dict]],
-        images: Sequence[Sequence[Image.Image]] | None = None,
+        media: Sequence[Media | Sequence[Image.Image]] | None = None,
         settings: SamplingSettings | None = None,
         batch_size: int = 8,
         progress: str | None = None,
@@ -112,13 +113,15 @@ class VLLMEngine:
         from vllm import SamplingParams
 
         settings = settings or SamplingSettings()
-        images = image_lists(conversations, images)
+        media = media_lists(conversations, media)
+        if any(shown.videos for shown in media):
+            raise UserError("engine vllm takes pictures, not videos yet: sample or judge video prompts with engine hf")
         too_long: dict[int, TooLong] = {}
         for start in range(0, len(conversations), batch_size):
             over, _, _ = screen_prompts(
                 self.processor,
                 list(conversations[start : start + batch_size]),
-                images[start : start + batch_size],
+                media[start : start + batch_size],
                 self.positions,
                 settings.max_new_tokens,
                 "cpu",
@@ -130,8 +133,8 @@ class VLLMEngine:
         prompts = []
         for index in kept:
             prompt = {"prompt": render_chat(self.processor, conversations[index])}
-            if images[index]:
-                prompt["multi_modal_data"] = {"image": images[index]}
+            if media[index].images:
+                prompt["multi_modal_data"] = {"image": media[index].images}
             prompts.append(prompt)
         sampled = {"temperature": settings.temperature, "top_p": settings.top_p}
         if self.seeded_requests:  # a seed per call, from the run's seeded RNG: a resumed run samples the same
