@@ -46,6 +46,7 @@ def inputs(tmp_path_factory) -> Path:
     questions = [
         {"id": "good", "image": "red_circle.png", "question": "What colour?", "category": "colour"},
         {"id": "video", "video": "clip.mp4", "question": "What happens?"},
+        {"id": "audio", "audio": "clip.wav", "question": "What is said?"},
         {"id": "typo", "imge": "red_circle.png", "question": "What colour?"},
         {"id": "tokens", "image": "red_circle.png", "question": TOKENS},
     ]
@@ -121,8 +122,9 @@ def test_fields_options_and_special_tokens_are_used_refused_or_reported(inputs, 
     assert picks.returncode == 0, picks.stderr[-1500:]
     records = _records(tmp_path / "picks.jsonl")
     assert records["good"].get("picked") is not None
-    assert records["video"]["errors"] == [
-        "`video`: videos and audio are not read yet; a question row takes pictures (`image` / `images`)"
+    assert records["video"]["errors"] == ["video file not found (or not a regular file): clip.mp4"]  # read now
+    assert records["audio"]["errors"] == [
+        "`audio`: audio is not read yet; a question row takes pictures (`image` / `images`) and a `video`"
     ]
     assert records["typo"]["errors"] == ["`imge` is not a field of a question row: did you mean `image`?"]
     assert records["tokens"]["errors"][0].startswith("its text holds `<|vision_start|>`, one of the models' own")

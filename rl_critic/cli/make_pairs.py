@@ -74,6 +74,7 @@ def main(argv: list[str]) -> int:
     from rl_critic.generation.engines import load_engine
     from rl_critic.generation.settings import SamplingSettings, policy_engine_settings
     from rl_critic.ground.files import check_output_file
+    from rl_critic.models.media import MediaBudget
 
     check_output_file(args.out, [args.input], args.overwrite)
     rows = read_rows(args.input, args.limit, args.images_root, args.image_urls)
@@ -103,7 +104,7 @@ def main(argv: list[str]) -> int:
             if "error" in record:  # reported with the others, the run goes on
                 counts[record["error"]] += 1
                 continue
-            question = load_question(row, None, None)  # images at their stored size: written into the rows
+            question = load_question(row, MediaBudget())  # images at their stored size: written into the rows
             question.problem.candidates = record["candidates"]
             for pair in question_pairs(question, args.pairs_per_question, rng, args.layout, counts):
                 made[0] += 1

@@ -23,6 +23,7 @@ from rewards.accuracy import answer_accuracy
 from rl_critic.critique.questions import Question, Row, load_question
 from rl_critic.generation.prompts import TooLong
 from rl_critic.generation.settings import SamplingSettings
+from rl_critic.models.media import MediaBudget
 
 GROUP = "model-answers"
 
@@ -57,7 +58,7 @@ def sample_answers(
         for offset in range(done, len(rows), chunk):
             set_seed(seed + offset // chunk)
             # Images at the stored size, as they go into the rows (the trainer bounds them later).
-            questions = [load_question(row, None, None) for row in rows[offset : offset + chunk]]
+            questions = [load_question(row, MediaBudget()) for row in rows[offset : offset + chunk]]
             usable = [q for q in questions if q.problem is not None]
             sampled = iter(
                 sample_candidates(engine, [q.problem for q in usable], sampling, batch_size, skip_too_long=True)
@@ -91,6 +92,9 @@ def question_pairs(
     reference = references[0] if isinstance(references, list) else references
     if not reference:
         counts["no reference answer"] += 1
+        return []
+    if problem.media.videos:
+        counts["a video (pairs hold one picture so far)"] += 1
         return []
     if len(problem.images) != 1:
         counts["not exactly one image (the 113k schema has one)"] += 1

@@ -22,6 +22,7 @@ from rl_critic.critique.strategies import JUDGED_STRATEGIES, select
 from rl_critic.generation.engines import Engine, load_engine
 from rl_critic.generation.prompts import TooLong
 from rl_critic.generation.settings import SamplingSettings, policy_engine_settings
+from rl_critic.models.media import MediaBudget
 
 
 def sample_candidates(
@@ -107,8 +108,7 @@ class BestOfN:
         self,
         rows: list[Row],
         chunk: int,
-        min_pixels: int | None,
-        max_pixels: int | None,
+        budget: MediaBudget,
         progress: str | None = None,
         seed: int | None = None,
         done: int = 0,
@@ -124,7 +124,7 @@ class BestOfN:
             for offset in range(done, len(rows), chunk):
                 if seed is not None:
                     set_seed(seed + offset // chunk)
-                questions = [load_question(row, min_pixels, max_pixels) for row in rows[offset : offset + chunk]]
+                questions = [load_question(row, budget) for row in rows[offset : offset + chunk]]
                 yield from self.run(questions)
                 bar.update(len(questions))
 
@@ -149,9 +149,9 @@ def answer_all(
     judged = sampling.num_return_sequences > 1 and strategy in JUDGED_STRATEGIES
     judge = build_judge(critic_args, model_args, batch_size, policy) if judged else None
     best_of_n = BestOfN(policy, judge, sampling, strategy, both_orders, batch_size=batch_size)
-    bounds = model_args.min_pixels, model_args.max_pixels
+    budget = MediaBudget.of(model_args)
     return journal.fill(
         chunk,
-        lambda done: best_of_n.over(rows, chunk, *bounds, progress, seed=seed, done=done),
+        lambda done: best_of_n.over(rows, chunk, budget, progress, seed=seed, done=done),
         "question(s)",
     )

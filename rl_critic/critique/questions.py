@@ -22,12 +22,13 @@ from data_converters.images import ImageFolder
 from data_converters.placeholders import special_token_problem, strings_in
 from rl_critic.critique.problem import Problem
 from rl_critic.ground.errors import UserError
+from rl_critic.models.media import Media, MediaBudget
 
 # A reference answer is a text, a number, or a list of acceptable ones (`["red", "crimson"]`).
 Reference = str | list[str] | None
 # What a question row's fields mean; any other field is reported (`field_error`, `unused_fields`), never dropped
 # in silence: a misspelt `imge` would otherwise be a question asked without its picture.
-QUESTION_FIELDS = ("id", "question", "answer", "image", "images")
+QUESTION_FIELDS = ("id", "question", "answer", "image", "images", "video")
 MEDIA_WORDS = ("image", "img", "picture", "photo", "pic", "video", "frame", "audio")
 
 
@@ -98,16 +99,16 @@ def read_rows(
 
 
 def field_error(data: dict[str, Any]) -> str | None:
-    """Why a row cannot be used as written, or None: a video (not read yet), a field that is a known one misspelt
+    """Why a row cannot be used as written, or None: audio (not read yet), a field that is a known one misspelt
     (`imge`, `Question`, `answers` where there is no `answer`), or a picture under another name (`image_path`,
     `img`) in a row without `image` / `images`. Other fields are only unused (`unused_fields`)."""
     import difflib
 
-    has_picture = any(data.get(name) is not None for name in ("image", "images"))
+    has_picture = any(data.get(name) is not None for name in ("image", "images", "video"))
     for key in (key for key, value in data.items() if key not in QUESTION_FIELDS and value is not None):
         lowered = str(key).lower()
-        if lowered.startswith(("video", "audio")):
-            return f"`{key}`: videos and audio are not read yet; a question row takes pictures (`image` / `images`)"
+        if lowered.startswith("audio"):
+            return f"`{key}`: audio is not read yet; a question row takes pictures (`image` / `images`) and a `video`"
         guess = next(iter(difflib.get_close_matches(lowered, QUESTION_FIELDS[1:], n=1, cutoff=0.75)), None)
         about_it = guess is not None and (lowered.startswith(guess + "_") or lowered.endswith("_" + guess))
         if guess is not None and guess not in data and not about_it:  # `question_id` is about the question
@@ -174,8 +175,9 @@ def _jsonl_rows(path: Path, limit: int | None, folder: ImageFolder) -> Iterator[
             yield Row(data, folder)
 
 
-def load_question(row: Row, min_pixels: int | None, max_pixels: int | None) -> Question:
-    """The row's question with its images loaded (bounded to the pixel budget), or its error."""
+def load_question(row: Row, budget: MediaBudget) -> Question:
+    """The row's question with its pictures and video loaded (within `budget`), or its error."""
+    from rl_critic.models.video import load_video
     from rl_critic.models.vision import load_image
 
     identifier = row.data.get("id", "")
@@ -195,10 +197,13 @@ def load_question(row: Row, min_pixels: int | None, max_pixels: int | None) -> Q
         answer = reference_answer(row.data.get("answer"))
         raw = row.data.get("images", row.data.get("image"))
         raw = raw if isinstance(raw, list) else [raw] if raw is not None else []
-        images = [load_image(image, min_pixels, max_pixels, row.images) for image in raw]
+        images = [load_image(image, budget.min_pixels, budget.max_pixels, row.images) for image in raw]
+        video = row.data.get("video")
+        videos = [load_video(video, budget, row.images)] if video is not None else []
     except UserError as err:
         return Question(question_id, error=str(err))
-    return Question(question_id, Problem(question=question.strip(), candidates=[], media=images), answer)
+    media = Media(images, videos)
+    return Question(question_id, Problem(question=question.strip(), candidates=[], media=media), answer)
 
 
 def reference_answer(value: Any) -> Reference:
@@ -221,8 +226,7 @@ def reference_answer(value: Any) -> Reference:
 def load_usable_questions(
     source: str,
     limit: int | None,
-    min_pixels: int | None,
-    max_pixels: int | None,
+    budget: MediaBudget,
     who: str,
     images_root: str | None = None,
     image_urls: str = "off",
@@ -230,7 +234,7 @@ def load_usable_questions(
     """Every usable question of `source` (images loaded); the unusable ones are counted on stdout with the
     first reason, and none usable is a `UserError`. For commands that need all questions at once."""
     rows = read_rows(source, limit, images_root, image_urls)
-    questions = [load_question(row, min_pixels, max_pixels) for row in rows]
+    questions = [load_question(row, budget) for row in rows]
     unusable = [q for q in questions if q.problem is None]
     if unusable:
         print(f"{who}: {len(unusable)} question(s) unusable, e.g. {unusable[0].id}: {unusable[0].error}")

@@ -69,10 +69,11 @@ class PolicyScorer:
         from rl_critic.evaluation.policy import policy_report
         from rl_critic.generation.hf import HFEngine
         from rl_critic.generation.settings import SamplingSettings
+        from rl_critic.models.media import MediaBudget
 
         _quiet_torch()
         if self._questions is None:
-            self._questions = [load_question(row, None, None) for row in read_rows(str(self.questions))]
+            self._questions = [load_question(row, MediaBudget()) for row in read_rows(str(self.questions))]
         greedy = BestOfN(
             HFEngine(*_load(checkpoint)), None, SamplingSettings(max_new_tokens=ANSWER_TOKENS), "first", batch_size=50
         )

@@ -64,15 +64,37 @@ def generate_counted(
         starts = tqdm(starts, desc=progress, unit="batch")
     positions = model_positions(model)
     for start in starts:
-        batch = conversations[start : start + batch_size]
-        too_long, kept, inputs = screen_prompts(
-            processor, batch, media[start : start + batch_size], positions, settings.max_new_tokens, model.device
-        )
-        if too_long and not skip_too_long:
-            raise UserError(str(next(iter(too_long.values()))))
-        results = dict(zip(kept, _generate_batch(model, tokenizer, inputs, settings))) if kept else {}
-        outputs.extend(too_long[i] if i in too_long else results[i] for i in range(len(batch)))
+        batch = range(start, min(start + batch_size, len(conversations)))
+        done: dict[int, list[tuple[str, int]] | TooLong] = {}
+        for rows in _same_video_shapes(batch, media):
+            too_long, kept, inputs = screen_prompts(
+                processor,
+                [conversations[i] for i in rows],
+                [media[i] for i in rows],
+                positions,
+                settings.max_new_tokens,
+                model.device,
+            )
+            if too_long and not skip_too_long:
+                raise UserError(str(next(iter(too_long.values()))))
+            done |= {rows[i]: result for i, result in too_long.items()}
+            if kept:
+                done |= dict(zip((rows[i] for i in kept), _generate_batch(model, tokenizer, inputs, settings)))
+        outputs.extend(done[i] for i in batch)
     return outputs
+
+
+def _same_video_shapes(batch: range, media: list[Media]) -> list[list[int]]:
+    """`batch` split where its videos differ in frame count or size: some processors (LLaVA-OneVision's) stack
+    every video of a call into one tensor. Rows keep their order within each part; a batch without video, or
+    with videos of one shape, stays whole (so image batches are encoded exactly as before)."""
+    shapes = {i: tuple((len(v.frames), v.frames[0].size) for v in media[i].videos) for i in batch}
+    if len({shape for shape in shapes.values() if shape}) <= 1:
+        return [list(batch)]
+    parts: dict[tuple, list[int]] = {}
+    for i in batch:
+        parts.setdefault(shapes[i], []).append(i)
+    return list(parts.values())
 
 
 def _generate_batch(model, tokenizer, inputs, settings: SamplingSettings) -> list[list[tuple[str, int]]]:

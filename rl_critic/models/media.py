@@ -13,8 +13,45 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-# The frame rate a video's frames are taken to be sampled at when the row does not say (qwen-vl-utils' default).
+# How a video is sampled unless the user says otherwise: qwen-vl-utils' rate, and at most 32 frames of at most
+# 128 x 28 x 28 pixels each (64 of Qwen2.5-VL's tokens per frame, after its 2-frame temporal patches: 2,048 for a
+# whole video), so a critic prompt with a clip fits a small context.
 DEFAULT_VIDEO_FPS = 2.0
+DEFAULT_VIDEO_MAX_FRAMES = 32
+DEFAULT_VIDEO_MAX_PIXELS = 128 * 28 * 28
+
+
+@dataclass(frozen=True)
+class MediaBudget:
+    """How large what a prompt shows may be, one setting for every reader (questions, eval rows, `generate`):
+    pixels per picture (None: the processor's own), and per video the rate its frames are sampled at, the most
+    frames, and pixels per frame."""
+
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    video_fps: float = DEFAULT_VIDEO_FPS
+    video_max_frames: int = DEFAULT_VIDEO_MAX_FRAMES
+    video_max_pixels: int = DEFAULT_VIDEO_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        from rl_critic.ground.errors import UserError
+
+        if not self.video_fps > 0 or self.video_max_frames < 1 or self.video_max_pixels < 28 * 28:
+            raise UserError(
+                f"video_fps must be > 0, video_max_frames >= 1 and video_max_pixels >= 784 (one 28 x 28 patch), "
+                f"not {self.video_fps}, {self.video_max_frames}, {self.video_max_pixels}"
+            )
+
+    @classmethod
+    def of(cls, model_args) -> MediaBudget:
+        """The budget the model arguments set (`min_pixels`, `max_pixels`, `video_fps`, ...)."""
+        return cls(
+            min_pixels=getattr(model_args, "min_pixels", None),
+            max_pixels=getattr(model_args, "max_pixels", None),
+            video_fps=getattr(model_args, "video_fps", DEFAULT_VIDEO_FPS),
+            video_max_frames=getattr(model_args, "video_max_frames", DEFAULT_VIDEO_MAX_FRAMES),
+            video_max_pixels=getattr(model_args, "video_max_pixels", DEFAULT_VIDEO_MAX_PIXELS),
+        )
 
 
 @dataclass

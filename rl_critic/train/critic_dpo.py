@@ -40,6 +40,7 @@ from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.settings import SamplingSettings
 from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
+from rl_critic.models.media import MediaBudget
 from rl_critic.script.parsing import dataclass_parser, renamed
 from rl_critic.script.recipes import resolve_data
 from rl_critic.train.common import claim_output_dir, prepare_run, train_and_save
@@ -287,12 +288,13 @@ def main(
     questions = load_usable_questions(
         args.dataset_name,
         args.limit,
-        model_args.min_pixels,
-        model_args.max_pixels,
+        MediaBudget.of(model_args),
         "critic-dpo",
         args.images_root,
         args.image_urls,
     )
+    if video := next((q for q in questions if q.problem.media.videos), None):
+        raise UserError(f"question {video.id} has a video: critic-DPO trains on pictures only so far (issue 44)")
     # The critic stays the round-1 policy (or `critic_model`) while the policy it judges moves on.
     judge = build_judge(critic_args, model_args, args.batch_size, trust_remote_code=dpo_args.trust_remote_code)
     policy_name = model_args.model_name_or_path

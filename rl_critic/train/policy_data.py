@@ -14,6 +14,7 @@ from pathlib import Path
 
 from data_converters import columns
 from data_converters.schema import policy_prompt_from_messages, policy_prompt_row
+from rl_critic.ground.errors import UserError
 
 
 def is_question_file(source: str | None) -> bool:
@@ -42,8 +43,12 @@ def load_question_file(
     from datasets import Dataset
 
     from rl_critic.critique.questions import load_usable_questions
+    from rl_critic.models.media import MediaBudget
 
-    usable = load_usable_questions(source, limit, min_pixels, max_pixels, "grpo", images_root, image_urls)
+    budget = MediaBudget(min_pixels, max_pixels)
+    usable = load_usable_questions(source, limit, budget, "grpo", images_root, image_urls)
+    if video := next((q for q in usable if q.problem.media.videos), None):
+        raise UserError(f"question {video.id} has a video: GRPO trains on pictures only so far (issue 44)")
     several = sum(isinstance(q.answer, list) and len(q.answer) > 1 for q in usable)
     if several:
         print(f"grpo: {several} question(s) list several acceptable answers; `solution` keeps the first of each")

@@ -1,0 +1,90 @@
+"""Video loading: a row's `video` (a video file, or a list of frame pictures) as the frames a model sees.
+
+A file is decoded with PyAV (qwen-vl-utils' own dependency: its torchvision reader needs `torchvision.io.read_video`,
+which torchvision 0.29 no longer has) and sampled at `video_fps` (at most the file's own rate), frames spread
+evenly when there would be more than `video_max_frames`. A list of frames is taken to be sampled at `video_fps`
+already; each frame is read under the picture rule (`image_ref`: paths confined to the input's folder, URLs only
+as `--image_urls` allows, decoded to the end), and frames of another size than the first are resized to it. Every
+frame is bounded to `video_max_pixels` the way pictures are
+(Qwen's `smart_resize`). A file that cannot be decoded is that row's error, like a broken picture.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PIL import Image
+
+from data_converters.images import ImageFolder
+from rl_critic.ground.errors import UserError
+from rl_critic.models.media import MediaBudget, Video
+
+# Larger video files are refused before they are read (a clip for a critic is a few MB).
+MAX_VIDEO_BYTES = 512 * 1024 * 1024
+
+
+def load_video(source: Any, budget: MediaBudget, folder: ImageFolder | None = None) -> Video:
+    """The `Video` a row's `video` value names (see the module docstring); `UserError` when it is unusable."""
+    from rl_critic.models.vision import load_image
+
+    folder = folder or ImageFolder(None, None)
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise UserError("the video is an empty list of frames")
+        frames = [load_image(frame, None, budget.video_max_pixels, folder) for frame in source]
+        size = frames[0].size  # one video, one frame size (processors stack a video's frames)
+        frames = [frame if frame.size == size else frame.resize(size) for frame in frames]
+        return Video(_spread(frames, budget.video_max_frames), budget.video_fps)
+    if not isinstance(source, str) or not source:
+        raise UserError(f"a video is a file path or a list of frames, not {type(source).__name__}")
+    if source.lower().startswith(("http://", "https://")):
+        raise UserError(f"video URLs are not fetched (a local file or a list of frames): {source[:200]}")
+    path = source.removeprefix("file://")
+    try:
+        full = folder.resolve(path)
+    except ValueError as err:  # data_converters' ParseError: outside --images_root
+        raise UserError(str(err)) from err
+    if not os.path.isfile(full):
+        raise UserError(f"video file not found (or not a regular file): {path}")
+    if os.path.getsize(full) > MAX_VIDEO_BYTES:
+        raise UserError(f"video file over {MAX_VIDEO_BYTES // 2**20} MB: {path}")
+    frames, fps = _decode(full, budget)
+    return Video([_bounded(frame, budget) for frame in frames], fps)
+
+
+def _decode(path: str, budget: MediaBudget) -> tuple[list[Image.Image], float]:
+    """The file's frames sampled at `budget.video_fps` (or its own rate, when lower), and that rate."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            native = float(stream.average_rate or budget.video_fps)
+            every = max(native / budget.video_fps, 1.0)
+            decoded = [frame.to_image() for frame in container.decode(stream)]
+    except (av.FFmpegError, IndexError, ValueError, OSError) as err:
+        raise UserError(f"cannot read video {os.path.basename(path)}: {err}") from err
+    if not decoded:
+        raise UserError(f"cannot read video {os.path.basename(path)}: no frame")
+    picks = sorted({min(int(k * every), len(decoded) - 1) for k in range(int(len(decoded) / every) or 1)})
+    sampled = [decoded[i] for i in picks]
+    rate = native / every
+    spread = _spread(sampled, budget.video_max_frames)
+    return spread, rate * len(spread) / len(sampled)
+
+
+def _spread(frames: list[Image.Image], most: int) -> list[Image.Image]:
+    """At most `most` of `frames`, spread evenly from the first to the last."""
+    if len(frames) <= most:
+        return frames
+    step = (len(frames) - 1) / (most - 1) if most > 1 else 0
+    return [frames[round(k * step)] for k in range(most)]
+
+
+def _bounded(frame: Image.Image, budget: MediaBudget) -> Image.Image:
+    from rl_critic.models.vision import load_image
+
+    return load_image(frame.convert("RGB"), None, budget.video_max_pixels)
