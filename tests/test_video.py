@@ -106,6 +106,10 @@ def test_video_questions_go_through_best_of_n_and_generate(tmp_path, model):
                 ]
             ),
             Command(["generate", *tiny, "--prompt", "Colour?", "--video", str(tmp_path / "nothing.mp4")]),
+            Command(
+                ["generate", *tiny, "--prompt", "Colour?", "--video", str(tmp_path / "clip.mp4"), "--json"]
+                + ["--video_max_frames", "2", "--video_max_pixels", "3136"]
+            ),
         ]
     )
     assert results[0].returncode == 0, results[0].stderr[-1500:]
@@ -119,3 +123,6 @@ def test_video_questions_go_through_best_of_n_and_generate(tmp_path, model):
         report = json.loads(result.stdout.strip().splitlines()[-1])
         assert report["videos"] == [{"frames": frames, "fps": 2.0}] and report["video_tokens"] > 0, report
     one_line(results[3], "generate", "video file not found")
+    # The budget is what the model gets: 2 frames of 56 x 56 cost fewer video tokens than 4 of 112 x 112
+    small, full = (json.loads(result.stdout.strip().splitlines()[-1]) for result in (results[4], results[1]))
+    assert small["videos"][0]["frames"] == 2 and 0 < small["video_tokens"] < full["video_tokens"], (small, full)

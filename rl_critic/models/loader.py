@@ -22,6 +22,7 @@ from trl import ModelConfig
 from rl_critic.ground.errors import UserError, first_line
 from rl_critic.ground.hub import check_hub_reachable
 from rl_critic.models.media import DEFAULT_VIDEO_FPS, DEFAULT_VIDEO_MAX_FRAMES, DEFAULT_VIDEO_MAX_PIXELS
+from rl_critic.models.vision import DEFAULT_MIN_PIXELS
 
 
 @dataclass
@@ -161,19 +162,25 @@ def processor_source(path: str) -> str:
     return path
 
 
-def apply_pixel_bounds(processor, min_pixels: int | None, max_pixels: int | None) -> None:
-    """Set the image-token budget on image processors that resize by pixel count (the Qwen-VL family).
-
-    Video processors keep their own (larger) budget: critic data is images, and one frame budget for
-    both would starve videos.
+def apply_pixel_bounds(
+    processor, min_pixels: int | None, max_pixels: int | None, video_max_pixels: int | None = None
+) -> None:
+    """Set the token budgets on processors that resize by pixel count (the Qwen-VL family): the pictures'
+    `min_pixels` / `max_pixels`, and, given `video_max_pixels`, the frames' (`rl_critic.models.video` already
+    bounds every frame so; without it the video processor would scale small frames up to its own 128 x 28 x 28).
 
     Other families (LLaVA-OneVision tiles to fixed grids) get their bounds when images are loaded through
     `rl_critic.models.vision.load_image`, which resizes with the same numbers before the processor sees them.
     """
     if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
         raise UserError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
-    image_processor = getattr(processor, "image_processor", None)
-    size = getattr(image_processor, "size", None)
+    _bound(getattr(processor, "image_processor", None), min_pixels, max_pixels)
+    if video_max_pixels is not None:
+        _bound(getattr(processor, "video_processor", None), DEFAULT_MIN_PIXELS, video_max_pixels)
+
+
+def _bound(processor, min_pixels: int | None, max_pixels: int | None) -> None:
+    size = getattr(processor, "size", None)
     if size is None or "longest_edge" not in size or "shortest_edge" not in size:
         return
     new_size = dict(size)
@@ -181,7 +188,7 @@ def apply_pixel_bounds(processor, min_pixels: int | None, max_pixels: int | None
         new_size["shortest_edge"] = min_pixels
     if max_pixels is not None:
         new_size["longest_edge"] = max_pixels
-    image_processor.size = new_size if isinstance(size, dict) else type(size)(**new_size)
+    processor.size = new_size if isinstance(size, dict) else type(size)(**new_size)
 
 
 def load_processor(
@@ -192,6 +199,7 @@ def load_processor(
     revision: str = "main",
     trust_remote_code: bool = False,
     padding_side: str = "left",
+    video_max_pixels: int | None = None,
 ):
     """Load a processor with the shared pixel bounds and (by default) left padding."""
     from transformers import AutoProcessor
@@ -211,7 +219,7 @@ def load_processor(
     tokenizer.padding_side = padding_side
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    apply_pixel_bounds(processor, min_pixels, max_pixels)
+    apply_pixel_bounds(processor, min_pixels, max_pixels, video_max_pixels)
     return processor
 
 
@@ -330,6 +338,7 @@ def load_model_and_processor(args: ModelArguments, *, trust_remote_code: bool | 
         max_pixels=args.max_pixels,
         revision=args.model_revision,
         trust_remote_code=trust_remote_code,
+        video_max_pixels=getattr(args, "video_max_pixels", None),
     )
     return load_model(args, trust_remote_code=trust_remote_code, **kwargs), processor
 

@@ -26,7 +26,7 @@ MAX_VIDEO_BYTES = 512 * 1024 * 1024
 
 def load_video(source: Any, budget: MediaBudget, folder: ImageFolder | None = None) -> Video:
     """The `Video` a row's `video` value names (see the module docstring); `UserError` when it is unusable."""
-    from rl_critic.models.vision import load_image
+    from rl_critic.models.vision import DEFAULT_MIN_PIXELS, load_image
 
     folder = folder or ImageFolder(None, None)
     if isinstance(source, os.PathLike):
@@ -34,7 +34,7 @@ def load_video(source: Any, budget: MediaBudget, folder: ImageFolder | None = No
     if isinstance(source, (list, tuple)):
         if not source:
             raise UserError("the video is an empty list of frames")
-        frames = [load_image(frame, None, budget.video_max_pixels, folder) for frame in source]
+        frames = [load_image(frame, DEFAULT_MIN_PIXELS, budget.video_max_pixels, folder) for frame in source]
         size = frames[0].size  # one video, one frame size (processors stack a video's frames)
         frames = [frame if frame.size == size else frame.resize(size) for frame in frames]
         return Video(_spread(frames, budget.video_max_frames), budget.video_fps)
@@ -85,6 +85,6 @@ def _spread(frames: list[Image.Image], most: int) -> list[Image.Image]:
 
 
 def _bounded(frame: Image.Image, budget: MediaBudget) -> Image.Image:
-    from rl_critic.models.vision import load_image
+    from rl_critic.models.vision import DEFAULT_MIN_PIXELS, load_image
 
-    return load_image(frame.convert("RGB"), None, budget.video_max_pixels)
+    return load_image(frame.convert("RGB"), DEFAULT_MIN_PIXELS, budget.video_max_pixels)
