@@ -51,9 +51,10 @@ def _reward_call(questions: Path, generations: int, max_new_tokens: int, batch_s
     from rl_critic.generation.hf import HFEngine
     from rl_critic.generation.settings import SamplingSettings
     from rl_critic.models.loader import ModelArguments, load_model_and_processor
+    from rl_critic.models.media import MediaBudget
 
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
-    problems = [load_question(row, None, None).problem for row in read_rows(str(questions))]
+    problems = [load_question(row, MediaBudget()).problem for row in read_rows(str(questions))]
     set_seed(0)
     sampling = SamplingSettings(max_new_tokens=16, do_sample=True, num_return_sequences=generations)
     sample_candidates(HFEngine(model, processor), problems, sampling, 64)

@@ -864,13 +864,14 @@ def test_generated_rows_are_errors_never_exceptions():
     from rl_critic.critique.judgments import PairJudgment, ScoreJudgment
     from rl_critic.critique.questions import Row, load_question
     from rl_critic.evaluation.critic import critic_report, judge_rows
+    from rl_critic.models.media import MediaBudget
 
     rng = random.Random(0)
     examples = ImageFolder(str(ROOT / "examples"), str(ROOT / "examples"))
     errors = set()
     for _ in range(2000):  # question rows: best-of-n, eval policy, make-pairs, critic-DPO, GRPO question files
         data = {key: rng.choice(ODD_VALUES) for key in rng.sample(["id", "question", "image", "images", "answer"], 4)}
-        question = load_question(Row(data, examples), 3136, 12544)
+        question = load_question(Row(data, examples), MediaBudget(3136, 12544))
         assert (question.problem is None) == (question.error is not None)
         errors.add(question.error)
     assert len(errors) > 20  # many different reasons, each a line

@@ -155,7 +155,7 @@ def test_max_pixels_cuts_image_tokens_in_training_and_eval(hub_id, like_dirs, tm
     real_judge_rows = critic_eval.judge_rows
 
     def spy(rows, judge, **kwargs):  # the images as `judge_rows` reads them from the (undecoded) rows
-        judged[budget] = _image_tokens(processor, rows[0], kwargs["images"].load(rows[0]))
+        judged[budget] = _image_tokens(processor, rows[0], kwargs["media"].load(rows[0]).images)
         return real_judge_rows(rows, judge, **kwargs)
 
     monkeypatch.setattr(critic_eval, "judge_rows", spy)

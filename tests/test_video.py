@@ -84,7 +84,16 @@ def test_video_questions_go_through_best_of_n_and_generate(tmp_path, model):
             {"id": "plural", "videos": ["f0.png"], **question},
         ],
     )
-    picks = tmp_path / "picks.jsonl"
+    pair = {"task": "pairwise", "question": "What colour is the shape at the end?", "responses": ["Blue.", "Red."]}
+    eval_rows = write_jsonl(
+        tmp_path / "eval.jsonl",
+        [
+            {"id": "p-file", "video": "clip.mp4", "solution": "1", **pair},
+            {"id": "p-frames", "video": ["f0.png", "f1.png"], "solution": "1", **pair},
+            {"id": "p-missing", "video": "gone.mp4", "solution": "1", **pair},
+        ],
+    )
+    picks, eval_report = tmp_path / "picks.jsonl", tmp_path / "eval" / "report.json"
     tiny = ["--model", model, "--max_new_tokens", "2"]
     results = run_commands(
         [
@@ -110,6 +119,7 @@ def test_video_questions_go_through_best_of_n_and_generate(tmp_path, model):
                 ["generate", *tiny, "--prompt", "Colour?", "--video", str(tmp_path / "clip.mp4"), "--json"]
                 + ["--video_max_frames", "2", "--video_max_pixels", "3136"]
             ),
+            Command(["eval", "critic", *tiny, "--data", str(eval_rows), "--out", str(eval_report), "--swap", "true"]),
         ]
     )
     assert results[0].returncode == 0, results[0].stderr[-1500:]
@@ -126,3 +136,8 @@ def test_video_questions_go_through_best_of_n_and_generate(tmp_path, model):
     # The budget is what the model gets: 2 frames of 56 x 56 cost fewer video tokens than 4 of 112 x 112
     small, full = (json.loads(result.stdout.strip().splitlines()[-1]) for result in (results[4], results[1]))
     assert small["videos"][0]["frames"] == 2 and 0 < small["video_tokens"] < full["video_tokens"], (small, full)
+    # eval critic: the two rows with a video are judged in both orders, the missing file is that row's error
+    assert results[5].returncode == 0, results[5].stderr[-1500:]
+    judged = json.loads(eval_report.read_text())
+    assert judged["pairwise"]["n"] == 2 and judged["errors"]["rows"] == 1, judged
+    assert "video file not found" in results[5].stdout

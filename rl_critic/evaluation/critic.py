@@ -19,30 +19,39 @@ from rl_critic.critique.judgments import PairRequest, ScoreRequest
 from rl_critic.evaluation import metrics
 from rl_critic.generation.prompts import TooLong
 from rl_critic.ground.errors import UserError
+from rl_critic.models.media import Media, MediaBudget, Video
+from rl_critic.models.video import load_video
 from rl_critic.models.vision import load_image
 
 _VERDICT_LABELS = ("1", "2", "tie")
 
 
 @dataclass(frozen=True)
-class RowImages:
-    """How a row's image cells are read (`load_image`): the pixel bounds (none: each at its own size), the
-    folder relative paths start from, and whether every picture is replaced by a blank one (the ablation)."""
+class RowMedia:
+    """How a row's `image` / `images` cells and its `video` are read (`load_image`, `load_video`): the budget
+    (pictures without pixel bounds: each at its own size), the folder relative paths start from, and whether
+    every picture and frame is replaced by a blank one (the ablation)."""
 
-    min_pixels: int | None = None
-    max_pixels: int | None = None
+    budget: MediaBudget = MediaBudget()
     folder: ImageFolder | None = None
     blank: bool = False
 
-    def load(self, row: dict[str, Any]) -> list[Image.Image]:
+    def load(self, row: dict[str, Any]) -> Media:
         cells = row.get("images", row.get("image"))
         cells = cells if isinstance(cells, list) else [cells] if cells is not None else []
-        resize = self.min_pixels is not None or self.max_pixels is not None
-        images = [
-            load_image(cell, self.min_pixels, self.max_pixels, self.folder, resize=resize).convert("RGB")
-            for cell in cells
-        ]
-        return [Image.new("RGB", image.size, "white") for image in images] if self.blank else images
+        low, high = self.budget.min_pixels, self.budget.max_pixels
+        resize = low is not None or high is not None
+        images = [load_image(cell, low, high, self.folder, resize=resize).convert("RGB") for cell in cells]
+        video = row.get("video")
+        videos = [load_video(video, self.budget, self.folder)] if video is not None else []
+        if self.blank:
+            images = [_blank(image) for image in images]
+            videos = [Video([_blank(frame) for frame in video.frames], video.fps) for video in videos]
+        return Media(images, videos)
+
+
+def _blank(picture: Image.Image) -> Image.Image:
+    return Image.new("RGB", picture.size, "white")
 
 
 def row_problem(row: dict[str, Any]) -> str | None:
@@ -85,7 +94,7 @@ def swap_responses(text: str, first: str, second: str) -> str | None:
     return None
 
 
-def _pair_requests(row: dict[str, Any], images: list[Image.Image], own_prompt: bool) -> tuple[PairRequest, PairRequest]:
+def _pair_requests(row: dict[str, Any], media: Media, own_prompt: bool) -> tuple[PairRequest, PairRequest]:
     """(original order, swapped order) requests. With `own_prompt`, the row's converted judge prompt is
     used as is (the critic is asked exactly what it was trained on), its responses exchanged in place for the
     swapped order; rows whose prompt cannot be swapped that way fall back to the default layout for both."""
@@ -95,8 +104,8 @@ def _pair_requests(row: dict[str, Any], images: list[Image.Image], own_prompt: b
     if swapped is None:
         text = None
     return (
-        PairRequest(row["question"], first, second, images, prompt=text),
-        PairRequest(row["question"], second, first, images, prompt=swapped),
+        PairRequest(row["question"], first, second, media, prompt=text),
+        PairRequest(row["question"], second, first, media, prompt=swapped),
     )
 
 
@@ -172,12 +181,12 @@ def eval_critic(dataset, judge: Judge, *, swap: bool = False, blank_image: bool 
 
     own_prompt: ask with each row's converted judge prompt (default) rather than the default layout."""
     rows = list(dataset)
-    entries = judge_rows(rows, judge, swap=swap, images=RowImages(blank=blank_image), own_prompt=own_prompt)
+    entries = judge_rows(rows, judge, swap=swap, media=RowMedia(blank=blank_image), own_prompt=own_prompt)
     return critic_report(rows, entries, swap=swap, blank_image=blank_image, own_prompt=own_prompt)
 
 
 def judge_chunks(dataset, judge: Judge, chunk: int, seed: int, done: int = 0, **options) -> Iterator[dict]:
-    """`judge_rows` over `dataset[done:]`, `chunk` rows at a time (their images read per chunk), with a progress
+    """`judge_rows` over `dataset[done:]`, `chunk` rows at a time (their media read per chunk), with a progress
     bar. Sampling restarts from `seed + chunk index` at every chunk, so a run resumed after `done` rows (a
     multiple of `chunk`) judges exactly as the uninterrupted run would have."""
     from tqdm import tqdm
@@ -192,21 +201,21 @@ def judge_chunks(dataset, judge: Judge, chunk: int, seed: int, done: int = 0, **
 
 
 def judge_rows(
-    rows: list[dict], judge: Judge, *, swap: bool = False, images: RowImages | None = None, own_prompt: bool = True
+    rows: list[dict], judge: Judge, *, swap: bool = False, media: RowMedia | None = None, own_prompt: bool = True
 ) -> list[dict]:
     """One entry per row, `{"judgments": [records]}`: its verdict(s) (both orders with `swap`), its score, one
     `skipped` record when its prompt does not fit the critic's context, or one `error` record when the row
-    cannot be judged (`row_problem`, or an image that cannot be used); skipped and error rows are reported
-    and left out of every metric. Batched across the rows."""
-    images = images or RowImages()
+    cannot be judged (`row_problem`, or an image or video that cannot be used); skipped and error rows are
+    reported and left out of every metric. Batched across the rows."""
+    media = media or RowMedia()
     entries: list[dict] = [{"judgments": []} for _ in rows]
-    loaded: dict[int, list[Image.Image]] = {}
+    loaded: dict[int, Media] = {}
     for index, row in enumerate(rows):
         try:
             problem = row_problem(row)
             if problem:
                 raise UserError(problem)
-            loaded[index] = images.load(row)
+            loaded[index] = media.load(row)
         except UserError as err:
             entries[index]["judgments"].append(
                 {"id": row.get("id"), "order": "error", "label": _jsonable(row.get("solution")), "error": str(err)}
