@@ -44,6 +44,11 @@ def test_a_video_file_is_sampled_to_the_budget(tmp_path):
     capped = load_video(str(clip), MediaBudget(video_fps=4.0, video_max_frames=4, video_max_pixels=56 * 56), None)
     assert len(capped.frames) == 4 and capped.fps == pytest.approx(4.0 * 4 / 12)  # 4 frames over the 3 s
     assert all(frame.width * frame.height <= 56 * 56 for frame in capped.frames)
+    # A long clip keeps only the frames it needs as it decodes: 4 of a minute's 240, spread over it
+    long = write_video(tmp_path / "long.mp4", ["red"] * 120 + ["blue"] * 120, fps=4)
+    spread = load_video(str(long), MediaBudget(video_max_frames=4), None)
+    assert len(spread.frames) == 4 and spread.fps == pytest.approx(4 / 60)
+    assert spread.frames[0].getpixel((56, 56))[0] > 150 and spread.frames[-1].getpixel((56, 56))[2] > 150
 
 
 def test_a_list_of_frames_is_a_video_read_under_the_picture_rule(tmp_path):

@@ -52,28 +52,48 @@ def load_video(source: Any, budget: MediaBudget, folder: ImageFolder | None = No
     if os.path.getsize(full) > MAX_VIDEO_BYTES:
         raise UserError(f"video file over {MAX_VIDEO_BYTES // 2**20} MB: {path}")
     frames, fps = _decode(full, budget)
-    return Video([_bounded(frame, budget) for frame in frames], fps)
+    return Video(frames, fps)
 
 
 def _decode(path: str, budget: MediaBudget) -> tuple[list[Image.Image], float]:
-    """The file's frames sampled at `budget.video_fps` (or its own rate, when lower), and that rate."""
+    """The file's frames at `budget.video_fps` (or its own rate, when lower), spread evenly over it when there would
+    be more than `video_max_frames`, each bounded as it is decoded (an hour of video never sits in memory), and
+    the rate they are at. Without a known duration, the first `video_max_frames` at that rate."""
     import av
 
     try:
         with av.open(path) as container:
             stream = container.streams.video[0]
-            native = float(stream.average_rate or budget.video_fps)
-            every = max(native / budget.video_fps, 1.0)
-            decoded = [frame.to_image() for frame in container.decode(stream)]
+            native = float(stream.average_rate or 0) or budget.video_fps
+            rate = min(budget.video_fps, native)
+            duration = _duration(container, stream)
+            at_rate = max(1, round(duration * rate)) if duration else budget.video_max_frames
+            spread = duration is not None and at_rate > budget.video_max_frames
+            count = min(at_rate, budget.video_max_frames)
+            step = duration / count if spread else 1 / rate  # seconds between the frames kept
+            times = [k * step for k in range(count)]
+            frames, half_frame = [], 0.5 / native
+            for frame in container.decode(stream):
+                seconds = float(frame.time or 0.0)
+                while len(frames) < len(times) and seconds + half_frame >= times[len(frames)]:
+                    frames.append(_bounded(frame.to_image(), budget))
+                if len(frames) == len(times):
+                    break
     except (av.FFmpegError, IndexError, ValueError, OSError) as err:
         raise UserError(f"cannot read video {os.path.basename(path)}: {err}") from err
-    if not decoded:
+    if not frames:
         raise UserError(f"cannot read video {os.path.basename(path)}: no frame")
-    picks = sorted({min(int(k * every), len(decoded) - 1) for k in range(int(len(decoded) / every) or 1)})
-    sampled = [decoded[i] for i in picks]
-    rate = native / every
-    spread = _spread(sampled, budget.video_max_frames)
-    return spread, rate * len(spread) / len(sampled)
+    return frames, 1 / step
+
+
+def _duration(container, stream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        import av
+
+        return container.duration / av.time_base
+    return None
 
 
 def _spread(frames: list[Image.Image], most: int) -> list[Image.Image]:
