@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("rl_critic.cli.convert", "turn critic preference data into grpo / sft / dpo / eval datasets"),
     "make-synthetic": ("rl_critic.cli.make_synthetic", "generate shape-image critic data in the 113k schema"),
     "make-pairs": ("rl_critic.cli.make_pairs", "critic data from a policy's own answers, labelled against references"),
-    "generate": ("rl_critic.cli.generate", "answer a prompt about image(s) with any model (smoke test)"),
+    "generate": ("rl_critic.cli.generate", "answer a prompt about image(s) or a video with any model (smoke test)"),
     "export-trl": ("rl_critic.cli.export_trl", "write a recipe as a YAML that `trl grpo|sft|dpo --config` takes"),
     "env": ("rl_critic.cli.env", "print versions and devices, for bug reports"),
 }
