@@ -60,6 +60,9 @@ def test_a_list_of_frames_is_a_video_read_under_the_picture_rule(tmp_path):
     video = load_video(["f0.png", "f1.png", "f2.png"], MediaBudget(video_fps=1.0), folder)
     assert len(video.frames) == 3 and video.fps == 1.0
     assert {frame.size for frame in video.frames} == {video.frames[0].size}  # one size: the first frame's
+    # Only the frames kept are read: a missing frame between the two kept ones does not matter
+    kept = load_video(["f0.png", "gone.png", "f2.png"], MediaBudget(video_max_frames=2), folder)
+    assert len(kept.frames) == 2
     (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
     for source, words in (
         (["../outside.png"], "leads outside --images_root"),
@@ -68,6 +71,8 @@ def test_a_list_of_frames_is_a_video_read_under_the_picture_rule(tmp_path):
         ("http://127.0.0.1:9/clip.mp4", "video URLs are not fetched"),
         ([], "empty list of frames"),
         (5, "a video is a file path or a list of frames, not int"),
+        ("a\x00b.mp4", "names no file"),
+        (["f0.png", "gone.png", "f2.png"], "image file not found: gone.png"),
     ):
         with pytest.raises(UserError, match=words):
             load_video(source, MediaBudget(), folder)

@@ -34,12 +34,15 @@ def load_video(source: Any, budget: MediaBudget, folder: ImageFolder | None = No
     if isinstance(source, (list, tuple)):
         if not source:
             raise UserError("the video is an empty list of frames")
-        frames = [load_image(frame, DEFAULT_MIN_PIXELS, budget.video_max_pixels, folder) for frame in source]
+        picked = _spread(list(source), budget.video_max_frames)  # only the frames kept are read
+        frames = [load_image(frame, DEFAULT_MIN_PIXELS, budget.video_max_pixels, folder) for frame in picked]
         size = frames[0].size  # one video, one frame size (processors stack a video's frames)
         frames = [frame if frame.size == size else frame.resize(size) for frame in frames]
-        return Video(_spread(frames, budget.video_max_frames), budget.video_fps)
-    if not isinstance(source, str) or not source:
+        return Video(frames, budget.video_fps)
+    if not isinstance(source, str):
         raise UserError(f"a video is a file path or a list of frames, not {type(source).__name__}")
+    if not source.strip() or "\x00" in source:
+        raise UserError(f"the video path {source[:200]!r} names no file")
     if source.lower().startswith(("http://", "https://")):
         raise UserError(f"video URLs are not fetched (a local file or a list of frames): {source[:200]}")
     path = source.removeprefix("file://")
@@ -96,7 +99,7 @@ def _duration(container, stream) -> float | None:
     return None
 
 
-def _spread(frames: list[Image.Image], most: int) -> list[Image.Image]:
+def _spread(frames: list, most: int) -> list:
     """At most `most` of `frames`, spread evenly from the first to the last."""
     if len(frames) <= most:
         return frames
