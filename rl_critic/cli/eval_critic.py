@@ -93,6 +93,8 @@ def main(argv: list[str]) -> int:
     labels = dataset.remove_columns(media_columns)  # for the report
     journal = Journal(report_paths(args.out)[0], run_settings(args, model_args, source=args.data))
     journal.check(args.chunk)  # a clash with another run or other settings is found before the model loads
+    # how rows' pictures and videos are read: a budget that cannot work is refused before the model loads
+    media = RowMedia(MediaBudget.of(model_args), ImageFolder(base, None, args.image_urls), args.blank_image)
     if args.critic_class:  # a judge of the user's own: the report names it where it names a model
         judge = build_judge(CriticArguments(critic_class=args.critic_class), None, args.batch_size)
         model_args.model_name_or_path = args.critic_class
@@ -100,7 +102,6 @@ def main(argv: list[str]) -> int:
         engine = load_engine(policy_engine_settings(model_args), model_args)
         judge = Judge(engine, sampling_settings(args), args.batch_size)
         judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
-    media = RowMedia(MediaBudget.of(model_args), ImageFolder(base, None, args.image_urls), args.blank_image)
     options = {"swap": args.swap, "own_prompt": args.prompt == "row"}
     entries = journal.fill(
         args.chunk,

@@ -61,18 +61,12 @@ class VLLMEngine:
             ) from err
         from transformers import AutoConfig
 
-        from rl_critic.models.loader import load_processor, resolve_model_path
+        from rl_critic.models.loader import load_processor_for, resolve_model_path
 
         if trust_remote_code is None:
             trust_remote_code = getattr(model_args, "trust_remote_code", False)
         path = resolve_model_path(model_args.model_name_or_path)
-        processor = load_processor(
-            model_args.model_name_or_path,
-            min_pixels=model_args.min_pixels,
-            max_pixels=model_args.max_pixels,
-            revision=model_args.model_revision,
-            trust_remote_code=trust_remote_code,
-        )
+        processor = load_processor_for(model_args, trust_remote_code)
         config = AutoConfig.from_pretrained(
             path, revision=model_args.model_revision, trust_remote_code=trust_remote_code
         )

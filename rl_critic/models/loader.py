@@ -327,12 +327,10 @@ def check_lora_targets(model, args: ModelArguments) -> None:
         )
 
 
-def load_model_and_processor(args: ModelArguments, *, trust_remote_code: bool | None = None, **kwargs):
-    """`load_model` and `load_processor` with the same name, revision and pixel bounds. `trust_remote_code`
-    defaults to the field of `InferenceModelArguments` (False for plain `ModelArguments`)."""
-    if trust_remote_code is None:
-        trust_remote_code = getattr(args, "trust_remote_code", False)
-    processor = load_processor(
+def load_processor_for(args: ModelArguments, trust_remote_code: bool):
+    """The processor `args` describe: their model's, at their revision, with their pixel and frame bounds (every
+    engine that loads one locally, so the hf and vllm engines see the same)."""
+    return load_processor(
         args.model_name_or_path,
         min_pixels=args.min_pixels,
         max_pixels=args.max_pixels,
@@ -340,6 +338,14 @@ def load_model_and_processor(args: ModelArguments, *, trust_remote_code: bool | 
         trust_remote_code=trust_remote_code,
         video_max_pixels=getattr(args, "video_max_pixels", None),
     )
+
+
+def load_model_and_processor(args: ModelArguments, *, trust_remote_code: bool | None = None, **kwargs):
+    """`load_model` and `load_processor_for` with the same arguments. `trust_remote_code` defaults to the field of
+    `InferenceModelArguments` (False for plain `ModelArguments`)."""
+    if trust_remote_code is None:
+        trust_remote_code = getattr(args, "trust_remote_code", False)
+    processor = load_processor_for(args, trust_remote_code)
     return load_model(args, trust_remote_code=trust_remote_code, **kwargs), processor
 
 

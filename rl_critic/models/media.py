@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from rl_critic.ground.errors import UserError
+
 # How a video is sampled unless the user says otherwise: qwen-vl-utils' rate, and at most 32 frames of at most
 # 128 x 28 x 28 pixels each (64 of Qwen2.5-VL's tokens per frame, after its 2-frame temporal patches: 2,048 for a
 # whole video), so a critic prompt with a clip fits a small context.
@@ -34,8 +36,6 @@ class MediaBudget:
     video_max_pixels: int = DEFAULT_VIDEO_MAX_PIXELS
 
     def __post_init__(self) -> None:
-        from rl_critic.ground.errors import UserError
-
         if not self.video_fps > 0 or self.video_max_frames < 1 or self.video_max_pixels < 28 * 28:
             raise UserError(
                 f"video_fps must be > 0, video_max_frames >= 1 and video_max_pixels >= 784 (one 28 x 28 patch), "

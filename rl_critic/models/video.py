@@ -19,6 +19,7 @@ from PIL import Image
 from data_converters.images import ImageFolder
 from rl_critic.ground.errors import UserError
 from rl_critic.models.media import MediaBudget, Video
+from rl_critic.models.vision import DEFAULT_MIN_PIXELS, load_image
 
 # Larger video files are refused before they are read (a clip for a critic is a few MB).
 MAX_VIDEO_BYTES = 512 * 1024 * 1024
@@ -26,8 +27,6 @@ MAX_VIDEO_BYTES = 512 * 1024 * 1024
 
 def load_video(source: Any, budget: MediaBudget, folder: ImageFolder | None = None) -> Video:
     """The `Video` a row's `video` value names (see the module docstring); `UserError` when it is unusable."""
-    from rl_critic.models.vision import DEFAULT_MIN_PIXELS, load_image
-
     folder = folder or ImageFolder(None, None)
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
@@ -108,6 +107,4 @@ def _spread(frames: list, most: int) -> list:
 
 
 def _bounded(frame: Image.Image, budget: MediaBudget) -> Image.Image:
-    from rl_critic.models.vision import DEFAULT_MIN_PIXELS, load_image
-
     return load_image(frame.convert("RGB"), DEFAULT_MIN_PIXELS, budget.video_max_pixels)
