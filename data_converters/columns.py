@@ -88,6 +88,14 @@ def features(columns: tuple[str, ...], image_column: str | None = None, **extra:
     return Features(result | extra)
 
 
+def video_features() -> dict[str, Any]:
+    """A training row's video: its frames (stored like `images`) and the rate they were taken at, in frames per
+    second (`rl_critic.models.media.VIDEO_COLUMN` / `VIDEO_FPS_COLUMN`; a row without a video: `[]` and null)."""
+    from datasets import Image, List, Value
+
+    return {"video": List(Image()), "video_fps": Value("float64")}
+
+
 def task_features(task: str, image_column: str, **extra: Any):
     """The features of one `rl-critic convert` task's rows."""
     return features(TASK_COLUMNS[task], image_column, **extra)

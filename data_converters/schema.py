@@ -181,13 +181,13 @@ def preference(question: str, num_images: int, chosen: str, rejected: str) -> di
     }
 
 
-def policy_prompt_row(question: str, num_images: int, answer: Any = None) -> dict[str, Any]:
+def policy_prompt_row(question: str, num_images: int, answer: Any = None, num_videos: int = 0) -> dict[str, Any]:
     """A GRPO row for a *policy* from a question (the question files `best-of-n` reads): the question as
     the prompt, its reference answer (if any) as `solution`, so a critic reward can report how often its
     favourite is right. `solution` holds one text: of a list of acceptable answers, the first."""
     if isinstance(answer, list):
         answer = answer[0] if answer else None
-    return {"prompt": user_prompt(question, num_images), "solution": "" if answer is None else str(answer)}
+    return {"prompt": user_prompt(question, num_images, num_videos), "solution": "" if answer is None else str(answer)}
 
 
 def policy_prompt_from_messages(messages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from rl_critic.critique.judgments import PairJudgment, ScoreJudgment
 from rl_critic.critique.reward import CriticJudgeReward, CriticRewardArguments
 from rl_critic.critique.schedules import judgments_per_group
+from rl_critic.models.media import MediaBudget
 from rl_critic.models.tiny import ensure_tiny_model
 from tests.conftest import shape_image
 from tests.helpers import TooLongFor
@@ -230,7 +231,7 @@ def test_question_files_and_sft_policy_data_become_policy_prompts(tmp_path):
 
     questions = ROOT / "examples/questions.jsonl"
     assert is_question_file(str(questions)) and not is_question_file(str(ROOT / "recipes/tiny/grpo_critic.yaml"))
-    dataset = load_question_file(str(questions), None, None, None)
+    dataset = load_question_file(str(questions), None, MediaBudget())
     assert len(dataset) == 4 and dataset[2]["solution"] == "the second" and len(dataset[2]["images"]) == 2
     assert dataset[0]["prompt"][0]["content"][-1]["text"] == "What colour is the circle?"
     sample = ROOT / "examples/data/llava-critic-sample.parquet"

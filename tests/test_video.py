@@ -151,3 +151,88 @@ def test_video_questions_go_through_best_of_n_and_generate(tmp_path, model):
     judged = json.loads(eval_report.read_text())
     assert judged["pairwise"]["n"] == 2 and judged["errors"]["rows"] == 1, judged
     assert "video file not found" in results[5].stdout
+
+
+def _video_training_data(folder: Path) -> tuple[str, str]:
+    """A `messages` dataset whose rows show a clip (frames + rate, as training rows hold a video) and a question file
+    naming clips: the shape turns from one colour to the other, the answer is the last one."""
+    from datasets import Dataset
+
+    from data_converters.columns import features, video_features
+    from data_converters.prompts import assistant_turn, user_prompt
+
+    question = "What colour is the shape at the end?"
+    clips = {"rb.mp4": ("red", "blue"), "br.mp4": ("blue", "red")}
+    for name, (first, last) in clips.items():
+        write_video(folder / name, [first] * 4 + [last] * 4, fps=4)
+    rows = []
+    for name, (_, last) in clips.items():
+        video = load_video(str(folder / name), MediaBudget(), None)
+        messages = user_prompt(question, 0, 1) + assistant_turn(f"{last.title()}.")
+        rows.append({"messages": messages, "images": [], "video": video.frames, "video_fps": video.fps})
+    sft_data = folder / "sft.parquet"
+    Dataset.from_list(rows * 2, features=features(("messages",), "images", **video_features())).to_parquet(
+        str(sft_data)
+    )
+    questions = [{"id": name, "video": name, "question": question, "answer": last} for name, (_, last) in clips.items()]
+    return str(sft_data), str(write_jsonl(folder / "questions.jsonl", questions))
+
+
+def _vision_changed(model: str, output: Path) -> tuple[int, int]:
+    """(parameters changed, of them in the vision tower) between the tiny model and a trained copy."""
+    import torch
+    from safetensors.torch import load_file
+
+    from rl_critic.models.loader import resolve_model_path
+
+    before = load_file(str(Path(resolve_model_path(model)) / "model.safetensors"))
+    after = load_file(str(output / "model.safetensors"))
+    changed = [key for key, value in after.items() if key in before and not torch.equal(before[key], value)]
+    return len(changed), sum("visual" in key or "vision_tower" in key for key in changed)
+
+
+@pytest.mark.parametrize("model", ["tiny", "tiny-llava_onevision"])
+def test_sft_and_grpo_train_on_video_rows(tmp_path, model, capsys):
+    """2 SFT steps on `messages` rows with a video and 2 GRPO steps on video questions with `critic_judge` (the
+    critic sees the policy's clip): the frames reach the vision tower in the training forward (its weights move:
+    TRL alone would train on the prompt as text), loss finite."""
+    import math
+    import re
+
+    from rl_critic.train import grpo, sft
+    from tests.helpers import run_script
+
+    sft_data, questions = _video_training_data(tmp_path)
+    cpu = ["--use_cpu", "true", "--bf16", "false", "--gradient_checkpointing", "false", "--report_to", "none"]
+    common = ["--model_name_or_path", model, "--max_steps", "2", "--save_strategy", "no", "--logging_steps", "1", *cpu]
+    sft_out, grpo_out = tmp_path / "sft", tmp_path / "grpo"
+    sft_args = ["--dataset_name", sft_data, "--output_dir", str(sft_out), "--per_device_train_batch_size", "2"]
+    assert run_script(sft, [*sft_args, "--assistant_only_loss", "true", "--learning_rate", "1e-3", *common]) == 0
+    grpo_args = ["--dataset_name", questions, "--output_dir", str(grpo_out), "--critic_model", model]
+    grpo_args += ["--reward_funcs", "critic_judge", "tests.helpers.length_reward", "--reward_weights", "1", "1"]
+    grpo_args += ["--per_device_train_batch_size", "4", "--num_generations", "2", "--max_completion_length", "8"]
+    grpo_args += ["--critic_max_new_tokens", "4", "--beta", "0.01", "--learning_rate", "5e-4", "--temperature", "1.0"]
+    assert run_script(grpo, [*grpo_args, *common]) == 0
+    for output in (sft_out, grpo_out):
+        changed, vision = _vision_changed(model, output)
+        assert changed > 0 and vision > 0, (output.name, changed, vision)
+    printed = capsys.readouterr().out
+    for method in ("sft", "grpo"):  # the run's last line: "sft: 2 steps; loss 7.084 -> 6.816"
+        losses = re.search(rf"^{method}: 2 steps; loss ([^;\s]+) -> ([^;\s]+)", printed, re.MULTILINE)
+        assert losses and all(math.isfinite(float(value)) for value in losses.groups()), printed[-2000:]
+    assert "critic_judge/too_long_rate': '0'" in printed and "critic_judge/judgments': '4'" in printed, printed[-3000:]
+
+
+def test_the_critic_reward_sees_the_policys_video():
+    from PIL import Image
+
+    from rl_critic.critique.reward import _media
+    from rl_critic.models.media import Video
+
+    frames = [Image.new("RGB", (56, 56), "red"), Image.new("RGB", (56, 56), "blue")]
+    bound = Video(frames, 1.0)
+    kwargs = {"images": [[], []], "video": [bound, frames], "video_fps": [1.0, 0.5]}
+    first, second = _media(kwargs, 0), _media(kwargs, 1)
+    assert first.videos == [bound] and not first.images
+    assert second.videos[0].frames == frames and second.videos[0].fps == 0.5
+    assert not _media({"images": [[frames[0]]]}, 0).videos

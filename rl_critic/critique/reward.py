@@ -4,10 +4,11 @@
 or `rl_critic.critique.reward.critic_judge` by dotted path (e.g. `trl grpo`, the critic then named by the
 environment variable `RL_CRITIC_CRITIC_MODEL`, settable from the recipe's `env:` section). The critic sees
 exactly what the policy saw: the question is the text of the prompt's last user turn, the images are the
-row's `image` / `images`. Completions of one prompt form a group (consecutive rows with the same prompt,
-as TRL lays them out), scored by the judging schedules of `rl_critic.critique.schedules`. Logged through
-TRL: judgments and judge seconds per call, the parse-failure rate, and, where rows carry a reference `solution`,
-how often the critic's favourite is right (`answer_accuracy`) - the number that says whether to trust the critic.
+row's `image` / `images`, its video the row's `video` frames. Completions of one prompt form a group (consecutive
+rows with the same prompt, as TRL lays them out), scored by the judging schedules of `rl_critic.critique.schedules`.
+Logged through TRL: judgments and judge seconds per call, the parse-failure rate, and, where rows carry a reference
+`solution`, how often the critic's favourite is right (`answer_accuracy`) - the number that says whether to trust
+the critic.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from rl_critic.critique.schedules import SCHEDULES, rank
 from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.served import ServerUnavailable
 from rl_critic.ground.errors import UserError, redacted
+from rl_critic.models.media import VIDEO_COLUMN, VIDEO_FPS_COLUMN, Media, cell_videos
 
 
 @dataclass
@@ -126,7 +128,7 @@ class CriticJudgeReward:
             self.load()
         texts = [completion_text(c) for c in completions or []]
         groups = _groups(prompts or [], kwargs, self.group_size)
-        problems = [Problem(_question(prompts[a]), texts[a:b], _images(kwargs, a)) for a, b in groups]
+        problems = [Problem(_question(prompts[a]), texts[a:b], _media(kwargs, a)) for a, b in groups]
         start_time = time.perf_counter()
         try:
             with self._without_dropout():
@@ -291,8 +293,11 @@ def _row_images(kwargs: dict[str, Any], index: int) -> list:
     return value if isinstance(value, list) else [value] if value is not None else []
 
 
-def _images(kwargs: dict[str, Any], index: int) -> list:
-    return [image.convert("RGB") if hasattr(image, "convert") else image for image in _row_images(kwargs, index)]
+def _media(kwargs: dict[str, Any], index: int) -> Media:
+    """What row `index` showed the policy: its pictures and its video (the `video` / `video_fps` columns)."""
+    images = [image.convert("RGB") if hasattr(image, "convert") else image for image in _row_images(kwargs, index)]
+    video, fps = (kwargs.get(column) or [None] * (index + 1) for column in (VIDEO_COLUMN, VIDEO_FPS_COLUMN))
+    return Media(images, cell_videos(video[index], fps[index]))
 
 
 def _correct(texts: list[str], solutions) -> list[bool] | None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rl_critic.models.chat_template import conversation_characters, render_chat
-from rl_critic.models.media import Media
+from rl_critic.models.media import Media, video_metadata
 
 
 @dataclass
@@ -92,8 +92,7 @@ def encode_prompts(processor, conversations: list[list[dict]], media: list[Media
     videos = [video for shown in media for video in shown.videos]
     if videos:
         kwargs["videos"] = [video.frames for video in videos]
-        kwargs["video_metadata"] = [{"fps": video.fps, "total_num_frames": len(video.frames)} for video in videos]
-        kwargs["do_sample_frames"] = False
+        kwargs |= video_metadata(videos)
     return processor(text=texts, padding=True, return_tensors="pt", **kwargs).to(device)
 
 

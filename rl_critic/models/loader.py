@@ -49,6 +49,19 @@ class ModelArguments(ModelConfig):
         default=None,
         metadata={"help": "Upper bound on pixels per image; caps image tokens (default: the processor's own)."},
     )
+    # One video budget for every reader: questions, eval rows, `generate`, and training rows (`video` frames).
+    video_fps: float = field(
+        default=DEFAULT_VIDEO_FPS,
+        metadata={"help": "Frames per second sampled from a video file (a list of frames is taken to be at it)."},
+    )
+    video_max_frames: int = field(
+        default=DEFAULT_VIDEO_MAX_FRAMES,
+        metadata={"help": "Most frames of one video (spread evenly over it); caps video tokens with video_max_pixels."},
+    )
+    video_max_pixels: int = field(
+        default=DEFAULT_VIDEO_MAX_PIXELS,
+        metadata={"help": "Upper bound on pixels per video frame."},
+    )
     freeze_vision_tower: bool = field(
         default=False,
         metadata={"help": "Freeze the vision encoder (LLaVA-Critic-R1 trains it; freezing saves memory)."},
@@ -82,19 +95,6 @@ class InferenceModelArguments(ModelArguments):
     request_timeout: float = field(default=300.0, metadata={"help": "Seconds per server request."})
     max_retries: int = field(
         default=3, metadata={"help": "Retries (exponential backoff) of a request on connection errors, 429 and 5xx."}
-    )
-    # Video budget: inference only so far (training takes pictures), so training recipes cannot set it unused.
-    video_fps: float = field(
-        default=DEFAULT_VIDEO_FPS,
-        metadata={"help": "Frames per second sampled from a video file (a list of frames is taken to be at it)."},
-    )
-    video_max_frames: int = field(
-        default=DEFAULT_VIDEO_MAX_FRAMES,
-        metadata={"help": "Most frames of one video (spread evenly over it); caps video tokens with video_max_pixels."},
-    )
-    video_max_pixels: int = field(
-        default=DEFAULT_VIDEO_MAX_PIXELS,
-        metadata={"help": "Upper bound on pixels per video frame."},
     )
 
 

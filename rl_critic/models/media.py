@@ -22,6 +22,10 @@ DEFAULT_VIDEO_FPS = 2.0
 DEFAULT_VIDEO_MAX_FRAMES = 32
 DEFAULT_VIDEO_MAX_PIXELS = 128 * 28 * 28
 
+# A training row's video: its frames (a list of pictures, stored like `images`) and the rate they were taken at.
+VIDEO_COLUMN = "video"
+VIDEO_FPS_COLUMN = "video_fps"
+
 
 @dataclass(frozen=True)
 class MediaBudget:
@@ -76,6 +80,27 @@ class Media:
         if isinstance(value, Media):
             return value
         return cls(images=list(value or []))
+
+
+def cell_videos(video, fps) -> list[Video]:
+    """A training row's videos from its `video` / `video_fps` cells: a `Video` as the dataset transform made it
+    (`vision.bound_dataset_images`), or frames already within the budget (a question file's rows) at `fps`; none
+    for an empty cell."""
+    if isinstance(video, Video):
+        return [video]
+    return [Video(list(video), fps)] if video else []
+
+
+def video_metadata(videos: Sequence[Video]) -> dict:
+    """What a processor needs beside a batch's videos (in order) to read them as sampled: each one's rate and frame
+    count, and no sampling of its own. Without the rate Qwen2.5-VL's processor takes 24 fps and spaces the frames'
+    temporal positions 12 times too close; the same keys serve `processor(...)` and `apply_chat_template`."""
+    if not videos:
+        return {}
+    return {
+        "video_metadata": [{"fps": video.fps, "total_num_frames": len(video.frames)} for video in videos],
+        "do_sample_frames": False,
+    }
 
 
 def media_lists(conversations: Sequence[list[dict]], media: Sequence | None) -> list[Media]:

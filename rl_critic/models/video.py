@@ -19,7 +19,7 @@ from PIL import Image
 from data_converters.images import ImageFolder
 from rl_critic.ground.errors import UserError
 from rl_critic.models.media import MediaBudget, Video
-from rl_critic.models.vision import DEFAULT_MIN_PIXELS, load_image
+from rl_critic.models.vision import DEFAULT_MIN_PIXELS, frames_video, load_image
 
 # Larger video files are refused before they are read (a clip for a critic is a few MB).
 MAX_VIDEO_BYTES = 512 * 1024 * 1024
@@ -31,13 +31,7 @@ def load_video(source: Any, budget: MediaBudget, folder: ImageFolder | None = No
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     if isinstance(source, (list, tuple)):
-        if not source:
-            raise UserError("the video is an empty list of frames")
-        picked = _spread(list(source), budget.video_max_frames)  # only the frames kept are read
-        frames = [load_image(frame, DEFAULT_MIN_PIXELS, budget.video_max_pixels, folder) for frame in picked]
-        size = frames[0].size  # one video, one frame size (processors stack a video's frames)
-        frames = [frame if frame.size == size else frame.resize(size) for frame in frames]
-        return Video(frames, budget.video_fps)
+        return frames_video(source, budget.video_fps, budget, folder)
     if not isinstance(source, str):
         raise UserError(f"a video is a file path or a list of frames, not {type(source).__name__}")
     if not source.strip() or "\x00" in source:
@@ -96,14 +90,6 @@ def _duration(container, stream) -> float | None:
 
         return container.duration / av.time_base
     return None
-
-
-def _spread(frames: list, most: int) -> list:
-    """At most `most` of `frames`, spread evenly from the first to the last."""
-    if len(frames) <= most:
-        return frames
-    step = (len(frames) - 1) / (most - 1) if most > 1 else 0
-    return [frames[round(k * step)] for k in range(most)]
 
 
 def _bounded(frame: Image.Image, budget: MediaBudget) -> Image.Image:

@@ -21,6 +21,7 @@ from PIL import Image
 from data_converters.images import ImageFolder, image_ref
 from data_converters.parsing import ParseError
 from rl_critic.ground.errors import UserError
+from rl_critic.models.media import VIDEO_COLUMN, VIDEO_FPS_COLUMN, MediaBudget, Video
 
 # qwen-vl-utils' own defaults (4 and 16384 tokens of 28x28 px).
 DEFAULT_MIN_PIXELS = 4 * 28 * 28
@@ -70,10 +71,11 @@ def load_image(
         raise UserError(f"cannot read image: {err}") from err
 
 
-def bound_dataset_images(dataset, min_pixels: int | None, max_pixels: int | None, image_urls: str = "off"):
+def bound_dataset_images(dataset, budget: MediaBudget, image_urls: str = "off"):
     """`dataset` with every `image` / `images` cell read through `load_image` as it is read: bounded to
     `[min_pixels, max_pixels]` (without bounds: checked and decoded at its own size, so each processor's
-    own defaults apply). Image URLs are fetched under `image_urls` (see `data_converters.image_urls`).
+    own defaults apply), and every `video` (its frames, at the row's `video_fps`) as a `Video` within the video
+    budget (`frames_video`). Image URLs are fetched under `image_urls` (see `data_converters.image_urls`).
 
     A lazy `with_transform`, so a 100k-row training set is not re-encoded up front; TRL's trainers read
     vision rows one batch at a time, so each image is resized right before the processor sees it. The image
@@ -82,31 +84,35 @@ def bound_dataset_images(dataset, min_pixels: int | None, max_pixels: int | None
     """
     from data_converters.io import undecoded_images
 
-    if not {"image", "images"} & set(dataset.column_names):
+    if not {"image", "images", VIDEO_COLUMN} & set(dataset.column_names):
         return dataset
-    return undecoded_images(dataset).with_transform(BoundImages(min_pixels, max_pixels, image_urls))
+    return undecoded_images(dataset).with_transform(BoundMedia(budget, image_urls))
 
 
 @dataclass(frozen=True)
-class BoundImages:
+class BoundMedia:
     """The transform of `bound_dataset_images`: a picklable object, so `datasets` can fingerprint it."""
 
-    min_pixels: int | None
-    max_pixels: int | None
+    budget: MediaBudget
     image_urls: str = "off"
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         ids = batch.get("id")
-        for column in ("image", "images"):
+        for column in ("image", "images", VIDEO_COLUMN):
             if column in batch:
                 cells = []
                 for index, cell in enumerate(batch[column]):
                     try:
-                        cells.append(self.bound(cell))
+                        if column == VIDEO_COLUMN:
+                            cells.append(self.video(cell, (batch.get(VIDEO_FPS_COLUMN) or [None] * (index + 1))[index]))
+                        else:
+                            cells.append(self.bound(cell))
                     except UserError as err:
                         row = f"row id {ids[index]!r}" if ids else "a row"
                         raise UserError(f"{row}: {err}") from err
                 batch[column] = cells
+        if VIDEO_COLUMN in batch and not {"image", "images"} & set(batch):  # TRL tells vision data by its pictures
+            batch["images"] = [[] for _ in batch[VIDEO_COLUMN]]
         return batch
 
     def bound(self, cell):
@@ -114,6 +120,36 @@ class BoundImages:
             return None
         if isinstance(cell, list):
             return [self.bound(item) for item in cell]
-        resize = self.min_pixels is not None or self.max_pixels is not None
+        resize = self.budget.min_pixels is not None or self.budget.max_pixels is not None
         folder = ImageFolder(None, None, self.image_urls)
-        return load_image(cell, self.min_pixels, self.max_pixels, folder, resize=resize)
+        return load_image(cell, self.budget.min_pixels, self.budget.max_pixels, folder, resize=resize)
+
+    def video(self, frames, fps) -> Video | None:
+        if not frames:  # a row without a video in a dataset where others have one
+            return None
+        if not fps or not fps > 0:
+            raise UserError(f"a video needs its frame rate in `{VIDEO_FPS_COLUMN}` (frames per second), not {fps!r}")
+        return frames_video(frames, float(fps), self.budget, ImageFolder(None, None, self.image_urls))
+
+
+def frames_video(frames: list, fps: float, budget: MediaBudget, folder: ImageFolder | None = None) -> Video:
+    """A video given as its frames (pictures, or anything `load_image` reads) taken at `fps`: at most
+    `video_max_frames` of them, spread evenly from the first to the last (only those are read; the rate then
+    follows the wider spacing), each bounded to `video_max_pixels`, every frame at the first one's size
+    (processors stack a video's frames)."""
+    if not frames:
+        raise UserError("the video is an empty list of frames")
+    kept = spread_evenly(list(frames), budget.video_max_frames)
+    if len(kept) < len(frames):
+        fps = fps * (len(kept) - 1) / (len(frames) - 1) if len(kept) > 1 else fps
+    loaded = [load_image(frame, DEFAULT_MIN_PIXELS, budget.video_max_pixels, folder) for frame in kept]
+    size = loaded[0].size
+    return Video([frame if frame.size == size else frame.resize(size) for frame in loaded], fps)
+
+
+def spread_evenly(items: list, most: int) -> list:
+    """At most `most` of `items`, spread evenly from the first to the last."""
+    if len(items) <= most:
+        return items
+    step = (len(items) - 1) / (most - 1) if most > 1 else 0
+    return [items[round(k * step)] for k in range(most)]

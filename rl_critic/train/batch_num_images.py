@@ -21,7 +21,8 @@ from __future__ import annotations
 import inspect
 
 import torch
-from trl import GRPOTrainer
+
+from rl_critic.train.video_batches import VideoGRPOTrainer
 
 
 def _needs_batch_num_images(model) -> torch.nn.Module | None:
@@ -33,8 +34,8 @@ def _needs_batch_num_images(model) -> torch.nn.Module | None:
     return None
 
 
-class BatchNumImagesGRPOTrainer(GRPOTrainer):
-    """`trl.GRPOTrainer` plus the LLaVA-OneVision multi-image fix described above."""
+class BatchNumImagesGRPOTrainer(VideoGRPOTrainer):
+    """`trl.GRPOTrainer` (with video, `VideoGRPOTrainer`) plus the LLaVA-OneVision multi-image fix described above."""
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, *args, num_images=None, **kwargs):
         kwargs.pop("batch_num_images", None)  # rebuilt per chunk below

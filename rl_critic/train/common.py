@@ -81,6 +81,7 @@ def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
     """The training split (plus `extra_datasets`), images decoded, optionally cut to `limit`,
     and every image bounded to the model arguments' `min_pixels`/`max_pixels` as it is read."""
     from data_converters.io import load_any
+    from rl_critic.models.media import MediaBudget
     from rl_critic.models.vision import bound_dataset_images
 
     if not script_args.dataset_name:
@@ -106,7 +107,7 @@ def load_train_dataset(script_args: TrainScriptArguments, model_args=None):
         raise UserError(f"training data {script_args.dataset_name} is empty")
     if model_args is None:
         return dataset
-    return bound_dataset_images(dataset, model_args.min_pixels, model_args.max_pixels, script_args.image_urls)
+    return bound_dataset_images(dataset, MediaBudget.of(model_args), script_args.image_urls)
 
 
 def check_special_tokens(dataset) -> None:
@@ -124,9 +125,10 @@ def check_special_tokens(dataset) -> None:
 
 
 def prompt_lengths(dataset, processor, column: str, rows: int, max_characters: int | None = None) -> list[int | None]:
-    """Token lengths (image tokens included) of the first `rows` conversations in `column`; None for a row
+    """Token lengths (image and video tokens included) of the first `rows` conversations in `column`; None for a row
     whose text is over `max_characters`, which is not tokenized (a 200 MB row would take gigabytes)."""
     from rl_critic.models.chat_template import conversation_characters, render_chat
+    from rl_critic.models.media import VIDEO_COLUMN, VIDEO_FPS_COLUMN, cell_videos, video_metadata
 
     lengths: list[int | None] = []
     image_column = "images" if "images" in dataset.column_names else "image"
@@ -137,9 +139,11 @@ def prompt_lengths(dataset, processor, column: str, rows: int, max_characters: i
             continue
         images = row.get(image_column)
         images = images if isinstance(images, list) else [images] if images is not None else []
+        videos = cell_videos(row.get(VIDEO_COLUMN), row.get(VIDEO_FPS_COLUMN))
         generation = messages[-1]["role"] != "assistant"
         text = render_chat(processor, messages, add_generation_prompt=generation)
-        encoded = processor(text=[text], images=[images] if images else None, return_tensors="pt")
+        shown = {"videos": [video.frames for video in videos], **video_metadata(videos)} if videos else {}
+        encoded = processor(text=[text], images=[images] if images else None, return_tensors="pt", **shown)
         lengths.append(int(encoded["input_ids"].shape[1]))
     return lengths
 

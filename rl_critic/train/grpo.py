@@ -23,6 +23,7 @@ from rl_critic.critique.reward import CRITIC_JUDGE, CRITIC_JUDGE_PATH, CriticJud
 from rl_critic.generation.prompts import model_positions
 from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import ModelArguments, load_model_and_processor, resolve_model_path
+from rl_critic.models.media import MediaBudget
 from rl_critic.script.parsing import dataclass_parser
 from rl_critic.script.recipes import resolve_data
 from rl_critic.train.common import (
@@ -103,8 +104,7 @@ def main(
         dataset = load_question_file(
             script_args.dataset_name,
             script_args.limit,
-            model_args.min_pixels,
-            model_args.max_pixels,
+            MediaBudget.of(model_args),
             script_args.images_root,
             script_args.image_urls,
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from data_converters import columns
 from data_converters.schema import policy_prompt_from_messages, policy_prompt_row
-from rl_critic.ground.errors import UserError
+from rl_critic.models.media import VIDEO_COLUMN, VIDEO_FPS_COLUMN, MediaBudget
 
 
 def is_question_file(source: str | None) -> bool:
@@ -34,29 +34,34 @@ def is_question_file(source: str | None) -> bool:
 def load_question_file(
     source: str,
     limit: int | None,
-    min_pixels: int | None,
-    max_pixels: int | None,
+    budget: MediaBudget,
     images_root: str | None = None,
     image_urls: str = "off",
 ):
-    """Question rows -> a dataset of `prompt`, `images`, `solution` (unusable rows are counted and skipped)."""
+    """Question rows -> a dataset of `prompt`, `images`, `solution`, and where a question shows a video its frames
+    (`video`, `video_fps`), within `budget` (a `MediaBudget`); unusable rows are counted and skipped."""
     from datasets import Dataset
 
     from rl_critic.critique.questions import load_usable_questions
-    from rl_critic.models.media import MediaBudget
 
-    budget = MediaBudget(min_pixels, max_pixels)
     usable = load_usable_questions(source, limit, budget, "grpo", images_root, image_urls)
-    if video := next((q for q in usable if q.problem.media.videos), None):
-        raise UserError(f"question {video.id} has a video: GRPO trains on pictures only so far (issue 44)")
     several = sum(isinstance(q.answer, list) and len(q.answer) > 1 for q in usable)
     if several:
         print(f"grpo: {several} question(s) list several acceptable answers; `solution` keeps the first of each")
-    rows = [
-        {**policy_prompt_row(q.problem.question, len(q.problem.images), q.answer), "images": q.problem.images}
-        for q in usable
-    ]
-    features = columns.features(columns.POLICY_PROMPT_COLUMNS, "images")
+    with_video = any(q.problem.media.videos for q in usable)
+    rows = []
+    for q in usable:
+        media = q.problem.media
+        row = {**policy_prompt_row(q.problem.question, len(media.images), q.answer, len(media.videos))}
+        row["images"] = media.images
+        if with_video:  # the frames as the budget sampled them, and their rate (`models.media.VIDEO_COLUMN`)
+            video = media.videos[0] if media.videos else None
+            row[VIDEO_COLUMN] = video.frames if video else []
+            row[VIDEO_FPS_COLUMN] = video.fps if video else None
+        rows.append(row)
+    features = columns.features(
+        columns.POLICY_PROMPT_COLUMNS, "images", **(columns.video_features() if with_video else {})
+    )
     return Dataset.from_dict({name: [row[name] for row in rows] for name in features}, features=features)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from trl import SFTConfig, SFTTrainer, get_peft_config
+from trl import SFTConfig, get_peft_config
 
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.script.parsing import dataclass_parser
@@ -26,6 +26,7 @@ from rl_critic.train.common import (
     prepare_run,
     train_and_save,
 )
+from rl_critic.train.video_batches import VideoSFTTrainer
 
 ARGUMENTS = (TrainScriptArguments, SFTConfig, ModelArguments)  # what a recipe of this method may set
 
@@ -47,7 +48,7 @@ def main(script_args: TrainScriptArguments, training_args: SFTConfig, model_args
         use_training_chat_template(processor)
     preflight(dataset, processor, "messages", training_args.max_length, script_args.preflight_rows, "max_length")
     # train, save
-    trainer = SFTTrainer(
+    trainer = VideoSFTTrainer(
         model=model,
         args=training_args,
         train_dataset=dataset,
