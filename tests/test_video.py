@@ -236,3 +236,30 @@ def test_the_critic_reward_sees_the_policys_video():
     assert first.videos == [bound] and not first.images
     assert second.videos[0].frames == frames and second.videos[0].fps == 0.5
     assert not _media({"images": [[frames[0]]]}, 0).videos
+
+
+def test_the_openai_engine_sends_a_video_as_vllms_server_reads_it():
+    """A `video_url` part of the frames (a `video/jpeg` data URL of comma-joined base64 frames, PNG so the pixels
+    stay exact) and the rate in `media_io_kwargs` (checked against `vllm serve` on the tiny model: same prompt
+    tokens as hf, see docs/serving.md)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from data_converters.prompts import user_prompt
+    from rl_critic.generation.served import openai_messages, video_rate
+    from rl_critic.models.media import Media, Video
+
+    frames = [shape_image(56, 56, COLOURS[colour]) for colour in ("red", "blue", "blue")]
+    shown = Media([shape_image()], [Video(frames, 1.5)])
+    [message] = openai_messages(user_prompt("Colour?", 1, 1), shown)
+    kinds = [part["type"] for part in message["content"]]
+    assert kinds == ["image_url", "video_url", "text"]
+    head, _, body = message["content"][1]["video_url"]["url"].partition(",")
+    assert head == "data:video/jpeg;base64"
+    sent = [Image.open(io.BytesIO(base64.b64decode(frame))) for frame in body.split(",")]
+    assert [frame.tobytes() for frame in sent] == [frame.tobytes() for frame in frames]
+    assert video_rate(shown) == {"media_io_kwargs": {"video": {"fps": 1.5}}} and video_rate(Media()) == {}
+    with pytest.raises(ValueError, match="more video parts than videos"):
+        openai_messages(user_prompt("Colour?", 0, 1), Media())

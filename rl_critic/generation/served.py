@@ -19,7 +19,9 @@ what the rewards and verdict parsers read; such servers also strip the answer's 
 without a reasoning parser returns the text exactly as decoded.
 
 Images travel as PNG data URLs of the image as loaded (already bounded by `min_pixels`/`max_pixels`), so
-the server's processor sees the pixels the `hf` engine would.
+the server's processor sees the pixels the `hf` engine would. A video travels as vLLM's server takes frames
+already sampled: a `video_url` part holding a `data:video/jpeg;base64,` URL of its frames (PNG, comma-joined)
+and the rate in the request's `media_io_kwargs` (`video_url`, `video_rate`); other servers may not read video.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from PIL import Image
 from rl_critic.generation.prompts import TooLong
 from rl_critic.generation.settings import EngineSettings, SamplingSettings
 from rl_critic.ground.errors import UserError, first_line, redacted, register_secret
-from rl_critic.models.media import Media, media_lists
+from rl_critic.models.media import Media, Video, media_lists
 
 CONTEXT_WORDS = ("context length", "maximum context", "too long", "max_model_len", "exceeds", "maximum input")
 
@@ -52,10 +54,19 @@ def image_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def openai_messages(conversation: list[dict], images: Sequence[Image.Image]) -> list[dict]:
-    """A conversation in the processor's layout (`{"type": "image"}` parts, filled from `images` in order)
-    as OpenAI chat messages (`image_url` parts)."""
-    remaining = iter(images)
+def video_url(video: Video) -> str:
+    """A video as vLLM's server takes frames already sampled: a `video/jpeg` data URL of base64 frames joined by
+    commas. Each frame is PNG (vLLM opens every frame with PIL, which reads either; PNG keeps the pixels exact)."""
+    frames = [image_url(frame).removeprefix("data:image/png;base64,") for frame in video.frames]
+    return "data:video/jpeg;base64," + ",".join(frames)
+
+
+def openai_messages(conversation: list[dict], media: Media | Sequence[Image.Image]) -> list[dict]:
+    """A conversation in the processor's layout (`{"type": "image"}` / `{"type": "video"}` parts, filled from
+    `media` in order) as OpenAI chat messages (`image_url` parts, and `video_url` parts as vLLM's server reads
+    them)."""
+    media = Media.of(media)
+    images, videos = iter(media.images), iter(media.videos)
     messages = []
     for message in conversation:
         content = message["content"]
@@ -65,14 +76,27 @@ def openai_messages(conversation: list[dict], images: Sequence[Image.Image]) -> 
         parts = []
         for part in content:
             if part.get("type") == "image":
-                image = part.get("image") if part.get("image") is not None else next(remaining, None)
+                image = part.get("image") if part.get("image") is not None else next(images, None)
                 if image is None:
                     raise ValueError("a conversation has more image parts than images")
                 parts.append({"type": "image_url", "image_url": {"url": image_url(image)}})
+            elif part.get("type") == "video":
+                video = next(videos, None)
+                if video is None:
+                    raise ValueError("a conversation has more video parts than videos")
+                parts.append({"type": "video_url", "video_url": {"url": video_url(video)}})
             elif part.get("type") == "text":
                 parts.append({"type": "text", "text": part["text"]})
         messages.append({"role": message["role"], "content": parts})
     return messages
+
+
+def video_rate(media: Media) -> dict:
+    """The request fields that tell vLLM's server the rate a prompt's frames were sampled at (its
+    `media_io_kwargs`; without them it takes 1 fps). One rate a request: a prompt shows at most one video."""
+    if not media.videos:
+        return {}
+    return {"media_io_kwargs": {"video": {"fps": media.videos[0].fps}}}
 
 
 class OpenAIEngine:
@@ -147,13 +171,11 @@ class OpenAIEngine:
         requests run `max_concurrency` at a time."""
         settings = settings or SamplingSettings()
         media = media_lists(conversations, media)
-        if any(shown.videos for shown in media):
-            raise UserError(
-                "engine openai sends pictures, not videos yet: judge or sample video prompts with hf or vllm"
-            )
+        if any(len(shown.videos) > 1 for shown in media):
+            raise UserError("engine openai sends at most one video per prompt")
         n = settings.num_return_sequences
-        messages = [openai_messages(conversation, shown.images) for conversation, shown in zip(conversations, media)]
-        jobs = [(m, random.randrange(2**31) if settings.do_sample else 0) for m in messages for _ in range(n)]
+        messages = [(openai_messages(c, shown), video_rate(shown)) for c, shown in zip(conversations, media)]
+        jobs = [(*m, random.randrange(2**31) if settings.do_sample else 0) for m in messages for _ in range(n)]
         deadline = self.request_timeout * (self.client.max_retries + 1)
         try:
             answers = bounded_map(
@@ -173,7 +195,9 @@ class OpenAIEngine:
             outputs.append(refused if refused is not None else samples)
         return outputs
 
-    def _complete(self, messages: list[dict], seed: int, settings: SamplingSettings) -> tuple[str, int] | TooLong:
+    def _complete(
+        self, messages: list[dict], extra: dict, seed: int, settings: SamplingSettings
+    ) -> tuple[str, int] | TooLong:
         """One sample: (text, completion tokens), or `TooLong` when the server refuses the prompt's size."""
         import openai
 
@@ -184,7 +208,12 @@ class OpenAIEngine:
         )
         try:
             response = self.client.chat.completions.create(
-                model=self.model_name, messages=messages, max_tokens=settings.max_new_tokens, n=1, **sampling
+                model=self.model_name,
+                messages=messages,
+                max_tokens=settings.max_new_tokens,
+                n=1,
+                extra_body=extra or None,
+                **sampling,
             )
         except ValueError as err:  # a 200 whose body is no JSON (cut short, junk, not UTF-8): the client's decoder
             raise ServerUnavailable(
