@@ -263,3 +263,25 @@ def test_the_openai_engine_sends_a_video_as_vllms_server_reads_it():
     assert video_rate(shown) == {"media_io_kwargs": {"video": {"fps": 1.5}}} and video_rate(Media()) == {}
     with pytest.raises(ValueError, match="more video parts than videos"):
         openai_messages(user_prompt("Colour?", 0, 1), Media())
+
+
+def test_llava_onevision_videos_that_do_not_stack_are_one_line(tmp_path):
+    from datasets import Dataset
+
+    from data_converters.columns import features, video_features
+    from data_converters.prompts import assistant_turn, user_prompt
+    from rl_critic.train import sft
+    from tests.helpers import run_script
+
+    rows = []
+    for name, length in (("short.mp4", 4), ("long.mp4", 8)):  # 2 and 4 frames at 2 fps
+        video = load_video(str(write_video(tmp_path / name, ["red"] * length, fps=4)), MediaBudget(), None)
+        messages = user_prompt("Colour?", 0, 1) + assistant_turn("Red.")
+        rows.append({"messages": messages, "images": [], "video": video.frames, "video_fps": video.fps})
+    data = tmp_path / "mixed.parquet"
+    Dataset.from_list(rows, features=features(("messages",), "images", **video_features())).to_parquet(str(data))
+    argv = ["--model_name_or_path", "tiny-llava_onevision", "--dataset_name", str(data), "--output_dir"]
+    argv += [str(tmp_path / "out"), "--max_steps", "1", "--per_device_train_batch_size", "2", "--use_cpu", "true"]
+    with pytest.raises(UserError, match="set per_device_train_batch_size 1"):
+        run_script(sft, [*argv, "--report_to", "none", "--bf16", "false", "--gradient_checkpointing", "false"])
+    assert not (tmp_path / "out").exists()

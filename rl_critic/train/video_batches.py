@@ -14,6 +14,7 @@ one line (TRL rebuilds the forward's picture inputs from a text without the vide
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -86,15 +87,16 @@ class VideoCollator(DataCollatorForVisionLanguageModeling):
             "add_special_tokens": False,  # the chat template has its own (as TRL's collator does)
             **video_metadata([video for shown in videos for video in shown]),
         }
-        output = self.processor.apply_chat_template(
-            messages,
-            chat_template=self.chat_template,
-            tokenize=True,
-            return_dict=True,
-            return_tensors=self.return_tensors,
-            return_assistant_tokens_mask=self.assistant_only_loss,
-            processor_kwargs=processor_kwargs,
-        )
+        with _one_line_when_videos_do_not_stack():
+            output = self.processor.apply_chat_template(
+                messages,
+                chat_template=self.chat_template,
+                tokenize=True,
+                return_dict=True,
+                return_tensors=self.return_tensors,
+                return_assistant_tokens_mask=self.assistant_only_loss,
+                processor_kwargs=processor_kwargs,
+            )
         labels = output["input_ids"].clone()
         labels[output["attention_mask"] == 0] = -100
         if self.assistant_only_loss:
@@ -161,7 +163,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         processor_kwargs = {**saved.get("processor_kwargs", {}), **extra}
         self.chat_template_kwargs = {**saved, "processor_kwargs": processor_kwargs}
         try:
-            prompt_ids, images, fields = super()._tokenize_prompts(prompts)
+            with _one_line_when_videos_do_not_stack():
+                prompt_ids, images, fields = super()._tokenize_prompts(prompts)
         finally:
             self.chat_template_kwargs = saved
         self._forward_videos = _per_row(fields, [len(shown) for shown in self._rollout_videos])
@@ -200,6 +203,22 @@ class VideoGRPOTrainer(GRPOTrainer):
             return super()._get_per_token_logps_and_entropies(model, input_ids, *args, **kwargs)
         finally:
             handle.remove()
+
+
+@contextmanager
+def _one_line_when_videos_do_not_stack():
+    """LLaVA-OneVision's processor stacks a batch's videos into one tensor: videos of other frame counts or sizes
+    in one batch fail deep inside it. One line instead, saying what to change."""
+    try:
+        yield
+    except (ValueError, RuntimeError) as err:
+        if "stack expects each tensor to be equal size" not in str(err):
+            raise
+        raise UserError(
+            "this model's processor stacks a batch's videos into one tensor, and this batch's videos differ in frame "
+            "count or size: set per_device_train_batch_size 1, or give every video as many frames "
+            "(video_max_frames) of one size"
+        ) from err
 
 
 def _per_row(fields: dict[str, Any], counts: list[int]) -> list[dict[str, torch.Tensor]]:
