@@ -26,6 +26,10 @@ POLICY_PROMPT_COLUMNS = ("prompt", "solution")
 # The DPO rows critic-DPO builds from a round's judged candidates (`round_<m>/preferences`)
 CRITIC_DPO_COLUMNS = ("id", "prompt", "chosen", "rejected", "r", "r_chosen", "r_rejected")
 
+# A row's video: its frames (stored like `images`) and the rate they were taken at, in frames per second.
+VIDEO_COLUMN = "video"
+VIDEO_FPS_COLUMN = "video_fps"
+
 # trainer -> what it reads (GRPO: `solution` too when a rule reward scores against it)
 TRAINER_COLUMNS: dict[str, frozenset[str]] = {
     "sft": frozenset({"messages"}),
@@ -93,7 +97,7 @@ def video_features() -> dict[str, Any]:
     second (`rl_critic.models.media.VIDEO_COLUMN` / `VIDEO_FPS_COLUMN`; a row without a video: `[]` and null)."""
     from datasets import Image, List, Value
 
-    return {"video": List(Image()), "video_fps": Value("float64")}
+    return {VIDEO_COLUMN: List(Image()), VIDEO_FPS_COLUMN: Value("float64")}
 
 
 def task_features(task: str, image_column: str, **extra: Any):

@@ -18,13 +18,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from data_converters.columns import task_features
+from data_converters.columns import VIDEO_COLUMN, VIDEO_FPS_COLUMN, task_features, video_features
 from data_converters.hard_negatives import hard_negative
 from data_converters.images import ImageFolder
 from data_converters.io import dataset_card, load_input, write_dataset
 from data_converters.parsing import ParseError
 from data_converters.schema import TASKS, task_row
 from data_converters.sources import all_sources
+from data_converters.videos import VideoSampling
 from rl_critic.ground.errors import UserError
 from rl_critic.ground.files import check_replaceable, owner_marker, staged_folder
 
@@ -41,12 +42,14 @@ def _sources():
     return all_sources()
 
 
-def output_features(task: str, image_column: str):
-    """The `datasets.Features` of a task's rows (`columns.task_features`) plus the internal bookkeeping columns."""
+def output_features(task: str, image_column: str, video: bool = False):
+    """The `datasets.Features` of a task's rows (`columns.task_features`, with the video columns when the input
+    has videos) plus the internal bookkeeping columns."""
     from datasets import Value
 
     text = Value("string")
-    return task_features(task, image_column, _reason=text, _label=text, _index=Value("int64"), _hard=text)
+    extra = video_features() if video else {}
+    return task_features(task, image_column, **extra, _reason=text, _label=text, _index=Value("int64"), _hard=text)
 
 
 def _empty_row(features) -> dict[str, Any]:
@@ -82,10 +85,15 @@ def _convert_batch(
                     record = task_row(each, task, seed, keep_ties)
                     if image_column == "images":
                         record["images"] = each.images
-                    elif len(each.images) == 1:
-                        record["image"] = each.images[0]
+                    elif len(each.images) <= 1:
+                        record["image"] = each.images[0] if each.images else None
                     else:
                         raise ParseError("several images, but the output has a single image column")
+                    if VIDEO_COLUMN in features:
+                        record[VIDEO_COLUMN] = each.video.frames if each.video else []
+                        record[VIDEO_FPS_COLUMN] = each.video.fps if each.video else None
+                    elif each.video is not None:
+                        raise ParseError("a video, but the input has no `video` column")
                     label = each.label if each.task == "pairwise" else f"score:{each.label}"
                     hard = each.id.rsplit("#hard-", 1)[1] if each is twin else ""
                     record.update(_reason="", _label=label, _index=index, _hard=hard)
@@ -128,11 +136,13 @@ def convert(
     images_root: str | None = None,
     hard_negatives: float = 0.0,
     image_urls: str = "off",
+    video: VideoSampling | None = None,
 ) -> dict[str, Any]:
     """Convert `input_path` read as `source` into a `task` dataset in `out_dir`; returns the summary.
 
     `images_root`: the folder image file paths must stay in (default: the input's folder; `any`: no limit);
-    `image_urls`: which image URLs may be fetched (`data_converters.image_urls`).
+    `image_urls`: which image URLs may be fetched (`data_converters.image_urls`); `video`: how a row's `video` is
+    sampled (`data_converters.videos`: the frames are stored, with their rate in `video_fps`).
     `hard_negatives`: the share of decided pairs that add a hard-negative twin (`hard_negatives.py`)."""
     if source not in _sources():
         raise UserError(f"unknown source {source!r}; choose from: {', '.join(_sources())}")
@@ -155,12 +165,12 @@ def convert(
     start = time.perf_counter()
     spec = _sources()[source]
     dataset, base_dir = load_input(input_path, hub_config or spec.hub_config, split)
-    base_dir = ImageFolder.of_input(base_dir, images_root, image_urls)
+    base_dir = ImageFolder.of_input(base_dir, images_root, image_urls, video)
     rows_read = len(dataset) if limit is None else min(limit, len(dataset))
     if limit is not None:
         dataset = dataset.select(range(rows_read))
     image_column = "images" if spec.multi_image and "images" in dataset.column_names else "image"
-    features = output_features(task, image_column)
+    features = output_features(task, image_column, VIDEO_COLUMN in dataset.column_names)
     keep_ties = keep_ties or task == "eval"
 
     with staged_folder(out, replace=overwrite, marker=CONVERT_MARKER, protect=local_input) as staging:

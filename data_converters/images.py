@@ -27,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from data_converters.image_urls import URL_POLICIES, fetch_image_url, is_url
 from data_converters.parsing import ParseError
+from data_converters.videos import VideoSampling
 
 # Qwen-VL needs at least one 28x28 patch after resizing; LLaVA-Critic-R1's own evaluation skips smaller.
 MIN_SIDE = 28
@@ -49,23 +50,27 @@ def _decode_base64(text: str) -> bytes:
 @dataclass(frozen=True)
 class ImageFolder:
     """Where a source's image paths start (`base`: the input's folder), the folder they must stay in
-    (`root`, None for anywhere) and which image URLs may be fetched (`urls`, see `data_converters.image_urls`):
+    (`root`, None for anywhere), which image URLs may be fetched (`urls`, see `data_converters.image_urls`) and how a
+    row's video is sampled (`video`, `data_converters.videos`):
     `convert` embeds the bytes of whatever a row names, so a JSONL row from someone else must not be able to pull
     `~/.ssh/...`, another user's pictures or a private server's answer into a shared dataset."""
 
     base: str | None
     root: str | None
     urls: str = "off"
+    video: VideoSampling = field(default_factory=VideoSampling)
 
     @classmethod
-    def of_input(cls, base: str | None, images_root: str | None, image_urls: str = "off") -> ImageFolder:
+    def of_input(
+        cls, base: str | None, images_root: str | None, image_urls: str = "off", video: VideoSampling | None = None
+    ) -> ImageFolder:
         """The rule of every command that reads rows from an input in folder `base`: paths may not leave
         `images_root` (default: `base`; `any`: no limit), URLs are fetched under `image_urls`."""
         if images_root not in (None, "any") and not os.path.isdir(images_root):
             raise ParseError(f"--images_root {images_root} is not a folder")
         if image_urls not in URL_POLICIES:
             raise ParseError(f"--image_urls {image_urls!r} is not one of {', '.join(URL_POLICIES)}")
-        return cls(base, None if images_root == "any" else images_root or base, image_urls)
+        return cls(base, None if images_root == "any" else images_root or base, image_urls, video or VideoSampling())
 
     def resolve(self, path: str) -> str:
         full = path if os.path.isabs(path) or self.base is None else os.path.join(self.base, path)

@@ -54,12 +54,12 @@ _PAIR_MARKERS = [
 
 
 def strip_image_tokens(text: str) -> str:
-    """Drop the leading `<image>\\n` placeholder(s) of a LLaVA-style human turn."""
+    """Drop the leading `<image>\\n` / `<video>\\n` placeholder(s) of a LLaVA-style human turn."""
     rest = text.lstrip()
-    if not rest.startswith("<image>"):
+    if not rest.startswith(("<image>", "<video>")):
         return text
-    while rest.startswith("<image>"):
-        rest = rest[len("<image>") :].lstrip()
+    while rest.startswith(("<image>", "<video>")):
+        rest = rest[len("<image>") :].lstrip()  # both placeholders are 7 characters
     return rest
 
 

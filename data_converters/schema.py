@@ -30,6 +30,7 @@ from data_converters.columns import TASK_COLUMNS
 from data_converters.parsing import PairPrompt, ParseError, parse_two_scores
 from data_converters.placeholders import special_token_problem
 from data_converters.prompts import assistant_turn, pairwise_prompt, pointwise_prompt, user_prompt, with_think_suffix
+from data_converters.videos import SampledFrames
 
 TASKS = tuple(TASK_COLUMNS)
 FLIP = {"1": "2", "2": "1", "tie": "tie"}
@@ -51,6 +52,11 @@ class Judgment:
     judge_prompt: PairPrompt | str | None = None  # the source's own judge prompt, when it has one
     rationale: str | None = None  # the annotator's full answer (LLaVA-Critic), for SFT
     models: list[str] = field(default_factory=list)  # the models that wrote the responses, when known
+    video: SampledFrames | None = None  # the frames of the row's video, sampled as `convert` was told
+
+    @property
+    def num_videos(self) -> int:
+        return 0 if self.video is None else 1
 
     def check(self) -> None:
         """Reject judgments that cannot make an honest training row."""
@@ -61,8 +67,8 @@ class Judgment:
             raise ParseError("missing response")
         if self.task == "pairwise" and self.label not in FLIP:
             raise ParseError(f"unknown pairwise label {self.label!r}")
-        if not self.images:
-            raise ParseError("missing image")
+        if not self.images and self.video is None:
+            raise ParseError("missing image (or video)")
         prompt = self.judge_prompt.text if isinstance(self.judge_prompt, PairPrompt) else self.judge_prompt
         problem = special_token_problem(self.question, *self.responses, self.rationale, prompt)
         if problem:
@@ -109,7 +115,7 @@ def verifiable_row(j: Judgment, seed: int, keep_ties: bool) -> dict[str, Any]:
         "source": j.source,
         "group": j.group,
         "task": j.task,
-        "prompt": user_prompt(with_think_suffix(_judge_text(j, swapped)), len(j.images)),
+        "prompt": user_prompt(with_think_suffix(_judge_text(j, swapped)), len(j.images), j.num_videos),
         "solution": FLIP[j.label] if swapped else j.label,
         "scale": j.scale,
         "question": j.question,
@@ -124,7 +130,7 @@ def sft_row(j: Judgment) -> dict[str, Any]:
     if j.rationale is None or j.judge_prompt is None:
         raise ParseError("no judge rationale (sft needs llava-critic data)")
     prompt_text = j.judge_prompt.text if isinstance(j.judge_prompt, PairPrompt) else j.judge_prompt
-    messages = user_prompt(prompt_text, len(j.images)) + assistant_turn(j.rationale)
+    messages = user_prompt(prompt_text, len(j.images), j.num_videos) + assistant_turn(j.rationale)
     return {"id": j.id, "source": j.source, "group": j.group, "task": j.task, "messages": messages}
 
 
@@ -168,14 +174,15 @@ def dpo_row(j: Judgment) -> dict[str, Any]:
     if j.label == "tie":
         raise ParseError("tie (no preferred response for dpo)")
     chosen, rejected = j.responses if j.label == "1" else reversed(j.responses)
-    return {"id": j.id, "source": j.source, "group": j.group, **preference(j.question, len(j.images), chosen, rejected)}
+    pair = preference(j.question, len(j.images), chosen, rejected, j.num_videos)
+    return {"id": j.id, "source": j.source, "group": j.group, **pair}
 
 
-def preference(question: str, num_images: int, chosen: str, rejected: str) -> dict[str, Any]:
+def preference(question: str, num_images: int, chosen: str, rejected: str, num_videos: int = 0) -> dict[str, Any]:
     """A DPO pair: the question as the prompt, two assistant answers. Shared by `dpo` rows and the pairs
     critic-DPO makes of a round's best and worst candidates."""
     return {
-        "prompt": user_prompt(question, num_images),
+        "prompt": user_prompt(question, num_images, num_videos),
         "chosen": assistant_turn(chosen),
         "rejected": assistant_turn(rejected),
     }

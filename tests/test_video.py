@@ -282,6 +282,78 @@ def test_llava_onevision_videos_that_do_not_stack_are_one_line(tmp_path):
     Dataset.from_list(rows, features=features(("messages",), "images", **video_features())).to_parquet(str(data))
     argv = ["--model_name_or_path", "tiny-llava_onevision", "--dataset_name", str(data), "--output_dir"]
     argv += [str(tmp_path / "out"), "--max_steps", "1", "--per_device_train_batch_size", "2", "--use_cpu", "true"]
-    with pytest.raises(UserError, match="set per_device_train_batch_size 1"):
+    with pytest.raises(UserError, match="per_device_train_batch_size 1"):
         run_script(sft, [*argv, "--report_to", "none", "--bf16", "false", "--gradient_checkpointing", "false"])
     assert not (tmp_path / "out").exists()
+
+
+def _llava_critic_video_rows(folder: Path) -> Path:
+    """LLaVA-Critic-113k-style pairwise rows showing a clip (a file, or its frames) instead of a picture, one with a
+    picture only, and one whose clip is missing; the human turns start with `<video>` as video data's do."""
+    from data_converters.synthetic import synthetic_rows
+
+    write_video(folder / "clip.mp4", ["red"] * 4 + ["blue"] * 8, fps=4)  # 3 s: 6 frames at 2 fps
+    for index, colour in enumerate(["red", "blue", "blue"]):
+        shape_image(84, 84, COLOURS[colour]).save(folder / f"f{index}.png")
+    rows = []
+    for index, row in enumerate(synthetic_rows(4, "pairwise", seed=2)):
+        turns = [{**turn, "value": turn["value"].replace("<image>", "<video>")} for turn in row["conversations"]]
+        media = [
+            {"video": "clip.mp4"},
+            {"video": ["f0.png", "f1.png", "f2.png"]},
+            {"image": "f0.png"},
+            {"video": "missing.mp4"},
+        ][index]
+        conversations = turns if "video" in media else row["conversations"]
+        rows.append({"id": f"v{index}", "source": row["source"], "conversations": conversations, **media})
+    return write_jsonl(folder / "rows.jsonl", rows)
+
+
+def test_convert_reads_video_rows_for_every_task_and_dpo_and_eval_critic_use_them(tmp_path):
+    """`convert` samples a row's video (file or frames) with its video budget and stores the frames and their rate;
+    `load_dataset(folder)` reads them back as pictures; DPO trains on the converted pairs (the frames reach the
+    vision tower) and `eval critic` judges the converted eval rows' clips."""
+    from datasets import load_dataset
+
+    rows = _llava_critic_video_rows(tmp_path)
+    convert = ["convert", "--source", "llava-critic-pairwise", "--input", str(rows), "--video_max_frames", "4"]
+    tasks = ("sft", "grpo", "dpo", "eval")
+    dpo_out = tmp_path / "dpo-model"
+    train = ["train", "dpo", "--model", "tiny", "--dataset_name", str(tmp_path / "dpo"), "--output_dir", str(dpo_out)]
+    train += ["--max_steps", "2", "--per_device_train_batch_size", "3", "--save_strategy", "no", "--report_to", "none"]
+    train += ["--use_cpu", "true", "--bf16", "false", "--gradient_checkpointing", "false", "--learning_rate", "1e-3"]
+    report = tmp_path / "eval-report" / "report.json"
+    results = run_commands(
+        [Command([*convert, "--task", task, "--out", str(tmp_path / task)]) for task in tasks]
+        + [
+            Command([*convert, "--task", "sft", "--out", str(tmp_path / "bad"), "--video_fps", "0"]),
+            Command(train, timeout=300),
+            Command(["eval", "critic", "--model", "tiny", "--data", str(tmp_path / "eval"), "--out", str(report)]),
+            Command(
+                ["train", "grpo", "--dataset_name", str(tmp_path / "grpo"), "--output_dir", str(tmp_path / "g")]
+                + ["--use_cpu", "true", "--bf16", "false"]
+            ),
+        ]
+    )
+    for result in results[:4]:
+        assert result.returncode == 0, result.stderr[-1500:]
+    for task in tasks:
+        data = load_dataset(str(tmp_path / task))["train"]
+        by_id = {row["id"].split("#")[0]: row for row in data}
+        assert set(by_id) == {"v0", "v1", "v2"}, (task, list(by_id))
+        assert len(by_id["v0"]["video"]) == 4 and by_id["v0"]["video_fps"] == pytest.approx(4 / 3)  # 4 frames over 3 s
+        assert by_id["v1"]["video_fps"] == 2.0 and [frame.size for frame in by_id["v1"]["video"]] == [(84, 84)] * 3
+        assert by_id["v2"]["video"] == [] and by_id["v2"]["video_fps"] is None and by_id["v2"]["image"] is not None
+        column = "messages" if task == "sft" else "prompt"
+        parts = [part["type"] for part in by_id["v0"][column][0]["content"]]
+        assert parts[0] == "video" and "image" not in parts and "<video>" not in json.dumps(by_id["v0"][column])
+        rejected = records(tmp_path / task / "rejected.jsonl")
+        assert [row["reason"] for row in rejected] == ["video file not found (or not a regular file): missing.mp4"]
+    one_line(results[4], "convert", "video_fps must be > 0")
+    assert results[5].returncode == 0, results[5].stderr[-1500:]
+    changed, vision = _vision_changed("tiny", dpo_out)
+    assert changed > 0 and vision > 0, (changed, vision)
+    assert results[6].returncode == 0, results[6].stderr[-1500:]
+    judged = json.loads(report.read_text())
+    assert judged["pairwise"]["n"] == 3 and "errors" not in judged, judged
+    one_line(results[7], "train", "not both in one dataset yet (1 with pictures, 2 with a video)")

@@ -27,6 +27,7 @@ from data_converters.parsing import (
 )
 from data_converters.schema import Judgment
 from data_converters.sources.source import Source, column, row_id
+from data_converters.videos import sampled_frames
 
 
 def _turns(conversations: Any) -> tuple[str, str]:
@@ -55,8 +56,10 @@ def _pair_label(gpt: str) -> str:
 
 def read(row: dict[str, Any], index: int, base_dir: str | None, name: str) -> list[Judgment]:
     human, gpt = _turns(column(row, "conversations"))
-    images = [image_ref(column(row, "image", "images", required=False), base_dir)]
-    common = dict(id=row_id(row, name, index), source=name, images=images, rationale=gpt)
+    picture, video = column(row, "image", "images", required=False), row.get("video")
+    images = [image_ref(picture, base_dir)] if picture is not None or video is None else []
+    video = sampled_frames(video, base_dir) if video is not None else None
+    common = dict(id=row_id(row, name, index), source=name, images=images, rationale=gpt, video=video)
     common["group"] = str(row.get("source") or "")
     try:
         pair = split_pair_prompt(human)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from data_converters.image_urls import image_urls_field
 from data_converters.schema import TASKS
 from data_converters.sources import all_sources
+from data_converters.videos import DEFAULT_VIDEO_FPS, DEFAULT_VIDEO_MAX_FRAMES, DEFAULT_VIDEO_MAX_PIXELS
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.script.parsing import parse
 
@@ -70,6 +71,18 @@ class ConvertArguments:
     )
 
     image_urls: str = image_urls_field()
+    video_fps: float = field(
+        default=DEFAULT_VIDEO_FPS,
+        metadata={"help": "Frames per second sampled from a row's video file (a list of frames is taken to be at it)."},
+    )
+    video_max_frames: int = field(
+        default=DEFAULT_VIDEO_MAX_FRAMES,
+        metadata={"help": "Most frames stored per video (spread evenly over it)."},
+    )
+    video_max_pixels: int = field(
+        default=DEFAULT_VIDEO_MAX_PIXELS,
+        metadata={"help": "Upper bound on pixels per frame decoded from a video file (stored as PNG)."},
+    )
 
 
 ARGUMENTS = (ConvertArguments,)
@@ -78,8 +91,15 @@ ARGUMENTS = (ConvertArguments,)
 def main(argv: list[str]) -> int:
     (args,) = parse(ARGUMENTS, "rl-critic convert", argv, docstring_summary(__doc__))
     from data_converters.convert import convert
+    from data_converters.parsing import ParseError
+    from data_converters.videos import VideoSampling
+    from rl_critic.ground.errors import UserError
 
     seed = None if args.keep_order else args.seed
+    try:
+        video = VideoSampling(args.video_fps, args.video_max_frames, args.video_max_pixels)
+    except ParseError as err:
+        raise UserError(str(err)) from err
 
     summary = convert(
         args.source,
@@ -98,6 +118,7 @@ def main(argv: list[str]) -> int:
         images_root=args.images_root,
         image_urls=args.image_urls,
         hard_negatives=args.hard_negatives,
+        video=video,
     )
     print(format_summary(summary, args.out))
     return 0

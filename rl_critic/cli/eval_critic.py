@@ -126,7 +126,7 @@ def main(argv: list[str]) -> int:
         rows = list(dataset)
 
         def pictures_of(row: dict) -> list:
-            if row.get("video") is not None:  # left out, as an unreadable row is: the probes alter pictures only
+            if row.get("video") not in (None, []):  # left out, as an unreadable row is: the probes alter pictures only
                 raise UserError("the probes read pictures only so far")
             return media.load(row).images
 

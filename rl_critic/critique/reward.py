@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from data_converters.columns import VIDEO_COLUMN, VIDEO_FPS_COLUMN
 from rewards.accuracy import answer_accuracy
 from rewards.text import completion_text
 from rl_critic.critique.critic import POLICY, CriticArguments, build_judge
@@ -30,7 +31,7 @@ from rl_critic.critique.schedules import SCHEDULES, rank
 from rl_critic.generation.hf import HFEngine
 from rl_critic.generation.served import ServerUnavailable
 from rl_critic.ground.errors import UserError, redacted
-from rl_critic.models.media import VIDEO_COLUMN, VIDEO_FPS_COLUMN, Media, cell_videos
+from rl_critic.models.media import Media, cell_videos
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from data_converters.columns import VIDEO_COLUMN, VIDEO_FPS_COLUMN
 from data_converters.images import ImageFolder
 from data_converters.placeholders import special_token_problem, strings_in
 from rewards.pointwise import scale_range
@@ -21,7 +22,7 @@ from rl_critic.generation.prompts import TooLong
 from rl_critic.ground.errors import UserError
 from rl_critic.models.media import Media, MediaBudget, Video
 from rl_critic.models.video import load_video
-from rl_critic.models.vision import load_image
+from rl_critic.models.vision import frames_video, load_image
 
 _VERDICT_LABELS = ("1", "2", "tie")
 
@@ -42,8 +43,13 @@ class RowMedia:
         low, high = self.budget.min_pixels, self.budget.max_pixels
         resize = low is not None or high is not None
         images = [load_image(cell, low, high, self.folder, resize=resize).convert("RGB") for cell in cells]
-        video = row.get("video")
-        videos = [load_video(video, self.budget, self.folder)] if video is not None else []
+        video, fps = row.get(VIDEO_COLUMN), row.get(VIDEO_FPS_COLUMN)
+        if video is None or (isinstance(video, list) and not video):  # [] : a row without one in a video dataset
+            videos = []
+        elif fps is not None:  # converted rows: the frames `convert` sampled, at their rate
+            videos = [frames_video(video, fps, self.budget, self.folder)]
+        else:
+            videos = [load_video(video, self.budget, self.folder)]
         if self.blank:
             images = [_blank(image) for image in images]
             videos = [Video([_blank(frame) for frame in video.frames], video.fps) for video in videos]

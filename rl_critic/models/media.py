@@ -13,18 +13,14 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from data_converters.parsing import ParseError
+from data_converters.videos import (
+    DEFAULT_VIDEO_FPS,
+    DEFAULT_VIDEO_MAX_FRAMES,
+    DEFAULT_VIDEO_MAX_PIXELS,
+    VideoSampling,
+)
 from rl_critic.ground.errors import UserError
-
-# How a video is sampled unless the user says otherwise: qwen-vl-utils' rate, and at most 32 frames of at most
-# 128 x 28 x 28 pixels each (64 of Qwen2.5-VL's tokens per frame, after its 2-frame temporal patches: 2,048 for a
-# whole video), so a critic prompt with a clip fits a small context.
-DEFAULT_VIDEO_FPS = 2.0
-DEFAULT_VIDEO_MAX_FRAMES = 32
-DEFAULT_VIDEO_MAX_PIXELS = 128 * 28 * 28
-
-# A training row's video: its frames (a list of pictures, stored like `images`) and the rate they were taken at.
-VIDEO_COLUMN = "video"
-VIDEO_FPS_COLUMN = "video_fps"
 
 
 @dataclass(frozen=True)
@@ -40,11 +36,15 @@ class MediaBudget:
     video_max_pixels: int = DEFAULT_VIDEO_MAX_PIXELS
 
     def __post_init__(self) -> None:
-        if not self.video_fps > 0 or self.video_max_frames < 1 or self.video_max_pixels < 28 * 28:
-            raise UserError(
-                f"video_fps must be > 0, video_max_frames >= 1 and video_max_pixels >= 784 (one 28 x 28 patch), "
-                f"not {self.video_fps}, {self.video_max_frames}, {self.video_max_pixels}"
-            )
+        try:
+            self.sampling  # noqa: B018 - checks the video budget
+        except ParseError as err:
+            raise UserError(str(err)) from err
+
+    @property
+    def sampling(self) -> VideoSampling:
+        """The video part of the budget, as `data_converters.videos` samples by it."""
+        return VideoSampling(self.video_fps, self.video_max_frames, self.video_max_pixels)
 
     @classmethod
     def of(cls, model_args) -> MediaBudget:

@@ -18,10 +18,12 @@ from typing import Any
 
 from PIL import Image
 
+from data_converters.columns import VIDEO_COLUMN, VIDEO_FPS_COLUMN
 from data_converters.images import ImageFolder, image_ref
 from data_converters.parsing import ParseError
+from data_converters.videos import spread_evenly, spread_rate
 from rl_critic.ground.errors import UserError
-from rl_critic.models.media import VIDEO_COLUMN, VIDEO_FPS_COLUMN, MediaBudget, Video
+from rl_critic.models.media import MediaBudget, Video
 
 # qwen-vl-utils' own defaults (4 and 16384 tokens of 28x28 px).
 DEFAULT_MIN_PIXELS = 4 * 28 * 28
@@ -140,16 +142,7 @@ def frames_video(frames: list, fps: float, budget: MediaBudget, folder: ImageFol
     if not frames:
         raise UserError("the video is an empty list of frames")
     kept = spread_evenly(list(frames), budget.video_max_frames)
-    if len(kept) < len(frames):
-        fps = fps * (len(kept) - 1) / (len(frames) - 1) if len(kept) > 1 else fps
     loaded = [load_image(frame, DEFAULT_MIN_PIXELS, budget.video_max_pixels, folder) for frame in kept]
     size = loaded[0].size
-    return Video([frame if frame.size == size else frame.resize(size) for frame in loaded], fps)
-
-
-def spread_evenly(items: list, most: int) -> list:
-    """At most `most` of `items`, spread evenly from the first to the last."""
-    if len(items) <= most:
-        return items
-    step = (len(items) - 1) / (most - 1) if most > 1 else 0
-    return [items[round(k * step)] for k in range(most)]
+    frames_kept = [frame if frame.size == size else frame.resize(size) for frame in loaded]
+    return Video(frames_kept, spread_rate(fps, len(frames), len(kept)))

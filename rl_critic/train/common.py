@@ -127,8 +127,9 @@ def check_special_tokens(dataset) -> None:
 def prompt_lengths(dataset, processor, column: str, rows: int, max_characters: int | None = None) -> list[int | None]:
     """Token lengths (image and video tokens included) of the first `rows` conversations in `column`; None for a row
     whose text is over `max_characters`, which is not tokenized (a 200 MB row would take gigabytes)."""
+    from data_converters.columns import VIDEO_COLUMN, VIDEO_FPS_COLUMN
     from rl_critic.models.chat_template import conversation_characters, render_chat
-    from rl_critic.models.media import VIDEO_COLUMN, VIDEO_FPS_COLUMN, cell_videos, video_metadata
+    from rl_critic.models.media import cell_videos, video_metadata
 
     lengths: list[int | None] = []
     image_column = "images" if "images" in dataset.column_names else "image"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from trl import DPOConfig, DPOTrainer, get_peft_config
+from trl import DPOConfig, get_peft_config
 
 from rl_critic.models.loader import ModelArguments, load_model_and_processor
 from rl_critic.script.parsing import dataclass_parser
@@ -25,6 +25,7 @@ from rl_critic.train.common import (
     prepare_run,
     train_and_save,
 )
+from rl_critic.train.video_batches import VideoDPOTrainer
 
 ARGUMENTS = (TrainScriptArguments, DPOConfig, ModelArguments)  # what a recipe of this method may set
 
@@ -42,7 +43,7 @@ def main(script_args: TrainScriptArguments, training_args: DPOConfig, model_args
     model, processor = load_model_and_processor(model_args, trust_remote_code=training_args.trust_remote_code)
     preflight(dataset, processor, "prompt", training_args.max_length, script_args.preflight_rows, "max_length")
     # train, save
-    trainer = DPOTrainer(
+    trainer = VideoDPOTrainer(
         model=model,
         args=training_args,
         train_dataset=dataset,

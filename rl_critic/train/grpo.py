@@ -37,6 +37,7 @@ from rl_critic.train.common import (
 from rl_critic.train.dynamic_sampling import DynamicSamplingArguments, DynamicSamplingGRPOTrainer, resolve_key
 from rl_critic.train.policy_data import is_policy_messages, is_question_file, load_question_file, prompts_from_messages
 from rl_critic.train.reward_checks import checked_rewards
+from rl_critic.train.video_batches import check_one_medium
 from rl_critic.train.vllm_sync import suppress_image_token, use_cpu_sync
 
 
@@ -116,6 +117,7 @@ def main(
     names = [rewards.parse_spec(spec)[0] for spec in script_args.reward_funcs]
     graded = any(name in rewards.names() and name != "format" for name in names)
     check_columns(dataset, "grpo", graded)
+    check_one_medium(dataset)
     if graded and not any(str(solution).strip() for solution in dataset.with_format(None)["solution"]):
         raise UserError(
             f"no row of {script_args.dataset_name} has a reference answer (`answer` / `solution`), "

@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 
 from data_converters import columns
+from data_converters.columns import VIDEO_COLUMN, VIDEO_FPS_COLUMN
 from data_converters.schema import policy_prompt_from_messages, policy_prompt_row
-from rl_critic.models.media import VIDEO_COLUMN, VIDEO_FPS_COLUMN, MediaBudget
+from rl_critic.models.media import MediaBudget
 
 
 def is_question_file(source: str | None) -> bool:
@@ -54,7 +55,7 @@ def load_question_file(
         media = q.problem.media
         row = {**policy_prompt_row(q.problem.question, len(media.images), q.answer, len(media.videos))}
         row["images"] = media.images
-        if with_video:  # the frames as the budget sampled them, and their rate (`models.media.VIDEO_COLUMN`)
+        if with_video:  # the frames as the budget sampled them, and their rate (`data_converters.columns.VIDEO_COLUMN`)
             video = media.videos[0] if media.videos else None
             row[VIDEO_COLUMN] = video.frames if video else []
             row[VIDEO_FPS_COLUMN] = video.fps if video else None

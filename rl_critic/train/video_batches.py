@@ -1,8 +1,8 @@
-"""Training batches whose prompts show a video: SFT's collator and GRPO's rollouts and forward passes.
+"""Training batches whose prompts show a video: SFT's and DPO's collators, GRPO's rollouts and forward passes.
 
 A training row's video is its `video` column (the frames, bounded by `bound_dataset_images` to the video budget)
 and `video_fps`; its conversation names it with a `{"type": "video"}` part. TRL 1.16 wires pictures only
-(trl #4144, #5373): its SFT collator hands the processor no video, its GRPO tokenizes the rollout prompts with
+(trl #4144, #5373): its SFT and DPO collators hand the processor no video, its GRPO tokenizes the rollout prompts with
 whatever the parts hold but builds the training forward's inputs from pictures alone, so a video prompt would be
 trained on as text. Here the frames go into the video parts, the processor gets each video's rate (without it
 Qwen2.5-VL takes 24 fps: `models.media.video_metadata`), and GRPO's forward passes (training, reference and
@@ -18,12 +18,17 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from trl import GRPOTrainer, SFTTrainer
+from trl import DPOTrainer, GRPOTrainer, SFTTrainer
 from trl.data_utils import prepare_multimodal_messages
+from trl.trainer.dpo_trainer import DataCollatorForVisionPreference
 from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
+from data_converters.columns import VIDEO_COLUMN, VIDEO_FPS_COLUMN
 from rl_critic.ground.errors import UserError
-from rl_critic.models.media import VIDEO_COLUMN, VIDEO_FPS_COLUMN, Video, cell_videos, video_metadata
+from rl_critic.models.media import Video, cell_videos, video_metadata
+
+# What torch and numpy say when a batch's videos of different shapes are stacked.
+UNSTACKABLE = ("stack expects each tensor to be equal size", "inhomogeneous", "must have the same shape")
 
 # The processor outputs that belong to a prompt's videos (split per row, put back per forward chunk).
 VIDEO_KEYS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
@@ -55,6 +60,15 @@ def row_videos(row: dict[str, Any]) -> list[Video]:
     return cell_videos(row.get(VIDEO_COLUMN), row.get(VIDEO_FPS_COLUMN))
 
 
+def _pictures_as_lists(examples: list[dict[str, Any]]) -> None:
+    """`image` cells as `images` lists, an empty one for a row that shows only a video (TRL's collators take an
+    `image` cell for one picture, and would count a missing one as a picture without a place in the prompt)."""
+    for example in examples:
+        if "image" in example:
+            image = example.pop("image")
+            example["images"] = [] if image is None else [image]
+
+
 class VideoCollator(DataCollatorForVisionLanguageModeling):
     """TRL's vision collator; a batch of `messages` rows where some show a video is tokenized with the frames in
     the video parts and each video's rate. Other batches are TRL's own, unchanged."""
@@ -64,14 +78,11 @@ class VideoCollator(DataCollatorForVisionLanguageModeling):
         for example in examples:
             example.pop(VIDEO_COLUMN, None)
             example.pop(VIDEO_FPS_COLUMN, None)
+        _pictures_as_lists(examples)
         if not any(videos):
             return super().torch_call(examples)
         if "messages" not in examples[0]:
             raise UserError("training rows with a video are conversations (`messages`), not plain text")
-        for example in examples:
-            if "image" in example:
-                image = example.pop("image")
-                example["images"] = [] if image is None else [image]
         messages = [
             with_video_frames(
                 prepare_multimodal_messages(example["messages"], images=example.get("images") or []), shown
@@ -127,11 +138,97 @@ def _field_names(instance) -> list[str]:
     return [item.name for item in fields(instance) if item.init]
 
 
+class VideoPreferenceCollator(DataCollatorForVisionPreference):
+    """TRL's vision preference collator; in a batch where some prompts show a video, the processor call that encodes
+    the prompts (TRL's only left-padded one, its prompts listed once for the chosen and once for the rejected side)
+    also gets those videos, twice over, with their rates (`_PromptVideos`). Other batches are TRL's own."""
+
+    def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        videos = [video for example in examples for video in row_videos(example)]
+        for example in examples:
+            example.pop(VIDEO_COLUMN, None)
+            example.pop(VIDEO_FPS_COLUMN, None)
+        _pictures_as_lists(examples)
+        if not videos:
+            return super().torch_call(examples)
+        processor = self.processor
+        self.processor = _PromptVideos(processor, videos * 2)
+        try:
+            with _one_line_when_videos_do_not_stack():
+                return super().torch_call(examples)
+        finally:
+            self.processor = processor
+
+
+class _PromptVideos:
+    """A processor that hands `videos` (frames and rates) to its left-padded call: the prompts' encoding in TRL's
+    preference collator; every other use passes through."""
+
+    def __init__(self, processor, videos: list[Video]) -> None:
+        self._processor, self._videos = processor, videos
+
+    def __call__(self, *args, **kwargs):
+        if kwargs.get("padding_side") == "left":
+            kwargs |= {"videos": [video.frames for video in self._videos], **video_metadata(self._videos)}
+        return self._processor(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._processor, name)
+
+
+class VideoDPOTrainer(DPOTrainer):
+    """`trl.DPOTrainer` whose vision collator also takes videos (`VideoPreferenceCollator`): the videos' tensors
+    reach every forward (policy and reference) with the rest of the collator's output."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        collator = self.data_collator
+        if type(collator) is DataCollatorForVisionPreference:
+            fields = {name: getattr(collator, name) for name in _field_names(collator)}
+            self.data_collator = VideoPreferenceCollator(**fields)
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        if self._is_vision_dataset:
+            self._signature_columns = [*self._signature_columns, VIDEO_COLUMN, VIDEO_FPS_COLUMN]
+
+
+def check_one_medium(dataset) -> None:
+    """GRPO's picture path (TRL's) and video path (`VideoGRPOTrainer`) cannot share a generation batch: TRL
+    re-encodes the prompts with their pictures alone for the training forward, and a video prompt's placeholder
+    then has no video. One line before the model loads, not a failure at the first mixed batch."""
+    import pyarrow.compute as pc
+
+    columns = [name for name in (VIDEO_FPS_COLUMN, "image", "images") if name in dataset.column_names]
+    if VIDEO_FPS_COLUMN not in columns or len(columns) == 1:
+        return
+    table = dataset.select_columns(columns).with_format("arrow")[:]
+    videos = len(table) - table.column(VIDEO_FPS_COLUMN).null_count
+    if "images" in columns:
+        pictures = int(pc.sum(pc.greater(pc.list_value_length(table.column("images")), 0)).as_py() or 0)
+    else:
+        pictures = len(table) - table.column("image").null_count
+    if videos and pictures:
+        raise UserError(
+            f"GRPO trains on rows with pictures or rows with a video, not both in one dataset yet ({pictures} with "
+            f"pictures, {videos} with a video): split the data and train on each"
+        )
+
+
 class VideoGRPOTrainer(GRPOTrainer):
     """`trl.GRPOTrainer` that also trains on prompts showing a video (see the module docstring)."""
 
     _rollout_videos: list[list[Video]] | None = None  # the videos of the rows being generated for
     _forward_videos: list[dict[str, torch.Tensor]] | None = None  # per row: its video tensors, for the forwards
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        data = self.train_dataset
+        token = getattr(self.model.config, "video_token_id", None)
+        suppressed = getattr(getattr(self, "generation_config", None), "suppress_tokens", None)
+        if data is not None and VIDEO_COLUMN in data.column_names and token is not None and suppressed is not None:
+            # as TRL does for the image token: a sampled video token would mismatch the video features
+            self.generation_config.suppress_tokens = [*suppressed, token]
 
     def _generate_and_score_completions(self, inputs):
         videos = [row_videos(row) for row in inputs]
@@ -144,10 +241,18 @@ class VideoGRPOTrainer(GRPOTrainer):
             )
         if any(shown and (row.get("images") or row.get("image") is not None) for row, shown in zip(inputs, videos)):
             raise UserError("a GRPO prompt shows pictures or a video, not both (TRL rebuilds its pictures alone)")
-        inputs = [{**row, "prompt": with_video_frames(row["prompt"], shown)} for row, shown in zip(inputs, videos)]
+        # no picture in this batch: drop the empty picture cells, which TRL would count as pictures to encode
+        inputs = [
+            {
+                **{k: v for k, v in row.items() if k not in ("image", "images")},
+                "prompt": with_video_frames(row["prompt"], shown),
+            }
+            for row, shown in zip(inputs, videos)
+        ]
         self._rollout_videos = videos
         try:
-            output = super()._generate_and_score_completions(inputs)
+            with _one_line_when_videos_do_not_stack():
+                output = super()._generate_and_score_completions(inputs)
         finally:
             self._rollout_videos = None
         output["video_inputs"] = self._forward_videos
@@ -212,12 +317,12 @@ def _one_line_when_videos_do_not_stack():
     try:
         yield
     except (ValueError, RuntimeError) as err:
-        if "stack expects each tensor to be equal size" not in str(err):
+        if not any(words in str(err) for words in UNSTACKABLE):
             raise
         raise UserError(
             "this model's processor stacks a batch's videos into one tensor, and this batch's videos differ in frame "
-            "count or size: set per_device_train_batch_size 1, or give every video as many frames "
-            "(video_max_frames) of one size"
+            "count or size: give every video as many frames (video_max_frames) of one size, or train on batches of "
+            "one video (per_device_train_batch_size 1; GRPO: per_device_train_batch_size = num_generations)"
         ) from err
 
 
@@ -226,10 +331,7 @@ def _per_row(fields: dict[str, Any], counts: list[int]) -> list[dict[str, torch.
     Qwen's `pixel_values_videos` are patch rows (`video_grid_thw` says how many per video); LLaVA-OneVision's are
     one entry per video."""
     values = {key: fields[key] for key in VIDEO_KEYS if key in fields}
-    values = {
-        key: value if isinstance(value, torch.Tensor) else torch.tensor(_stacked(value))
-        for key, value in values.items()
-    }
+    values = {key: value if isinstance(value, torch.Tensor) else _stacked(value) for key, value in values.items()}
     grid = values.get("video_grid_thw")
     per_video = grid.prod(-1).tolist() if grid is not None else [1] * sum(counts)
     rows, video, offset = [], 0, 0
@@ -250,10 +352,12 @@ def _per_row(fields: dict[str, Any], counts: list[int]) -> list[dict[str, torch.
     return rows
 
 
-def _stacked(value):
+def _stacked(value: list) -> torch.Tensor:
+    """A processor output given as a list (one entry per video) as one tensor; videos of different shapes cannot
+    be, which `_one_line_when_videos_do_not_stack` reports."""
     import numpy as np
 
-    return np.array([np.asarray(item) for item in value])
+    return torch.as_tensor(np.stack([np.asarray(item) for item in value]))
 
 
 def _video_module(model) -> torch.nn.Module:
