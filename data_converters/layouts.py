@@ -12,7 +12,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from data_converters.columns import VIDEO_COLUMN, VIDEO_FPS_COLUMN, video_features
 from data_converters.prompts import PAIRWISE_INSTRUCTION
+from data_converters.videos import SampledFrames
 
 PAIR_INSTRUCTIONS = [
     PAIRWISE_INSTRUCTION,
@@ -69,7 +71,7 @@ def pair_reasoning(reference: str, responses: list[str], right: list[bool], mark
 def judge_row(
     row_id: str,
     group: str,
-    png: bytes,
+    shown: bytes | SampledFrames,
     question: str,
     responses: list[str],
     better: str,
@@ -79,7 +81,8 @@ def judge_row(
     layout: str = "mixed",
 ) -> dict[str, Any]:
     """One pairwise 113k row: `responses[0]` / `responses[1]` judged against `reference`, `better` the
-    right one (`1`/`2`, or `tie` for two right answers), in marker `style` and an instruction drawn by `rng`."""
+    right one (`1`/`2`, or `tie` for two right answers), in marker `style` and an instruction drawn by `rng`.
+    `shown`: the picture's PNG bytes, or a video's frames (the row then shows a `video`, its turn says `<video>`)."""
     first_marker, second_marker, first_verdict, second_verdict = PAIR_STYLES[1 if layout == "short" else style]
     if better == "tie":
         reason = "Both responses are equally good."
@@ -88,25 +91,29 @@ def judge_row(
         reason = f"{rationale} The better response: [{first_verdict if better == '1' else second_verdict}]"
     instruction = SHORT_INSTRUCTION if layout == "short" else rng.choice(PAIR_INSTRUCTIONS)
     human = (
-        f"<image>\n{instruction}\nQuestion: [{question}]\n"
+        f"{'<video>' if isinstance(shown, SampledFrames) else '<image>'}\n{instruction}\nQuestion: [{question}]\n"
         f"{first_marker}: [{responses[0]}]\n{second_marker}: [{responses[1]}]\nASSISTANT:\n"
     )
-    return raw_row(row_id, group, human, reason, png)
+    return raw_row(row_id, group, human, reason, shown)
 
 
-def raw_row(row_id: str, group: str, human: str, gpt: str, png: bytes) -> dict[str, Any]:
-    """One row in the 113k schema: the judge prompt (human turn), the judgment (gpt turn), the PNG."""
-    return {
+def raw_row(row_id: str, group: str, human: str, gpt: str, shown: bytes | SampledFrames) -> dict[str, Any]:
+    """One row in the 113k schema: the judge prompt (human turn), the judgment (gpt turn), the PNG; or for a
+    video, no picture and the video's frames and rate (`features(video=True)`)."""
+    row = {
         "id": row_id,
         "source": group,
         "conversations": [{"from": "human", "value": human}, {"from": "gpt", "value": gpt}],
-        "image": {"bytes": png, "path": f"{row_id}.png"},
     }
+    if isinstance(shown, SampledFrames):
+        return {**row, "image": None, VIDEO_COLUMN: shown.frames, VIDEO_FPS_COLUMN: shown.fps}
+    return {**row, "image": {"bytes": shown, "path": f"{row_id}.png"}}
 
 
-def features():
-    """The llava-critic-113k columns as `datasets.Features`."""
+def features(video: bool = False):
+    """The llava-critic-113k columns as `datasets.Features` (with `video`: the video columns too)."""
     from datasets import Features, Image, List, Value
 
     turn = {"from": Value("string"), "value": Value("string")}
-    return Features({"id": Value("string"), "source": Value("string"), "conversations": List(turn), "image": Image()})
+    columns = {"id": Value("string"), "source": Value("string"), "conversations": List(turn), "image": Image()}
+    return Features(columns | (video_features() if video else {}))

@@ -141,17 +141,20 @@ def bounded_frame(frame: Image.Image, max_pixels: int) -> Image.Image:
     return fetch_image({"image": frame, "min_pixels": 4 * 28 * 28, "max_pixels": max_pixels})
 
 
-def sampled_frames(source: Any, folder: ImageFolder) -> SampledFrames:
-    """A row's `video` as `convert` stores it, sampled by `folder.video`: a list of frames keeps the bytes of the
-    frames kept (as pictures keep theirs); a file's sampled frames are stored as PNG, bounded to `max_pixels`."""
+def sampled_frames(source: Any, folder: ImageFolder, fps: float | None = None) -> SampledFrames:
+    """A row's `video` as `convert` stores it, sampled by `folder.video`: a list of frames (taken at `fps`, the
+    row's own `video_fps`, or else at the sampling rate) keeps the bytes of the frames kept, as pictures keep
+    theirs; a file's sampled frames are stored as PNG, bounded to `max_pixels`."""
     from data_converters.images import image_ref
 
     sampling = folder.video
     if isinstance(source, (list, tuple)):
         if not source:
             raise ParseError("the video is an empty list of frames")
+        if fps is not None and not (isinstance(fps, (int, float)) and fps > 0):
+            raise ParseError(f"video_fps is a rate in frames per second, not {fps!r}")
         kept = spread_evenly(list(source), sampling.max_frames)
-        rate = spread_rate(sampling.fps, len(source), len(kept))
+        rate = spread_rate(fps or sampling.fps, len(source), len(kept))
         return SampledFrames([image_ref(frame, folder) for frame in kept], rate)
     frames, rate = decode_video_file(
         video_file(source, folder), sampling, lambda f: bounded_frame(f, sampling.max_pixels)

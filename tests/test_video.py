@@ -357,3 +357,43 @@ def test_convert_reads_video_rows_for_every_task_and_dpo_and_eval_critic_use_the
     judged = json.loads(report.read_text())
     assert judged["pairwise"]["n"] == 3 and "errors" not in judged, judged
     one_line(results[7], "train", "not both in one dataset yet (1 with pictures, 2 with a video)")
+
+
+def test_make_pairs_writes_video_questions_as_113k_rows_that_convert_reads(tmp_path):
+    """A video question's pairs are 113k rows with the clip's frames and rate (no picture, `<video>` in the judge
+    turn); a picture question beside it keeps its picture; `convert` reads both back."""
+    from datasets import load_dataset
+
+    write_video(tmp_path / "clip.mp4", ["red"] * 4 + ["blue"] * 4, fps=4)
+    shape_image(84, 84, COLOURS["red"]).save(tmp_path / "red.png")
+    question = {"question": "What colour is the shape at the end?", "answer": "blue"}
+    questions = write_jsonl(
+        tmp_path / "questions.jsonl",
+        [
+            {"id": "clip", "video": "clip.mp4", **question},
+            {"id": "picture", "image": "red.png", **question},
+            {"id": "both", "image": "red.png", "video": "clip.mp4", **question},
+        ],
+    )
+    pairs, converted = tmp_path / "pairs.parquet", tmp_path / "sft"
+    results = run_commands(
+        [
+            Command(["make-pairs", "--model", "tiny", "--input", str(questions), "--out", str(pairs), "--n", "2"]),
+            Command(
+                ["convert", "--source", "llava-critic-pairwise", "--input", str(pairs), "--task", "sft"]
+                + ["--out", str(converted)]
+            ),
+        ]
+    )
+    assert results[0].returncode == 0, results[0].stderr[-1500:]
+    assert "a video beside other pictures or videos (a 113k row shows one)" in results[0].stdout, results[0].stdout
+    rows = {row["id"].split("-pair-")[0]: row for row in load_dataset("parquet", data_files=str(pairs))["train"]}
+    assert set(rows) == {"clip", "picture"}, list(rows)
+    clip, picture = rows["clip"], rows["picture"]
+    assert clip["image"] is None and len(clip["video"]) == 4 and clip["video_fps"] == 2.0
+    assert clip["conversations"][0]["value"].startswith("<video>\n")
+    assert picture["image"] is not None and picture["video"] == [] and picture["video_fps"] is None
+    assert results[1].returncode == 0, results[1].stderr[-1500:]
+    sft_rows = {row["id"].split("-pair-")[0]: row for row in load_dataset(str(converted))["train"]}
+    assert len(sft_rows["clip"]["video"]) == 4 and sft_rows["clip"]["video_fps"] == 2.0
+    assert sft_rows["clip"]["messages"][0]["content"][0]["type"] == "video"

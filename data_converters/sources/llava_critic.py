@@ -58,7 +58,7 @@ def read(row: dict[str, Any], index: int, base_dir: str | None, name: str) -> li
     human, gpt = _turns(column(row, "conversations"))
     picture, video = column(row, "image", "images", required=False), row.get("video")
     images = [image_ref(picture, base_dir)] if picture is not None or video is None else []
-    video = sampled_frames(video, base_dir) if video is not None else None
+    video = sampled_frames(video, base_dir, row.get("video_fps")) if video is not None else None
     common = dict(id=row_id(row, name, index), source=name, images=images, rationale=gpt, video=video)
     common["group"] = str(row.get("source") or "")
     try:

@@ -67,6 +67,7 @@ def main(argv: list[str]) -> int:
         raise UserError("--out must be a .parquet file")
     from datasets import Dataset
 
+    from data_converters.columns import VIDEO_COLUMN, VIDEO_FPS_COLUMN
     from data_converters.layouts import features
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.model_pairs import question_pairs, sample_answers
@@ -99,21 +100,26 @@ def main(argv: list[str]) -> int:
     rng, counts, made = random.Random(args.seed), Counter(), [0]
     example = next((f"{r['id']}: {r['reason']}" for r in answers if r.get("reason")), None)  # an unusable one
 
+    # pictures at their stored size, videos sampled as the model saw them: written into the rows
+    budget = MediaBudget(None, None, model_args.video_fps, model_args.video_max_frames, model_args.video_max_pixels)
+    with_video = any(isinstance(row.data, dict) and row.data.get(VIDEO_COLUMN) is not None for row in rows)
+    no_video = {VIDEO_COLUMN: [], VIDEO_FPS_COLUMN: None} if with_video else {}
+
     def pairs():
         for row, record in zip(rows, answers):
             if "error" in record:  # reported with the others, the run goes on
                 counts[record["error"]] += 1
                 continue
-            question = load_question(row, MediaBudget())  # images at their stored size: written into the rows
+            question = load_question(row, budget)
             question.problem.candidates = record["candidates"]
             for pair in question_pairs(question, args.pairs_per_question, rng, args.layout, counts):
                 made[0] += 1
-                yield pair
+                yield {**no_video, **pair}
 
     out = Path(args.out)
     try:  # a private cache: no reuse of an older run's rows
         with staged_path(out) as partial, private_temp_dir("pairs") as cache_dir, datasets_bars(False):
-            dataset = Dataset.from_generator(pairs, features=features(), cache_dir=cache_dir)
+            dataset = Dataset.from_generator(pairs, features=features(with_video), cache_dir=cache_dir)
             dataset.to_parquet(str(partial))
             written = len(dataset)
             del dataset

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from data_converters.layouts import PAIR_STYLES, judge_row
+from data_converters.videos import SampledFrames
 from rewards.accuracy import answer_accuracy
 from rl_critic.critique.questions import Question, Row, load_question
 from rl_critic.generation.prompts import TooLong
@@ -93,10 +94,10 @@ def question_pairs(
     if not reference:
         counts["no reference answer"] += 1
         return []
-    if problem.media.videos:
-        counts["a video (pairs hold one picture so far)"] += 1
+    if problem.media.videos and (problem.images or len(problem.media.videos) > 1):
+        counts["a video beside other pictures or videos (a 113k row shows one)"] += 1
         return []
-    if len(problem.images) != 1:
+    if not problem.media.videos and len(problem.images) != 1:
         counts["not exactly one image (the 113k schema has one)"] += 1
         return []
     right, wrong = [], []
@@ -114,7 +115,11 @@ def question_pairs(
         counts["no sample right: the reference answer is the right response"] += 1
         right = [reference]
     counts["questions with pairs"] += 1
-    png = _png(problem.images[0])
+    if problem.media.videos:  # the frames the question showed, and their rate
+        video = problem.media.videos[0]
+        shown = SampledFrames([{"bytes": _png(frame), "path": None} for frame in video.frames], video.fps)
+    else:
+        shown = _png(problem.images[0])
     rows = []
     for k, bad in enumerate(rng.sample(wrong, min(pairs_per_question, len(wrong)))):
         good = rng.choice(right)
@@ -125,7 +130,7 @@ def question_pairs(
             judge_row(
                 f"{question.id}-pair-{k}",
                 GROUP,
-                png,
+                shown,
                 problem.question,
                 responses,
                 better,
