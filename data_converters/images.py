@@ -27,7 +27,6 @@ from PIL import Image, UnidentifiedImageError
 
 from data_converters.image_urls import URL_POLICIES, fetch_image_url, is_url
 from data_converters.parsing import ParseError
-from data_converters.videos import VideoSampling
 
 # Qwen-VL needs at least one 28x28 patch after resizing; LLaVA-Critic-R1's own evaluation skips smaller.
 MIN_SIDE = 28
@@ -58,11 +57,11 @@ class ImageFolder:
     base: str | None
     root: str | None
     urls: str = "off"
-    video: VideoSampling = field(default_factory=VideoSampling)
+    video: Any = None  # a `videos.VideoSampling` (None: its defaults); videos.py reads it, this module does not
 
     @classmethod
     def of_input(
-        cls, base: str | None, images_root: str | None, image_urls: str = "off", video: VideoSampling | None = None
+        cls, base: str | None, images_root: str | None, image_urls: str = "off", video: Any = None
     ) -> ImageFolder:
         """The rule of every command that reads rows from an input in folder `base`: paths may not leave
         `images_root` (default: `base`; `any`: no limit), URLs are fetched under `image_urls`."""
@@ -70,7 +69,7 @@ class ImageFolder:
             raise ParseError(f"--images_root {images_root} is not a folder")
         if image_urls not in URL_POLICIES:
             raise ParseError(f"--image_urls {image_urls!r} is not one of {', '.join(URL_POLICIES)}")
-        return cls(base, None if images_root == "any" else images_root or base, image_urls, video or VideoSampling())
+        return cls(base, None if images_root == "any" else images_root or base, image_urls, video)
 
     def resolve(self, path: str) -> str:
         full = path if os.path.isabs(path) or self.base is None else os.path.join(self.base, path)

@@ -16,14 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PIL import Image
 
+from data_converters.images import ImageFolder, image_ref
 from data_converters.parsing import ParseError
-
-if TYPE_CHECKING:
-    from data_converters.images import ImageFolder
 
 # How a video is sampled unless the user says otherwise: qwen-vl-utils' rate, and at most 32 frames of at most
 # 128 x 28 x 28 pixels each (64 of Qwen2.5-VL's tokens per frame, after its 2-frame temporal patches: 2,048 for a
@@ -145,9 +143,7 @@ def sampled_frames(source: Any, folder: ImageFolder, fps: float | None = None) -
     """A row's `video` as `convert` stores it, sampled by `folder.video`: a list of frames (taken at `fps`, the
     row's own `video_fps`, or else at the sampling rate) keeps the bytes of the frames kept, as pictures keep
     theirs; a file's sampled frames are stored as PNG, bounded to `max_pixels`."""
-    from data_converters.images import image_ref
-
-    sampling = folder.video
+    sampling = folder.video or VideoSampling()
     if isinstance(source, (list, tuple)):
         if not source:
             raise ParseError("the video is an empty list of frames")

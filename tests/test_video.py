@@ -397,3 +397,26 @@ def test_make_pairs_writes_video_questions_as_113k_rows_that_convert_reads(tmp_p
     sft_rows = {row["id"].split("-pair-")[0]: row for row in load_dataset(str(converted))["train"]}
     assert len(sft_rows["clip"]["video"]) == 4 and sft_rows["clip"]["video_fps"] == 2.0
     assert sft_rows["clip"]["messages"][0]["content"][0]["type"] == "video"
+
+
+def test_critic_dpo_trains_a_policy_on_video_questions(tmp_path):
+    """A round of critic-DPO on video questions (a scripted judge that prefers longer answers): the preference rows
+    keep the clip the policy answered about, and DPO moves the policy's vision tower."""
+    from datasets import load_from_disk
+
+    from rl_critic.script.parsing import parse_args
+    from rl_critic.train.critic_dpo import main, make_parser
+
+    _, questions = _video_training_data(tmp_path)
+    out = tmp_path / "run"
+    argv = ["--config", str(Path(__file__).resolve().parent.parent / "recipes/tiny/critic_dpo_policy.yaml")]
+    argv += ["--dataset_name", questions, "--output_dir", str(out), "--n", "3", "--max_new_tokens", "12"]
+    argv += ["--per_device_train_batch_size", "2", "--rounds", "1", "--critic_class", "tests.helpers.LengthJudge"]
+    assert main(*parse_args(make_parser(), argv)) == 0
+    preferences = load_from_disk(str(out / "round_1" / "preferences"))
+    assert len(preferences) > 0
+    for row in preferences:
+        assert len(row["video"]) == 4 and row["video_fps"] == 2.0 and row["images"] == []
+        assert row["prompt"][0]["content"][0]["type"] == "video"
+    changed, vision = _vision_changed("tiny", out / "round_1" / "model")
+    assert changed > 0 and vision > 0, (changed, vision)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from trl import DPOConfig, DPOTrainer, get_peft_config
+from trl import DPOConfig, get_peft_config
 
 from data_converters import columns
 from data_converters.image_urls import image_urls_field
@@ -44,6 +44,7 @@ from rl_critic.models.media import MediaBudget
 from rl_critic.script.parsing import dataclass_parser, renamed
 from rl_critic.script.recipes import resolve_data
 from rl_critic.train.common import claim_output_dir, prepare_run, train_and_save
+from rl_critic.train.video_batches import VideoDPOTrainer
 
 
 @dataclass
@@ -125,6 +126,7 @@ def run_round(
         policy, processor = load_model_and_processor(round_model, trust_remote_code=dpo_args.trust_remote_code)
         records = _best_of_k(HFEngine(policy, processor), judge, sampling, args).run(questions)
     rows, skipped, unusable = [], 0, []
+    with_video = any(question.problem.media.videos for question in questions)
     with (
         open(round_dir / "judgments.jsonl", "w", encoding="utf-8") as judgments,
         open(round_dir / "candidates.jsonl", "w", encoding="utf-8") as candidates,
@@ -145,19 +147,15 @@ def run_round(
                 continue
             best, worst = chosen_rejected
             problem = question.problem
-            pair = preference(
-                problem.question, len(problem.images), problem.candidates[best], problem.candidates[worst]
-            )
-            rows.append(
-                {
-                    "id": question.id,
-                    **pair,
-                    "images": problem.images,
-                    "r": r,
-                    "r_chosen": r[best],
-                    "r_rejected": r[worst],
-                }
-            )
+            chosen, rejected = problem.candidates[best], problem.candidates[worst]
+            pair = preference(problem.question, len(problem.images), chosen, rejected, len(problem.media.videos))
+            row = {"id": question.id, **pair, "images": problem.images, "r": r, "r_chosen": r[best]}
+            row["r_rejected"] = r[worst]
+            if with_video:  # the clip the policy answered about, as it saw it
+                video = problem.media.videos[0] if problem.media.videos else None
+                row[columns.VIDEO_COLUMN] = video.frames if video else []
+                row[columns.VIDEO_FPS_COLUMN] = video.fps if video else None
+            rows.append(row)
     summary = {
         "round": round_dir.name,
         "policy": policy_name,
@@ -168,7 +166,9 @@ def run_round(
     }
     if unusable:
         summary["skipped_errors"] = {"questions": len(unusable), "first": unusable[0]}
-    features = columns.features(columns.CRITIC_DPO_COLUMNS, "images")
+    features = columns.features(
+        columns.CRITIC_DPO_COLUMNS, "images", **(columns.video_features() if with_video else {})
+    )
     by_column = {name: [row[name] for row in rows] for name in features}  # from_list([]) would lose the columns
     with datasets_bars(False):
         Dataset.from_dict(by_column, features=features).save_to_disk(str(round_dir / "preferences"))
@@ -178,7 +178,7 @@ def run_round(
     dpo_args.output_dir = str(round_dir / "checkpoints")
     with datasets_bars(False):
         preferences = Dataset.load_from_disk(str(round_dir / "preferences"))
-    trainer = DPOTrainer(
+    trainer = VideoDPOTrainer(
         model=policy,
         args=dpo_args,
         train_dataset=preferences,
@@ -293,8 +293,6 @@ def main(
         args.images_root,
         args.image_urls,
     )
-    if video := next((q for q in questions if q.problem.media.videos), None):
-        raise UserError(f"question {video.id} has a video: critic-DPO trains on pictures only so far (issue 44)")
     # The critic stays the round-1 policy (or `critic_model`) while the policy it judges moves on.
     judge = build_judge(critic_args, model_args, args.batch_size, trust_remote_code=dpo_args.trust_remote_code)
     policy_name = model_args.model_name_or_path
