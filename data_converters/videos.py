@@ -50,6 +50,25 @@ class VideoSampling:
             )
 
 
+def video_budget_field(name: str):
+    """The dataclass field of one part of the video budget (`video_fps`, `video_max_frames`, `video_max_pixels`):
+    the same default and help on every command that reads videos (`convert`, and the model arguments)."""
+    from dataclasses import field
+
+    default, help_text = {
+        "video_fps": (
+            DEFAULT_VIDEO_FPS,
+            "Frames per second sampled from a video file (a list of frames is taken to be at it).",
+        ),
+        "video_max_frames": (
+            DEFAULT_VIDEO_MAX_FRAMES,
+            "Most frames of one video (spread evenly over it); caps video tokens with video_max_pixels.",
+        ),
+        "video_max_pixels": (DEFAULT_VIDEO_MAX_PIXELS, "Upper bound on pixels per video frame."),
+    }[name]
+    return field(default=default, metadata={"help": help_text})
+
+
 @dataclass
 class SampledFrames:
     """A video as `convert` stores it: its frames as image cells (`{"bytes", "path"}`) and their rate."""

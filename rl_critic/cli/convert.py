@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from data_converters.image_urls import image_urls_field
 from data_converters.schema import TASKS
 from data_converters.sources import all_sources
-from data_converters.videos import DEFAULT_VIDEO_FPS, DEFAULT_VIDEO_MAX_FRAMES, DEFAULT_VIDEO_MAX_PIXELS
+from data_converters.videos import video_budget_field
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.script.parsing import parse
 
@@ -71,18 +71,10 @@ class ConvertArguments:
     )
 
     image_urls: str = image_urls_field()
-    video_fps: float = field(
-        default=DEFAULT_VIDEO_FPS,
-        metadata={"help": "Frames per second sampled from a row's video file (a list of frames is taken to be at it)."},
-    )
-    video_max_frames: int = field(
-        default=DEFAULT_VIDEO_MAX_FRAMES,
-        metadata={"help": "Most frames stored per video (spread evenly over it)."},
-    )
-    video_max_pixels: int = field(
-        default=DEFAULT_VIDEO_MAX_PIXELS,
-        metadata={"help": "Upper bound on pixels per frame decoded from a video file (stored as PNG)."},
-    )
+    # how a row's video is sampled; the frames are stored (those of a file as PNG)
+    video_fps: float = video_budget_field("video_fps")
+    video_max_frames: int = video_budget_field("video_max_frames")
+    video_max_pixels: int = video_budget_field("video_max_pixels")
 
 
 ARGUMENTS = (ConvertArguments,)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from trl import ModelConfig
 
+from data_converters.videos import video_budget_field
 from rl_critic.ground.errors import UserError, first_line
 from rl_critic.ground.hub import check_hub_reachable
-from rl_critic.models.media import DEFAULT_VIDEO_FPS, DEFAULT_VIDEO_MAX_FRAMES, DEFAULT_VIDEO_MAX_PIXELS
 from rl_critic.models.vision import DEFAULT_MIN_PIXELS
 
 
@@ -50,18 +50,9 @@ class ModelArguments(ModelConfig):
         metadata={"help": "Upper bound on pixels per image; caps image tokens (default: the processor's own)."},
     )
     # One video budget for every reader: questions, eval rows, `generate`, and training rows (`video` frames).
-    video_fps: float = field(
-        default=DEFAULT_VIDEO_FPS,
-        metadata={"help": "Frames per second sampled from a video file (a list of frames is taken to be at it)."},
-    )
-    video_max_frames: int = field(
-        default=DEFAULT_VIDEO_MAX_FRAMES,
-        metadata={"help": "Most frames of one video (spread evenly over it); caps video tokens with video_max_pixels."},
-    )
-    video_max_pixels: int = field(
-        default=DEFAULT_VIDEO_MAX_PIXELS,
-        metadata={"help": "Upper bound on pixels per video frame."},
-    )
+    video_fps: float = video_budget_field("video_fps")
+    video_max_frames: int = video_budget_field("video_max_frames")
+    video_max_pixels: int = video_budget_field("video_max_pixels")
     freeze_vision_tower: bool = field(
         default=False,
         metadata={"help": "Freeze the vision encoder (LLaVA-Critic-R1 trains it; freezing saves memory)."},

@@ -7,8 +7,9 @@ whatever the parts hold but builds the training forward's inputs from pictures a
 trained on as text. Here the frames go into the video parts, the processor gets each video's rate (without it
 Qwen2.5-VL takes 24 fps: `models.media.video_metadata`), and GRPO's forward passes (training, reference and
 old-policy) get each row's video tensors back through a forward pre-hook, the way `batch_num_images` does for
-LLaVA-OneVision's pictures. Prompts that show pictures and a video together train with SFT; GRPO refuses them in
-one line (TRL rebuilds the forward's picture inputs from a text without the video), as does GRPO with `use_vllm`.
+LLaVA-OneVision's pictures. Prompts that show pictures and a video together train with SFT and DPO; GRPO refuses a
+dataset that mixes picture rows and video rows in one line (`check_one_medium`: TRL rebuilds the forward's picture
+inputs from a text without the video), as it does `use_vllm` with video.
 """
 
 from __future__ import annotations
