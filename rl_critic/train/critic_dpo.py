@@ -126,7 +126,7 @@ def run_round(
         policy, processor = load_model_and_processor(round_model, trust_remote_code=dpo_args.trust_remote_code)
         records = _best_of_k(HFEngine(policy, processor), judge, sampling, args).run(questions)
     rows, skipped, unusable = [], 0, []
-    with_video = any(question.problem.media.videos for question in questions)
+    with_video = any(question.problem is not None and question.problem.media.videos for question in questions)
     with (
         open(round_dir / "judgments.jsonl", "w", encoding="utf-8") as judgments,
         open(round_dir / "candidates.jsonl", "w", encoding="utf-8") as candidates,
