@@ -315,8 +315,15 @@ def test_convert_reads_video_rows_for_every_task_and_dpo_and_eval_critic_use_the
     vision tower) and `eval critic` judges the converted eval rows' clips."""
     from datasets import load_dataset
 
+    from data_converters.synthetic import synthetic_rows
+
     rows = _llava_critic_video_rows(tmp_path)
     convert = ["convert", "--source", "llava-critic-pairwise", "--input", str(rows), "--video_max_frames", "4"]
+    points = []  # pointwise rows (a score of one response) read the video the same way
+    for index, row in enumerate(synthetic_rows(2, "pointwise", seed=1)):
+        turns = [{**turn, "value": turn["value"].replace("<image>", "<video>")} for turn in row["conversations"]]
+        points.append({"id": f"p{index}", "source": row["source"], "conversations": turns, "video": "clip.mp4"})
+    point_rows = write_jsonl(tmp_path / "points.jsonl", points)
     tasks = ("sft", "grpo", "dpo", "eval")
     dpo_out = tmp_path / "dpo-model"
     train = ["train", "dpo", "--model", "tiny", "--dataset_name", str(tmp_path / "dpo"), "--output_dir", str(dpo_out)]
@@ -329,6 +336,10 @@ def test_convert_reads_video_rows_for_every_task_and_dpo_and_eval_critic_use_the
             Command([*convert, "--task", "sft", "--out", str(tmp_path / "bad"), "--video_fps", "0"]),
             Command(train, timeout=300),
             Command(["eval", "critic", "--model", "tiny", "--data", str(tmp_path / "eval"), "--out", str(report)]),
+            Command(
+                ["convert", "--source", "llava-critic-pointwise", "--input", str(point_rows), "--task", "sft"]
+                + ["--out", str(tmp_path / "points")]
+            ),
             Command(
                 ["train", "grpo", "--dataset_name", str(tmp_path / "grpo"), "--output_dir", str(tmp_path / "g")]
                 + ["--use_cpu", "true", "--bf16", "false"]
@@ -356,7 +367,11 @@ def test_convert_reads_video_rows_for_every_task_and_dpo_and_eval_critic_use_the
     assert results[6].returncode == 0, results[6].stderr[-1500:]
     judged = json.loads(report.read_text())
     assert judged["pairwise"]["n"] == 3 and "errors" not in judged, judged
-    one_line(results[7], "train", "not both in one dataset yet (1 with pictures, 2 with a video)")
+    assert results[7].returncode == 0, results[7].stderr[-1500:]
+    scored = load_dataset(str(tmp_path / "points"))["train"]
+    assert len(scored) == 2 and all(len(row["video"]) == 6 and row["video_fps"] == 2.0 for row in scored)
+    assert all(row["messages"][0]["content"][0]["type"] == "video" for row in scored)
+    one_line(results[8], "train", "not both in one dataset yet (1 with pictures, 2 with a video)")
 
 
 def test_make_pairs_writes_video_questions_as_113k_rows_that_convert_reads(tmp_path):
