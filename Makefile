@@ -69,6 +69,7 @@ bench: install  ## benchmarks: numbers to bench/results/*.json and a table
 	$(PY) -m bench.dynamic_sampling_cost
 	$(PY) -m bench.best_of_n_speed
 	$(PY) -m bench.critic_reward_speed
+	$(PY) -m bench.judged_reference_speed
 	$(if $(wildcard $(VLLM_PY)),$(VLLM_PY),$(PY)) -m bench.engines_speed  # vLLM rows with make test-vllm's venv
 
 sample-data: install  ## regenerate the shipped sample (examples/data/llava-critic-sample.parquet)

@@ -128,3 +128,25 @@ def run_script(module, argv: list[str]) -> int:
     from rl_critic.script.parsing import parse_args
 
     return module.main(*parse_args(module.make_parser(), argv))
+
+
+class ReviewJudge:
+    """A scripted LLaVA-Bench reviewer (`score_pairs`): the reference always 8, the answer (its length plus the
+    question's) mod 10 plus 1,
+    written on the review's first line as the benchmark asks; a question holding `UNREADABLE` gets a review without
+    scores. Records every prompt it was asked, so a test can check the layout."""
+
+    prompts: list[str] = []
+
+    def score_pairs(self, requests):
+        from rl_critic.critique.judgments import PairScores
+
+        results = []
+        for request in requests:
+            ReviewJudge.prompts.append(request.prompt)
+            if "UNREADABLE" in request.question:
+                raw = "Both answers are fine.\nNo numbers here."
+            else:
+                raw = f"8 {(len(request.second) + len(request.question)) % 10 + 1}\nAssistant 1 is the reference."
+            results.append(PairScores(raw=raw, scores=None, tokens=0))
+        return results

@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tiny-model": ("rl_critic.cli.tiny_model", "build a tiny offline Qwen2.5-VL / LLaVA-OneVision checkpoint"),
     "train": ("rl_critic.cli.train", "train from a recipe: sft | dpo | grpo | critic-dpo"),
     "best-of-n": ("rl_critic.cli.best_of_n", "self-critique: sample N answers, let a critic pick the best"),
-    "eval": ("rl_critic.cli.eval", "evaluate a critic on benchmark data, or a policy on questions"),
+    "eval": ("rl_critic.cli.eval", "evaluate a critic on benchmark data, or a policy (accuracy, or a judge's scores)"),
     "convert": ("rl_critic.cli.convert", "turn critic preference data into grpo / sft / dpo / eval datasets"),
     "make-synthetic": ("rl_critic.cli.make_synthetic", "generate shape-image critic data in the 113k schema"),
     "make-pairs": ("rl_critic.cli.make_pairs", "critic data from a policy's own answers, labelled against references"),

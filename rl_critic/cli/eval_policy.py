@@ -1,8 +1,12 @@
-"""`rl-critic eval policy`: a policy's answers against reference answers, optionally through best-of-N.
+"""`rl-critic eval policy`: a policy's answers against reference answers, optionally through best-of-N, or scored by
+a judge (a critic) on an open-ended benchmark.
 
 Plain accuracy with one candidate per question; with `--n N`, the pick of a critic next to the
-first sample, the majority vote and the oracle (LLaVA-Critic-R1's test-time comparison). Finished questions
-are kept in `.OUT.journal.jsonl` as they finish; the same command after a kill goes on from there.
+first sample, the majority vote and the oracle (LLaVA-Critic-R1's test-time comparison). With `--grading judge
+--judge_mode reference`, LLaVA-Bench-in-the-Wild's measure: a judge scores the reference and the policy's answer
+1-10 each, and the report gives the relative score per category (`rl_critic.evaluation.judged`); `--data` may be a
+folder in that benchmark's published layout. Finished questions are kept in `.OUT.journal.jsonl` as they finish;
+the same command after a kill goes on from there.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.cli.eval import EvalArguments, sampling_settings, write_reports
 from rl_critic.critique.critic import CriticArguments
 from rl_critic.critique.strategies import STRATEGIES
+from rl_critic.evaluation.judged import JUDGE_MODES
 from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import InferenceModelArguments
 from rl_critic.script.parsing import parse, renamed
@@ -29,6 +34,22 @@ class EvalPolicyArguments(EvalArguments):
     chunk: int = field(default=8, metadata={"help": "Questions judged together per round."})
     images_root: str | None = images_root_field()
     image_urls: str = image_urls_field()
+    grading: str = field(
+        default="accuracy",
+        metadata={
+            "help": "accuracy: the answer against the reference (exact after normalisation); judge: a critic "
+            "(--critic_model, --critic_class, --critic_engine) scores the open answer (--judge_mode).",
+            "choices": ["accuracy", "judge"],
+        },
+    )
+    judge_mode: str = field(
+        default="reference",
+        metadata={
+            "help": "With --grading judge. reference: LLaVA-Bench-in-the-Wild's review, the reference answer and the "
+            "policy's scored 1-10 in one judgment; the relative score 100 x policy / reference per category.",
+            "choices": list(JUDGE_MODES),
+        },
+    )
 
 
 ARGUMENTS = (EvalPolicyArguments, CriticArguments, InferenceModelArguments)
@@ -48,7 +69,10 @@ def main(argv: list[str]) -> int:
     from rl_critic.generation.settings import SamplingSettings
 
     set_seed(args.seed)
-    rows = read_rows(args.data, args.limit, args.images_root, args.image_urls)
+    judged = args.grading == "judge"
+    if judged and args.n != 1:
+        raise UserError("--grading judge scores one answer per question: leave --n at 1")
+    rows = _benchmark_rows(args) or read_rows(args.data, args.limit, args.images_root, args.image_urls)
     if not any(has_reference(row) for row in rows):
         raise UserError(
             f"no row of {args.data} has a reference answer (`answer`), and `eval policy` measures "
@@ -80,10 +104,59 @@ def main(argv: list[str]) -> int:
         f"answering {len(rows)} questions",
         batch_size=args.batch_size,
     )
+    if judged:
+        return _judge_answers(args, critic_args, model_args, rows, records, journal)
     report = policy_report(records, args.strategy, args.n)
     if not report["questions"]:
         journal.remove()
         raise UserError(f"no usable question in {args.data}")
     written = write_reports(args, model_args, report, [r for r in records if "errors" not in r], "Policy")
+    journal.remove()
+    return written
+
+
+def _benchmark_rows(args: EvalPolicyArguments) -> list | None:
+    """The question rows of a benchmark folder in a published layout (LLaVA-Bench-in-the-Wild), else None."""
+    from data_converters.images import ImageFolder
+    from data_converters.parsing import ParseError
+    from rl_critic.critique.questions import Row
+    from rl_critic.evaluation.judged import is_llava_bench, read_llava_bench
+
+    if not is_llava_bench(args.data):
+        return None
+    try:
+        folder = ImageFolder.of_input(args.data, args.images_root, args.image_urls)
+    except ParseError as err:
+        raise UserError(str(err)) from err
+    rows = [Row(data, folder) for data in read_llava_bench(args.data)]
+    return rows[: args.limit] if args.limit is not None else rows
+
+
+def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int:
+    """`--grading judge`: the judge reviews every answer (`rl_critic.evaluation.judged`), then the report."""
+    from rl_critic.critique.critic import build_judge
+    from rl_critic.evaluation.judged import fill_reviews, reference_report, review_requests
+    from rl_critic.models.media import MediaBudget
+
+    requests, reviews = review_requests(rows, records, MediaBudget.of(model_args))
+    if not requests:
+        journal.remove()
+        raise UserError(f"no question of {args.data} was answered with a reference answer to judge against")
+    judge = build_judge(critic_args, model_args, args.batch_size)
+    if hasattr(judge, "skip_too_long"):
+        judge.skip_too_long = True
+    if hasattr(judge, "progress"):
+        judge.progress = f"judging {len(requests)} answers"
+    reviews = fill_reviews(reviews, judge.score_pairs(requests))
+    scored = [review for review in reviews if "error" not in review]
+    report = {
+        "grading": "judge",
+        "judge_mode": args.judge_mode,
+        "judge": critic_args.critic_class or critic_args.critic_model or model_args.model_name_or_path,
+        "questions": len(scored),
+        "scores": reference_report(scored),
+        "errors": [{"id": review["id"], "error": review["error"]} for review in reviews if "error" in review],
+    }
+    written = write_reports(args, model_args, report, reviews, "Judged policy")
     journal.remove()
     return written

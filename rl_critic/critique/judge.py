@@ -80,10 +80,11 @@ class Judge:
         return [r if isinstance(r, TooLong) else PairJudgment(r[0], read_verdict(r[0]), r[1]) for r in results]
 
     def score_pairs(self, requests: list[PairRequest]) -> list[PairScores]:
-        """Both responses scored 1-10 in one judgment (LLaVA-Bench style), batched."""
+        """Both responses scored 1-10 in one judgment (LLaVA-Bench style), batched; a request's own `prompt` (a
+        benchmark's review layout) is asked as it is."""
         if not requests:
             return []
-        texts = [with_think_suffix(two_score_prompt(r.question, r.first, r.second)) for r in requests]
+        texts = [r.prompt or with_think_suffix(two_score_prompt(r.question, r.first, r.second)) for r in requests]
         results = self._run(texts, [r.media for r in requests])
         return [r if isinstance(r, TooLong) else PairScores(r[0], read_two_scores(r[0]), r[1]) for r in results]
 

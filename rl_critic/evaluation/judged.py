@@ -1,0 +1,185 @@
+"""Judge-scored open-ended benchmarks (LLaVA-Critic's "LMM-as-a-Judge"): a critic reads a policy's open answer and
+scores it, the way LLaVA-Critic's Table 5 measures policies.
+
+`reference` mode is LLaVA-Bench-in-the-Wild's: one judgment per question sees the image's text context, the question,
+the reference answer as Assistant 1 and the policy's answer as Assistant 2, and gives both a 1-10 score on its first
+line, in the layout of LLaVA's `llava/eval/eval_gpt_review_bench.py` with the instruction of `llava/eval/table/
+rule.json` for the question's category (`llava_bench_conv`, `_detail`, `_complex`; `default` otherwise). The report
+follows `summarize_gpt_review.py`: per category and over every question (`all`), the mean of each side and the
+relative score 100 x mean(policy) / mean(reference), rounded to 0.1. Unlike that script, a review whose scores cannot
+be read is counted (`unreadable`) and left out of the means, instead of entering them as (-1, -1).
+
+A benchmark folder in LLaVA-Bench-in-the-Wild's published layout is read as it is: `questions.jsonl`
+(`question_id`, `image`, `text`, `category`), `context.jsonl` (`image`, `caption`: a list of sentences),
+`answers_gpt4.jsonl` (`question_id`, `text`: the reference answer) and `images/`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from rl_critic.ground.errors import UserError
+
+JUDGE_MODES = ("reference",)
+LLAVA_BENCH_FILES = ("questions.jsonl", "context.jsonl", "answers_gpt4.jsonl")
+
+# LLaVA-Bench's review instructions (llava/eval/table/rule.json): the same words for its three categories.
+_RATE = (
+    "Please rate the helpfulness, relevance, accuracy, level of details of their responses. Each assistant receives "
+    "an overall score on a scale of 1 to 10, where a higher score indicates better overall performance.\n"
+    "Please first output a single line containing only two values indicating the scores for Assistant 1 and 2, "
+    "respectively. The two scores are separated by a space.\n"
+    "In the subsequent line, please provide a comprehensive explanation of your evaluation, avoiding any potential "
+    "bias and ensuring that the order in which the responses were presented does not affect your judgment."
+)
+LLAVA_BENCH_INSTRUCTION = (
+    "We would like to request your feedback on the performance of two AI assistants in response to the user question "
+    "displayed above. The user asks the question on observing an image. For your reference, the visual content in the "
+    "image is represented with a few sentences describing the image. \n" + _RATE
+)
+DEFAULT_INSTRUCTION = (
+    "We would like to request your feedback on the performance of two AI assistants in response to the user question "
+    "displayed above.\n" + _RATE
+)
+LLAVA_BENCH_CATEGORIES = ("conv", "detail", "complex")
+
+
+def is_llava_bench(source: str) -> bool:
+    """A folder in LLaVA-Bench-in-the-Wild's layout (its three JSONL files)."""
+    folder = Path(source)
+    return folder.is_dir() and all((folder / name).is_file() for name in LLAVA_BENCH_FILES)
+
+
+def read_llava_bench(source: str) -> list[dict[str, Any]]:
+    """The benchmark's questions as question rows (`id`, `image` under `images/`, `question`, `answer`: the
+    reference) with their `category` and `context` (the caption sentences, one per line)."""
+    folder = Path(source)
+
+    def lines(name: str) -> list[dict[str, Any]]:
+        rows = []
+        for number, line in enumerate((folder / name).read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except ValueError as err:
+                    raise UserError(f"{folder / name} line {number} is not JSON: {err}") from None
+        return rows
+
+    captions = {row.get("image"): row.get("caption") for row in lines("context.jsonl")}
+    references = {row.get("question_id"): row.get("text") for row in lines("answers_gpt4.jsonl")}
+    rows = []
+    for question in lines("questions.jsonl"):
+        qid = question.get("question_id")
+        caption = captions.get(question.get("image"))
+        rows.append(
+            {
+                "id": str(qid),
+                "image": f"images/{question.get('image')}",
+                "question": question.get("text"),
+                "answer": references.get(qid),
+                "category": str(question.get("category") or ""),
+                "context": "\n".join(caption) if isinstance(caption, list) else caption or "",
+            }
+        )
+    return rows
+
+
+def review_prompt(context: str, question: str, first: str, second: str, category: str) -> str:
+    """The review request of LLaVA's `eval_gpt_review_bench.py`: context, question, both answers, instruction."""
+    instruction = LLAVA_BENCH_INSTRUCTION if category in LLAVA_BENCH_CATEGORIES else DEFAULT_INSTRUCTION
+    return (
+        f"[Context]\n{context}\n\n[Question]\n{question}\n\n"
+        f"[Assistant 1]\n{first}\n\n[End of Assistant 1]\n\n"
+        f"[Assistant 2]\n{second}\n\n[End of Assistant 2]\n\n"
+        f"[System]\n{instruction}\n\n"
+    )
+
+
+_NUMBER = r"[-+]?\d+(?:\.\d+)?"
+
+
+def review_scores(text: str) -> tuple[float, float] | None:
+    """The two scores of a review: its first line holding exactly two numbers (commas count as spaces, as LLaVA's
+    `parse_score` reads it), else a boxed pair (an R1 critic's answer); None when neither is there."""
+    first_line = text.strip().split("\n")[0].replace(",", " ")
+    parts = first_line.split()
+    if len(parts) == 2 and all(re.fullmatch(_NUMBER, part) for part in parts):
+        return float(parts[0]), float(parts[1])
+    from rl_critic.critique.verdicts import read_two_scores
+
+    return read_two_scores(text)
+
+
+def reference_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per category and `all`: questions, unreadable reviews, the two means over the readable ones and the relative
+    score 100 x mean(policy) / mean(reference) (None without a readable review or with a reference mean of 0)."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for review in reviews:
+        groups[review.get("category") or "uncategorized"].append(review)
+        groups["all"].append(review)
+
+    def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
+        readable = [item["scores"] for item in items if item.get("scores") is not None]
+        result: dict[str, Any] = {"questions": len(items), "unreadable": len(items) - len(readable)}
+        if readable:
+            # the means rounded to 3 places first, then the ratio: as summarize_gpt_review.py computes it
+            reference = round(sum(score[0] for score in readable) / len(readable), 3)
+            policy = round(sum(score[1] for score in readable) / len(readable), 3)
+            result["reference_mean"], result["policy_mean"] = reference, policy
+            result["relative"] = round(100 * policy / reference, 1) if reference and math.isfinite(reference) else None
+        else:
+            result["relative"] = None
+        return result
+
+    return {name: summary(items) for name, items in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
+
+
+def review_requests(rows: list, records: list[dict[str, Any]], budget) -> tuple[list, list[dict[str, Any]]]:
+    """The judge requests of `reference` mode, one per answered question with a reference answer (its picture(s)
+    shown to the judge as to the policy), and the review records they fill; questions without a reference or that
+    could not be answered are review records with an `error`."""
+    from rl_critic.critique.judgments import PairRequest
+    from rl_critic.critique.questions import load_question
+
+    by_id = {str(row.data.get("id")): row for row in rows if isinstance(row.data, dict)}
+    requests, reviews = [], []
+    for record in records:
+        row = by_id.get(str(record["id"]))
+        data = row.data if row is not None else {}
+        review = {"id": record["id"], "category": str(data.get("category") or "")}
+        reference = data.get("answer")
+        if "errors" in record:
+            reviews.append({**review, "error": "; ".join(record["errors"])})
+            continue
+        if not isinstance(reference, str) or not reference.strip():
+            reviews.append({**review, "error": "no reference answer to judge against"})
+            continue
+        answer = record["candidates"][record["pick"]]  # the one answer (`--n 1`): `pick` is its index
+        question = load_question(row, budget)
+        context = str(data.get("context") or "")
+        prompt = review_prompt(context, str(data.get("question")), reference, answer, review["category"])
+        requests.append(PairRequest(str(data.get("question")), reference, answer, question.problem.media, prompt))
+        reviews.append({**review, "question": data.get("question"), "reference": reference, "answer": answer})
+    return requests, reviews
+
+
+def fill_reviews(reviews: list[dict[str, Any]], judgments: list) -> list[dict[str, Any]]:
+    """Each review record (those without an `error`, in order) with its judgment: the raw review, the two scores
+    read from it (`review_scores`; None when unreadable) or why it was not judged (too long for the judge)."""
+    pending = iter(judgments)
+    for review in reviews:
+        if "error" in review:
+            continue
+        judgment = next(pending)
+        raw = getattr(judgment, "raw", None)
+        if raw is None:  # a `TooLong`: the prompt did not fit the judge
+            review["error"] = f"judge {judgment}"
+            continue
+        review["review"] = raw
+        review["scores"] = review_scores(raw)
+    return reviews

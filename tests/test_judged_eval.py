@@ -1,0 +1,132 @@
+"""Issue 45 (first part): `eval policy --grading judge --judge_mode reference`, LLaVA-Bench-in-the-Wild's measure,
+on a benchmark folder in its published layout (made here, not copied), with a scripted judge and with the tiny
+critic itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rl_critic.evaluation.judged import reference_report, review_prompt, review_scores
+from tests.cli_batch import Command, run_commands
+from tests.conftest import shape_image
+
+COLOURS = {"red": (220, 30, 30), "blue": (30, 60, 220), "green": (30, 160, 60)}
+
+
+def write_llava_bench(folder: Path) -> Path:
+    """LLaVA-Bench-in-the-Wild's layout: questions.jsonl, context.jsonl, answers_gpt4.jsonl, images/ (7 questions
+    over the three categories, one asking for an unreadable review)."""
+    (folder / "images").mkdir(parents=True)
+    questions, contexts, answers = [], [], []
+    for index, (colour, rgb) in enumerate(COLOURS.items()):
+        image = f"{index:03d}.jpg"
+        shape_image(112, 112, rgb).convert("RGB").save(folder / "images" / image)
+        contexts.append({"id": f"{index:03d}", "image": image, "caption": [f"A {colour} circle.", "White background."]})
+    asked = [
+        ("conv", 0, "What colour is the circle?", "The circle is red."),
+        ("conv", 1, "What colour is the circle?", "It is blue."),
+        ("detail", 2, "Describe the image in detail.", "A green circle sits in the middle of a white square."),
+        ("detail", 0, "Describe the image.", "A red disc on white."),
+        ("complex", 1, "Why might someone draw a blue circle?", "To mark a spot on a map or a diagram."),
+        ("complex", 2, "UNREADABLE: what is the circle for?", "It could be a button."),
+        ("complex", 0, "Is the circle warm or cold in colour?", "Red is a warm colour."),
+    ]
+    for question_id, (category, image, text, reference) in enumerate(asked):
+        questions.append({"image": f"{image:03d}.jpg", "text": text, "category": category, "question_id": question_id})
+        answers.append({"question_id": question_id, "prompt": text, "text": reference, "answer_id": f"a{question_id}"})
+    for name, rows in (("questions", questions), ("context", contexts), ("answers_gpt4", answers)):
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return folder
+
+
+def test_review_scores_read_the_first_line_as_llava_does():
+    assert review_scores("8 6\nAssistant 1 is better.") == (8.0, 6.0)
+    assert review_scores("7.5, 9\nbecause") == (7.5, 9.0)
+    assert review_scores("<think>scores</think> \\boxed{7 5}") == (7.0, 5.0)
+    assert review_scores("Both are fine.\nNo scores.") is None
+
+
+def test_reference_report_is_summarize_gpt_reviews_formula():
+    reviews = [
+        {"category": "conv", "scores": (8.0, 6.0)},
+        {"category": "conv", "scores": (9.0, 3.0)},
+        {"category": "detail", "scores": (7.0, 7.0)},
+        {"category": "detail", "scores": None},
+    ]
+    report = reference_report(reviews)
+    # independently: conv means 8.5 / 4.5 -> 52.9; detail 7 / 7 -> 100.0; all (8+9+7)/3 = 8.0, (6+3+7)/3 = 5.333
+    assert report["conv"] == {
+        "questions": 2,
+        "unreadable": 0,
+        "reference_mean": 8.5,
+        "policy_mean": 4.5,
+        "relative": 52.9,
+    }
+    assert report["detail"]["unreadable"] == 1 and report["detail"]["relative"] == 100.0
+    assert report["all"]["reference_mean"] == 8.0 and report["all"]["policy_mean"] == 5.333
+    assert report["all"]["relative"] == round(100 * 5.333 / 8.0, 1) == 66.7
+    assert list(report) == ["conv", "detail", "all"]
+    assert reference_report([{"category": "conv", "scores": None}])["all"]["relative"] is None
+
+
+def test_eval_policy_judges_llava_bench_with_a_scripted_and_a_tiny_critic(tmp_path):
+    bench = write_llava_bench(tmp_path / "llava-bench-in-the-wild")
+    scripted, tiny = tmp_path / "scripted" / "report.json", tmp_path / "tiny" / "report.json"
+    base = ["eval", "policy", "--model", "tiny", "--data", str(bench), "--grading", "judge", "--max_new_tokens", "8"]
+    results = run_commands(
+        [
+            Command([*base, "--critic_class", "tests.helpers.ReviewJudge", "--out", str(scripted)]),
+            Command([*base, "--critic_model", "tiny", "--critic_max_new_tokens", "8", "--out", str(tiny)]),
+            Command([*base, "--n", "3", "--out", str(tmp_path / "n3.json")]),
+        ]
+    )
+    assert results[0].returncode == 0, results[0].stderr[-2000:]
+    report = json.loads(scripted.read_text())
+    reviews = [json.loads(line) for line in (scripted.parent / "report.judgments.jsonl").read_text().splitlines()]
+    assert report["grading"] == "judge" and report["judge_mode"] == "reference" and report["questions"] == 7
+    # independently of rl_critic: the scripted rule, summarize_gpt_review.py's formula
+    expected: dict[str, list[tuple[float, float]]] = {}
+    for review in reviews:
+        assert review["reference"] and review["answer"] is not None
+        if "UNREADABLE" in review["question"]:
+            continue
+        pair = (8.0, float((len(review["answer"]) + len(review["question"])) % 10 + 1))
+        expected.setdefault(review["category"], []).append(pair)
+        expected.setdefault("all", []).append(pair)
+    for name, pairs in expected.items():
+        means = [round(sum(p[k] for p in pairs) / len(pairs), 3) for k in (0, 1)]
+        got = report["scores"][name]
+        assert (got["reference_mean"], got["policy_mean"]) == tuple(means), (name, got)
+        assert got["relative"] == round(means[1] / means[0] * 100, 1), (name, got)
+    assert report["scores"]["complex"]["unreadable"] == 1 and report["scores"]["all"]["questions"] == 7
+    assert "relative" in (scripted.parent / "report.md").read_text()
+    # the judge was asked in LLaVA-Bench's review layout, the reference as Assistant 1
+    first = next(review for review in reviews if review["id"] == "0")
+    assert first["review"].startswith("8 ")
+    # the tiny critic's own reviews hold no scores: every one counted unreadable, nothing averaged, no traceback
+    assert results[1].returncode == 0, results[1].stderr[-2000:]
+    tiny_report = json.loads(tiny.read_text())
+    assert tiny_report["scores"]["all"] == {"questions": 7, "unreadable": 7, "relative": None}
+    one_line = results[2].stderr.strip().splitlines()[-1]
+    assert results[2].returncode != 0 and "--grading judge scores one answer per question" in one_line
+
+
+def test_the_review_prompt_is_llava_benchs_layout():
+    prompt = review_prompt("A red circle.", "What colour?", "Red.", "Blue.", "conv")
+    assert prompt.startswith("[Context]\nA red circle.\n\n[Question]\nWhat colour?\n\n[Assistant 1]\nRed.\n\n")
+    assert "[End of Assistant 2]\n\n[System]\nWe would like to request your feedback" in prompt
+    assert "represented with a few sentences describing the image" in prompt
+    assert "represented with a few sentences" not in review_prompt("", "q", "a", "b", "other")
+
+
+@pytest.mark.parametrize("missing", ["context.jsonl", "answers_gpt4.jsonl"])
+def test_a_folder_without_the_benchmark_files_is_not_read_as_the_benchmark(tmp_path, missing):
+    from rl_critic.evaluation.judged import is_llava_bench
+
+    bench = write_llava_bench(tmp_path / "bench")
+    assert is_llava_bench(str(bench))
+    (bench / missing).unlink()
+    assert not is_llava_bench(str(bench))
