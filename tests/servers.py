@@ -107,12 +107,19 @@ _RANGE = re.compile(r"from (\d+) to (\d+)", re.I)
 
 def sft_critic_answer(prompt: str) -> str:
     """A judgment in an SFT layout, decided from the prompt alone: the longer response is better (equal lengths:
-    a tie), a pointwise score grows with the response's length within the asked range, and the layout is picked
+    a tie), a pointwise score grows with the response's length within the asked range, a LLaVA-Bench review scores
+    each answer its length mod 10 plus 1, and the layout is picked
     by a hash of the prompt, so every layout appears and the same prompt always gets the same answer."""
     from data_converters.parsing import split_pair_prompt, split_point_prompt
     from data_converters.prompts import TWO_SCORE_INSTRUCTION
 
     pick = int(hashlib.sha256(prompt.encode()).hexdigest(), 16)
+    review = re.search(
+        r"\[Assistant 1\]\n(.*)\n\n\[End of Assistant 1\].*\[Assistant 2\]\n(.*)\n\n\[End of", prompt, re.S
+    )
+    if prompt.startswith("[Context]") and review:  # LLaVA-Bench's review: two scores on the first line
+        first, second = review.groups()
+        return f"{len(first) % 10 + 1} {len(second) % 10 + 1}\nAssistant 1 was read against the context."
     if "The response:" in prompt:
         _, _, response = split_point_prompt(prompt)
         asked = _RANGE.search(prompt)

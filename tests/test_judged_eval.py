@@ -130,3 +130,34 @@ def test_a_folder_without_the_benchmark_files_is_not_read_as_the_benchmark(tmp_p
     assert is_llava_bench(str(bench))
     (bench / missing).unlink()
     assert not is_llava_bench(str(bench))
+
+
+def test_a_served_judge_reviews_and_an_unreachable_one_is_one_line_then_the_run_resumes(tmp_path):
+    from tests.servers import StubServer, free_port
+
+    bench = write_llava_bench(tmp_path / "bench")
+    out = tmp_path / "served" / "report.json"
+    base = ["eval", "policy", "--model", "tiny", "--data", str(bench), "--grading", "judge", "--max_new_tokens", "8"]
+    served = ["--critic_engine", "openai", "--critic_model", "sft-critic", "--out", str(out), "--chunk", "7"]
+    gone = f"http://127.0.0.1:{free_port()}/v1"
+    with StubServer("sft-critic") as server:
+        results = run_commands(
+            [
+                Command([*base, *served, "--critic_base_url", gone, "--critic_max_retries", "0"]),
+                Command([*base, *served, "--critic_base_url", server.base_url]),
+            ]
+        )
+    failed, resumed = results
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr[-1500:]
+    assert (
+        failed.last_line.startswith("rl-critic eval: error: no OpenAI-compatible server answers")
+        and gone in failed.last_line
+    ), failed.last_line
+    assert resumed.returncode == 0, resumed.stderr[-1500:]
+    assert "resuming: 7 question(s) already done" in resumed.stdout, resumed.stdout  # the answers were kept
+    report = json.loads(out.read_text())
+    reviews = [json.loads(line) for line in (out.parent / "report.judgments.jsonl").read_text().splitlines()]
+    pairs = [(len(r["reference"]) % 10 + 1.0, len(r["answer"]) % 10 + 1.0) for r in reviews]  # the stub's rule
+    means = [round(sum(pair[k] for pair in pairs) / len(pairs), 3) for k in (0, 1)]
+    assert report["scores"]["all"]["relative"] == round(means[1] / means[0] * 100, 1) and report["questions"] == 7
+    assert not list(out.parent.glob(".*journal*")), list(out.parent.iterdir())  # journals gone when done

@@ -135,19 +135,30 @@ def _benchmark_rows(args: EvalPolicyArguments) -> list | None:
 def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int:
     """`--grading judge`: the judge reviews every answer (`rl_critic.evaluation.judged`), then the report."""
     from rl_critic.critique.critic import build_judge
-    from rl_critic.evaluation.judged import fill_reviews, reference_report, review_requests
+    from rl_critic.critique.journal import Journal, run_settings
+    from rl_critic.evaluation.judged import judged, reference_report, review_requests
+    from rl_critic.evaluation.report import report_paths
     from rl_critic.models.media import MediaBudget
 
     requests, reviews = review_requests(rows, records, MediaBudget.of(model_args))
     if not requests:
         journal.remove()
         raise UserError(f"no question of {args.data} was answered with a reference answer to judge against")
-    judge = build_judge(critic_args, model_args, args.batch_size)
-    if hasattr(judge, "skip_too_long"):
-        judge.skip_too_long = True
-    if hasattr(judge, "progress"):
-        judge.progress = f"judging {len(requests)} answers"
-    reviews = fill_reviews(reviews, judge.score_pairs(requests))
+    pending = [review for review in reviews if "error" not in review]  # one per request, in order
+    # the reviews are journaled beside the answers (a second file: each journal claims its own output)
+    review_journal = Journal(report_paths(args.out)[2], run_settings(args, critic_args, model_args, source=args.data))
+    review_journal.check(args.chunk)
+
+    def review_chunks(done: int):
+        judge = build_judge(critic_args, model_args, args.batch_size)
+        if hasattr(judge, "skip_too_long"):
+            judge.skip_too_long = True
+        for start in range(done, len(requests), args.chunk):
+            chunk = requests[start : start + args.chunk]
+            yield from map(judged, pending[start : start + args.chunk], judge.score_pairs(chunk))
+
+    done = iter(review_journal.fill(args.chunk, review_chunks, "review(s)"))
+    reviews = [review if "error" in review else next(done) for review in reviews]
     scored = [review for review in reviews if "error" not in review]
     report = {
         "grading": "judge",
@@ -158,5 +169,6 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         "errors": [{"id": review["id"], "error": review["error"]} for review in reviews if "error" in review],
     }
     written = write_reports(args, model_args, report, reviews, "Judged policy")
+    review_journal.remove()
     journal.remove()
     return written

@@ -168,18 +168,10 @@ def review_requests(rows: list, records: list[dict[str, Any]], budget) -> tuple[
     return requests, reviews
 
 
-def fill_reviews(reviews: list[dict[str, Any]], judgments: list) -> list[dict[str, Any]]:
-    """Each review record (those without an `error`, in order) with its judgment: the raw review, the two scores
-    read from it (`review_scores`; None when unreadable) or why it was not judged (too long for the judge)."""
-    pending = iter(judgments)
-    for review in reviews:
-        if "error" in review:
-            continue
-        judgment = next(pending)
-        raw = getattr(judgment, "raw", None)
-        if raw is None:  # a `TooLong`: the prompt did not fit the judge
-            review["error"] = f"judge {judgment}"
-            continue
-        review["review"] = raw
-        review["scores"] = review_scores(raw)
-    return reviews
+def judged(review: dict[str, Any], judgment) -> dict[str, Any]:
+    """A review record with its judgment: the raw review and the two scores read from it (`review_scores`; None
+    when unreadable), or why it was not judged (a prompt too long for the judge)."""
+    raw = getattr(judgment, "raw", None)
+    if raw is None:  # a `TooLong`
+        return {**review, "error": f"judge {judgment}"}
+    return {**review, "review": raw, "scores": review_scores(raw)}
