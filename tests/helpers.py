@@ -150,3 +150,22 @@ class ReviewJudge:
                 raw = f"8 {(len(request.second) + len(request.question)) % 10 + 1}\nAssistant 1 is the reference."
             results.append(PairScores(raw=raw, scores=None, tokens=0))
         return results
+
+
+class RatingJudge:
+    """A scripted MMHal-Bench rater (`score`): an explanation, then `Rating: N` with N the length of the answer plus
+    the question's, mod 7; a question holding `UNREADABLE` gets a review naming two ratings (unreadable)."""
+
+    def score(self, requests):
+        from rl_critic.critique.judgments import ScoreJudgment
+
+        results = []
+        for request in requests:
+            assert request.prompt.startswith("Please act as an impartial and objective judge"), request.prompt[:80]
+            if "UNREADABLE" in request.question:
+                raw = "Hard to say. Rating: 2 or Rating: 5"
+            else:
+                rating = (len(request.response) + len(request.question)) % 7
+                raw = f"The answer was compared with the image.\nRating: {rating}"
+            results.append(ScoreJudgment(raw=raw, score=None, tokens=0))
+        return results

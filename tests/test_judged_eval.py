@@ -161,3 +161,68 @@ def test_a_served_judge_reviews_and_an_unreachable_one_is_one_line_then_the_run_
     means = [round(sum(pair[k] for pair in pairs) / len(pairs), 3) for k in (0, 1)]
     assert report["scores"]["all"]["relative"] == round(means[1] / means[0] * 100, 1) and report["questions"] == 7
     assert not list(out.parent.glob(".*journal*")), list(out.parent.iterdir())  # journals gone when done
+
+
+MMHAL_TYPES = ("attribute", "adversarial", "comparison", "counting", "relation", "environment", "holistic", "other")
+
+
+def write_mmhal(folder: Path) -> Path:
+    """MMHal-Bench's layout: response_template.json (its fields) and the pictures under images/ named after
+    `image_src`; 10 questions over the 8 question types, one asking for an unreadable rating."""
+    (folder / "images").mkdir(parents=True)
+    records = []
+    for index in range(10):
+        colour, rgb = list(COLOURS.items())[index % 3]
+        name = f"{index:04d}_photo_o.jpg"
+        shape_image(112, 112, rgb).convert("RGB").save(folder / "images" / name)
+        question = "UNREADABLE: what is shown?" if index == 9 else f"What colour is shape number {index}?"
+        records.append(
+            {
+                "question_type": MMHAL_TYPES[index % 8],
+                "question_topic": "shapes",
+                "image_id": f"{index:04d}",
+                "image_src": f"https://example.invalid/photos/{name}",
+                "image_content": ["Circle", colour.title()],
+                "question": question,
+                "gt_answer": f"The circle is {colour}.",
+                "model_answer": "",
+            }
+        )
+    (folder / "response_template.json").write_text(json.dumps(records, indent=2))
+    return folder
+
+
+def test_eval_policy_rates_mmhal_answers(tmp_path):
+    from rl_critic.evaluation.judged import mmhal_rating
+
+    assert mmhal_rating("Explanation.\nRating: 4, somewhat informative") == 4
+    assert mmhal_rating("rating: 0") == 0 and mmhal_rating("Rating: 2 or Rating: 5") is None
+    assert mmhal_rating("no rating") is None
+    bench = write_mmhal(tmp_path / "MMHal-Bench")
+    out, tiny = tmp_path / "mmhal" / "report.json", tmp_path / "tiny" / "report.json"
+    base = ["eval", "policy", "--model", "tiny", "--data", str(bench), "--grading", "judge", "--judge_mode", "score"]
+    base += ["--max_new_tokens", "8"]
+    results = run_commands(
+        [
+            Command([*base, "--critic_class", "tests.helpers.RatingJudge", "--out", str(out)]),
+            Command([*base, "--critic_model", "tiny", "--critic_max_new_tokens", "8", "--out", str(tiny)]),
+        ]
+    )
+    assert results[0].returncode == 0, results[0].stderr[-2000:]
+    report = json.loads(out.read_text())
+    reviews = [json.loads(line) for line in (out.parent / "report.judgments.jsonl").read_text().splitlines()]
+    assert report["judge_mode"] == "score" and report["questions"] == 10 and len(reviews) == 10
+    # independently: the scripted rule, then eval_gpt_mmhal.py's formulas (the unreadable one left out)
+    ratings: dict[str, list[int]] = {}
+    for review in reviews:
+        if "UNREADABLE" not in review["question"]:
+            rating = (len(review["answer"]) + len(review["question"])) % 7
+            ratings.setdefault(review["category"], []).append(rating)
+            ratings.setdefault("all", []).append(rating)
+    for name, values in ratings.items():
+        got = report["scores"][name]
+        assert got["mean_rating"] == round(sum(values) / len(values), 3), (name, got)
+        assert got["hallucination_rate"] == round(sum(v < 3 for v in values) / len(values), 3), (name, got)
+    assert report["scores"]["all"]["unreadable"] == 1 and set(report["scores"]) == {*MMHAL_TYPES, "all"}
+    assert results[1].returncode == 0, results[1].stderr[-2000:]
+    assert json.loads(tiny.read_text())["scores"]["all"] == {"questions": 10, "unreadable": 10}

@@ -12,6 +12,7 @@ the same command after a kill goes on from there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from data_converters.image_urls import image_urls_field
 from data_converters.images import images_root_field
@@ -46,7 +47,9 @@ class EvalPolicyArguments(EvalArguments):
         default="reference",
         metadata={
             "help": "With --grading judge. reference: LLaVA-Bench-in-the-Wild's review, the reference answer and the "
-            "policy's scored 1-10 in one judgment; the relative score 100 x policy / reference per category.",
+            "policy's scored 1-10 in one judgment; the relative score 100 x policy / reference per category. score: "
+            "MMHal-Bench's rating, 0-6 per answer with its prompt; the mean per question type, the hallucination "
+            "rate (ratings under 3).",
             "choices": list(JUDGE_MODES),
         },
     )
@@ -116,31 +119,36 @@ def main(argv: list[str]) -> int:
 
 
 def _benchmark_rows(args: EvalPolicyArguments) -> list | None:
-    """The question rows of a benchmark folder in a published layout (LLaVA-Bench-in-the-Wild), else None."""
+    """The question rows of a benchmark in a published layout (LLaVA-Bench-in-the-Wild, MMHal-Bench), else None."""
     from data_converters.images import ImageFolder
     from data_converters.parsing import ParseError
     from rl_critic.critique.questions import Row
-    from rl_critic.evaluation.judged import is_llava_bench, read_llava_bench
+    from rl_critic.evaluation.judged import is_llava_bench, is_mmhal, read_llava_bench, read_mmhal
 
-    if not is_llava_bench(args.data):
+    reader = read_llava_bench if is_llava_bench(args.data) else read_mmhal if is_mmhal(args.data) else None
+    if reader is None:
         return None
+    base = args.data if Path(args.data).is_dir() else str(Path(args.data).parent)
     try:
-        folder = ImageFolder.of_input(args.data, args.images_root, args.image_urls)
+        folder = ImageFolder.of_input(base, args.images_root, args.image_urls)
     except ParseError as err:
         raise UserError(str(err)) from err
-    rows = [Row(data, folder) for data in read_llava_bench(args.data)]
+    rows = [Row(data, folder) for data in reader(args.data)]
     return rows[: args.limit] if args.limit is not None else rows
 
 
 def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int:
     """`--grading judge`: the judge reviews every answer (`rl_critic.evaluation.judged`), then the report."""
+    from functools import partial
+
     from rl_critic.critique.critic import build_judge
     from rl_critic.critique.journal import Journal, run_settings
-    from rl_critic.evaluation.judged import judged, reference_report, review_requests
+    from rl_critic.evaluation.judged import judged, reference_report, review_requests, score_report
     from rl_critic.evaluation.report import report_paths
     from rl_critic.models.media import MediaBudget
 
-    requests, reviews = review_requests(rows, records, MediaBudget.of(model_args))
+    mode = args.judge_mode
+    requests, reviews = review_requests(rows, records, MediaBudget.of(model_args), mode)
     if not requests:
         journal.remove()
         raise UserError(f"no question of {args.data} was answered with a reference answer to judge against")
@@ -153,9 +161,10 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         judge = build_judge(critic_args, model_args, args.batch_size)
         if hasattr(judge, "skip_too_long"):
             judge.skip_too_long = True
+        ask = judge.score if mode == "score" else judge.score_pairs
         for start in range(done, len(requests), args.chunk):
             chunk = requests[start : start + args.chunk]
-            yield from map(judged, pending[start : start + args.chunk], judge.score_pairs(chunk))
+            yield from map(partial(judged, mode=mode), pending[start : start + args.chunk], ask(chunk))
 
     done = iter(review_journal.fill(args.chunk, review_chunks, "review(s)"))
     reviews = [review if "error" in review else next(done) for review in reviews]
@@ -165,7 +174,7 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         "judge_mode": args.judge_mode,
         "judge": critic_args.critic_class or critic_args.critic_model or model_args.model_name_or_path,
         "questions": len(scored),
-        "scores": reference_report(scored),
+        "scores": score_report(scored) if mode == "score" else reference_report(scored),
         "errors": [{"id": review["id"], "error": review["error"]} for review in reviews if "error" in review],
     }
     written = write_reports(args, model_args, report, reviews, "Judged policy")

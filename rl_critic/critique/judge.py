@@ -94,7 +94,8 @@ class Judge:
             return []
         scales = [r.scale or self.score_range for r in requests]
         texts = [
-            with_think_suffix(pointwise_prompt(r.question, r.response, *scale)) for r, scale in zip(requests, scales)
+            r.prompt or with_think_suffix(pointwise_prompt(r.question, r.response, *scale))
+            for r, scale in zip(requests, scales)
         ]
         results = self._run(texts, [r.media for r in requests])
         judgments = []

@@ -41,6 +41,7 @@ class ScoreRequest:
     response: str
     media: Media = field(default_factory=Media)
     scale: tuple[int, int] | None = None  # score range asked for; default: the judge's `score_range`
+    prompt: str | None = None  # a ready judge text (a benchmark's rating prompt) to use instead of the default layout
 
     def __post_init__(self) -> None:
         self.media = Media.of(self.media)

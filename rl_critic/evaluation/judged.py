@@ -9,9 +9,18 @@ follows `summarize_gpt_review.py`: per category and over every question (`all`),
 relative score 100 x mean(policy) / mean(reference), rounded to 0.1. Unlike that script, a review whose scores cannot
 be read is counted (`unreadable`) and left out of the means, instead of entering them as (-1, -1).
 
+`score` mode is MMHal-Bench's: one rating per answer on the benchmark's 0-6 scale, asked with its own prompt
+(`mmhal_prompt.py`: the image's contents, the question, the human answer, the policy's answer), read as its
+`eval_gpt_mmhal.py` reads it (the one `Rating: N` the review names); the report gives the mean rating overall and per
+`question_type`, and the hallucination rate, the share of ratings under 3. A review naming no rating or several is
+counted (`unreadable`) and left out, where the original script counts it as a 0.
+
 A benchmark folder in LLaVA-Bench-in-the-Wild's published layout is read as it is: `questions.jsonl`
 (`question_id`, `image`, `text`, `category`), `context.jsonl` (`image`, `caption`: a list of sentences),
-`answers_gpt4.jsonl` (`question_id`, `text`: the reference answer) and `images/`.
+`answers_gpt4.jsonl` (`question_id`, `text`: the reference answer) and `images/`. So is MMHal-Bench's:
+`response_template.json` (a list of `question_type`, `question_topic`, `image_id`, `image_src`, `image_content`,
+`question`, `gt_answer`), each picture read from `images/` (by the file name of `image_src`, else `image_id`.jpg),
+else from `image_src` as `--image_urls` allows.
 """
 
 from __future__ import annotations
@@ -25,8 +34,11 @@ from typing import Any
 
 from rl_critic.ground.errors import UserError
 
-JUDGE_MODES = ("reference",)
+JUDGE_MODES = ("reference", "score")
 LLAVA_BENCH_FILES = ("questions.jsonl", "context.jsonl", "answers_gpt4.jsonl")
+MMHAL_FILE = "response_template.json"
+MMHAL_SCALE = (0, 6)
+MMHAL_HALLUCINATION_BELOW = 3  # a rating under 3 says the answer holds a hallucination
 
 # LLaVA-Bench's review instructions (llava/eval/table/rule.json): the same words for its three categories.
 _RATE = (
@@ -89,6 +101,72 @@ def read_llava_bench(source: str) -> list[dict[str, Any]]:
     return rows
 
 
+def is_mmhal(source: str) -> bool:
+    """A folder holding MMHal-Bench's `response_template.json`, or that file itself."""
+    path = Path(source)
+    return (path.is_dir() and (path / MMHAL_FILE).is_file()) or (path.is_file() and path.name == MMHAL_FILE)
+
+
+def read_mmhal(source: str) -> list[dict[str, Any]]:
+    """MMHal-Bench's questions as question rows (`id`: the position, `image`, `question`, `answer`: the human
+    answer) with their `question_type` and `image_content` (joined with ", " as the benchmark's script does)."""
+    path = Path(source)
+    folder, file = (path, path / MMHAL_FILE) if path.is_dir() else (path.parent, path)
+    try:
+        records = json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise UserError(f"{file} is not JSON: {err}") from None
+    if not isinstance(records, list):
+        raise UserError(f"{file} is not a list of questions")
+    rows = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise UserError(f"{file} entry {index} is not an object")
+        source_url = str(record.get("image_src") or "")
+        candidates = [Path(source_url).name, f"{record.get('image_id')}.jpg"]
+        local = next((f"images/{name}" for name in candidates if name and (folder / "images" / name).is_file()), None)
+        content = record.get("image_content")
+        rows.append(
+            {
+                "id": str(index),
+                "image": local or source_url,
+                "question": record.get("question"),
+                "answer": record.get("gt_answer"),
+                "category": str(record.get("question_type") or ""),
+                "context": ", ".join(content) if isinstance(content, list) else str(content or ""),
+            }
+        )
+    return rows
+
+
+def mmhal_rating(text: str) -> int | None:
+    """The review's rating as MMHal-Bench's script reads it: the one `rating: N` (N in 0-6) it names; None when it
+    names none or several."""
+    found = [value for value in range(7) if f"rating: {value}" in text.lower()]
+    return found[0] if len(found) == 1 else None
+
+
+def score_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per question type and `all`: questions, unreadable reviews, the mean rating and the hallucination rate (the
+    share of readable ratings under 3), over the readable ratings."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for review in reviews:
+        groups[review.get("category") or "uncategorized"].append(review)
+        groups["all"].append(review)
+
+    def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
+        ratings = [item["rating"] for item in items if item.get("rating") is not None]
+        result: dict[str, Any] = {"questions": len(items), "unreadable": len(items) - len(ratings)}
+        if ratings:
+            result["mean_rating"] = round(sum(ratings) / len(ratings), 3)
+            result["hallucination_rate"] = round(
+                sum(rating < MMHAL_HALLUCINATION_BELOW for rating in ratings) / len(ratings), 3
+            )
+        return result
+
+    return {name: summary(items) for name, items in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
+
+
 def review_prompt(context: str, question: str, first: str, second: str, category: str) -> str:
     """The review request of LLaVA's `eval_gpt_review_bench.py`: context, question, both answers, instruction."""
     instruction = LLAVA_BENCH_INSTRUCTION if category in LLAVA_BENCH_CATEGORIES else DEFAULT_INSTRUCTION
@@ -139,12 +217,16 @@ def reference_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
     return {name: summary(items) for name, items in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
 
 
-def review_requests(rows: list, records: list[dict[str, Any]], budget) -> tuple[list, list[dict[str, Any]]]:
-    """The judge requests of `reference` mode, one per answered question with a reference answer (its picture(s)
-    shown to the judge as to the policy), and the review records they fill; questions without a reference or that
-    could not be answered are review records with an `error`."""
-    from rl_critic.critique.judgments import PairRequest
+def review_requests(
+    rows: list, records: list[dict[str, Any]], budget, mode: str = "reference"
+) -> tuple[list, list[dict[str, Any]]]:
+    """The judge requests of `mode`, one per answered question with a reference answer (its picture(s) shown to
+    the judge as to the policy): a `PairRequest` in LLaVA-Bench's review layout (`reference`), a `ScoreRequest` with
+    MMHal-Bench's prompt (`score`); and the review records they fill. Questions without a reference or that could
+    not be answered are review records with an `error`."""
+    from rl_critic.critique.judgments import PairRequest, ScoreRequest
     from rl_critic.critique.questions import load_question
+    from rl_critic.evaluation.mmhal_prompt import MMHAL_PROMPT
 
     by_id = {str(row.data.get("id")): row for row in rows if isinstance(row.data, dict)}
     requests, reviews = [], []
@@ -160,18 +242,25 @@ def review_requests(rows: list, records: list[dict[str, Any]], budget) -> tuple[
             reviews.append({**review, "error": "no reference answer to judge against"})
             continue
         answer = record["candidates"][record["pick"]]  # the one answer (`--n 1`): `pick` is its index
-        question = load_question(row, budget)
-        context = str(data.get("context") or "")
-        prompt = review_prompt(context, str(data.get("question")), reference, answer, review["category"])
-        requests.append(PairRequest(str(data.get("question")), reference, answer, question.problem.media, prompt))
+        media = load_question(row, budget).problem.media
+        context, asked = str(data.get("context") or ""), str(data.get("question"))
+        if mode == "score":
+            prompt = MMHAL_PROMPT.format(image_content=context, question=asked, reference=reference, answer=answer)
+            requests.append(ScoreRequest(asked, answer, media, MMHAL_SCALE, prompt))
+        else:
+            prompt = review_prompt(context, asked, reference, answer, review["category"])
+            requests.append(PairRequest(asked, reference, answer, media, prompt))
         reviews.append({**review, "question": data.get("question"), "reference": reference, "answer": answer})
     return requests, reviews
 
 
-def judged(review: dict[str, Any], judgment) -> dict[str, Any]:
-    """A review record with its judgment: the raw review and the two scores read from it (`review_scores`; None
-    when unreadable), or why it was not judged (a prompt too long for the judge)."""
+def judged(review: dict[str, Any], judgment, mode: str = "reference") -> dict[str, Any]:
+    """A review record with its judgment: the raw review and what is read from it (`reference`: the two scores,
+    `review_scores`; `score`: the rating, `mmhal_rating`; None when unreadable), or why it was not judged (a prompt
+    too long for the judge)."""
     raw = getattr(judgment, "raw", None)
     if raw is None:  # a `TooLong`
         return {**review, "error": f"judge {judgment}"}
+    if mode == "score":
+        return {**review, "review": raw, "rating": mmhal_rating(raw)}
     return {**review, "review": raw, "scores": review_scores(raw)}
