@@ -175,7 +175,9 @@ def write_mmhal(folder: Path) -> Path:
         colour, rgb = list(COLOURS.items())[index % 3]
         name = f"{index:04d}_photo_o.jpg"
         shape_image(112, 112, rgb).convert("RGB").save(folder / "images" / name)
-        question = "UNREADABLE: what is shown?" if index == 9 else f"What colour is shape number {index}?"
+        question = (
+            "UNREADABLE: what is shown?" if index == 9 else f"What colour is shape {'very ' * (index % 4)}{index}?"
+        )
         records.append(
             {
                 "question_type": MMHAL_TYPES[index % 8],
@@ -226,3 +228,82 @@ def test_eval_policy_rates_mmhal_answers(tmp_path):
     assert report["scores"]["all"]["unreadable"] == 1 and set(report["scores"]) == {*MMHAL_TYPES, "all"}
     assert results[1].returncode == 0, results[1].stderr[-2000:]
     assert json.loads(tiny.read_text())["scores"]["all"] == {"questions": 10, "unreadable": 10}
+
+
+def _pearson(x, y):
+    import numpy as np
+
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _kendall_tau_b(x, y):
+    from itertools import combinations
+
+    signs = [((a1 > a2) - (a1 < a2), (b1 > b2) - (b1 < b2)) for (a1, b1), (a2, b2) in combinations(zip(x, y), 2)]
+    s = sum(p * q for p, q in signs)
+    return s / ((sum(p != 0 for p, _ in signs) * sum(q != 0 for _, q in signs)) ** 0.5)
+
+
+def test_agreement_with_another_judges_reviews(tmp_path):
+    """Item-level agreement with another judge's reviews: LLaVA's review JSONL for LLaVA-Bench (an unreadable one,
+    -1 -1, left out), MMHal-Bench's saved GPT-4 completions for MMHal; checked against numpy's Pearson and a
+    tau-b computed here."""
+    bench, mmhal = write_llava_bench(tmp_path / "bench"), write_mmhal(tmp_path / "mmhal-bench")
+    gpt4_reviews = tmp_path / "reviews_gpt4.jsonl"
+    other = {0: 7, 1: 3, 2: 9, 3: 4, 4: 6, 5: -1, 6: 2}
+    gpt4_reviews.write_text(
+        "".join(
+            json.dumps({"question_id": q, "category": "x", "tuple": [8, s if s >= 0 else -1]}) + "\n"
+            for q, s in other.items()
+        )
+    )
+    gpt4_ratings = tmp_path / "mmhal_gpt4.json"
+    completions = [{"choices": [{"message": {"content": f"Fine. Rating: {i % 7}"}}]} for i in range(9)]
+    completions.append({"choices": [{"message": {"content": "no rating"}}]})
+    gpt4_ratings.write_text(json.dumps(completions))
+    out, mmhal_out = tmp_path / "ref" / "report.json", tmp_path / "score" / "report.json"
+    common = ["eval", "policy", "--model", "tiny", "--grading", "judge", "--max_new_tokens", "8"]
+    results = run_commands(
+        [
+            Command(
+                [*common, "--data", str(bench), "--critic_class", "tests.helpers.ReviewJudge"]
+                + ["--agree_with", str(gpt4_reviews), "--out", str(out)]
+            ),
+            Command(
+                [*common, "--data", str(mmhal), "--judge_mode", "score", "--critic_class", "tests.helpers.RatingJudge"]
+                + ["--agree_with", str(gpt4_ratings), "--out", str(mmhal_out)]
+            ),
+            Command(
+                [
+                    *common,
+                    "--data",
+                    str(bench),
+                    "--agree_with",
+                    str(tmp_path / "none.jsonl"),
+                    "--out",
+                    str(tmp_path / "x.json"),
+                ]
+            ),
+        ]
+    )
+    for result, report_path, theirs in ((results[0], out, other), (results[1], mmhal_out, None)):
+        assert result.returncode == 0, result.stderr[-2000:]
+        report = json.loads(report_path.read_text())
+        reviews = [
+            json.loads(line) for line in (report_path.parent / "report.judgments.jsonl").read_text().splitlines()
+        ]
+        if theirs is None:
+            theirs = {i: i % 7 for i in range(9)}
+            ours = {int(r["id"]): r["rating"] for r in reviews if r.get("rating") is not None}
+        else:
+            theirs = {q: s for q, s in theirs.items() if s >= 0}
+            ours = {int(r["id"]): r["scores"][1] for r in reviews if r.get("scores")}
+        both = sorted(set(ours) & set(theirs))
+        x, y = [ours[q] for q in both], [theirs[q] for q in both]
+        agreement = report["agreement"]
+        assert agreement["items"] == len(both) and agreement["pearson"] == round(_pearson(x, y), 4), (agreement, x, y)
+        assert agreement["kendall_tau"] == round(_kendall_tau_b(x, y), 4), (agreement, x, y)
+    assert (
+        results[2].returncode == 1 and "--agree_with" in results[2].last_line and "no such file" in results[2].last_line
+    )
+    assert "answering" not in results[2].stderr  # refused before any model loaded

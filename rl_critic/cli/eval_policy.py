@@ -53,6 +53,14 @@ class EvalPolicyArguments(EvalArguments):
             "choices": list(JUDGE_MODES),
         },
     )
+    agree_with: str | None = field(
+        default=None,
+        metadata={
+            "help": "With --grading judge: another judge's reviews of the same answers (LLaVA's review JSONL, "
+            "MMHal-Bench's saved GPT-4 answers, or an earlier report.judgments.jsonl); the report adds Pearson's r "
+            "and Kendall's tau between the two judges' scores of the policy's answers."
+        },
+    )
 
 
 ARGUMENTS = (EvalPolicyArguments, CriticArguments, InferenceModelArguments)
@@ -75,6 +83,12 @@ def main(argv: list[str]) -> int:
     judged = args.grading == "judge"
     if judged and args.n != 1:
         raise UserError("--grading judge scores one answer per question: leave --n at 1")
+    if args.agree_with:  # a wrong file is found now, not after the answering
+        if not judged:
+            raise UserError("--agree_with compares two judges' scores: it needs --grading judge")
+        from rl_critic.evaluation.judged import other_judge_scores
+
+        other_judge_scores(args.agree_with)
     rows = _benchmark_rows(args) or read_rows(args.data, args.limit, args.images_root, args.image_urls)
     if not any(has_reference(row) for row in rows):
         raise UserError(
@@ -143,7 +157,14 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
 
     from rl_critic.critique.critic import build_judge
     from rl_critic.critique.journal import Journal, run_settings
-    from rl_critic.evaluation.judged import judged, reference_report, review_requests, score_report
+    from rl_critic.evaluation.judged import (
+        item_agreement,
+        judged,
+        other_judge_scores,
+        reference_report,
+        review_requests,
+        score_report,
+    )
     from rl_critic.evaluation.report import report_paths
     from rl_critic.models.media import MediaBudget
 
@@ -177,6 +198,8 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         "scores": score_report(scored) if mode == "score" else reference_report(scored),
         "errors": [{"id": review["id"], "error": review["error"]} for review in reviews if "error" in review],
     }
+    if args.agree_with:
+        report["agreement"] = {"with": args.agree_with, **item_agreement(scored, other_judge_scores(args.agree_with))}
     written = write_reports(args, model_args, report, reviews, "Judged policy")
     review_journal.remove()
     journal.remove()

@@ -167,6 +167,58 @@ def score_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
     return {name: summary(items) for name, items in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
 
 
+def other_judge_scores(source: str) -> dict[str, float]:
+    """Another judge's score of each policy answer, by question id, from its reviews as published or written:
+    LLaVA's review JSONL (`question_id`, `tuple`: the policy's is the second), MMHal-Bench's saved GPT-4 answers (a
+    JSON list of chat completions in question order, each rating read by `mmhal_rating`), or this command's
+    `report.judgments.jsonl` (`id`, `scores` or `rating`). Unreadable entries are left out."""
+    path = Path(source)
+    if not path.is_file():
+        raise UserError(f"--agree_with {source}: no such file")
+    text = path.read_text(encoding="utf-8")
+    scores: dict[str, float] = {}
+    if text.lstrip().startswith("["):  # MMHal-Bench: the chat completions, in question order
+        for index, completion in enumerate(json.loads(text)):
+            content = (((completion or {}).get("choices") or [{}])[0].get("message") or {}).get("content") or ""
+            if (rating := mmhal_rating(content)) is not None:
+                scores[str(index)] = float(rating)
+        return scores
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as err:
+            raise UserError(f"--agree_with {source} line {number} is not JSON: {err}") from None
+        key = str(row.get("id", row.get("question_id")))
+        pair = row.get("tuple", row.get("scores"))
+        value = row.get("rating", row.get("score"))
+        if isinstance(pair, list) and len(pair) == 2 and pair[1] is not None and pair[1] >= 0:  # LLaVA: -1 unread
+            scores[key] = float(pair[1])
+        elif isinstance(value, (int, float)):
+            scores[key] = float(value)
+    return scores
+
+
+def item_agreement(reviews: list[dict[str, Any]], other: dict[str, float]) -> dict[str, Any]:
+    """Pearson's r and Kendall's tau-b between this judge's score of each policy answer and another judge's, over
+    the questions both read (LLaVA-Critic's item-level agreement with GPT-4o)."""
+    from rl_critic.evaluation.metrics import kendall_tau, pearson
+
+    ours, theirs = [], []
+    for review in reviews:
+        mine = review.get("rating") if review.get("rating") is not None else (review.get("scores") or [None, None])[1]
+        if mine is not None and str(review["id"]) in other:
+            ours.append(float(mine))
+            theirs.append(other[str(review["id"])])
+    r, tau = pearson(ours, theirs), kendall_tau(ours, theirs)
+    return {
+        "items": len(ours),
+        "pearson": None if r is None else round(r, 4),
+        "kendall_tau": None if tau is None else round(tau, 4),
+    }
+
+
 def review_prompt(context: str, question: str, first: str, second: str, category: str) -> str:
     """The review request of LLaVA's `eval_gpt_review_bench.py`: context, question, both answers, instruction."""
     instruction = LLAVA_BENCH_INSTRUCTION if category in LLAVA_BENCH_CATEGORIES else DEFAULT_INSTRUCTION
