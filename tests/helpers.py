@@ -169,3 +169,26 @@ class RatingJudge:
                 raw = f"The answer was compared with the image.\nRating: {rating}"
             results.append(ScoreJudgment(raw=raw, score=None, tokens=0))
         return results
+
+
+class LengthLabelJudge:
+    """A scripted WildVision-Bench judge (`compare`): the longer answer wins with an Arena-Hard label (`[[A>B]]`,
+    `[[B>>A]]` when twice as long, `[[A=B]]` for equal lengths); a question holding `UNREADABLE` gets no label."""
+
+    def compare(self, requests):
+        from rl_critic.critique.judgments import PairJudgment
+
+        results = []
+        for request in requests:
+            assert "<|The Start of Assistant A's Answer|>" in request.prompt, request.prompt[:200]
+            first, second = len(request.first), len(request.second)
+            if "UNREADABLE" in request.question:
+                raw = "I cannot decide."
+            elif first == second:
+                raw = "My final verdict is tie: [[A=B]]"
+            elif first > second:
+                raw = f"My final verdict is: [[{'A>>B' if first >= 2 * second else 'A>B'}]]"
+            else:
+                raw = f"My final verdict is: [[{'B>>A' if second >= 2 * first else 'B>A'}]]"
+            results.append(PairJudgment(raw=raw, verdict=None, tokens=0))
+        return results

@@ -307,3 +307,74 @@ def test_agreement_with_another_judges_reviews(tmp_path):
         results[2].returncode == 1 and "--agree_with" in results[2].last_line and "no such file" in results[2].last_line
     )
     assert "answering" not in results[2].stderr  # refused before any model loaded
+
+
+def write_wildvision(folder: Path) -> tuple[Path, Path]:
+    """WildVision-Bench's layout: the questions as its dataset holds them (`question_id`, `instruction`, `image`),
+    saved as parquet, and a baseline's model answers JSONL (`question_id`, `instruction`, `output`, `model`,
+    `language`, `token_len`)."""
+    from datasets import Dataset, Features, Image, Value
+
+    folder.mkdir(parents=True)
+    questions, answers = [], []
+    outputs = ["x", "A much longer baseline answer than the policy will give.", "No.", "Equal?", "Short.", "?", "Blue."]
+    for index, output in enumerate(outputs):
+        colour, rgb = list(COLOURS.items())[index % 3]
+        instruction = "UNREADABLE: what is it?" if index == 6 else f"What is in picture {index}?"
+        questions.append(
+            {"question_id": f"q{index:02d}", "instruction": instruction, "image": shape_image(84, 84, rgb)}
+        )
+        answers.append(
+            {"question_id": f"q{index:02d}", "instruction": instruction, "output": output, "model": "baseline-7b"}
+            | {"language": "English", "token_len": len(output.split())}
+        )
+    features = Features({"question_id": Value("string"), "instruction": Value("string"), "image": Image()})
+    Dataset.from_list(questions, features=features).to_parquet(str(folder / "test.parquet"))
+    baseline = folder / "baseline-7b.jsonl"
+    baseline.write_text("".join(json.dumps(row) + "\n" for row in answers[:-1] + answers[-1:]))
+    return folder / "test.parquet", baseline
+
+
+def test_eval_policy_pairwise_against_a_baseline(tmp_path):
+    data, baseline = write_wildvision(tmp_path / "wildvision")
+    out = tmp_path / "pairwise" / "report.json"
+    base = ["eval", "policy", "--model", "tiny", "--data", str(data), "--grading", "judge", "--judge_mode", "pairwise"]
+    base += ["--max_new_tokens", "8"]
+    results = run_commands(
+        [
+            Command(
+                [*base, "--baseline", str(baseline), "--critic_class", "tests.helpers.LengthLabelJudge"]
+                + ["--out", str(out)]
+            ),
+            Command([*base, "--critic_class", "tests.helpers.LengthLabelJudge", "--out", str(tmp_path / "x.json")]),
+            Command(
+                [*base, "--baseline", str(baseline), "--critic_class", "tests.helpers.ReviewJudge"]
+                + ["--out", str(tmp_path / "y.json")]
+            ),
+        ]
+    )
+    assert results[0].returncode == 0, results[0].stderr[-2000:]
+    report = json.loads(out.read_text())
+    reviews = [json.loads(line) for line in (out.parent / "report.judgments.jsonl").read_text().splitlines()]
+    assert report["baseline"] == "baseline-7b" and report["questions"] == 7
+    # independently: the longer answer wins each game, whatever the label's strength; the policy as B, then as A
+    outcomes = {"policy_second": [], "policy_first": []}
+    for review in reviews:
+        if "UNREADABLE" in review["question"]:
+            continue
+        mine, theirs = len(review["answer"]), len(review["reference"])
+        outcome = 0.5 if mine == theirs else float(mine > theirs)
+        outcomes["policy_second"].append(outcome)
+        outcomes["policy_first"].append(outcome)
+    every = outcomes["policy_second"] + outcomes["policy_first"]
+    scores = report["scores"]
+    assert (scores["games"], scores["unreadable"]) == (14, 2)
+    assert (scores["wins"], scores["ties"], scores["losses"]) == (every.count(1.0), every.count(0.5), every.count(0.0))
+    assert scores["win_rate"] == round(sum(every) / len(every), 4)
+    for order, values in outcomes.items():
+        assert scores[f"win_rate_{order}"] == round(sum(values) / len(values), 4)
+    low, high = scores["win_rate_interval"]
+    assert 0 <= low <= scores["win_rate"] <= high <= 1
+    assert results[1].returncode == 1 and "pass --baseline FILE.jsonl" in results[1].last_line
+    assert "answering" not in results[1].stderr  # refused before any model loaded
+    assert results[2].returncode == 1 and "has no `compare` method" in results[2].last_line, results[2].stderr[-800:]

@@ -49,8 +49,16 @@ class EvalPolicyArguments(EvalArguments):
             "help": "With --grading judge. reference: LLaVA-Bench-in-the-Wild's review, the reference answer and the "
             "policy's scored 1-10 in one judgment; the relative score 100 x policy / reference per category. score: "
             "MMHal-Bench's rating, 0-6 per answer with its prompt; the mean per question type, the hallucination "
-            "rate (ratings under 3).",
+            "rate (ratings under 3). pairwise: WildVision-Bench's judgment against --baseline's answers, both "
+            "orders; the win rate with a bootstrap interval.",
             "choices": list(JUDGE_MODES),
+        },
+    )
+    baseline: str | None = field(
+        default=None,
+        metadata={
+            "help": "With --judge_mode pairwise: the baseline's answers (WildVision-Bench's model answers JSONL: "
+            "question_id, output, model), judged against the policy's in both orders."
         },
     )
     agree_with: str | None = field(
@@ -83,6 +91,12 @@ def main(argv: list[str]) -> int:
     judged = args.grading == "judge"
     if judged and args.n != 1:
         raise UserError("--grading judge scores one answer per question: leave --n at 1")
+    if judged and args.judge_mode == "pairwise":  # the baseline is read now, not after the answering
+        if not args.baseline:
+            raise UserError("--judge_mode pairwise judges against a baseline's answers: pass --baseline FILE.jsonl")
+        from rl_critic.evaluation.judged import read_baseline
+
+        read_baseline(args.baseline)
     if args.agree_with:  # a wrong file is found now, not after the answering
         if not judged:
             raise UserError("--agree_with compares two judges' scores: it needs --grading judge")
@@ -90,7 +104,7 @@ def main(argv: list[str]) -> int:
 
         other_judge_scores(args.agree_with)
     rows = _benchmark_rows(args) or read_rows(args.data, args.limit, args.images_root, args.image_urls)
-    if not any(has_reference(row) for row in rows):
+    if not (judged and args.judge_mode == "pairwise") and not any(has_reference(row) for row in rows):
         raise UserError(
             f"no row of {args.data} has a reference answer (`answer`), and `eval policy` measures "
             "accuracy against it: the report would be empty (`best-of-n` samples and picks without "
@@ -137,9 +151,11 @@ def _benchmark_rows(args: EvalPolicyArguments) -> list | None:
     from data_converters.images import ImageFolder
     from data_converters.parsing import ParseError
     from rl_critic.critique.questions import Row
-    from rl_critic.evaluation.judged import is_llava_bench, is_mmhal, read_llava_bench, read_mmhal
+    from rl_critic.evaluation.judged import is_llava_bench, is_mmhal, read_llava_bench, read_mmhal, read_wildvision
 
     reader = read_llava_bench if is_llava_bench(args.data) else read_mmhal if is_mmhal(args.data) else None
+    if reader is None and args.grading == "judge" and args.judge_mode == "pairwise":
+        reader = read_wildvision
     if reader is None:
         return None
     base = args.data if Path(args.data).is_dir() else str(Path(args.data).parent)
@@ -147,7 +163,10 @@ def _benchmark_rows(args: EvalPolicyArguments) -> list | None:
         folder = ImageFolder.of_input(base, args.images_root, args.image_urls)
     except ParseError as err:
         raise UserError(str(err)) from err
-    rows = [Row(data, folder) for data in reader(args.data)]
+    found = reader(args.data)
+    if found is None:  # not in the layout after all (`read_wildvision` looks inside)
+        return None
+    rows = [Row(data, folder) for data in found]
     return rows[: args.limit] if args.limit is not None else rows
 
 
@@ -161,6 +180,8 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         item_agreement,
         judged,
         other_judge_scores,
+        pairwise_report,
+        read_baseline,
         reference_report,
         review_requests,
         score_report,
@@ -169,11 +190,13 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
     from rl_critic.models.media import MediaBudget
 
     mode = args.judge_mode
-    requests, reviews = review_requests(rows, records, MediaBudget.of(model_args), mode)
+    baseline_name, baseline = read_baseline(args.baseline) if mode == "pairwise" else (None, None)
+    requests, reviews = review_requests(rows, records, MediaBudget.of(model_args), mode, baseline)
     if not requests:
         journal.remove()
-        raise UserError(f"no question of {args.data} was answered with a reference answer to judge against")
-    pending = [review for review in reviews if "error" not in review]  # one per request, in order
+        against = "a baseline answer" if mode == "pairwise" else "a reference answer"
+        raise UserError(f"no question of {args.data} was answered with {against} to judge against")
+    pending = [review for review in reviews if "error" not in review]  # one per question's requests, in order
     # the reviews are journaled beside the answers (a second file: each journal claims its own output)
     review_journal = Journal(report_paths(args.out)[2], run_settings(args, critic_args, model_args, source=args.data))
     review_journal.check(args.chunk)
@@ -182,10 +205,17 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         judge = build_judge(critic_args, model_args, args.batch_size)
         if hasattr(judge, "skip_too_long"):
             judge.skip_too_long = True
-        ask = judge.score if mode == "score" else judge.score_pairs
+        method = {"score": "score", "pairwise": "compare"}.get(mode, "score_pairs")
+        ask = getattr(judge, method, None)
+        if ask is None:
+            raise UserError(
+                f"the judge {type(judge).__name__} has no `{method}` method, which --judge_mode {mode} asks"
+            )
         for start in range(done, len(requests), args.chunk):
             chunk = requests[start : start + args.chunk]
-            yield from map(partial(judged, mode=mode), pending[start : start + args.chunk], ask(chunk))
+            answers = iter(ask([request for asked in chunk for request in asked]))
+            grouped = [[next(answers) for _ in asked] for asked in chunk]
+            yield from map(partial(judged, mode=mode), pending[start : start + args.chunk], grouped)
 
     done = iter(review_journal.fill(args.chunk, review_chunks, "review(s)"))
     reviews = [review if "error" in review else next(done) for review in reviews]
@@ -195,7 +225,8 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         "judge_mode": args.judge_mode,
         "judge": critic_args.critic_class or critic_args.critic_model or model_args.model_name_or_path,
         "questions": len(scored),
-        "scores": score_report(scored) if mode == "score" else reference_report(scored),
+        **({"baseline": baseline_name} if mode == "pairwise" else {}),
+        "scores": {"score": score_report, "pairwise": pairwise_report}.get(mode, reference_report)(scored),
         "errors": [{"id": review["id"], "error": review["error"]} for review in reviews if "error" in review],
     }
     if args.agree_with:

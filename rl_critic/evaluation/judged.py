@@ -15,6 +15,14 @@ be read is counted (`unreadable`) and left out of the means, instead of entering
 `question_type`, and the hallucination rate, the share of ratings under 3. A review naming no rating or several is
 counted (`unreadable`) and left out, where the original script counts it as a 0.
 
+`pairwise` mode is WildVision-Bench's: the policy's answer against a baseline's (WildVision's model answers JSONL:
+`question_id`, `output`, `model`), judged in both orders with the benchmark's judge prompt (Arena-Hard's, as
+WildVision's `config/judge_config.yaml` sets it: the system prompt, then the user prompt and both answers) and read by
+its label pattern `[[A>>B]]`, `[[A>B]]`, `[[A=B]]`, `[[B>A]]`, `[[B>>A]]` (a review with no label, or labels that
+disagree, is unreadable). Each readable game is a win (1), tie (0.5) or loss (0) for the policy, whatever the
+strength; the win rate is their mean over every game, with a 95% bootstrap interval over questions (1,000
+resamples, seed 0), and per order (policy as A, as B) to show a judge's position bias.
+
 A benchmark folder in LLaVA-Bench-in-the-Wild's published layout is read as it is: `questions.jsonl`
 (`question_id`, `image`, `text`, `category`), `context.jsonl` (`image`, `caption`: a list of sentences),
 `answers_gpt4.jsonl` (`question_id`, `text`: the reference answer) and `images/`. So is MMHal-Bench's:
@@ -34,7 +42,7 @@ from typing import Any
 
 from rl_critic.ground.errors import UserError
 
-JUDGE_MODES = ("reference", "score")
+JUDGE_MODES = ("reference", "score", "pairwise")
 LLAVA_BENCH_FILES = ("questions.jsonl", "context.jsonl", "answers_gpt4.jsonl")
 MMHAL_FILE = "response_template.json"
 MMHAL_SCALE = (0, 6)
@@ -139,6 +147,21 @@ def read_mmhal(source: str) -> list[dict[str, Any]]:
     return rows
 
 
+def read_wildvision(source: str) -> list[dict[str, Any]] | None:
+    """WildVision-Bench's questions as question rows (`question_id`, `instruction`, `image`: its dataset, saved as
+    parquet or a `save_to_disk` folder), or None when `source` is not in that layout."""
+    if not Path(source).exists() or Path(source).suffix in (".jsonl", ".json"):
+        return None
+    from data_converters.io import load_input
+
+    dataset, _ = load_input(source)
+    if not {"question_id", "instruction"} <= set(dataset.column_names):
+        return None
+    return [
+        {"id": str(row["question_id"]), "question": row["instruction"], "image": row.get("image")} for row in dataset
+    ]
+
+
 def mmhal_rating(text: str) -> int | None:
     """The review's rating as MMHal-Bench's script reads it: the one `rating: N` (N in 0-6) it names; None when it
     names none or several."""
@@ -219,6 +242,106 @@ def item_agreement(reviews: list[dict[str, Any]], other: dict[str, float]) -> di
     }
 
 
+WILDVISION_SYSTEM = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants to the "
+    "user prompt displayed below. You will be given assistant A's answer and assistant B's answer. Your job is to "
+    "evaluate which assistant's answer is better.\n\nBegin your evaluation by generating your own answer to the "
+    "prompt. You must provide your answers before judging any answers.\n\nWhen evaluating the assistants' answers, "
+    "compare both assistants' answers with your answer. You must identify and correct any mistakes or inaccurate "
+    "information.\n\n"
+    "Then consider if the assistant's answers are helpful, relevant, and concise. Helpful means the answer correctly "
+    "responds to the prompt or follows the instructions. Note when user prompt has any ambiguity or more than one "
+    "interpretation, it is more helpful and appropriate to ask for clarifications or more information from the user "
+    "than providing an answer based on assumptions. Relevant means all parts of the response closely connect or are "
+    "appropriate to what is being asked. Concise means the response is clear and not verbose or excessive.\n\nThen "
+    "consider the creativity and novelty of the assistant's answers when needed. Finally, identify any missing "
+    "important information in the assistants' answers that would be beneficial to include when responding to the user "
+    "prompt.\n\nAfter providing your explanation, you must output only one of the following choices as your final "
+    "verdict with a label:\n\n1. Assistant A is significantly better: [[A>>B]]\n2. Assistant A is slightly better: "
+    "[[A>B]]\n3. Tie, relatively the same: [[A=B]]\n4. Assistant B is slightly better: [[B>A]]\n5. Assistant B is "
+    'significantly better: [[B>>A]]\n\nExample output: "My final verdict is tie: [[A=B]]".'
+)
+_LABEL = re.compile(r"\[\[([AB<>=]+)\]\]")
+_LABEL_WINNER = {"A>>B": "A", "A>B": "A", "A=B": "tie", "B>A": "B", "B>>A": "B"}
+
+
+def pairwise_prompt(question: str, first: str, second: str) -> str:
+    """WildVision-Bench's judgment request: its system prompt, then its user template (question, answers A and B)."""
+    return (
+        f"{WILDVISION_SYSTEM}\n\n<|User Prompt|>\n{question}\n\n<|The Start of Assistant A's Answer|>\n{first}\n"
+        f"<|The End of Assistant A's Answer|>\n\n<|The Start of Assistant B's Answer|>\n{second}\n"
+        "<|The End of Assistant B's Answer|>"
+    )
+
+
+def pairwise_winner(text: str) -> str | None:
+    """`A`, `B` or `tie` from a review's `[[...]]` label(s); None with none, an unknown one, or labels that differ."""
+    labels = {label for label in _LABEL.findall(text)}
+    winners = {_LABEL_WINNER.get(label) for label in labels}
+    return winners.pop() if len(winners) == 1 and None not in winners else None
+
+
+def read_baseline(source: str) -> tuple[str, dict[str, str]]:
+    """A baseline's answers (WildVision-Bench's model answers JSONL: `question_id`, `output`, `model`; an `id` /
+    `answer` JSONL reads too): its name (the `model` field, else the file's name) and its answer by question id."""
+    path = Path(source)
+    if not path.is_file():
+        raise UserError(f"--baseline {source}: no such file")
+    answers, name = {}, None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as err:
+            raise UserError(f"--baseline {source} line {number} is not JSON: {err}") from None
+        key, output = row.get("question_id", row.get("id")), row.get("output", row.get("answer"))
+        if key is not None and isinstance(output, str):
+            answers[str(key)] = output
+            name = name or row.get("model")
+    if not answers:
+        raise UserError(f"--baseline {source} holds no answer (`question_id` and `output` per line)")
+    return str(name or path.stem), answers
+
+
+def pairwise_report(reviews: list[dict[str, Any]], resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Wins, ties and losses of the policy over every readable game, the win rate with a 95% bootstrap interval over
+    questions, the win rate per order, and the unreadable games."""
+    import random
+
+    per_question = [
+        [game["outcome"] for game in review["games"] if game.get("outcome") is not None] for review in reviews
+    ]
+    outcomes = [outcome for games in per_question for outcome in games]
+    games = sum(len(review["games"]) for review in reviews)
+    result: dict[str, Any] = {
+        "questions": len(reviews),
+        "games": games,
+        "unreadable": games - len(outcomes),
+        "wins": sum(outcome == 1.0 for outcome in outcomes),
+        "ties": sum(outcome == 0.5 for outcome in outcomes),
+        "losses": sum(outcome == 0.0 for outcome in outcomes),
+    }
+    if not outcomes:
+        return {**result, "win_rate": None}
+    result["win_rate"] = round(sum(outcomes) / len(outcomes), 4)
+    rng, rates = random.Random(seed), []
+    for _ in range(resamples):
+        drawn = [outcome for _ in per_question for outcome in per_question[rng.randrange(len(per_question))]]
+        if drawn:
+            rates.append(sum(drawn) / len(drawn))
+    rates.sort()
+    result["win_rate_interval"] = [
+        round(rates[int(0.025 * len(rates))], 4),
+        round(rates[int(0.975 * len(rates)) - 1], 4),
+    ]
+    for order in ("policy_first", "policy_second"):
+        chosen = [game["outcome"] for review in reviews for game in review["games"] if game["order"] == order]
+        readable = [outcome for outcome in chosen if outcome is not None]
+        result[f"win_rate_{order}"] = round(sum(readable) / len(readable), 4) if readable else None
+    return result
+
+
 def review_prompt(context: str, question: str, first: str, second: str, category: str) -> str:
     """The review request of LLaVA's `eval_gpt_review_bench.py`: context, question, both answers, instruction."""
     instruction = LLAVA_BENCH_INSTRUCTION if category in LLAVA_BENCH_CATEGORIES else DEFAULT_INSTRUCTION
@@ -270,12 +393,13 @@ def reference_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def review_requests(
-    rows: list, records: list[dict[str, Any]], budget, mode: str = "reference"
-) -> tuple[list, list[dict[str, Any]]]:
-    """The judge requests of `mode`, one per answered question with a reference answer (its picture(s) shown to
-    the judge as to the policy): a `PairRequest` in LLaVA-Bench's review layout (`reference`), a `ScoreRequest` with
-    MMHal-Bench's prompt (`score`); and the review records they fill. Questions without a reference or that could
-    not be answered are review records with an `error`."""
+    rows: list, records: list[dict[str, Any]], budget, mode: str = "reference", baseline: dict[str, str] | None = None
+) -> tuple[list[list], list[dict[str, Any]]]:
+    """The judge requests of `mode` for each answered question (its picture(s) shown to the judge as to the policy):
+    one `PairRequest` in LLaVA-Bench's review layout (`reference`), one `ScoreRequest` with MMHal-Bench's prompt
+    (`score`), or two `PairRequest`s in WildVision-Bench's layout, the `baseline` answer first, then second
+    (`pairwise`); and the review records they fill. Questions that could not be answered, or lack the reference
+    (or baseline) answer, are review records with an `error`."""
     from rl_critic.critique.judgments import PairRequest, ScoreRequest
     from rl_critic.critique.questions import load_question
     from rl_critic.evaluation.mmhal_prompt import MMHAL_PROMPT
@@ -286,33 +410,49 @@ def review_requests(
         row = by_id.get(str(record["id"]))
         data = row.data if row is not None else {}
         review = {"id": record["id"], "category": str(data.get("category") or "")}
-        reference = data.get("answer")
+        reference = baseline.get(str(record["id"])) if mode == "pairwise" else data.get("answer")
         if "errors" in record:
             reviews.append({**review, "error": "; ".join(record["errors"])})
             continue
         if not isinstance(reference, str) or not reference.strip():
-            reviews.append({**review, "error": "no reference answer to judge against"})
+            missing = "no baseline answer" if mode == "pairwise" else "no reference answer"
+            reviews.append({**review, "error": f"{missing} to judge against"})
             continue
         answer = record["candidates"][record["pick"]]  # the one answer (`--n 1`): `pick` is its index
         media = load_question(row, budget).problem.media
         context, asked = str(data.get("context") or ""), str(data.get("question"))
         if mode == "score":
             prompt = MMHAL_PROMPT.format(image_content=context, question=asked, reference=reference, answer=answer)
-            requests.append(ScoreRequest(asked, answer, media, MMHAL_SCALE, prompt))
+            requests.append([ScoreRequest(asked, answer, media, MMHAL_SCALE, prompt)])
+        elif mode == "pairwise":  # the policy as B, then as A
+            requests.append(
+                [
+                    PairRequest(asked, reference, answer, media, pairwise_prompt(asked, reference, answer)),
+                    PairRequest(asked, answer, reference, media, pairwise_prompt(asked, answer, reference)),
+                ]
+            )
         else:
             prompt = review_prompt(context, asked, reference, answer, review["category"])
-            requests.append(PairRequest(asked, reference, answer, media, prompt))
+            requests.append([PairRequest(asked, reference, answer, media, prompt)])
         reviews.append({**review, "question": data.get("question"), "reference": reference, "answer": answer})
     return requests, reviews
 
 
-def judged(review: dict[str, Any], judgment, mode: str = "reference") -> dict[str, Any]:
-    """A review record with its judgment: the raw review and what is read from it (`reference`: the two scores,
-    `review_scores`; `score`: the rating, `mmhal_rating`; None when unreadable), or why it was not judged (a prompt
-    too long for the judge)."""
-    raw = getattr(judgment, "raw", None)
-    if raw is None:  # a `TooLong`
-        return {**review, "error": f"judge {judgment}"}
+def judged(review: dict[str, Any], judgments: list, mode: str = "reference") -> dict[str, Any]:
+    """A review record with its judgment(s): the raw review(s) and what is read from them (`reference`: the two
+    scores, `review_scores`; `score`: the rating, `mmhal_rating`; `pairwise`: each game's winner and the policy's
+    outcome; None when unreadable), or why it was not judged (a prompt too long for the judge)."""
+    too_long = next((judgment for judgment in judgments if getattr(judgment, "raw", None) is None), None)
+    if too_long is not None:  # a `TooLong`
+        return {**review, "error": f"judge {too_long}"}
+    if mode == "pairwise":
+        games = []
+        for order, judgment, policy in zip(("policy_second", "policy_first"), judgments, ("B", "A")):
+            winner = pairwise_winner(judgment.raw)
+            outcome = None if winner is None else 0.5 if winner == "tie" else float(winner == policy)
+            games.append({"order": order, "review": judgment.raw, "winner": winner, "outcome": outcome})
+        return {**review, "games": games}
+    raw = judgments[0].raw
     if mode == "score":
         return {**review, "review": raw, "rating": mmhal_rating(raw)}
     return {**review, "review": raw, "scores": review_scores(raw)}
