@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -45,8 +46,13 @@ def test_correlations_macro_consistency_and_elo():
     assert metrics.macro_average({"a": 1.0, "b": 0.5, "c": None}) == 0.75
     assert metrics.order_consistency(["1", "2", None], ["2", "2", "1"]) == pytest.approx(1 / 3)
     battles = [("A", "B", 1.0), ("B", "C", 1.0), ("A", "C", 1.0)] * 20 + [("A", "B", 0.5)]
-    elo = metrics.elo_ratings(battles)
+    elo = metrics.bradley_terry(battles)
     assert elo["A"] > elo["B"] > elo["C"] and sum(elo.values()) == pytest.approx(3000)
+    # two models: the maximum-likelihood odds are the win ratio (with the 0.1-game tie prior), in either order
+    two = [("A", "B", 1.0)] * 30 + [("B", "A", 1.0)] * 10
+    fit = metrics.bradley_terry(two)
+    assert fit["A"] - fit["B"] == pytest.approx(400 * math.log10(30.05 / 10.05), abs=1e-6)
+    assert metrics.bradley_terry(list(reversed(two))) == pytest.approx(fit)
 
 
 def _data_uri() -> str:

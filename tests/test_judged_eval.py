@@ -335,15 +335,22 @@ def write_wildvision(folder: Path) -> tuple[Path, Path]:
     return folder / "test.parquet", baseline
 
 
-def test_eval_policy_pairwise_against_a_baseline(tmp_path):
+def test_eval_policy_pairwise_against_baselines(tmp_path):
+    import math
+
     data, baseline = write_wildvision(tmp_path / "wildvision")
+    wordy = tmp_path / "wordy.jsonl"  # a second baseline: every answer padded, so it wins more games
+    rows = [json.loads(line) for line in baseline.read_text().splitlines()]
+    wordy.write_text(
+        "".join(json.dumps({**row, "output": row["output"] + " " * 9, "model": "wordy"}) + "\n" for row in rows)
+    )
     out = tmp_path / "pairwise" / "report.json"
     base = ["eval", "policy", "--model", "tiny", "--data", str(data), "--grading", "judge", "--judge_mode", "pairwise"]
     base += ["--max_new_tokens", "8"]
     results = run_commands(
         [
             Command(
-                [*base, "--baseline", str(baseline), "--critic_class", "tests.helpers.LengthLabelJudge"]
+                [*base, "--baseline", str(baseline), str(wordy), "--critic_class", "tests.helpers.LengthLabelJudge"]
                 + ["--out", str(out)]
             ),
             Command([*base, "--critic_class", "tests.helpers.LengthLabelJudge", "--out", str(tmp_path / "x.json")]),
@@ -356,25 +363,36 @@ def test_eval_policy_pairwise_against_a_baseline(tmp_path):
     assert results[0].returncode == 0, results[0].stderr[-2000:]
     report = json.loads(out.read_text())
     reviews = [json.loads(line) for line in (out.parent / "report.judgments.jsonl").read_text().splitlines()]
-    assert report["baseline"] == "baseline-7b" and report["questions"] == 7
-    # independently: the longer answer wins each game, whatever the label's strength; the policy as B, then as A
-    outcomes = {"policy_second": [], "policy_first": []}
-    for review in reviews:
-        if "UNREADABLE" in review["question"]:
-            continue
-        mine, theirs = len(review["answer"]), len(review["reference"])
-        outcome = 0.5 if mine == theirs else float(mine > theirs)
-        outcomes["policy_second"].append(outcome)
-        outcomes["policy_first"].append(outcome)
-    every = outcomes["policy_second"] + outcomes["policy_first"]
-    scores = report["scores"]
-    assert (scores["games"], scores["unreadable"]) == (14, 2)
-    assert (scores["wins"], scores["ties"], scores["losses"]) == (every.count(1.0), every.count(0.5), every.count(0.0))
-    assert scores["win_rate"] == round(sum(every) / len(every), 4)
-    for order, values in outcomes.items():
-        assert scores[f"win_rate_{order}"] == round(sum(values) / len(values), 4)
-    low, high = scores["win_rate_interval"]
-    assert 0 <= low <= scores["win_rate"] <= high <= 1
+    assert report["baselines"] == ["baseline-7b", "wordy"] and report["questions"] == 7
+    ratings = {entry["model"]: entry for entry in report["scores"]["ranking"]}
+    for name in ("baseline-7b", "wordy"):
+        # independently: the longer answer wins each game, whatever the label's strength; the policy as B, then as A
+        outcomes = {"policy_second": [], "policy_first": []}
+        for review in reviews:
+            if "UNREADABLE" in review["question"]:
+                continue
+            mine, theirs = len(review["answer"]), len(review["baselines"][name])
+            outcome = 0.5 if mine == theirs else float(mine > theirs)
+            outcomes["policy_second"].append(outcome)
+            outcomes["policy_first"].append(outcome)
+        every = outcomes["policy_second"] + outcomes["policy_first"]
+        scores = report["scores"]["by_baseline"][name]
+        assert (scores["games"], scores["unreadable"]) == (14, 2)
+        wins, ties, losses = every.count(1.0), every.count(0.5), every.count(0.0)
+        assert (scores["wins"], scores["ties"], scores["losses"]) == (wins, ties, losses)
+        assert scores["win_rate"] == round(sum(every) / len(every), 4)
+        for order, values in outcomes.items():
+            assert scores[f"win_rate_{order}"] == round(sum(values) / len(values), 4)
+        low, high = scores["win_rate_interval"]
+        assert 0 <= low <= scores["win_rate"] <= high <= 1
+        # each baseline meets only the policy: the Bradley-Terry odds are the win ratio (0.1-game tie prior)
+        expected = 400 * math.log10((wins + ties / 2 + 0.05) / (losses + ties / 2 + 0.05))
+        assert ratings["tiny"]["rating"] - ratings[name]["rating"] == pytest.approx(expected, abs=0.11)
+    figure = out.parent / "report.ranking.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and str(figure) in results[0].stdout
+    order = [entry["model"] for entry in report["scores"]["ranking"]]
+    assert order.index("wordy") < order.index("baseline-7b")  # the padded answers win more: ranked above
+    assert all(e["interval"][0] <= e["rating"] <= e["interval"][1] for e in report["scores"]["ranking"])
     assert results[1].returncode == 1 and "pass --baseline FILE.jsonl" in results[1].last_line
     assert "answering" not in results[1].stderr  # refused before any model loaded
     assert results[2].returncode == 1 and "has no `compare` method" in results[2].last_line, results[2].stderr[-800:]

@@ -54,11 +54,12 @@ class EvalPolicyArguments(EvalArguments):
             "choices": list(JUDGE_MODES),
         },
     )
-    baseline: str | None = field(
-        default=None,
+    baseline: list[str] = field(
+        default_factory=list,
         metadata={
-            "help": "With --judge_mode pairwise: the baseline's answers (WildVision-Bench's model answers JSONL: "
-            "question_id, output, model), judged against the policy's in both orders."
+            "help": "With --judge_mode pairwise: one or more baselines' answers (WildVision-Bench's model answers "
+            "JSONL: question_id, output, model), each judged against the policy's in both orders; the report ranks "
+            "them all (Bradley-Terry, Elo scale)."
         },
     )
     agree_with: str | None = field(
@@ -94,9 +95,9 @@ def main(argv: list[str]) -> int:
     if judged and args.judge_mode == "pairwise":  # the baseline is read now, not after the answering
         if not args.baseline:
             raise UserError("--judge_mode pairwise judges against a baseline's answers: pass --baseline FILE.jsonl")
-        from rl_critic.evaluation.judged import read_baseline
+        from rl_critic.evaluation.judged import read_baselines
 
-        read_baseline(args.baseline)
+        read_baselines(args.baseline)
     if args.agree_with:  # a wrong file is found now, not after the answering
         if not judged:
             raise UserError("--agree_with compares two judges' scores: it needs --grading judge")
@@ -181,7 +182,7 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         judged,
         other_judge_scores,
         pairwise_report,
-        read_baseline,
+        read_baselines,
         reference_report,
         review_requests,
         score_report,
@@ -190,8 +191,8 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
     from rl_critic.models.media import MediaBudget
 
     mode = args.judge_mode
-    baseline_name, baseline = read_baseline(args.baseline) if mode == "pairwise" else (None, None)
-    requests, reviews = review_requests(rows, records, MediaBudget.of(model_args), mode, baseline)
+    baselines = read_baselines(args.baseline) if mode == "pairwise" else None
+    requests, reviews = review_requests(rows, records, MediaBudget.of(model_args), mode, baselines)
     if not requests:
         journal.remove()
         against = "a baseline answer" if mode == "pairwise" else "a reference answer"
@@ -225,13 +226,23 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         "judge_mode": args.judge_mode,
         "judge": critic_args.critic_class or critic_args.critic_model or model_args.model_name_or_path,
         "questions": len(scored),
-        **({"baseline": baseline_name} if mode == "pairwise" else {}),
-        "scores": {"score": score_report, "pairwise": pairwise_report}.get(mode, reference_report)(scored),
+        **({"baselines": list(baselines)} if mode == "pairwise" else {}),
+        "scores": (
+            pairwise_report(scored, policy=model_args.model_name_or_path)
+            if mode == "pairwise"
+            else {"score": score_report}.get(mode, reference_report)(scored)
+        ),
         "errors": [{"id": review["id"], "error": review["error"]} for review in reviews if "error" in review],
     }
     if args.agree_with:
         report["agreement"] = {"with": args.agree_with, **item_agreement(scored, other_judge_scores(args.agree_with))}
     written = write_reports(args, model_args, report, reviews, "Judged policy")
+    if mode == "pairwise" and report["scores"]["ranking"]:
+        from rl_critic.evaluation.report import ranking_figure
+
+        figure = report_paths(args.out)[0].with_suffix(".ranking.png")
+        title = f"{model_args.model_name_or_path} against {len(baselines)} baseline(s), judged by {report['judge']}"
+        print(f"-> {ranking_figure(report['scores']['ranking'], figure, title)}")
     review_journal.remove()
     journal.remove()
     return written

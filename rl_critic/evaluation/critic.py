@@ -318,10 +318,11 @@ def critic_report(
 
 
 def model_level(rows: list[dict], verdicts: list[str | None]) -> dict[str, Any]:
-    """Elo from the critic's verdicts vs Elo from the human labels, and Kendall's tau between them."""
+    """Elo-scale Bradley-Terry ratings from the critic's verdicts vs from the human labels, and Kendall's tau
+    between them (the same ranking code as `eval policy --judge_mode pairwise`)."""
     outcome = {"1": 1.0, "2": 0.0, "tie": 0.5}
-    human = metrics.elo_ratings([(*r["models"], outcome[r["solution"]]) for r in rows])
-    critic = metrics.elo_ratings([(*r["models"], outcome.get(verdict, 0.5)) for r, verdict in zip(rows, verdicts)])
+    human = metrics.bradley_terry([(*r["models"], outcome[r["solution"]]) for r in rows])
+    critic = metrics.bradley_terry([(*r["models"], outcome.get(verdict, 0.5)) for r, verdict in zip(rows, verdicts)])
     names = sorted(human)
     return {
         "elo_human": human,

@@ -281,6 +281,15 @@ def pairwise_winner(text: str) -> str | None:
     return winners.pop() if len(winners) == 1 and None not in winners else None
 
 
+def read_baselines(sources: list[str]) -> dict[str, dict[str, str]]:
+    """Every baseline's answers by its name (`read_baseline`); two files of one name are told apart by file name."""
+    baselines: dict[str, dict[str, str]] = {}
+    for source in sources:
+        name, answers = read_baseline(source)
+        baselines[name if name not in baselines else f"{name} ({Path(source).name})"] = answers
+    return baselines
+
+
 def read_baseline(source: str) -> tuple[str, dict[str, str]]:
     """A baseline's answers (WildVision-Bench's model answers JSONL: `question_id`, `output`, `model`; an `id` /
     `answer` JSONL reads too): its name (the `model` field, else the file's name) and its answer by question id."""
@@ -304,11 +313,50 @@ def read_baseline(source: str) -> tuple[str, dict[str, str]]:
     return str(name or path.stem), answers
 
 
-def pairwise_report(reviews: list[dict[str, Any]], resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+def pairwise_report(reviews: list[dict[str, Any]], policy: str = "policy", seed: int = 0) -> dict[str, Any]:
+    """Against each baseline, `win_stats`; with the policy and every baseline, a Bradley-Terry ranking on the Elo
+    scale (`metrics.bradley_terry`, the code that ranks models in `eval critic`) with a 95% bootstrap interval over
+    questions (200 resamples)."""
+    import random
+
+    from rl_critic.evaluation.metrics import bradley_terry
+
+    names = sorted({game["baseline"] for review in reviews for game in review["games"]})
+    by_baseline = {
+        name: win_stats(
+            [{**review, "games": [g for g in review["games"] if g["baseline"] == name]} for review in reviews], seed
+        )
+        for name in names
+    }
+
+    def battles(chosen: list[dict[str, Any]]) -> list[tuple[str, str, float]]:
+        return [
+            (policy, game["baseline"], game["outcome"])
+            for review in chosen
+            for game in review["games"]
+            if game.get("outcome") is not None
+        ]
+
+    ratings = bradley_terry(battles(reviews))
+    rng, drawn = random.Random(seed), {model: [] for model in ratings}
+    for _ in range(200 if reviews else 0):
+        sample = bradley_terry(battles([reviews[rng.randrange(len(reviews))] for _ in reviews]))
+        for model, value in sample.items():
+            drawn.setdefault(model, []).append(value)
+    ranking = []
+    for model, rating in sorted(ratings.items(), key=lambda item: -item[1]):
+        values = sorted(drawn.get(model) or [rating])
+        interval = [round(values[int(0.025 * len(values))], 1), round(values[int(0.975 * len(values)) - 1], 1)]
+        ranking.append({"model": model, "rating": round(rating, 1), "interval": interval})
+    return {"by_baseline": by_baseline, "ranking": ranking}
+
+
+def win_stats(reviews: list[dict[str, Any]], seed: int = 0, resamples: int = 1000) -> dict[str, Any]:
     """Wins, ties and losses of the policy over every readable game, the win rate with a 95% bootstrap interval over
     questions, the win rate per order, and the unreadable games."""
     import random
 
+    reviews = [review for review in reviews if review["games"]]
     per_question = [
         [game["outcome"] for game in review["games"] if game.get("outcome") is not None] for review in reviews
     ]
@@ -393,13 +441,18 @@ def reference_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def review_requests(
-    rows: list, records: list[dict[str, Any]], budget, mode: str = "reference", baseline: dict[str, str] | None = None
+    rows: list,
+    records: list[dict[str, Any]],
+    budget,
+    mode: str = "reference",
+    baselines: dict[str, dict[str, str]] | None = None,
 ) -> tuple[list[list], list[dict[str, Any]]]:
     """The judge requests of `mode` for each answered question (its picture(s) shown to the judge as to the policy):
     one `PairRequest` in LLaVA-Bench's review layout (`reference`), one `ScoreRequest` with MMHal-Bench's prompt
-    (`score`), or two `PairRequest`s in WildVision-Bench's layout, the `baseline` answer first, then second
-    (`pairwise`); and the review records they fill. Questions that could not be answered, or lack the reference
-    (or baseline) answer, are review records with an `error`."""
+    (`score`), or for each of the `baselines` (name -> answers by question id) that answered the question, two
+    `PairRequest`s in WildVision-Bench's layout, its answer first, then second (`pairwise`); and the review records
+    they fill. Questions that could not be answered, or lack the reference (or every baseline's) answer, are review
+    records with an `error`."""
     from rl_critic.critique.judgments import PairRequest, ScoreRequest
     from rl_critic.critique.questions import load_question
     from rl_critic.evaluation.mmhal_prompt import MMHAL_PROMPT
@@ -410,7 +463,15 @@ def review_requests(
         row = by_id.get(str(record["id"]))
         data = row.data if row is not None else {}
         review = {"id": record["id"], "category": str(data.get("category") or "")}
-        reference = baseline.get(str(record["id"])) if mode == "pairwise" else data.get("answer")
+        if mode == "pairwise":
+            opponents = {
+                name: answers[str(record["id"])]
+                for name, answers in (baselines or {}).items()
+                if str(answers.get(str(record["id"])) or "").strip()
+            }
+            reference = next(iter(opponents.values()), None)
+        else:
+            reference = data.get("answer")
         if "errors" in record:
             reviews.append({**review, "error": "; ".join(record["errors"])})
             continue
@@ -424,13 +485,14 @@ def review_requests(
         if mode == "score":
             prompt = MMHAL_PROMPT.format(image_content=context, question=asked, reference=reference, answer=answer)
             requests.append([ScoreRequest(asked, answer, media, MMHAL_SCALE, prompt)])
-        elif mode == "pairwise":  # the policy as B, then as A
-            requests.append(
-                [
-                    PairRequest(asked, reference, answer, media, pairwise_prompt(asked, reference, answer)),
-                    PairRequest(asked, answer, reference, media, pairwise_prompt(asked, answer, reference)),
-                ]
-            )
+        elif mode == "pairwise":  # against each baseline: the policy as B, then as A
+            asked_pairs = []
+            for other in opponents.values():
+                asked_pairs.append(PairRequest(asked, other, answer, media, pairwise_prompt(asked, other, answer)))
+                asked_pairs.append(PairRequest(asked, answer, other, media, pairwise_prompt(asked, answer, other)))
+            requests.append(asked_pairs)
+            reviews.append({**review, "question": data.get("question"), "answer": answer, "baselines": opponents})
+            continue
         else:
             prompt = review_prompt(context, asked, reference, answer, review["category"])
             requests.append([PairRequest(asked, reference, answer, media, prompt)])
@@ -446,11 +508,13 @@ def judged(review: dict[str, Any], judgments: list, mode: str = "reference") -> 
     if too_long is not None:  # a `TooLong`
         return {**review, "error": f"judge {too_long}"}
     if mode == "pairwise":
-        games = []
-        for order, judgment, policy in zip(("policy_second", "policy_first"), judgments, ("B", "A")):
-            winner = pairwise_winner(judgment.raw)
-            outcome = None if winner is None else 0.5 if winner == "tie" else float(winner == policy)
-            games.append({"order": order, "review": judgment.raw, "winner": winner, "outcome": outcome})
+        games, pending = [], iter(judgments)
+        for name in review["baselines"]:
+            for order, policy in (("policy_second", "B"), ("policy_first", "A")):
+                raw = next(pending).raw
+                winner = pairwise_winner(raw)
+                outcome = None if winner is None else 0.5 if winner == "tie" else float(winner == policy)
+                games.append({"baseline": name, "order": order, "review": raw, "winner": winner, "outcome": outcome})
         return {**review, "games": games}
     raw = judgments[0].raw
     if mode == "score":

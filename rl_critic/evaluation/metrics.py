@@ -85,17 +85,47 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
     return (concordant - discordant) / denominator if denominator else None
 
 
-def elo_ratings(
-    battles: Sequence[tuple[str, str, float]], k: float = 4.0, start: float = 1000.0, scale: float = 400.0
+def bradley_terry(
+    battles: Sequence[tuple[str, str, float]],
+    anchor: float = 1000.0,
+    scale: float = 400.0,
+    prior: float = 0.1,
+    iterations: int = 1000,
 ) -> dict[str, float]:
-    """Sequential Elo over (model_a, model_b, outcome) battles, outcome 1 = a wins, 0 = b wins, 0.5 = tie.
-
-    K = 4 and 400 as in Chatbot Arena / WildVision Arena; deterministic for a given battle order.
-    """
-    ratings: dict[str, float] = {}
+    """Bradley-Terry strengths on the Elo scale from (model_a, model_b, outcome) battles (outcome 1 = a wins,
+    0 = b wins, 0.5 = a tie, half a win each), as Chatbot Arena and WildVision-Bench rank models: the maximum
+    likelihood fit (Hunter's MM updates, independent of the battles' order), `anchor + scale * log10(strength)`
+    with the strengths' geometric mean at `anchor`. A `prior` of a tenth of a tied game against every opponent a
+    model met keeps one that never wins (or never loses) finite."""
+    wins: dict[str, float] = {}
+    games: dict[tuple[str, str], float] = {}
     for a, b, outcome in battles:
-        ra, rb = ratings.setdefault(a, start), ratings.setdefault(b, start)
-        expected_a = 1.0 / (1.0 + 10 ** ((rb - ra) / scale))
-        ratings[a] = ra + k * (outcome - expected_a)
-        ratings[b] = rb + k * ((1.0 - outcome) - (1.0 - expected_a))
-    return ratings
+        if a == b:
+            continue
+        wins[a] = wins.get(a, 0.0) + outcome
+        wins[b] = wins.get(b, 0.0) + 1.0 - outcome
+        key = (a, b) if a < b else (b, a)
+        games[key] = games.get(key, 0.0) + 1.0
+    for a, b in list(games):
+        games[(a, b)] += prior
+        wins[a] += prior / 2
+        wins[b] += prior / 2
+    if not wins:
+        return {}
+    opponents: dict[str, list[tuple[str, float]]] = {model: [] for model in wins}
+    for (a, b), count in games.items():
+        opponents[a].append((b, count))
+        opponents[b].append((a, count))
+    strength = {model: 1.0 for model in wins}
+    for _ in range(iterations):
+        updated = {
+            model: wins[model] / sum(count / (strength[model] + strength[other]) for other, count in opponents[model])
+            for model in strength
+        }
+        mean_log = sum(math.log(value) for value in updated.values()) / len(updated)
+        updated = {model: value / math.exp(mean_log) for model, value in updated.items()}
+        done = max(abs(updated[m] - strength[m]) for m in strength) < 1e-10
+        strength = updated
+        if done:
+            break
+    return {model: anchor + scale * math.log10(value) for model, value in strength.items()}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from data_converters.io import finite, json_line
-from rl_critic.ground.files import check_output_file, staged_file
+from rl_critic.ground.files import check_output_file, staged_file, staged_path
 
 
 def markdown(report: dict[str, Any], title: str) -> str:
@@ -73,3 +73,26 @@ def write_report(out: str | Path, report: dict[str, Any], records: list[dict[str
             handle.flush()
             os.fsync(handle.fileno())
     return text
+
+
+def ranking_figure(ranking: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """A horizontal chart of a Bradley-Terry ranking (`rating`, 95% `interval` per model), strongest on top."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 0.6 * len(ranking) + 1.2))
+    labels = [entry["model"] for entry in reversed(ranking)]
+    ratings = [entry["rating"] for entry in reversed(ranking)]
+    low = [entry["rating"] - entry["interval"][0] for entry in reversed(ranking)]
+    high = [entry["interval"][1] - entry["rating"] for entry in reversed(ranking)]
+    axis.errorbar(ratings, range(len(labels)), xerr=[low, high], fmt="o", capsize=4)
+    axis.set_yticks(range(len(labels)), labels)
+    axis.set_xlabel("Bradley-Terry rating (Elo scale), 95% bootstrap interval")
+    axis.set_title(title)
+    figure.tight_layout()
+    with staged_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=120)
+    plt.close(figure)
+    return path
