@@ -192,3 +192,17 @@ class LengthLabelJudge:
                 raw = f"My final verdict is: [[{'B>>A' if second >= 2 * first else 'B>A'}]]"
             results.append(PairJudgment(raw=raw, verdict=None, tokens=0))
         return results
+
+
+class ShortLabelJudge(LengthLabelJudge):
+    """`LengthLabelJudge` turned around: the shorter answer wins (a judge that disagrees on every decided game)."""
+
+    def compare(self, requests):
+        from dataclasses import replace
+
+        flipped = {"[[A>>B]]": "[[B>>A]]", "[[A>B]]": "[[B>A]]", "[[B>A]]": "[[A>B]]", "[[B>>A]]": "[[A>>B]]"}
+        judgments = super().compare(requests)
+        return [
+            replace(j, raw=next((j.raw.replace(a, b) for a, b in flipped.items() if a in j.raw), j.raw))
+            for j in judgments
+        ]

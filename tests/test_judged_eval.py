@@ -396,3 +396,31 @@ def test_eval_policy_pairwise_against_baselines(tmp_path):
     assert results[1].returncode == 1 and "pass --baseline FILE.jsonl" in results[1].last_line
     assert "answering" not in results[1].stderr  # refused before any model loaded
     assert results[2].returncode == 1 and "has no `compare` method" in results[2].last_line, results[2].stderr[-800:]
+
+
+def test_pairwise_agreement_between_two_judges_at_game_and_model_level(tmp_path):
+    """The same games judged by a judge and by its opposite: Pearson and Kendall's tau -1 over the games, and the
+    model-level ranking (three models) reversed; against itself, +1."""
+    data, baseline = write_wildvision(tmp_path / "wildvision")
+    wordy = tmp_path / "wordy.jsonl"
+    rows = [json.loads(line) for line in baseline.read_text().splitlines()]
+    wordy.write_text("".join(json.dumps({**row, "output": row["output"] * 3, "model": "wordy"}) + "\n" for row in rows))
+    first, same, opposite = (tmp_path / name / "report.json" for name in ("first", "same", "opposite"))
+    base = ["eval", "policy", "--model", "tiny", "--data", str(data), "--grading", "judge", "--judge_mode", "pairwise"]
+    base += ["--max_new_tokens", "8", "--baseline", str(baseline), str(wordy)]
+    agree = ["--agree_with", str(first.parent / "report.judgments.jsonl")]
+    results = run_commands(
+        [
+            Command([*base, "--critic_class", "tests.helpers.LengthLabelJudge", "--out", str(first)]),
+            Command([*base, "--critic_class", "tests.helpers.LengthLabelJudge", *agree, "--out", str(same)]),
+            Command([*base, "--critic_class", "tests.helpers.ShortLabelJudge", *agree, "--out", str(opposite)]),
+        ]
+    )
+    for result in results:
+        assert result.returncode == 0, result.stderr[-2000:]
+    agreed, disagreed = (json.loads(path.read_text())["agreement"] for path in (same, opposite))
+    assert agreed["items"] == disagreed["items"] == 24  # 6 readable questions x 2 baselines x 2 orders
+    assert (agreed["pearson"], agreed["kendall_tau"]) == (1.0, 1.0)
+    assert (disagreed["pearson"], disagreed["kendall_tau"]) == (-1.0, -1.0)
+    assert agreed["model_level"] == {"models": 3, "pearson": 1.0, "kendall_tau": 1.0}
+    assert disagreed["model_level"]["models"] == 3 and disagreed["model_level"]["kendall_tau"] == -1.0

@@ -235,7 +235,11 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         "errors": [{"id": review["id"], "error": review["error"]} for review in reviews if "error" in review],
     }
     if args.agree_with:
-        report["agreement"] = {"with": args.agree_with, **item_agreement(scored, other_judge_scores(args.agree_with))}
+        other = other_judge_scores(args.agree_with)
+        report["agreement"] = {
+            "with": args.agree_with,
+            **item_agreement(scored, other, policy=model_args.model_name_or_path),
+        }
     written = write_reports(args, model_args, report, reviews, "Judged policy")
     if mode == "pairwise" and report["scores"]["ranking"]:
         from rl_critic.evaluation.report import ranking_figure

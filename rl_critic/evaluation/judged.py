@@ -194,7 +194,8 @@ def other_judge_scores(source: str) -> dict[str, float]:
     """Another judge's score of each policy answer, by question id, from its reviews as published or written:
     LLaVA's review JSONL (`question_id`, `tuple`: the policy's is the second), MMHal-Bench's saved GPT-4 answers (a
     JSON list of chat completions in question order, each rating read by `mmhal_rating`), or this command's
-    `report.judgments.jsonl` (`id`, `scores` or `rating`). Unreadable entries are left out."""
+    `report.judgments.jsonl` (`id`, `scores` or `rating`; for `pairwise`, each game's outcome for the policy, keyed
+    `id|baseline|order`). Unreadable entries are left out."""
     path = Path(source)
     if not path.is_file():
         raise UserError(f"--agree_with {source}: no such file")
@@ -214,6 +215,9 @@ def other_judge_scores(source: str) -> dict[str, float]:
         except ValueError as err:
             raise UserError(f"--agree_with {source} line {number} is not JSON: {err}") from None
         key = str(row.get("id", row.get("question_id")))
+        for game in row.get("games") or []:  # a pairwise run's games
+            if isinstance(game, dict) and isinstance(game.get("outcome"), (int, float)):
+                scores[f"{key}|{game.get('baseline')}|{game.get('order')}"] = float(game["outcome"])
         pair = row.get("tuple", row.get("scores"))
         value = row.get("rating", row.get("score"))
         if isinstance(pair, list) and len(pair) == 2 and pair[1] is not None and pair[1] >= 0:  # LLaVA: -1 unread
@@ -223,23 +227,46 @@ def other_judge_scores(source: str) -> dict[str, float]:
     return scores
 
 
-def item_agreement(reviews: list[dict[str, Any]], other: dict[str, float]) -> dict[str, Any]:
+def item_agreement(reviews: list[dict[str, Any]], other: dict[str, float], policy: str = "policy") -> dict[str, Any]:
     """Pearson's r and Kendall's tau-b between this judge's score of each policy answer and another judge's, over
-    the questions both read (LLaVA-Critic's item-level agreement with GPT-4o)."""
-    from rl_critic.evaluation.metrics import kendall_tau, pearson
+    the items both read (LLaVA-Critic's item-level agreement with GPT-4o); in `pairwise` mode the items are the
+    games (the policy's outcome), and the model level compares the Bradley-Terry ratings each judge's games give
+    the policy and the baselines, over the games both read."""
+    from rl_critic.evaluation.metrics import bradley_terry, kendall_tau, pearson
 
-    ours, theirs = [], []
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 4)
+
+    ours, theirs, battles = [], [], ([], [])
     for review in reviews:
+        if "games" in review:
+            for game in review["games"]:
+                key = f"{review['id']}|{game['baseline']}|{game['order']}"
+                if game.get("outcome") is not None and key in other:
+                    ours.append(game["outcome"])
+                    theirs.append(other[key])
+                    battles[0].append((policy, game["baseline"], game["outcome"]))
+                    battles[1].append((policy, game["baseline"], other[key]))
+            continue
         mine = review.get("rating") if review.get("rating") is not None else (review.get("scores") or [None, None])[1]
         if mine is not None and str(review["id"]) in other:
             ours.append(float(mine))
             theirs.append(other[str(review["id"])])
-    r, tau = pearson(ours, theirs), kendall_tau(ours, theirs)
-    return {
+    result = {
         "items": len(ours),
-        "pearson": None if r is None else round(r, 4),
-        "kendall_tau": None if tau is None else round(tau, 4),
+        "pearson": rounded(pearson(ours, theirs)),
+        "kendall_tau": rounded(kendall_tau(ours, theirs)),
     }
+    if battles[0]:
+        mine_rated, their_rated = bradley_terry(battles[0]), bradley_terry(battles[1])
+        models = sorted(mine_rated)
+        x, y = [mine_rated[m] for m in models], [their_rated[m] for m in models]
+        result["model_level"] = {
+            "models": len(models),
+            "pearson": rounded(pearson(x, y)),
+            "kendall_tau": rounded(kendall_tau(x, y)),
+        }
+    return result
 
 
 WILDVISION_SYSTEM = (
