@@ -170,7 +170,9 @@ def outcome(name: str, result: dict[str, Any]) -> str:
         )
     if name == "critic_dpo":
         return ", ".join(
-            f"{run} {pct(r['test_by_round'][r['chosen_round'] - 1])} (round {r['chosen_round']} of "
+            f"{run} too short to learn (no preference pair)"
+            if r.get("too_short")
+            else f"{run} {pct(r['test_by_round'][r['chosen_round'] - 1])} (round {r['chosen_round']} of "
             f"{len(r['rounds'])}, best on validation)"
             for run, r in result["runs"].items()
         )

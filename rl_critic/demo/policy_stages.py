@@ -26,6 +26,15 @@ RANDOM_JUDGE = "rl_critic.critique.judge.RandomJudge"
 POLICY_GRPO_EVERY = 4
 POLICY_GRPO_TARGET = 0.9
 POLICIES = ("start", "critic_dpo", "critic_dpo_random", "critic_grpo", "rule_grpo")
+# A critic-DPO run of the reduced plan that made no preference pair: no round, the start policy stands in.
+NOT_LEARNED = {
+    "rounds": [],
+    "validation_by_round": [],
+    "chosen_round": 0,
+    "test_by_round": [],
+    "judgments": 0,
+    "preferences": 0,
+}
 
 
 class PolicyStages:
@@ -133,16 +142,27 @@ class PolicyStages:
             "critic_dpo": [*common, "--critic_model", str(self.out / "final")],
             "critic_dpo_random": [*common, "--critic_class", RANDOM_JUDGE],
         }
-        self.runner.run_parallel(
+        # The reduced plan is a smoke run: its few questions may give a round no preference pair to train on
+        # (every answer ranked equal). Said in the report, the start policy standing in; the full plan stops.
+        failed = self.runner.run_parallel(
             [
                 (["train", "critic-dpo", *args, "--output_dir", str(self.out / "runs" / name)], f"train_{name}")
                 for name, args in runs.items()
-            ]
+            ],
+            check=p.name == "full",
         )
         validation = PolicyScorer(self.questions / "val.jsonl", self.out / "eval")
         test = PolicyScorer(self.questions / "test.jsonl", self.out / "eval")
         result: dict[str, Any] = {}
         for name in runs:
+            if f"train_{name}" in failed:
+                export(self.policy_dir / "start", self.policy_dir / name)
+                result[name] = {
+                    **NOT_LEARNED,
+                    "too_short": failed[f"train_{name}"].removeprefix("rl-critic train: error: "),
+                }
+                self.say(f"  {name}: too short to learn in the reduced plan ({result[name]['too_short'][:160]})")
+                continue
             rounds = [self.out / "runs" / name / f"round_{m}" for m in range(1, p.dpo_rounds + 1)]
             summaries = [json.loads((r / "summary.json").read_text()) for r in rounds]
             # The round kept is chosen on validation, as GRPO checkpoints are (measured: a third round at lr 1e-3

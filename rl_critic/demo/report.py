@@ -64,7 +64,9 @@ def policy_table(results: dict[str, Any]) -> list[str]:
     accuracy, dpo, grpo = results["policy_eval"]["accuracy"], results["critic_dpo"]["runs"], results["policy_grpo"]
     start = accuracy["start"]
     rounds = {
-        name: f"round {run.get('chosen_round', len(run['rounds']))} of {len(run['rounds'])}"
+        name: "too short to learn: no preference pair, the start policy"
+        if run.get("too_short")
+        else f"round {run.get('chosen_round', len(run['rounds']))} of {len(run['rounds'])}"
         for name, run in dpo.items()
     }
     rows = [

@@ -70,9 +70,12 @@ class Process:
         if self.bar is not None:
             self.bar.close()
         if check and code != 0:
-            tail = self.log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-            raise UserError(f"{self.name} failed (exit {code}): {tail[0][:200]} (full log: {self.log})")
+            raise UserError(f"{self.name} failed (exit {code}): {self.last_line()[:200]} (full log: {self.log})")
         return code
+
+    def last_line(self) -> str:
+        """The last line the command wrote (its error line, when it failed)."""
+        return (self.log.read_text(errors="replace").strip().splitlines()[-1:] or [""])[0]
 
 
 class Runner:
@@ -114,10 +117,12 @@ class Runner:
             process.stop()
             raise
 
-    def run_parallel(self, commands: list[tuple[list[str], str]]) -> None:
+    def run_parallel(self, commands: list[tuple[list[str], str]], check: bool = True) -> dict[str, str]:
         """Run commands side by side, one thread each, two at a time where there are two cores: these small
-        commands spend most of their time importing and starting, so two at once take half the time."""
-        width, pending, running = max(1, min(2, os.cpu_count() or 1)), list(commands), []
+        commands spend most of their time importing and starting, so two at once take half the time. A failed
+        command stops them all, or with `check=False` is returned (its log name -> its last line) and the others
+        go on."""
+        width, pending, running, failed = max(1, min(2, os.cpu_count() or 1)), list(commands), [], {}
         try:
             while pending or running:
                 while pending and len(running) < width:
@@ -126,10 +131,12 @@ class Runner:
                 finished = [process for process in running if not process.running()]
                 for process in finished:
                     running.remove(process)
-                    process.wait()
+                    if process.wait(check=check) != 0:
+                        failed[process.name] = process.last_line()
                 if not finished:
                     time.sleep(0.2)
         except BaseException:  # one failed or the demo was interrupted: stop the others too
             for process in running:
                 process.stop()
             raise
+        return failed
