@@ -130,3 +130,13 @@ def test_bad_judge_and_questions_are_clean_errors(tmp_path, capsys):
         ]
     )
     assert code == 1 and "no usable question" in capsys.readouterr().err
+
+
+def test_the_same_command_samples_the_same_round(tmp_path):
+    """Each round samples from its own seed: two runs of one command write the same candidates and pairs (before,
+    two runs of the demo's reduced critic-DPO drew 44 and 32 judgments)."""
+    for name in ("a", "b"):
+        assert _run(tmp_path / name, "--critic_class", "tests.helpers.LengthJudge", "--rounds", "1") == 0
+    for file in ("candidates.jsonl", "judgments.jsonl"):
+        first, second = ((tmp_path / name / "round_1" / file).read_text() for name in ("a", "b"))
+        assert first == second and first, file

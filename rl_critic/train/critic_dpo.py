@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from transformers import set_seed
 from trl import DPOConfig, get_peft_config
 
 from data_converters import columns
@@ -110,8 +111,12 @@ def run_round(
     args: CriticDPOArguments,
     model_args: ModelArguments,
     dpo_args: DPOConfig,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """One round: sample, judge, build preferences, train; returns its summary (written last)."""
+    """One round: sample, judge, build preferences, train; returns its summary (written last). Sampling starts
+    from `seed`, set once the models are loaded (loading may draw random numbers the first time only): the same
+    command samples the same answers on every run, and a resumed run redoes a round as an uninterrupted one does
+    (unseeded, two runs of one command drew 44 and 32 judgments)."""
     from datasets import Dataset
 
     round_model = replace(model_args, model_name_or_path=policy_name)
@@ -119,11 +124,13 @@ def run_round(
         from rl_critic.generation.vllm_engine import VLLMEngine
 
         engine = VLLMEngine.load(round_model, trust_remote_code=dpo_args.trust_remote_code)
+        set_seed(seed)
         records = _best_of_k(engine, judge, sampling, args).run(questions)
         engine.close()
         policy, processor = load_model_and_processor(round_model, trust_remote_code=dpo_args.trust_remote_code)
     else:
         policy, processor = load_model_and_processor(round_model, trust_remote_code=dpo_args.trust_remote_code)
+        set_seed(seed)
         records = _best_of_k(HFEngine(policy, processor), judge, sampling, args).run(questions)
     rows, skipped, unusable = [], 0, []
     with_video = any(question.problem is not None and question.problem.media.videos for question in questions)
@@ -308,7 +315,9 @@ def main(
         shutil.rmtree(round_dir, ignore_errors=True)  # an unfinished round starts over
         round_dir.mkdir(parents=True)
         start = time.perf_counter()
-        summary = run_round(round_dir, policy_name, questions, judge, sampling, args, model_args, dpo_args)
+        summary = run_round(
+            round_dir, policy_name, questions, judge, sampling, args, model_args, dpo_args, dpo_args.seed + m
+        )
         summary["seconds"] = round(time.perf_counter() - start, 2)
         summary["settings"] = settings
         (round_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
