@@ -169,13 +169,19 @@ def mmhal_rating(text: str) -> int | None:
     return found[0] if len(found) == 1 else None
 
 
-def score_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per question type and `all`: questions, unreadable reviews, the mean rating and the hallucination rate (the
-    share of readable ratings under 3), over the readable ratings."""
+def per_category(reviews: list[dict[str, Any]], summary) -> dict[str, Any]:
+    """`summary` of the reviews of each category (a benchmark's category or question type) in name order, then of
+    them all (`all`)."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for review in reviews:
         groups[review.get("category") or "uncategorized"].append(review)
         groups["all"].append(review)
+    return {name: summary(items) for name, items in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
+
+
+def score_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per question type and `all`: questions, unreadable reviews, the mean rating and the hallucination rate (the
+    share of readable ratings under 3), over the readable ratings."""
 
     def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
         ratings = [item["rating"] for item in items if item.get("rating") is not None]
@@ -187,7 +193,7 @@ def score_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
             )
         return result
 
-    return {name: summary(items) for name, items in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
+    return per_category(reviews, summary)
 
 
 def other_judge_scores(source: str) -> dict[str, float]:
@@ -446,10 +452,6 @@ def review_scores(text: str) -> tuple[float, float] | None:
 def reference_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
     """Per category and `all`: questions, unreadable reviews, the two means over the readable ones and the relative
     score 100 x mean(policy) / mean(reference) (None without a readable review or with a reference mean of 0)."""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for review in reviews:
-        groups[review.get("category") or "uncategorized"].append(review)
-        groups["all"].append(review)
 
     def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
         readable = [item["scores"] for item in items if item.get("scores") is not None]
@@ -464,7 +466,7 @@ def reference_report(reviews: list[dict[str, Any]]) -> dict[str, Any]:
             result["relative"] = None
         return result
 
-    return {name: summary(items) for name, items in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
+    return per_category(reviews, summary)
 
 
 def review_requests(
