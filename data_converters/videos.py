@@ -76,6 +76,11 @@ class SampledFrames:
     frames: list[dict[str, Any]]
     fps: float
 
+    @classmethod
+    def of_pictures(cls, frames: list[Image.Image], fps: float) -> SampledFrames:
+        """Decoded frames, stored as PNG (lossless: the pixels a model saw)."""
+        return cls([{"bytes": _png(frame), "path": None} for frame in frames], fps)
+
 
 def video_file(source: Any, folder: ImageFolder) -> str:
     """The checked full path of a row's video file (`source`: a path or `file://` URI, relative to the folder)."""
@@ -174,7 +179,7 @@ def sampled_frames(source: Any, folder: ImageFolder, fps: float | None = None) -
     frames, rate = decode_video_file(
         video_file(source, folder), sampling, lambda f: bounded_frame(f, sampling.max_pixels)
     )
-    return SampledFrames([{"bytes": _png(frame), "path": None} for frame in frames], rate)
+    return SampledFrames.of_pictures(frames, rate)
 
 
 def _png(image: Image.Image) -> bytes:

@@ -424,3 +424,16 @@ def test_pairwise_agreement_between_two_judges_at_game_and_model_level(tmp_path)
     assert (disagreed["pearson"], disagreed["kendall_tau"]) == (-1.0, -1.0)
     assert agreed["model_level"] == {"models": 3, "pearson": 1.0, "kendall_tau": 1.0}
     assert disagreed["model_level"]["models"] == 3 and disagreed["model_level"]["kendall_tau"] == -1.0
+
+
+def test_answer_and_review_files_that_do_not_read_are_one_line(tmp_path):
+    from rl_critic.evaluation.judged import other_judge_scores, read_baseline
+    from rl_critic.ground.errors import UserError
+
+    broken, number = tmp_path / "broken.jsonl", tmp_path / "number.jsonl"
+    broken.write_text('{"question_id": "a", "output": "x"}\n{not json\n')
+    number.write_text('{"question_id": "a", "output": "x"}\n\n5\n')
+    with pytest.raises(UserError, match=r"--baseline .*broken.jsonl line 2 is not JSON"):
+        read_baseline(str(broken))
+    with pytest.raises(UserError, match=r"--agree_with .*number.jsonl line 3 is not a JSON object"):
+        other_judge_scores(str(number))

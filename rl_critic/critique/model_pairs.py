@@ -117,7 +117,7 @@ def question_pairs(
     counts["questions with pairs"] += 1
     if problem.media.videos:  # the frames the question showed, and their rate
         video = problem.media.videos[0]
-        shown = SampledFrames([{"bytes": _png(frame), "path": None} for frame in video.frames], video.fps)
+        shown = SampledFrames.of_pictures(video.frames, video.fps)
     else:
         shown = _png(problem.images[0])
     rows = []

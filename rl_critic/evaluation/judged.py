@@ -81,14 +81,7 @@ def read_llava_bench(source: str) -> list[dict[str, Any]]:
     folder = Path(source)
 
     def lines(name: str) -> list[dict[str, Any]]:
-        rows = []
-        for number, line in enumerate((folder / name).read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except ValueError as err:
-                    raise UserError(f"{folder / name} line {number} is not JSON: {err}") from None
-        return rows
+        return _json_lines((folder / name).read_text(encoding="utf-8"), str(folder / name))
 
     captions = {row.get("image"): row.get("caption") for row in lines("context.jsonl")}
     references = {row.get("question_id"): row.get("text") for row in lines("answers_gpt4.jsonl")}
@@ -106,6 +99,22 @@ def read_llava_bench(source: str) -> list[dict[str, Any]]:
                 "context": "\n".join(caption) if isinstance(caption, list) else caption or "",
             }
         )
+    return rows
+
+
+def _json_lines(text: str, where: str) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL text, blank lines skipped; a line that does not parse, or is no object, is one
+    line naming `where` and its number."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except ValueError as err:
+                raise UserError(f"{where} line {number} is not JSON: {err}") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{where} line {number} is not a JSON object")
+            rows.append(row)
     return rows
 
 
@@ -213,13 +222,7 @@ def other_judge_scores(source: str) -> dict[str, float]:
             if (rating := mmhal_rating(content)) is not None:
                 scores[str(index)] = float(rating)
         return scores
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as err:
-            raise UserError(f"--agree_with {source} line {number} is not JSON: {err}") from None
+    for row in _json_lines(text, f"--agree_with {source}"):
         key = str(row.get("id", row.get("question_id")))
         for game in row.get("games") or []:  # a pairwise run's games
             if isinstance(game, dict) and isinstance(game.get("outcome"), (int, float)):
@@ -330,13 +333,7 @@ def read_baseline(source: str) -> tuple[str, dict[str, str]]:
     if not path.is_file():
         raise UserError(f"--baseline {source}: no such file")
     answers, name = {}, None
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as err:
-            raise UserError(f"--baseline {source} line {number} is not JSON: {err}") from None
+    for row in _json_lines(path.read_text(encoding="utf-8"), f"--baseline {source}"):
         key, output = row.get("question_id", row.get("id")), row.get("output", row.get("answer"))
         if key is not None and isinstance(output, str):
             answers[str(key)] = output

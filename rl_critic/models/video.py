@@ -11,10 +11,10 @@ from typing import Any
 
 from data_converters.images import ImageFolder
 from data_converters.parsing import ParseError
-from data_converters.videos import decode_video_file, video_file
+from data_converters.videos import bounded_frame, decode_video_file, video_file
 from rl_critic.ground.errors import UserError
 from rl_critic.models.media import MediaBudget, Video
-from rl_critic.models.vision import DEFAULT_MIN_PIXELS, frames_video, load_image
+from rl_critic.models.vision import frames_video
 
 
 def load_video(source: Any, budget: MediaBudget, folder: ImageFolder | None = None) -> Video:
@@ -26,9 +26,7 @@ def load_video(source: Any, budget: MediaBudget, folder: ImageFolder | None = No
         return frames_video(source, budget.video_fps, budget, folder)
     try:
         frames, fps = decode_video_file(
-            video_file(source, folder),
-            budget.sampling,
-            lambda frame: load_image(frame, DEFAULT_MIN_PIXELS, budget.video_max_pixels),
+            video_file(source, folder), budget.sampling, lambda frame: bounded_frame(frame, budget.video_max_pixels)
         )
     except ParseError as err:
         raise UserError(str(err)) from err
