@@ -8,13 +8,13 @@ export TOKENIZERS_PARALLELISM := false
 # Tests, demo, benchmarks and the tiny recipes never touch the network for models (tiny models are built
 # locally); a training target given a RECIPE= may name a hub model, so it stays online.
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
-test test-slow test-vllm demo bench sample-data tiny-data: export HF_HUB_OFFLINE := 1
-test test-slow test-vllm demo bench sample-data tiny-data: export HF_DATASETS_OFFLINE := 1
+test test-slow test-vllm demo bench bench-full sample-data tiny-data: export HF_HUB_OFFLINE := 1
+test test-slow test-vllm demo bench bench-full sample-data tiny-data: export HF_DATASETS_OFFLINE := 1
 
-.PHONY: help install test test-slow test-vllm lint format demo bench sample-data tiny-data sft dpo grpo critic-dpo clean
+.PHONY: help install test test-slow test-vllm lint format demo bench bench-full sample-data tiny-data sft dpo grpo critic-dpo clean
 
 help:  ## list the targets
-	@grep -E '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{name[NR] = $$1; text[NR] = $$2; if (length($$1) > width) width = length($$1)} END {for (i = 1; i <= NR; i++) printf "  make %-*s  %s\n", width, name[i], text[i]}'
 
 install:  ## create/update the virtualenv (torch pair first, then rl-critic[dev])
 	@scripts/venv.sh install
@@ -62,15 +62,25 @@ sft dpo grpo critic-dpo: install $(if $(TINY_RECIPE),tiny-data)  ## train: make 
 	$(if $(TINY_RECIPE),$(OFFLINE)) $(if $(ACCELERATE),$(VENV)/bin/accelerate launch --config_file $(ACCELERATE) -m rl_critic.train.$(subst -,_,$@),$(RLC) train $@) \
 		--config $(or $(RECIPE),$(DEFAULT_RECIPE_$@)) $(ARGS)
 
-bench: install  ## benchmarks: numbers to bench/results/*.json and a table
-	$(PY) -m bench.convert_speed
-	$(PY) -m bench.reward_speed
-	$(PY) -m bench.train_step
-	$(PY) -m bench.dynamic_sampling_cost
-	$(PY) -m bench.best_of_n_speed
-	$(PY) -m bench.critic_reward_speed
-	$(PY) -m bench.judged_reference_speed
-	$(if $(wildcard $(VLLM_PY)),$(VLLM_PY),$(PY)) -m bench.engines_speed  # vLLM rows with make test-vllm's venv
+# The quick set's sizes (`make bench`, a few minutes); `make bench-full` runs each benchmark at its own defaults.
+BENCH_QUICK_convert_speed := --rows 20000
+BENCH_QUICK_reward_speed := --n 5000
+BENCH_QUICK_train_step := --steps 6 --warmup 2 --repeats 1
+BENCH_QUICK_dynamic_sampling_cost := --steps 6 --warmup 2
+BENCH_QUICK_best_of_n_speed := --questions 8 --n 4
+BENCH_QUICK_critic_reward_speed := --prompts 4
+BENCH_QUICK_judged_reference_speed := --questions 48
+BENCH_QUICK_engines_speed := --pairs 16 --questions 8
+BENCHES := convert_speed reward_speed train_step dynamic_sampling_cost best_of_n_speed critic_reward_speed \
+	judged_reference_speed engines_speed
+# engines_speed runs in make test-vllm's venv where there is one (its vLLM rows)
+bench_python = $(if $(filter engines_speed,$(1)),$(if $(wildcard $(VLLM_PY)),$(VLLM_PY),$(PY)),$(PY))
+
+bench: install  ## benchmarks, the quick set (a few minutes): bench/results/*.json (untracked) and a table each
+	@$(foreach b,$(BENCHES),$(call bench_python,$(b)) -m bench.$(b) $(BENCH_QUICK_$(b)) || exit 1;)
+
+bench-full: install  ## every benchmark at its full size (~20 min on 2 cores; docs/benchmarks.md's numbers)
+	@$(foreach b,$(BENCHES),$(call bench_python,$(b)) -m bench.$(b) || exit 1;)
 
 sample-data: install  ## regenerate the shipped sample (examples/data/llava-critic-sample.parquet)
 	$(RLC) make-synthetic --n 200 --kind both --edge-cases --out examples/data/llava-critic-sample.parquet

@@ -1,6 +1,10 @@
-"""Benchmarks (`make bench`): each writes `bench/results/<name>.json`; numbers are ratios within one run."""
+"""Benchmarks (`make bench`, the quick set; `make bench-full`, every size): each writes `bench/results/<name>.json`
+(not tracked: a run's numbers, for the table it prints and docs/benchmarks.md); numbers are ratios within one run.
+"""
 
 from pathlib import Path
+
+import rl_critic  # noqa: F401 - quiets the library loggers nobody can act on (rl_critic.script.noise), first
 
 
 def synthetic_grpo_data(folder: Path, rows: int = 256) -> Path:

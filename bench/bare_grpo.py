@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sys
 
-import yaml
-from datasets import load_dataset
-from transformers import AutoModelForImageTextToText, AutoProcessor
-from trl import GRPOConfig, GRPOTrainer
+from rl_critic.script.noise import quiet_library_loggers
 
-from rewards import critic_reward
+quiet_library_loggers()  # before bitsandbytes loads (through TRL): its CPU "kernels" note is no one's to act on
+import yaml  # noqa: E402
+from datasets import load_dataset  # noqa: E402
+from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E402
+from trl import GRPOConfig, GRPOTrainer  # noqa: E402
+
+from rewards import critic_reward  # noqa: E402
 
 
 def main(model_dir: str, data_file: str, recipe: str, output_dir: str, max_steps: int) -> None:

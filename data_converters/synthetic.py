@@ -10,6 +10,7 @@ converter path that reads the real 113k reads these, and a demo can show a model
 from __future__ import annotations
 
 import io
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,32 +37,95 @@ BENCH_INSTRUCTION = (
 ARENA_VERDICTS = {("1", True): "[[A>>B]]", ("1", False): "[[A>B]]", ("2", False): "[[B>A]]", ("2", True): "[[B>>A]]"}
 
 
-def draw_scene(rng: random.Random, max_shapes: int = 3) -> tuple[bytes, list[tuple[str, str, str]]]:
-    """A PNG with 1-`max_shapes` shapes in distinct columns; returns (png bytes, [(colour, shape, position)])."""
+@dataclass(frozen=True)
+class Drawing:
+    """How pictures are drawn beyond the plain 84 px white picture: canvas sides, backgrounds (a share of them
+    two-tone), shapes, and up to `tint` per channel off each named colour."""
+
+    sides: tuple[int, ...]
+    backgrounds: tuple[tuple[int, int, int], ...]
+    shapes: tuple[str, ...]
+    tint: int = 30
+
+
+# `varied` trains a critic to read the colour whatever the drawing; `unseen` draws what `varied` never does
+# (other canvas sides, backgrounds and shapes): a held-out check of a critic trained on plain or varied pictures.
+DRAWINGS: dict[str, Drawing | None] = {
+    "plain": None,
+    "varied": Drawing(
+        sides=(56, 84, 112),
+        backgrounds=((255, 255, 255), (205, 205, 205), (245, 235, 205), (70, 70, 70)),
+        shapes=("circle", "square", "triangle", "diamond"),
+    ),
+    "unseen": Drawing(
+        sides=(70, 140),
+        backgrounds=((15, 15, 15), (225, 215, 240), (190, 225, 190)),
+        shapes=("hexagon", "star", "ring"),
+    ),
+}
+
+
+def draw_scene(
+    rng: random.Random, max_shapes: int = 3, drawing: str = "plain"
+) -> tuple[bytes, list[tuple[str, str, str]]]:
+    """A PNG with 1-`max_shapes` shapes in distinct columns; returns (png bytes, [(colour, shape, position)]).
+
+    `plain`: an 84 px white picture, circles, squares and triangles in four exact colours. `varied` and `unseen`
+    (`DRAWINGS`): what a critic that reads colours should not care about changes too."""
     count = rng.randint(1, max_shapes)
     columns = sorted(rng.sample(range(3), count))
-    image = Image.new("RGB", (SIDE, SIDE), "white")
+    style = DRAWINGS[drawing]
+    side = rng.choice(style.sides) if style else SIDE
+    image = Image.new("RGB", (side, side), rng.choice(style.backgrounds) if style else "white")
     draw = ImageDraw.Draw(image)
+    if style and rng.random() < 0.3:  # a two-tone background: the lower half another shade
+        draw.rectangle((0, side // 2, side, side), fill=rng.choice(style.backgrounds))
     objects = []
     for column in columns:
-        colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
+        colour, shape = rng.choice(list(COLOURS)), rng.choice(style.shapes if style else SHAPES)
         if max_shapes == 1:  # one shape filling most of the picture: the easiest scene to read
-            size = rng.randint(48, 64)
-            x0, y0 = rng.randint(2, SIDE - size - 2), rng.randint(2, SIDE - size - 2)
+            size = rng.randint(side * 2 // 5, side * 9 // 10) if style else rng.randint(48, 64)
+            x0, y0 = rng.randint(2, side - size - 2), rng.randint(2, side - size - 2)
         else:
-            size, x0, y0 = 22, column * 28 + 3, rng.randint(3, SIDE - 25)
-        box = (x0, y0, x0 + size, y0 + size)
-        if shape == "circle":
-            draw.ellipse(box, fill=COLOURS[colour])
-        elif shape == "square":
-            draw.rectangle(box, fill=COLOURS[colour])
-        else:
-            apex = (x0 + size // 2, y0)
-            draw.polygon([apex, (x0, y0 + size), (x0 + size, y0 + size)], fill=COLOURS[colour])
+            size, x0 = side // 3 - 6, column * (side // 3) + 3
+            y0 = rng.randint(3, side - size - 3)
+        fill = _tinted(rng, COLOURS[colour], style.tint) if style else COLOURS[colour]
+        _draw_shape(draw, shape, (x0, y0, x0 + size, y0 + size), fill)
         objects.append((colour, shape, POSITIONS[column] if count > 1 else "middle"))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue(), objects
+
+
+def _tinted(rng: random.Random, rgb: tuple[int, int, int], tint: int) -> tuple[int, int, int]:
+    """A colour moved up to `tint` per channel: the same colour name, another shade."""
+    return tuple(min(255, max(0, channel + rng.randint(-tint, tint))) for channel in rgb)
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int, int], fill) -> None:
+    x0, y0, x1, y1 = box
+    cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2
+    if shape == "circle":
+        draw.ellipse(box, fill=fill)
+    elif shape == "square":
+        draw.rectangle(box, fill=fill)
+    elif shape == "triangle":
+        draw.polygon([((x0 + x1) // 2, y0), (x0, y1), (x1, y1)], fill=fill)
+    elif shape == "diamond":
+        draw.polygon([(cx, y0), (x1, cy), (cx, y1), (x0, cy)], fill=fill)
+    elif shape == "hexagon":
+        draw.regular_polygon((cx, cy, r), 6, fill=fill)
+    elif shape == "star":
+        points = [
+            (
+                cx + (r if k % 2 == 0 else r / 2) * math.sin(k * math.pi / 5),
+                cy - (r if k % 2 == 0 else r / 2) * math.cos(k * math.pi / 5),
+            )
+            for k in range(10)
+        ]
+        draw.polygon(points, fill=fill)
+    else:  # ring
+        draw.ellipse(box, outline=fill, width=max(3, int(r / 3)))
 
 
 QUESTION_KINDS = ("colour", "count", "position")
@@ -106,11 +170,13 @@ def _place(position: str) -> str:
     return "in the middle" if position == "middle" else f"on the {position}"
 
 
-def _scene(rng: random.Random, questions: tuple[str, ...], max_shapes: int) -> tuple[bytes, list[tuple[str, str, str]]]:
+def _scene(
+    rng: random.Random, questions: tuple[str, ...], max_shapes: int, drawing: str
+) -> tuple[bytes, list[tuple[str, str, str]]]:
     """A scene some requested question kind can be asked about (position-only needs 2+ shapes)."""
-    png, objects = draw_scene(rng, max_shapes)
+    png, objects = draw_scene(rng, max_shapes, drawing)
     while questions == ("position",) and len(objects) < 2:
-        png, objects = draw_scene(rng, max_shapes)
+        png, objects = draw_scene(rng, max_shapes, drawing)
     return png, objects
 
 
@@ -123,10 +189,11 @@ class _RowSettings:
     max_shapes: int
     layout: str
     name_shape: bool
+    drawing: str
 
     def scene_question(self, rng: random.Random) -> tuple[bytes, tuple[str, str, str, str]]:
         """A scene and one question about it: (png, (kind, question, right answer, wrong answer))."""
-        png, objects = _scene(rng, self.questions, self.max_shapes)
+        png, objects = _scene(rng, self.questions, self.max_shapes, self.drawing)
         return png, question_and_answers(rng, objects, self.questions, self.name_shape)
 
 
@@ -192,13 +259,15 @@ def synthetic_rows(
     max_shapes: int = 3,
     layout: str = "mixed",
     name_shape: bool | None = None,
+    drawing: str = "plain",
 ) -> Iterator[dict[str, Any]]:
     """`n` rows of the `pairwise` or `pointwise` config (or `both`, alternating), asking `questions` kinds
     about scenes of 1-`max_shapes` shapes. `layout="short"` writes every pairwise row with one brief
     instruction and the `Response 1/2` markers (the demo's tiny model learns far faster on short prompts)
     and asks about a lone shape as "the shape"; `mixed` varies instructions and markers like the real data.
     `name_shape` (default: all but `short`) names a lone shape in the question ("What colour is the
-    square?"); without it answers differ only in what is asked, the one thing a judge must check."""
+    square?"); without it answers differ only in what is asked, the one thing a judge must check. `drawing`:
+    `plain` pictures, `varied` ones or `unseen` ones (`DRAWINGS`)."""
     if kind not in ("pairwise", "pointwise", "both"):
         raise ValueError(f"kind must be pairwise, pointwise or both, not {kind!r}")
     questions = tuple(questions)
@@ -210,8 +279,10 @@ def synthetic_rows(
         raise ValueError("position questions need max_shapes >= 2")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    if drawing not in DRAWINGS:
+        raise ValueError(f"drawing must be one of {', '.join(DRAWINGS)}, not {drawing!r}")
     name_shape = layout != "short" if name_shape is None else name_shape
-    settings = _RowSettings(tie_rate, questions, max_shapes, layout, name_shape)
+    settings = _RowSettings(tie_rate, questions, max_shapes, layout, name_shape, drawing)
     rng = random.Random(seed)
     for index in range(n):
         pair = kind == "pairwise" or (kind == "both" and index % 2 == 0)

@@ -7,6 +7,16 @@ import os
 import pytest
 from PIL import Image, ImageDraw
 
+from rl_critic.script.noise import warning_filter_lines
+
+
+def pytest_configure(config):
+    """The library warnings our commands route to a log (`rl_critic.script.noise`) stay out of the test summary
+    too (it listed 89 `gradient_checkpointing is deprecated` a run)."""
+    for line in warning_filter_lines():
+        config.addinivalue_line("filterwarnings", line)
+
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"

@@ -633,3 +633,35 @@ def test_two_outputs_of_one_name_read_right_through_datasets_and_trl(sample, tmp
     [again] = run_commands([Command(convert_to(folders[0], 3))])  # the same folder, converted again
     assert again.returncode == 0
     assert read()[folders[0]]["plain"] == rows(folders[0]) != expected[folders[0]]
+
+
+@pytest.mark.parametrize("drawing", ["varied", "unseen"])
+def test_other_drawings_change_the_picture_but_not_what_it_shows(drawing):
+    """`--drawing varied|unseen`: other canvas sizes, backgrounds and shapes (`unseen` none that `varied` draws:
+    the demo's held-out check), and each picture still holds the colour its right answer names (within the
+    tint); `plain` stays 84 px white."""
+    from data_converters.synthetic import COLOURS, DRAWINGS
+
+    settings = dict(kind="pairwise", seed=7, tie_rate=0.0, questions=("colour",), max_shapes=1, name_shape=False)
+    drawn = list(synthetic_rows(60, drawing=drawing, **settings))
+    plain = list(synthetic_rows(60, **settings))
+    pictures = [PILImage.open(io.BytesIO(row["image"]["bytes"])).convert("RGB") for row in drawn]
+    style = DRAWINGS[drawing]
+    assert {picture.size[0] for picture in pictures} == set(style.sides)
+    assert {picture.getpixel((0, 0)) for picture in pictures} == set(style.backgrounds)
+    for row, picture in zip(drawn, pictures):
+        named = _right_answer(row["conversations"][1]["value"]).split()[-1].rstrip(".")
+        target = COLOURS[named]
+        near = [
+            pixel for _, pixel in picture.getcolors(1 << 16) if max(abs(a - b) for a, b in zip(pixel, target)) <= 30
+        ]
+        assert near, (row["id"], named)
+    for row in plain:
+        picture = PILImage.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
+        assert picture.size == (84, 84) and picture.getpixel((0, 0)) == (255, 255, 255)
+    assert [row["conversations"] for row in plain] != [row["conversations"] for row in drawn]
+    varied, unseen = DRAWINGS["varied"], DRAWINGS["unseen"]
+    assert not set(varied.sides) & set(unseen.sides) and not set(varied.shapes) & set(unseen.shapes)
+    assert not set(varied.backgrounds) & set(unseen.backgrounds)
+    with pytest.raises(ValueError, match="drawing must be one of plain, varied, unseen"):
+        list(synthetic_rows(1, drawing="sketchy"))

@@ -87,7 +87,7 @@ def _results() -> dict:
             "chosen_run": "grpo",
             "validation": {"grpo": {"25": 0.75, "125": 0.9}},
         },
-        "blank": {**test(0.515), "seconds": 10.0},
+        "blank": {**test(0.515), "drawn": test(0.865)["test"], "seconds": 10.0},
         "probes": {
             "seconds": 40.0,
             "probes": {
@@ -250,6 +250,10 @@ def test_report_tables_say_what_each_stage_did():
     assert "| + its answers back | 74.0% | 0.0% | 60 steps |" in table
     assert "| + GRPO (step 125) | 88.0% | 0.0% | 150 steps, best on validation |" in table
     assert "| final, blank images | 51.5% |" in table
+    assert "| final, pictures drawn differently | 86.5% | 0.0% | - |" in table
+    older = _results()
+    del older["blank"]["drawn"]  # a demo folder from before the drawn-differently split still reports
+    assert "drawn differently" not in "\n".join(accuracy_table(older))
     bon = "\n".join(best_of_n_table(_results()))
     assert "(48 questions, 8 samples each)" in bon
     assert "| self-critique (knockout) | 90.0% |" in bon and "| majority vote | 85.0% |" in bon

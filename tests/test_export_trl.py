@@ -15,52 +15,47 @@ from rl_critic.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_exported_recipe_runs_under_trl_grpo(tmp_path, tiny_dirs, capsys):
+def test_exported_recipe_runs_under_trl_grpo_on_another_machine(tmp_path, monkeypatch, capsys):
+    """The export and what it names travel: exported in one folder, moved to another path, run there by `trl grpo`
+    with an empty rl-critic cache (another machine has none), writing to its own `-trl` output folder."""
     from datasets import Dataset
 
     from data_converters.layouts import features
     from data_converters.synthetic import synthetic_rows
 
-    Dataset.from_list(list(synthetic_rows(8, "pairwise", seed=1)), features=features()).to_parquet(
-        str(tmp_path / "s.parquet")
-    )
-    convert("llava-critic-pairwise", str(tmp_path / "s.parquet"), "grpo", str(tmp_path / "grpo"))
-    assert main(["export-trl", "--recipe", "recipes/tiny/grpo_critic.yaml", "--out", str(tmp_path / "trl.yaml")]) == 0
-    exported = yaml.safe_load((tmp_path / "trl.yaml").read_text())
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    Dataset.from_list(list(synthetic_rows(8, "pairwise", seed=1)), features=features()).to_parquet("s.parquet")
+    convert("llava-critic-pairwise", "s.parquet", "grpo", "grpo")
+    recipe = str(ROOT / "recipes/tiny/grpo_critic.yaml")
+    assert main(["export-trl", "--recipe", recipe, "--out", "trl/trl.yaml"]) == 0
+    exported = yaml.safe_load((here / "trl" / "trl.yaml").read_text())
     assert exported["reward_funcs"] == ["rewards.critic_reward"]
-    assert Path(exported["model_name_or_path"]) == tiny_dirs["qwen2_5_vl"]  # `tiny` resolved: TRL runs it offline
+    assert exported["model_name_or_path"] == "trl/tiny-qwen2_5_vl"  # beside the YAML, named from the folder
+    assert (here / "trl" / "tiny-qwen2_5_vl" / "model.safetensors").is_file()
+    assert exported["output_dir"] == "outputs/tiny-grpo-trl"  # not the rl-critic run's folder
     assert "min_pixels" not in exported and "max_pixels" not in exported
-    text = (tmp_path / "trl.yaml").read_text()
+    text = (here / "trl" / "trl.yaml").read_text()
     assert "Dropped (TRL's grpo script does not take them): dynamic_sampling, max_pixels, min_pixels" in text
     assert "# TRL's own CLI cannot take dynamic_sampling: `trl grpo` trains on every group" in text
+    assert "copied to trl/tiny-qwen2_5_vl" in text
     assert capsys.readouterr().out.splitlines()[-1].startswith("TRL's own CLI cannot take dynamic_sampling")
+    assert main(["export-trl", "--recipe", recipe, "--out", "trl/trl.yaml", "--overwrite"]) == 0  # its own copy
 
-    out = tmp_path / "trl-out"
-    command = [
-        str(Path(sys.executable).parent / "trl"),
-        "grpo",
-        "--config",
-        str(tmp_path / "trl.yaml"),
-        "--dataset_name",
-        str(tmp_path / "grpo" / "data"),
-        "--output_dir",
-        str(out),
-        "--max_steps",
-        "1",
-        "--per_device_train_batch_size",
-        "4",
-        "--max_completion_length",
-        "8",
-        "--save_strategy",
-        "no",
-        "--report_to",
-        "none",
-    ]
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}
-    )
+    there = tmp_path / "elsewhere" / "there"
+    there.parent.mkdir()
+    monkeypatch.chdir(tmp_path)
+    here.rename(there)
+    command = [str(Path(sys.executable).parent / "trl"), "grpo", "--config", "trl/trl.yaml"]
+    command += ["--dataset_name", "grpo/data", "--max_steps", "1", "--per_device_train_batch_size", "4"]
+    command += ["--max_completion_length", "8", "--save_strategy", "no", "--report_to", "none"]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "RL_CRITIC_CACHE": str(tmp_path / "empty-cache")}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=there, env=environment)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rewards/critic_reward/mean" in result.stdout + result.stderr
+    assert (there / "outputs" / "tiny-grpo-trl" / "model.safetensors").is_file()
+    assert not (tmp_path / "empty-cache").exists()  # nothing of rl-critic's cache was needed
 
 
 def test_export_refuses_what_trl_cannot_run(tmp_path, capsys):

@@ -81,6 +81,10 @@ def test_eval_policy_judges_llava_bench_with_a_scripted_and_a_tiny_critic(tmp_pa
             Command([*base, "--critic_class", "tests.helpers.ReviewJudge", "--out", str(scripted)]),
             Command([*base, "--critic_model", "tiny", "--critic_max_new_tokens", "8", "--out", str(tiny)]),
             Command([*base, "--n", "3", "--out", str(tmp_path / "n3.json")]),
+            Command(
+                [*base, "--critic_model", "tiny", "--critic_max_new_tokens", "8", "--critic_unreadable_ok", "true"]
+                + ["--out", str(tiny)]
+            ),
         ]
     )
     assert results[0].returncode == 0, results[0].stderr[-2000:]
@@ -106,10 +110,17 @@ def test_eval_policy_judges_llava_bench_with_a_scripted_and_a_tiny_critic(tmp_pa
     # the judge was asked in LLaVA-Bench's review layout, the reference as Assistant 1
     first = next(review for review in reviews if review["id"] == "0")
     assert first["review"].startswith("8 ")
-    # the tiny critic's own reviews hold no scores: every one counted unreadable, nothing averaged, no traceback
-    assert results[1].returncode == 0, results[1].stderr[-2000:]
+    # the untrained tiny critic's reviews hold no scores: its first batch reads none, so the run stops in one line
+    # naming the likely cause; told to go on, every review is counted unreadable, nothing averaged, and it says so
+    stopped = results[1].stderr.strip().splitlines()[-1]
+    assert results[1].returncode == 1 and "Traceback" not in results[1].stderr, results[1].stderr[-2000:]
+    assert "the critic's first 7 judgments gave no readable verdict, so the run stopped there" in stopped
+    assert "used all 8 tokens (--critic_max_new_tokens)" in stopped and "--critic_unreadable_ok true" in stopped
+    assert results[3].returncode == 0, results[3].stderr[-2000:]
     tiny_report = json.loads(tiny.read_text())
     assert tiny_report["scores"]["all"] == {"questions": 7, "unreadable": 7, "relative": None}
+    last = results[3].stdout.strip().splitlines()[-1]
+    assert last.startswith("7 of 7 critic verdicts (100%) could not be read: 7 of them used all 8 tokens"), last
     one_line = results[2].stderr.strip().splitlines()[-1]
     assert results[2].returncode != 0 and "--grading judge scores one answer per question" in one_line
 

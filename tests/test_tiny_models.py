@@ -125,11 +125,20 @@ def test_build_is_deterministic_per_seed():
     assert any(not torch.equal(a, c) for a, c in zip(first.parameters(), other.parameters()))
 
 
-@pytest.mark.parametrize("size", ["tiny", "small"])
+@pytest.mark.parametrize("size", ["tiny", "small", "demo"])
 def test_sizes_have_the_advertised_parameter_counts(size):
     model, _ = build_tiny_model("qwen2_5_vl", size)
     params = sum(p.numel() for p in model.parameters())
-    assert (2e5 < params < 1e6) if size == "tiny" else (2e6 < params < 8e6), params
+    assert (2e5 < params < 1e6) if size in ("tiny", "demo") else (2e6 < params < 8e6), params
+
+
+def test_the_demo_size_is_tiny_with_a_key_value_head_per_attention_head():
+    tiny, _ = build_tiny_model("qwen2_5_vl", "tiny")
+    demo, _ = build_tiny_model("qwen2_5_vl", "demo")
+    text = demo.config.text_config
+    assert (text.num_attention_heads, text.num_key_value_heads) == (4, 4)
+    assert text.hidden_size == tiny.config.text_config.hidden_size
+    assert sum(text.rope_parameters["mrope_section"]) == text.hidden_size // text.num_attention_heads // 2
 
 
 def test_cache_builds_once_and_rebuilds_outdated(tiny_cache):

@@ -263,6 +263,12 @@ def test_killed_run_resumes_to_the_same_step(data, tmp_path):
         text=True,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # the tied output layer is not in the checkpoint and is tied again: logged, not shown (rl_critic.script.noise)
+    assert "missing keys" not in resumed.stderr and "missing keys" not in resumed.stdout
+    log = Path(os.environ["RL_CRITIC_CACHE"]) / "logs" / "warnings.log"
+    assert "transformers.trainer: There were missing keys in the checkpoint model loaded: ['lm_head.weight']" in (
+        log.read_text()
+    )
     unkilled = tmp_path / "unkilled"
     assert run_script(grpo, _train_command(data, unkilled, 6)[3:]) == 0
     final = json.loads((tmp_path / "run" / "checkpoint-6" / "trainer_state.json").read_text())

@@ -21,7 +21,7 @@ from typing import Any
 from data_converters.image_urls import image_urls_field
 from data_converters.images import images_root_field
 from rl_critic.cli.dispatch import docstring_summary
-from rl_critic.critique.critic import CriticArguments
+from rl_critic.critique.critic import CriticArguments, unreadable_line
 from rl_critic.critique.strategies import STRATEGIES
 from rl_critic.ground.errors import UserError
 from rl_critic.models.loader import InferenceModelArguments
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
         num_return_sequences=args.n,
     )
     start = time.perf_counter()
-    records = answer_all(
+    records, judge = answer_all(
         rows,
         journal,
         model_args,
@@ -106,6 +106,9 @@ def main(argv: list[str]) -> int:
         f"{sum(r['generated_tokens'] for r in done)} generated tokens, {seconds:.1f} s -> {args.out}"
     )
     print(accuracy_table(done, args.strategy))
+    unreadable = unreadable_line(judge)
+    if unreadable:
+        print(unreadable)
     return 0
 
 

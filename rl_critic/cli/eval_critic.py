@@ -45,6 +45,13 @@ class EvalCriticArguments(EvalArguments):
     probe_samples: int = field(
         default=4, metadata={"help": "Judgments of each pair for the stability probe (sampled at temperature > 0)."}
     )
+    unreadable_ok: bool = field(
+        default=False,
+        metadata={
+            "help": "Go on when the first batch of judgments holds no readable verdict (by default the run stops "
+            "there with the likely cause: answers cut at max_new_tokens, an untrained critic, the wrong --prompt)."
+        },
+    )
     critic_class: str | None = field(
         default=None,
         metadata={
@@ -75,7 +82,7 @@ def main(argv: list[str]) -> int:
 
     from data_converters.images import ImageFolder
     from data_converters.io import load_input
-    from rl_critic.critique.critic import CriticArguments, build_judge
+    from rl_critic.critique.critic import CriticArguments, build_judge, unreadable_line
     from rl_critic.critique.journal import Journal, run_settings
     from rl_critic.critique.judge import Judge
     from rl_critic.evaluation.critic import RowMedia, critic_report, judge_chunks
@@ -102,6 +109,8 @@ def main(argv: list[str]) -> int:
         engine = load_engine(policy_engine_settings(model_args), model_args)
         judge = Judge(engine, sampling_settings(args), args.batch_size)
         judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
+        judge.unreadable_ok, judge.unreadable_option = args.unreadable_ok, "--unreadable_ok true"
+        judge.readability.flag = "--max_new_tokens"
     options = {"swap": args.swap, "own_prompt": args.prompt == "row"}
     entries = journal.fill(
         args.chunk,
@@ -142,4 +151,7 @@ def main(argv: list[str]) -> int:
         print(f"{errors['rows']} row(s) could not be judged, left out of every metric, e.g. {errors['first']}")
     written = write_reports(args, model_args, report, records, "Critic")
     journal.remove()
+    unreadable = unreadable_line(judge, "verdicts")
+    if unreadable:
+        print(unreadable)
     return written

@@ -124,7 +124,7 @@ def main(argv: list[str]) -> int:
             num_return_sequences=args.n,
         )
     )
-    records = answer_all(
+    records, judge = answer_all(
         rows,
         journal,
         model_args,
@@ -144,7 +144,16 @@ def main(argv: list[str]) -> int:
         raise UserError(f"no usable question in {args.data}")
     written = write_reports(args, model_args, report, [r for r in records if "errors" not in r], "Policy")
     journal.remove()
+    say_unreadable(judge)
     return written
+
+
+def say_unreadable(judge) -> None:
+    from rl_critic.critique.critic import unreadable_line
+
+    line = unreadable_line(judge)
+    if line:
+        print(line)
 
 
 def _benchmark_rows(args: EvalPolicyArguments) -> list | None:
@@ -202,8 +211,11 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
     review_journal = Journal(report_paths(args.out)[2], run_settings(args, critic_args, model_args, source=args.data))
     review_journal.check(args.chunk)
 
+    judges = []  # the one the reviews were asked of (none when every review was journaled before)
+
     def review_chunks(done: int):
         judge = build_judge(critic_args, model_args, args.batch_size)
+        judges.append(judge)
         if hasattr(judge, "skip_too_long"):
             judge.skip_too_long = True
         method = {"score": "score", "pairwise": "compare"}.get(mode, "score_pairs")
@@ -249,4 +261,6 @@ def _judge_answers(args, critic_args, model_args, rows, records, journal) -> int
         print(f"-> {ranking_figure(report['scores']['ranking'], figure, title)}")
     review_journal.remove()
     journal.remove()
+    for judge in judges:
+        say_unreadable(judge)
     return written

@@ -8,6 +8,10 @@ without them, names registered rewards by their dotted paths (`critic` -> `rewar
 `critic_judge` -> `rl_critic.critique.reward.critic_judge`, whose critic comes from RL_CRITIC_CRITIC_MODEL), and
 lists in the file's header what it dropped. Which fields TRL knows is read from TRL's own script
 dataclasses, so the export follows the installed TRL.
+
+The export runs on another machine too: a `tiny` model (a name only rl-critic knows) is written beside the YAML
+and named by its path from the folder export-trl ran in, as the recipe's data paths are (not by a path into this
+machine's cache), and `output_dir` gets a `-trl` suffix, so a TRL run never writes into the rl-critic run's folder.
 """
 
 from __future__ import annotations
@@ -103,12 +107,31 @@ def export(recipe: Path, method: str) -> tuple[dict, list[str]]:
             exported["reward_funcs"] = [trl_reward(spec) for spec in exported["reward_funcs"]]
         except ValueError as err:
             raise UserError(str(err)) from err
-    model = exported.get("model_name_or_path")
-    if isinstance(model, str) and is_project_model(model):  # `tiny`: a name only rl-critic knows; TRL needs a folder
-        from rl_critic.models.loader import resolve_model_path
-
-        exported["model_name_or_path"] = resolve_model_path(model)
+    if isinstance(exported.get("output_dir"), str):
+        exported["output_dir"] = exported["output_dir"].rstrip("/") + "-trl"
     return exported, dropped
+
+
+def export_tiny_model(name: str, beside: Path) -> Path:
+    """Copy the tiny model `name` from rl-critic's cache into a folder beside the exported YAML (replacing only an
+    earlier copy), so the export and its model travel together."""
+    import shutil
+
+    from rl_critic.ground.files import staged_folder
+    from rl_critic.models.loader import resolve_model_path
+    from rl_critic.models.tiny.cache import MARKER
+
+    source = Path(resolve_model_path(name))
+    target = beside / source.name
+    with staged_folder(target, marker=MARKER) as staging:
+        shutil.copytree(source, staging, dirs_exist_ok=True)
+    return target
+
+
+def portable_path(path: Path) -> str:
+    """`path` from the working directory when it lies under it (the way recipes name their data), else whole."""
+    resolved, cwd = path.resolve(), Path.cwd().resolve()
+    return str(resolved.relative_to(cwd)) if resolved.is_relative_to(cwd) else str(resolved)
 
 
 def is_project_model(name: str) -> bool:
@@ -133,6 +156,14 @@ def main(argv: list[str]) -> int:
         raise UserError(f"{recipe.name}: no TRL script runs this method; pass --method grpo|sft|dpo if it is one")
     exported, dropped = export(recipe, method)
     header = [f"# `trl {method} --config` version of {recipe.name}, written by `rl-critic export-trl`."]
+    model = exported.get("model_name_or_path")
+    if isinstance(model, str) and is_project_model(model):  # `tiny`: a name only rl-critic knows; TRL needs a folder
+        folder = export_tiny_model(model, Path(args.out).parent)
+        exported["model_name_or_path"] = portable_path(folder)
+        header.append(
+            f"# model_name_or_path: rl-critic's `{model}`, copied to {exported['model_name_or_path']} (paths are read "
+            "from the folder trl runs in; `rl-critic tiny-model --out DIR` builds it anew)."
+        )
     if dropped:
         header.append(f"# Dropped (TRL's {method} script does not take them): {', '.join(dropped)}.")
     if {"min_pixels", "max_pixels"} & set(dropped):

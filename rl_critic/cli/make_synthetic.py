@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_converters.layouts import LAYOUTS
+from data_converters.synthetic import DRAWINGS
 from rl_critic.cli.dispatch import docstring_summary
 from rl_critic.ground.errors import UserError
 from rl_critic.script.parsing import parse
@@ -43,6 +44,15 @@ class MakeSyntheticArguments:
             "answers differ only in colour; the short layout always does."
         },
     )
+    drawing: str = field(
+        default="plain",
+        metadata={
+            "help": "plain: 84 px white pictures of circles, squares and triangles in four exact colours. "
+            "varied: other canvas sizes, backgrounds and shapes, tinted colours (a critic learns the colour, not "
+            "the drawing). unseen: sizes, backgrounds and shapes varied never draws (a held-out check).",
+            "choices": list(DRAWINGS),
+        },
+    )
     edge_cases: bool = field(
         default=False, metadata={"help": "Append hand-made edge-case rows (odd spellings, rows that must be rejected)."}
     )
@@ -68,7 +78,7 @@ def main(argv: list[str]) -> int:
 
     questions = tuple(q.strip() for q in args.questions.split(",") if q.strip())
     name_shape = False if args.generic_shape else None
-    settings = (args.kind, args.seed, args.tie_rate, questions, args.max_shapes, args.layout, name_shape)
+    settings = (args.kind, args.seed, args.tie_rate, questions, args.max_shapes, args.layout, name_shape, args.drawing)
     try:
         list(synthetic_rows(0, *settings))
     except ValueError as err:

@@ -26,7 +26,13 @@ class TinyModelArguments:
         }
     )
     arch: str = field(default="qwen2_5_vl", metadata={"help": "Model family.", "choices": list(ARCHS)})
-    size: str = field(default="tiny", metadata={"help": "tiny ~0.4M params, small ~4M.", "choices": list(SIZES)})
+    size: str = field(
+        default="tiny",
+        metadata={
+            "help": "tiny ~0.4M params, small ~4M; demo: tiny with 4 attention heads (the demo model, hf engine only).",
+            "choices": list(SIZES),
+        },
+    )
     seed: int = field(default=0, metadata={"help": "Initialisation seed."})
     like: str | None = field(
         default=None,

@@ -63,6 +63,14 @@ class CriticArguments:
         default=None,
         metadata={"help": "Judgments per generate call (default: the command's batch_size; GRPO reward: 16)."},
     )
+    critic_unreadable_ok: bool = field(
+        default=False,
+        metadata={
+            "help": "Go on when the critic's first batch of judgments holds no readable verdict (by default the "
+            "run stops there with the likely cause: answers cut at critic_max_new_tokens, an untrained critic, "
+            "another instruction than the one it was trained with)."
+        },
+    )
     critic_dtype: str | None = field(
         default=None,
         metadata={"help": "The critic's dtype (default: the policy's `dtype`; GRPO reward on a GPU: bfloat16)."},
@@ -127,4 +135,13 @@ def build_judge(
         critic_model_args = replace(model_args, model_name_or_path=name, dtype=args.critic_dtype or model_args.dtype)
         engine = load_engine(settings, critic_model_args, trust_remote_code=trust_remote_code)
     instruction = args.critic_instruction or PAIRWISE_INSTRUCTION
-    return Judge(engine, args.sampling(), args.critic_batch_size or batch_size, instruction=instruction)
+    judge = Judge(engine, args.sampling(), args.critic_batch_size or batch_size, instruction=instruction)
+    judge.unreadable_ok = args.critic_unreadable_ok
+    return judge
+
+
+def unreadable_line(judge, what: str = "critic verdicts") -> str | None:
+    """The one line a run ends with when most of `judge`'s verdicts could not be read (a `Judge`; a judge class
+    of the user's own keeps no count)."""
+    readability = getattr(judge, "readability", None)
+    return readability.summary_line(what) if readability is not None else None

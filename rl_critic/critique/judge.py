@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 
 from data_converters.prompts import (
     PAIRWISE_INSTRUCTION,
@@ -21,6 +22,7 @@ from data_converters.prompts import (
     with_think_suffix,
 )
 from rl_critic.critique.judgments import PairJudgment, PairRequest, PairScores, ScoreJudgment, ScoreRequest
+from rl_critic.critique.readability import Readability
 from rl_critic.critique.verdicts import read_score, read_two_scores, read_verdict
 from rl_critic.generation.engines import Engine
 from rl_critic.generation.hf import HFEngine
@@ -47,26 +49,47 @@ class Judge:
         self.batch_size = batch_size
         self.score_range = score_range
         self.calls = 0  # judgments made, for reports
-        self.progress: str | None = None  # set a description to show a progress bar while judging
         self.skip_too_long = False  # True: a prompt over the context is a `TooLong` judgment, not a failed run
+        self.readability = Readability(self.settings.max_new_tokens)  # verdicts read so far (`readability.py`)
+        self.unreadable_ok = False  # True: go on when the first batch reads no verdict (else `UnreadableVerdicts`)
+        self.unreadable_option = "--critic_unreadable_ok true"  # how the command says so, for the stop's advice
+        self.on_batch: Callable[[int], None] | None = None  # called with each batch's size: progress per batch
 
     @property
     def model(self):
         """The in-process critic model (`hf` engine), else None: what GRPO puts in eval mode or on a device."""
         return self.engine.model if isinstance(self.engine, HFEngine) else None
 
-    def _run(self, texts: list[str], media: list[Media]) -> list[tuple[str, int] | TooLong]:
+    def _run(
+        self, texts: list[str], media: list[Media], readable: Callable[[str], bool]
+    ) -> list[tuple[str, int] | TooLong]:
+        """Generate the judgments a batch at a time: each batch's verdicts are counted (`readable`), the progress
+        moves (`on_batch`), and the run stops after the judge's first batch when none of it could be read. The
+        in-process engine is handed one batch at a time anyway; vLLM and a server get the judge's first batch,
+        then everything else in one call (they schedule their own batches)."""
         conversations = [user_prompt(text, len(shown.images), len(shown.videos)) for text, shown in zip(texts, media)]
-        outputs = self.engine.generate_counted(
-            conversations,
-            media,
-            self.settings,
-            self.batch_size,
-            progress=self.progress,
-            skip_too_long=self.skip_too_long,
-        )
-        self.calls += len(texts)
-        return [output if isinstance(output, TooLong) else output[0] for output in outputs]
+        outputs: list[tuple[str, int] | TooLong] = []
+        start = 0
+        while start < len(texts):
+            whole_rest = self.readability.batches > 0 and not isinstance(self.engine, HFEngine)
+            end = len(texts) if whole_rest else min(start + self.batch_size, len(texts))
+            batch = self.engine.generate_counted(
+                conversations[start:end],
+                media[start:end],
+                self.settings,
+                self.batch_size,
+                skip_too_long=self.skip_too_long,
+            )
+            batch = [output if isinstance(output, TooLong) else output[0] for output in batch]
+            judged = [output for output in batch if not isinstance(output, TooLong)]
+            self.readability.add([readable(raw) for raw, _ in judged], [tokens for _, tokens in judged])
+            self.calls += end - start
+            outputs.extend(batch)
+            if self.on_batch is not None:
+                self.on_batch(end - start)
+            self.readability.check_first_batch(self.unreadable_ok, self.unreadable_option)
+            start = end
+        return outputs
 
     def compare(self, requests: list[PairRequest]) -> list[PairJudgment]:
         """One pairwise judgment per request, all in batched `generate` calls."""
@@ -76,7 +99,7 @@ class Judge:
             r.prompt or with_think_suffix(pairwise_prompt(r.question, r.first, r.second, self.instruction))
             for r in requests
         ]
-        results = self._run(texts, [r.media for r in requests])
+        results = self._run(texts, [r.media for r in requests], lambda raw: read_verdict(raw) is not None)
         return [r if isinstance(r, TooLong) else PairJudgment(r[0], read_verdict(r[0]), r[1]) for r in results]
 
     def score_pairs(self, requests: list[PairRequest]) -> list[PairScores]:
@@ -85,7 +108,7 @@ class Judge:
         if not requests:
             return []
         texts = [r.prompt or with_think_suffix(two_score_prompt(r.question, r.first, r.second)) for r in requests]
-        results = self._run(texts, [r.media for r in requests])
+        results = self._run(texts, [r.media for r in requests], lambda raw: read_two_scores(raw) is not None)
         return [r if isinstance(r, TooLong) else PairScores(r[0], read_two_scores(r[0]), r[1]) for r in results]
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreJudgment]:
@@ -97,7 +120,7 @@ class Judge:
             r.prompt or with_think_suffix(pointwise_prompt(r.question, r.response, *scale))
             for r, scale in zip(requests, scales)
         ]
-        results = self._run(texts, [r.media for r in requests])
+        results = self._run(texts, [r.media for r in requests], lambda raw: read_score(raw) is not None)
         judgments = []
         for result, (low, high) in zip(results, scales):
             if isinstance(result, TooLong):

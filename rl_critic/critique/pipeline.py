@@ -141,17 +141,19 @@ def answer_all(
     progress: str,
     both_orders: bool = False,
     batch_size: int = 8,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], Any]:
     """What `best-of-n` and `eval policy` share: load the policy (and the critic, when the strategy judges
     more than one sample), then every row's record, each kept in `journal` as it finishes; a killed run's
-    records are taken up again (whole chunks, so the resumed run samples what an uninterrupted one would)."""
+    records are taken up again (whole chunks, so the resumed run samples what an uninterrupted one would).
+    Returns the records and the judge (None when nothing was judged), whose verdicts the command reports on."""
     budget = MediaBudget.of(model_args)  # a budget that cannot work is refused before the model loads
     policy = load_engine(policy_engine_settings(model_args), model_args)
     judged = sampling.num_return_sequences > 1 and strategy in JUDGED_STRATEGIES
     judge = build_judge(critic_args, model_args, batch_size, policy) if judged else None
     best_of_n = BestOfN(policy, judge, sampling, strategy, both_orders, batch_size=batch_size)
-    return journal.fill(
+    records = journal.fill(
         chunk,
         lambda done: best_of_n.over(rows, chunk, budget, progress, seed=seed, done=done),
         "question(s)",
     )
+    return records, judge

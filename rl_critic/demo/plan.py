@@ -44,6 +44,7 @@ class DemoPlan:
     dpo_questions: int
     policy_grpo_steps: int  # each of the two policy GRPO runs; the best checkpoint on validation is kept
     hard_negatives: float  # share of the replayed critic pairs (answers stage) that add a master-key / cut-off twin
+    model_size: str  # `tiny-model --size`: `demo` gives the critic 4 attention heads (docs/demo.md, issue 46)
 
     @classmethod
     def for_minutes(cls, minutes: float, seed: int = 0, hard_negatives: float = HARD_NEGATIVES) -> DemoPlan:
@@ -76,11 +77,17 @@ class DemoPlan:
             dpo_questions=200 if full else 32,
             policy_grpo_steps=100 if full else 25,
             hard_negatives=hard_negatives,
+            model_size="demo",
         )
 
     @property
     def name(self) -> str:
         return "full" if self.minutes >= FULL_PLAN_MINUTES else "reduced"
+
+    def unreadable_ok(self) -> list[str]:
+        """The flag every command that asks the trained critic gets in the reduced plan, whose critic is too short
+        to learn: its verdicts may be unreadable, and the commands would stop at their first batch."""
+        return ["--critic_unreadable_ok", "true"] if self.name == "reduced" else []
 
     def estimated_minutes(self) -> float:
         """About how long the plan takes on 2 idle CPU cores with the warm start running to its last step (one

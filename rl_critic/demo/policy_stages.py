@@ -139,7 +139,7 @@ class PolicyStages:
             str(p.seed),
         ]
         runs = {
-            "critic_dpo": [*common, "--critic_model", str(self.out / "final")],
+            "critic_dpo": [*common, "--critic_model", str(self.out / "final"), *p.unreadable_ok()],
             "critic_dpo_random": [*common, "--critic_class", RANDOM_JUDGE],
         }
         # The reduced plan is a smoke run: its few questions may give a round no preference pair to train on
@@ -209,7 +209,11 @@ class PolicyStages:
                     str(p.seed),
                 ]
                 if name == "critic_grpo":
-                    runs[name + ("_control" if control else "")] += ["--critic_model", str(self.out / "final")]
+                    runs[name + ("_control" if control else "")] += [
+                        "--critic_model",
+                        str(self.out / "final"),
+                        *p.unreadable_ok(),
+                    ]
         scorer = PolicyScorer(self.questions / "val.jsonl", self.out / "eval")
         run = self._watch("grpo", runs, p.policy_grpo_steps, scorer, stop=None, label="policy_grpo")
         result = {"validation": run["validation"], "train_seconds": run["train_seconds"], "steps": run["steps"]}

@@ -52,6 +52,8 @@ def accuracy_table(results: dict[str, Any]) -> list[str]:
         (f"+ GRPO (step {grpo['chosen_step']})", grpo["test"], f"{grpo['steps']} steps, best on validation"),
         ("final, blank images", results["blank"]["test"], "-"),
     ]
+    if "drawn" in results["blank"]:  # a demo folder from before issue 46 has no such split
+        rows.append(("final, pictures drawn differently", results["blank"]["drawn"], "-"))
     lines = ["| critic | held-out pair accuracy | no verdict | training |", "|---|---:|---:|---|"]
     lines += [
         f"| {name} | {_pct(r['accuracy'])} | {_pct(r['parse_failure_rate'])} | {note} |" for name, r, note in rows
@@ -227,6 +229,7 @@ def summary(plan: DemoPlan, results: dict[str, Any], wall_seconds: float, peak_r
             "answers_back": results["answers"]["test"],
             "grpo": results["grpo"]["test"],
             "blank_images": results["blank"]["test"],
+            "drawn_differently": results["blank"].get("drawn"),
             "probes": {
                 name: {key: entry.get(key) for key in ("n", "rate", "low", "high")}
                 for name, entry in results["probes"]["probes"].items()
@@ -323,7 +326,10 @@ def write_report(
             f"{results['untrained']['test']['n']} held-out pairs in the mixed 113k layouts. Chance: always giving the "
             f"most common verdict scores {_pct(constant_baseline(out))}. GRPO added **{100 * gain:+.1f} points** over "
             "the model it began from. The blank-image row is the final critic with every picture replaced by a "
-            "blank one: near chance means its verdicts come from the image.",
+            "blank one: near chance means its verdicts come from the image. The drawn-differently row asks about "
+            "pictures drawn in a way no training picture was (`make-synthetic --drawing unseen`: other canvas "
+            "sizes, backgrounds, shapes and shades): near the held-out accuracy means it reads the colour, not the "
+            "drawing.",
             "",
             *probe_section(plan, results),
             "",

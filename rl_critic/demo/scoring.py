@@ -52,6 +52,7 @@ class CriticScorer:
         if self._rows is None:
             self._rows = load_any(str(self.data))
         judge = Judge(HFEngine(*_load(checkpoint)), SamplingSettings(max_new_tokens=JUDGE_TOKENS), batch_size=50)
+        judge.unreadable_ok = True  # an early checkpoint judges nothing yet: a validation score of 0, not a stop
         report, _ = eval_critic(self._rows, judge)
         _write(self.reports / name / "report.json", {"model": str(checkpoint), "data": str(self.data), **report})
         return report["pairwise"]["accuracy_with_ties_strict"]

@@ -198,12 +198,22 @@ def judge_chunks(dataset, judge: Judge, chunk: int, seed: int, done: int = 0, **
     from tqdm import tqdm
     from transformers import set_seed
 
+    per_row = 2 if options.get("swap") else 1  # judgments a row asks for (pairs in both orders with swap)
     with tqdm(total=len(dataset), initial=done, desc=f"judging {len(dataset)} rows") as bar:
         for offset in range(done, len(dataset), chunk):
             set_seed(seed + offset // chunk)
-            rows = list(dataset.select(range(offset, min(offset + chunk, len(dataset)))))
+            end = min(offset + chunk, len(dataset))
+            if hasattr(judge, "on_batch"):  # a `Judge` moves the bar a batch at a time, not a chunk at a time
+                judged = [0]
+
+                def moved(judgments: int, start: int = offset, end: int = end, judged: list[int] = judged) -> None:
+                    judged[0] += judgments
+                    bar.update(min(start + judged[0] // per_row, end) - bar.n)
+
+                judge.on_batch = moved
+            rows = list(dataset.select(range(offset, end)))
             yield from judge_rows(rows, judge, **options)
-            bar.update(len(rows))
+            bar.update(end - bar.n)  # the rows no judgment was asked for (media that could not be read)
 
 
 def judge_rows(

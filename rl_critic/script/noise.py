@@ -25,6 +25,12 @@ NOISE: tuple[tuple[type[Warning], re.Pattern[str]], ...] = (
 )
 # Loggers whose records at WARNING are of the same kind.
 QUIET_LOGGERS = ("bitsandbytes.backends.cpu.ops",)
+# (logger, pattern of a record): of the same kind, where the logger also says what matters. A resumed run of a
+# model whose output layer is its tied input embedding (the tiny models) finds no `lm_head.weight` in the
+# checkpoint (safetensors saves a tied weight once) and ties it again; transformers still warns of a missing key.
+NOISY_RECORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("transformers.trainer", re.compile(r"missing keys in the checkpoint model loaded: \['lm_head\.weight'\]")),
+)
 
 
 def log_file() -> Path:
@@ -36,9 +42,44 @@ def log_file() -> Path:
 
 
 def quiet_library_loggers() -> None:
-    """Raise the level of `QUIET_LOGGERS` (done on import of `rl_critic`, before any library is imported)."""
+    """Raise the level of `QUIET_LOGGERS` and route `NOISY_RECORDS` to the log (done on import of `rl_critic`,
+    before any library is imported)."""
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    for name, pattern in NOISY_RECORDS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RoutedRecords) for f in logger.filters):
+            logger.addFilter(RoutedRecords(pattern))
+
+
+class RoutedRecords(logging.Filter):
+    """A logger's records that match `pattern` go to `log_file()`, not the terminal."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        super().__init__()
+        self.pattern = pattern
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not self.pattern.search(message):
+            return True
+        _append(f"{record.name}: {message}")
+        return False
+
+
+def _append(line: str) -> None:
+    try:
+        path = log_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+    except OSError:  # an unwritable cache must not fail a run over a warning
+        pass
+
+
+def warning_filter_lines() -> list[str]:
+    """`NOISE` as pytest `filterwarnings` entries: the test suite hides what the commands hide (tests/conftest)."""
+    return [f"ignore:.*{pattern.pattern}:{category.__name__}" for category, pattern in NOISE]
 
 
 def route_library_warnings(command: str) -> None:
@@ -49,14 +90,7 @@ def route_library_warnings(command: str) -> None:
 
     def show(message, category, filename, lineno, file=None, line=None):
         if any(issubclass(category, kind) and pattern.search(str(message)) for kind, pattern in NOISE):
-            try:
-                path = log_file()
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(path, "a", encoding="utf-8") as handle:
-                    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-                    handle.write(f"{stamp} rl-critic {command}: {category.__name__}: {message} ({filename}:{lineno})\n")
-            except OSError:  # an unwritable cache must not fail a run over a warning
-                pass
+            _append(f"rl-critic {command}: {category.__name__}: {message} ({filename}:{lineno})")
             return
         shown(message, category, filename, lineno, file, line)
 

@@ -24,6 +24,7 @@ from rl_critic.ground.errors import UserError, first_line
 from rl_critic.ground.files import OutputClaim, check_replaceable, mark_owner, owner_marker
 from rl_critic.script.parsing import renamed
 from rl_critic.script.recipes import resolve_data
+from rl_critic.train.tracking import check_tracking
 
 logger = logging.getLogger("rl_critic")
 
@@ -260,11 +261,13 @@ def prepare_run(training_args) -> None:
     """What every method does first, before anything loads: refuse an `output_dir` whose files the trainer
     would overwrite (the working directory or a parent of it, the home folder, a non-empty folder that is not
     an earlier training output: TRL writes `README.md`, `config.json`, ... over what is there), and make the
-    settings safe for a machine without CUDA (`cpu_safe`). The main process claims `output_dir` for the whole
-    run (`OutputClaim`): a second run into it is refused while this one lives, so two runs never save a mix of
-    two models, nor does one's clean-up remove what the other saved."""
+    settings safe for a machine without CUDA (`cpu_safe`); a `report_to` tracker that is not installed, or a
+    `push_to_hub` without a token or a hub, fails here in one line (`tracking.py`). The main process claims
+    `output_dir` for the whole run (`OutputClaim`): a second run into it is refused while this one lives, so two
+    runs never save a mix of two models, nor does one's clean-up remove what the other saved."""
     check_replaceable(training_args.output_dir, TRAIN_MARKER)
     resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)  # a bad one: now, not later
+    check_tracking(training_args)  # a missing tracker or an unreachable hub: now, not after loading or training
     if int(os.environ.get("RANK", "0")) == 0:  # one claim a run, however many processes it has
         OutputClaim(training_args.output_dir).acquire()
     cpu_safe(training_args)

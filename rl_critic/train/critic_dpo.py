@@ -33,7 +33,7 @@ from data_converters.images import images_root_field
 from data_converters.io import datasets_bars
 from data_converters.schema import preference
 from rl_critic.critique.aggregation import best_and_worst
-from rl_critic.critique.critic import CriticArguments, build_judge
+from rl_critic.critique.critic import CriticArguments, build_judge, unreadable_line
 from rl_critic.critique.journal import run_settings, settings_changes
 from rl_critic.critique.pipeline import BestOfN
 from rl_critic.critique.questions import Question, load_usable_questions
@@ -329,6 +329,9 @@ def main(
         )
         policy_name = str(round_dir / "model")
     print(f"critic-dpo: final policy -> {policy_name}")
+    unreadable = unreadable_line(judge)
+    if unreadable:
+        print(f"critic-dpo: {unreadable}")
     return 0
 
 

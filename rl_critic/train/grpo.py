@@ -19,6 +19,7 @@ from transformers import TrainerCallback
 from trl import GRPOConfig, get_peft_config
 
 import rewards
+from rl_critic.critique.critic import unreadable_line
 from rl_critic.critique.reward import CRITIC_JUDGE, CRITIC_JUDGE_PATH, CriticJudgeReward, CriticRewardArguments
 from rl_critic.generation.prompts import model_positions
 from rl_critic.ground.errors import UserError
@@ -153,6 +154,10 @@ def main(
             function.group_size = training_args.num_generations
             trainer.add_callback(StopWhenCriticIsGone(function))
     train_and_save(trainer, "grpo", len(dataset))
+    for function in reward_funcs:
+        line = unreadable_line(function.judge) if isinstance(function, CriticJudgeReward) else None
+        if line:
+            trainer.accelerator.print(f"critic_judge: {line}")
     return 0
 
 
