@@ -111,6 +111,8 @@ def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys
                 "2",
                 "--max_new_tokens",
                 "4",
+                "--critic_unreadable_ok",  # the untrained tiny critic reads nothing: measured as it is
+                "true",
             ]
         )
         == 0
@@ -142,6 +144,8 @@ def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys
                 "2",
                 "--max_new_tokens",
                 "4",
+                "--critic_unreadable_ok",  # the untrained tiny critic reads nothing: measured as it is
+                "true",
             ]
         )
         == 0
@@ -231,6 +235,8 @@ def test_an_over_long_row_is_reported_and_the_run_goes_on(data, tmp_path, capsys
                 "--swap",
                 "--max_new_tokens",
                 "4",
+                "--unreadable_ok",
+                "true",
             ]
         )
         == 0
@@ -300,11 +306,13 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(data, tiny_dirs
         ),
         (
             small_limit,
-            ["best-of-n", "--input", QUESTIONS, "--out", f"{out}/b.jsonl", "--n", "2", "--max_new_tokens", "300"],
+            ["best-of-n", "--input", QUESTIONS, "--out", f"{out}/b.jsonl", "--n", "2", "--max_new_tokens", "300"]
+            + ["--critic_unreadable_ok", "true"],
         ),
         (
             small_limit,
-            ["eval", "critic", "--data", f"{data}/eval", "--out", f"{out}/e/r.json", "--max_new_tokens", "200"],
+            ["eval", "critic", "--data", f"{data}/eval", "--out", f"{out}/e/r.json", "--max_new_tokens", "200"]
+            + ["--unreadable_ok", "true"],
         ),
         (small_limit, ["eval", "policy", "--data", QUESTIONS, "--out", f"{out}/p/r.json", "--max_new_tokens", "300"]),
         (small_limit, ["make-pairs", "--input", QUESTIONS, "--out", f"{out}/pairs.parquet", "--max_new_tokens", "300"]),
@@ -397,6 +405,7 @@ def test_a_killed_best_of_n_goes_on_where_it_stopped(tmp_path, capsys, monkeypat
     from rl_critic.critique import pipeline
 
     argv = ["best-of-n", "--input", QUESTIONS, "--n", "2", "--max_new_tokens", "3", "--chunk", "1"]
+    argv += ["--critic_unreadable_ok", "true"]  # the untrained tiny critic
     assert main([*argv, "--out", str(tmp_path / "whole.jsonl")]) == 0
     run, calls = pipeline.BestOfN.run, []
 
@@ -439,6 +448,8 @@ def test_a_killed_eval_critic_goes_on_where_it_stopped(data, tmp_path, capsys, m
     argv = [
         "eval",
         "critic",
+        "--unreadable_ok",  # the untrained tiny critic
+        "true",
         "--data",
         str(data / "eval"),
         "--max_new_tokens",

@@ -125,6 +125,7 @@ def test_an_over_long_judge_prompt_marks_its_question_and_spares_the_others(stra
 def test_real_judge_engine_batches_and_parses():
     model, processor = load_model_and_processor(ModelArguments(model_name_or_path="tiny"))
     judge = Judge(HFEngine(model, processor), SamplingSettings(max_new_tokens=6), batch_size=4)
+    judge.unreadable_ok = True  # an untrained critic: its answers hold no verdict
     image = [shape_image()]
     problems = [Problem("What colour?", ["red", "blue", "green"], image), Problem("Count?", ["1", "2"], image)]
     selections = select("knockout", problems, judge)
@@ -165,6 +166,8 @@ def test_cli_output_schema_errors_and_accuracy_table(tmp_path):
         "8",
         "--judge-max-new-tokens",
         "8",
+        "--critic-unreadable-ok",
+        "true",
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -220,7 +223,9 @@ def test_cli_fails_only_when_nothing_could_be_processed(tmp_path):
 def test_judge_asks_with_the_instruction_it_is_given(monkeypatch):
     seen = []
     judge = Judge(None, instruction="Which response is right?")
-    monkeypatch.setattr(judge, "_run", lambda texts, images: seen.extend(texts) or [("\\boxed{2}", 3)] * len(texts))
+    monkeypatch.setattr(
+        judge, "_run", lambda texts, images, readable: seen.extend(texts) or [("\\boxed{2}", 3)] * len(texts)
+    )
     [verdict] = judge.compare([PairRequest("What colour?", "red", "blue")])
     assert verdict.verdict == "2"
     assert seen[0].startswith(

@@ -91,6 +91,7 @@ def test_the_critic_as_reward_exports_by_its_path_and_runs_under_trl_grpo(tmp_pa
     command += ["--dataset_name", str(tmp_path / "grpo"), "--output_dir", str(tmp_path / "out"), "--max_steps", "1"]
     command += ["--per_device_train_batch_size", "4", "--max_completion_length", "8", "--save_strategy", "no"]
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "RL_CRITIC_CRITIC_MODEL": "tiny"}
+    environment["RL_CRITIC_CRITIC_UNREADABLE_OK"] = "1"  # the untrained tiny critic gives no verdict
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=environment)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rewards/critic_judge/mean" in result.stdout + result.stderr

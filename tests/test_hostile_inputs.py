@@ -33,6 +33,7 @@ from tests.conftest import shape_image
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_ANSWER = ["--model", "tiny", "--n", "2", "--max_new_tokens", "2"]
+TINY_BEST_OF_N = [*TINY_ANSWER, "--critic_unreadable_ok", "true"]  # the untrained tiny critic reads no verdict
 
 
 def checksums(folder: Path) -> dict[str, str]:
@@ -201,7 +202,7 @@ def test_question_rows_cannot_pull_in_images_from_outside_their_folder(tmp_path)
     results = run_commands(
         [
             Command(["make-pairs", *TINY_ANSWER, "--input", str(questions), "--out", str(pairs)]),
-            Command(["best-of-n", *TINY_ANSWER, "--input", str(questions), "--out", str(tmp_path / "picks.jsonl")]),
+            Command(["best-of-n", *TINY_BEST_OF_N, "--input", str(questions), "--out", str(tmp_path / "picks.jsonl")]),
             Command(
                 ["make-pairs", *TINY_ANSWER, "--input", str(questions), "--out", str(allowed)]
                 + ["--images_root", str(tmp_path)]
@@ -317,15 +318,26 @@ def test_silent_servers_fifos_huge_trees_and_huge_questions_end_in_seconds(tmp_p
         [
             Command(["generate", "--model", "tiny", "--prompt", "Colour?", "--image", silent_server], env=env),
             Command(
-                ["best-of-n", *TINY_ANSWER, "--input", str(questions), "--out", str(picks), "--image_urls", "any"],
+                ["best-of-n", *TINY_BEST_OF_N, "--input", str(questions), "--out", str(picks), "--image_urls", "any"],
                 env=env,
                 timeout=90,
             ),
             Command(
-                ["eval", "critic", "--model", "tiny", "--data", str(eval_data), "--out", str(report)]
+                [
+                    "eval",
+                    "critic",
+                    "--model",
+                    "tiny",
+                    "--data",
+                    str(eval_data),
+                    "--out",
+                    str(report),
+                    "--unreadable_ok",
+                    "true",
+                ]
                 + ["--max_new_tokens", "2"]
             ),
-            Command(["best-of-n", *TINY_ANSWER, "--input", "/", "--out", str(tmp_path / "x.jsonl")]),
+            Command(["best-of-n", *TINY_BEST_OF_N, "--input", "/", "--out", str(tmp_path / "x.jsonl")]),
             Command(
                 ["convert", "--source", "preference", "--input", str(tmp_path / "root"), "--task", "dpo"]
                 + ["--out", str(tmp_path / "y")]
@@ -429,11 +441,22 @@ def test_bad_rows_are_their_own_errors_and_the_run_goes_on(tmp_path):
     convert = ["convert", "--source", "preference", "--task", "dpo", "--input"]
     results = run_commands(
         [
-            Command(["best-of-n", *TINY_ANSWER, "--input", str(questions), "--out", str(picks)]),
+            Command(["best-of-n", *TINY_BEST_OF_N, "--input", str(questions), "--out", str(picks)]),
             Command([*convert, str(pairs), "--out", str(tmp_path / "converted")]),
             *(Command([*convert, str(deep[n]), "--out", str(tmp_path / f"d{n}")]) for n in deep),
             Command(
-                ["eval", "critic", "--model", "tiny", "--data", str(eval_data), "--out", str(report)]
+                [
+                    "eval",
+                    "critic",
+                    "--model",
+                    "tiny",
+                    "--data",
+                    str(eval_data),
+                    "--out",
+                    str(report),
+                    "--unreadable_ok",
+                    "true",
+                ]
                 + ["--max_new_tokens", "2"]
             ),
         ]
@@ -716,7 +739,7 @@ def test_boms_answers_that_are_not_text_long_paths_and_home_in_a_recipe(tmp_path
     home.mkdir()
     results = run_commands(
         [
-            Command(["best-of-n", *TINY_ANSWER, "--input", str(bom), "--out", str(tmp_path / "bom-out.jsonl")]),
+            Command(["best-of-n", *TINY_BEST_OF_N, "--input", str(bom), "--out", str(tmp_path / "bom-out.jsonl")]),
             Command(
                 ["eval", "policy", "--model", "tiny", "--max_new_tokens", "2", "--data", str(answers)]
                 + ["--out", str(tmp_path / "policy.json")]
@@ -770,16 +793,25 @@ def test_pipes_stdin_recipes_reused_pids_long_names_and_sigterm(tmp_path):
     assert sleeper.stdout.readline() == "claimed\n"
     try:
         # A journal left by a killed run whose pid now belongs to another process (`started` differs)
-        stale = ["best-of-n", *TINY_ANSWER, "--input", str(tmp_path / "questions.jsonl"), "--out", str(out)]
-        settings = run_settings(*parse(best_of_n_arguments, "best-of-n", stale[1:]), source=stale[8])
+        stale = ["best-of-n", *TINY_BEST_OF_N, "--input", str(tmp_path / "questions.jsonl"), "--out", str(out)]
+        settings = run_settings(
+            *parse(best_of_n_arguments, "best-of-n", stale[1:]), source=stale[stale.index("--input") + 1]
+        )
         journal.write_text(json.dumps({"pid": sleeper.pid, "started": 1, "settings": settings}) + "\n")
         long_name = tmp_path / ("n" * 234 + ".jsonl")  # 240 characters: legal, but not with `.partial-...` added
         too_long = tmp_path / ("n" * 250 + ".jsonl")
-        best_of_n = ["best-of-n", *TINY_ANSWER, "--input", str(tmp_path / "questions.jsonl"), "--out"]
+        best_of_n = ["best-of-n", *TINY_BEST_OF_N, "--input", str(tmp_path / "questions.jsonl"), "--out"]
         results = run_commands(
             [
                 Command(
-                    ["best-of-n", *TINY_ANSWER, "--input", str(tmp_path / "fd63.jsonl"), "--out", str(tmp_path / "x")]
+                    [
+                        "best-of-n",
+                        *TINY_BEST_OF_N,
+                        "--input",
+                        str(tmp_path / "fd63.jsonl"),
+                        "--out",
+                        str(tmp_path / "x"),
+                    ]
                 ),
                 Command(
                     ["train", "grpo", "--config", "/dev/stdin", "--dataset_name", str(tmp_path / "missing")],

@@ -181,6 +181,8 @@ def test_max_pixels_cuts_image_tokens_in_training_and_eval(hub_id, like_dirs, tm
                     str(budget),
                     "--out",
                     str(tmp_path / f"e{budget}.json"),
+                    "--unreadable_ok",  # an untrained model: no verdict, only the image tokens are measured
+                    "true",
                 ]
             )
             == 0

@@ -218,7 +218,10 @@ def test_eval_policy_rates_mmhal_answers(tmp_path):
     results = run_commands(
         [
             Command([*base, "--critic_class", "tests.helpers.RatingJudge", "--out", str(out)]),
-            Command([*base, "--critic_model", "tiny", "--critic_max_new_tokens", "8", "--out", str(tiny)]),
+            Command(
+                [*base, "--critic_model", "tiny", "--critic_max_new_tokens", "8", "--critic_unreadable_ok", "true"]
+                + ["--out", str(tiny)]
+            ),
         ]
     )
     assert results[0].returncode == 0, results[0].stderr[-2000:]

@@ -43,7 +43,9 @@ def test_runs_that_cannot_learn_say_so_and_runs_that_did_say_what_changed(tmp_pa
     results = run_commands(
         [
             Command(
-                ["train", "critic-dpo", "--config", str(untrained_critic), "--output_dir", "dpo"], cwd=str(tmp_path)
+                ["train", "critic-dpo", "--config", str(untrained_critic), "--output_dir", "dpo"]
+                + ["--critic_unreadable_ok", "true"],  # past the first batch: the round itself finds no pair
+                cwd=str(tmp_path),
             ),
             Command([*grpo, "--reward_funcs", "format", "--output_dir", "grpo", "--max_steps", "2"], cwd=str(tmp_path)),
             Command(
@@ -51,8 +53,13 @@ def test_runs_that_cannot_learn_say_so_and_runs_that_did_say_what_changed(tmp_pa
                 + ["--rounds", "1"],
                 cwd=str(tmp_path),
             ),
+            Command(
+                ["train", "critic-dpo", "--config", str(untrained_critic), "--output_dir", "dpo3"], cwd=str(tmp_path)
+            ),
         ]
     )
+    one_line(results[3], "train", "the critic's first 8 judgments gave no readable verdict, so the run stopped there")
+    assert not (tmp_path / "dpo3" / "round_1" / "model").exists()
     one_line(
         results[0],
         "train",
@@ -195,13 +202,13 @@ def test_the_terminal_carries_only_what_a_user_can_act_on(tmp_path):
             Command([*sft, "--output_dir", str(tmp_path / "s1"), "--max_steps", "2"], env=env),
             Command(
                 ["eval", "critic", "--model", str(tmp_path / "s1"), "--data", str(tmp_path / "eval")]
-                + ["--max_new_tokens", "2", "--out", str(tmp_path / "e.json")],
+                + ["--max_new_tokens", "2", "--out", str(tmp_path / "e.json"), "--unreadable_ok", "true"],
                 env=env,
             ),
             Command(
                 ["best-of-n", "--model", str(tmp_path / "s1"), "--input", str(tmp_path / "questions.jsonl")]
                 + ["--n", "2", "--max_new_tokens", "2", "--critic_max_new_tokens", "2"]
-                + ["--out", str(tmp_path / "b.jsonl")],
+                + ["--out", str(tmp_path / "b.jsonl"), "--critic_unreadable_ok", "true"],
                 env=env,
             ),
         ]

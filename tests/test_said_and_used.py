@@ -101,7 +101,8 @@ def _checkpoints(folder: Path) -> dict[str, Path]:
 
 
 def test_fields_options_and_special_tokens_are_used_refused_or_reported(inputs, tmp_path):
-    best_of_n = ["best-of-n", "--model", "tiny", "--n", "2", "--max_new_tokens", "4", "--input"]
+    best_of_n = ["best-of-n", "--model", "tiny", "--n", "2", "--max_new_tokens", "4", "--critic_unreadable_ok", "true"]
+    best_of_n += ["--input"]  # the untrained tiny critic reads no verdict: it goes on
     sft = ["train", "sft", "--config", str(TINY / "sft_critic.yaml"), "--max_steps", "1", *CPU]
     grpo = ["train", "grpo", "--config", str(TINY / "grpo_critic.yaml"), "--dataset_name", str(inputs / "grpo")]
     grpo += ["--max_steps", "1", *CPU]
@@ -112,7 +113,7 @@ def test_fields_options_and_special_tokens_are_used_refused_or_reported(inputs, 
             Command([*grpo, "--reward_funcs", "critic:tolerance=abc", "--output_dir", str(tmp_path / "g2")]),
             Command([*grpo, "--reward_funcs", "pointwise:mode=bnad", "--output_dir", str(tmp_path / "g3")]),
             Command(
-                ["eval", "critic", "--model", "tiny", "--max_new_tokens", "4", "--data"]
+                ["eval", "critic", "--model", "tiny", "--max_new_tokens", "4", "--unreadable_ok", "true", "--data"]
                 + [str(inputs / "eval-tokens.parquet"), "--out", str(tmp_path / "e" / "r.json")]
             ),
             Command([*sft, "--dataset_name", str(inputs / "sft-tokens.parquet"), "--output_dir", str(tmp_path / "s")]),
@@ -217,7 +218,8 @@ def test_a_run_killed_before_its_first_record_does_not_block_another(inputs, tmp
     """Its journal holds no finished record: another run (other settings) starts over instead of being refused."""
     out = tmp_path / "picks.jsonl"
     (tmp_path / ".picks.jsonl.journal.jsonl").write_text(json.dumps({"pid": 1, "settings": {"n": 9}}) + "\n")
-    argv = ["best-of-n", "--model", "tiny", "--n", "2", "--max_new_tokens", "3", "--input"]
+    argv = ["best-of-n", "--model", "tiny", "--n", "2", "--max_new_tokens", "3", "--critic_unreadable_ok", "true"]
+    argv += ["--input"]
     [result] = run_commands([Command([*argv, str(ROOT / "examples" / "questions.jsonl"), "--out", str(out)])])
     assert result.returncode == 0, result.stderr[-1500:]
     assert len(_records(out)) == 4 and not (tmp_path / ".picks.jsonl.journal.jsonl").exists()

@@ -78,6 +78,7 @@ def test_served_greedy_generation_equals_in_process(server):
 
 def test_eval_critic_served_writes_the_in_process_records(server, eval_data, tmp_path):
     base = ["eval", "critic", "--data", str(eval_data), "--max_new_tokens", "6", "--chunk", "4"]
+    base += ["--unreadable_ok", "true"]  # the untrained tiny critic: the same unreadable answers both ways
     assert main([*base, "--model", SERVED, "--out", str(tmp_path / "hf" / "report.json")]) == 0
     served = ["--engine", "openai", "--base_url", server.base_url, "--model", server.model]
     assert main([*base, *served, "--out", str(tmp_path / "served" / "report.json")]) == 0
@@ -92,6 +93,7 @@ def test_eval_critic_served_writes_the_in_process_records(server, eval_data, tmp
 def test_a_served_critic_is_probed_as_the_in_process_one_is(server, eval_data, tmp_path):
     """`--probes` over `--engine openai`: the same perturbed requests, the same probe report as in-process."""
     base = ["eval", "critic", "--data", str(eval_data), "--max_new_tokens", "6", "--probes", "all"]
+    base += ["--unreadable_ok", "true"]
     base += ["--probe_samples", "2", "--temperature", "0"]
     assert main([*base, "--model", SERVED, "--out", str(tmp_path / "hf" / "report.json")]) == 0
     served = ["--engine", "openai", "--base_url", server.base_url, "--model", server.model]
@@ -106,7 +108,7 @@ def test_a_served_critic_is_probed_as_the_in_process_one_is(server, eval_data, t
 
 def test_best_of_n_with_a_served_critic_picks_what_the_in_process_critic_picks(server, tmp_path):
     base = ["best-of-n", "--model", "tiny", "--input", QUESTIONS, "--n", "3", "--max_new_tokens", "4"]
-    base += ["--critic_max_new_tokens", "6", "--strategy", "knockout"]
+    base += ["--critic_max_new_tokens", "6", "--strategy", "knockout", "--critic_unreadable_ok", "true"]
     assert main([*base, "--critic_model", SERVED, "--out", str(tmp_path / "hf.jsonl")]) == 0
     served = ["--critic_engine", "openai", "--critic_base_url", server.base_url, "--critic_model", server.model]
     assert main([*base, *served, "--out", str(tmp_path / "served.jsonl")]) == 0

@@ -73,12 +73,12 @@ def test_eval_critic_and_best_of_n_with_vllm_write_the_hf_records(tmp_path):
     argv = ["convert", "--source", "llava-critic-pairwise", "--input", str(tmp_path / "s.parquet"), "--task", "eval"]
     assert main([*argv, "--out", str(data)]) == 0
     model = "tiny-like-qwen2.5-vl-7b-instruct"
-    base = ["eval", "critic", "--data", str(data), "--model", model, "--max_new_tokens", "6"]
+    base = ["eval", "critic", "--data", str(data), "--model", model, "--max_new_tokens", "6", "--unreadable_ok", "true"]
     assert main([*base, "--out", str(tmp_path / "hf" / "report.json")]) == 0
     assert main([*base, "--engine", "vllm", "--out", str(tmp_path / "vllm" / "report.json")]) == 0
     assert _jsonl(tmp_path / "vllm" / "report.judgments.jsonl") == _jsonl(tmp_path / "hf" / "report.judgments.jsonl")
     base = ["best-of-n", "--model", "tiny", "--critic_model", model, "--input", QUESTIONS, "--n", "3"]
-    base += ["--max_new_tokens", "4", "--critic_max_new_tokens", "6"]
+    base += ["--max_new_tokens", "4", "--critic_max_new_tokens", "6", "--critic_unreadable_ok", "true"]
     assert main([*base, "--out", str(tmp_path / "hf.jsonl")]) == 0
     assert main([*base, "--critic_engine", "vllm", "--out", str(tmp_path / "vllm.jsonl")]) == 0
     assert _jsonl(tmp_path / "vllm.jsonl") == _jsonl(tmp_path / "hf.jsonl")

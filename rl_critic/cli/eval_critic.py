@@ -65,6 +65,18 @@ class EvalCriticArguments(EvalArguments):
 ARGUMENTS = (EvalCriticArguments, InferenceModelArguments)
 
 
+def command_judge(engine, settings, args: EvalCriticArguments):
+    """A judge as this command asks it: its own flags named in the unreadable-verdict advice, and a row too long
+    for the critic a reported row (one 10 MB response), not a failed evaluation."""
+    from rl_critic.critique.judge import Judge
+
+    judge = Judge(engine, settings, args.batch_size)
+    judge.skip_too_long = True
+    judge.unreadable_ok, judge.unreadable_option = args.unreadable_ok, "--unreadable_ok true"
+    judge.readability.flag = "--max_new_tokens"
+    return judge
+
+
 def main(argv: list[str]) -> int:
     args, model_args = parse(ARGUMENTS, "rl-critic eval critic", argv, docstring_summary(__doc__))
     from rl_critic.evaluation.report import check_report_paths, report_paths
@@ -107,10 +119,7 @@ def main(argv: list[str]) -> int:
         model_args.model_name_or_path = args.critic_class
     else:
         engine = load_engine(policy_engine_settings(model_args), model_args)
-        judge = Judge(engine, sampling_settings(args), args.batch_size)
-        judge.skip_too_long = True  # one 10 MB response is a reported row, not a failed evaluation
-        judge.unreadable_ok, judge.unreadable_option = args.unreadable_ok, "--unreadable_ok true"
-        judge.readability.flag = "--max_new_tokens"
+        judge = command_judge(engine, sampling_settings(args), args)
     options = {"swap": args.swap, "own_prompt": args.prompt == "row"}
     entries = journal.fill(
         args.chunk,
@@ -131,7 +140,7 @@ def main(argv: list[str]) -> int:
 
         sampler = judge
         if "stability" in probes and isinstance(judge, Judge) and args.temperature == 0:  # greedy never varies
-            sampler = Judge(judge.engine, replace(sampling_settings(args), do_sample=True), args.batch_size)
+            sampler = command_judge(judge.engine, replace(sampling_settings(args), do_sample=True), args)
         rows = list(dataset)
 
         def pictures_of(row: dict) -> list:

@@ -67,7 +67,8 @@ class Readability:
     def check_first_batch(self, unreadable_ok: bool, option: str = "--critic_unreadable_ok true") -> None:
         """After the first batch: raise when none of its verdicts could be read, unless told to go on."""
         if self.batches == 1 and self.made and self.unreadable == self.made and not unreadable_ok:
+            judgments = f"{self.made} judgments" if self.made > 1 else "judgment"
             raise UnreadableVerdicts(
-                f"the critic's first {self.made} judgments gave no readable verdict, so the run stopped there: "
+                f"the critic's first {judgments} gave no readable verdict, so the run stopped there: "
                 f"{self.cause()} ({option} goes on anyway)"
             )

@@ -2,7 +2,8 @@
 
 `reward_funcs: [critic_judge]` in an `rl-critic train grpo` recipe (the `critic_*` fields below configure it),
 or `rl_critic.critique.reward.critic_judge` by dotted path (e.g. `trl grpo`, the critic then named by the
-environment variable `RL_CRITIC_CRITIC_MODEL`, settable from the recipe's `env:` section). The critic sees
+environment variable `RL_CRITIC_CRITIC_MODEL`, settable from the recipe's `env:` section, and
+`RL_CRITIC_CRITIC_UNREADABLE_OK=1` for `critic_unreadable_ok`). The critic sees
 exactly what the policy saw: the question is the text of the prompt's last user turn, the images are the
 row's `image` / `images`, its video the row's `video` frames. Completions of one prompt form a group (consecutive
 rows with the same prompt, as TRL lays them out), scored by the judging schedules of `rl_critic.critique.schedules`.
@@ -92,6 +93,8 @@ class CriticJudgeReward:
         if self.args.critic_class:  # a rule-based or API judge: nothing to load onto a device
             self.judge = build_judge(self.args, None, self.args.critic_batch_size)
             return
+        if self.model_args is None and os.environ.get("RL_CRITIC_CRITIC_UNREADABLE_OK", "").lower() in ("1", "true"):
+            self.args = replace(self.args, critic_unreadable_ok=True)  # `trl grpo`: the environment is the recipe
         model_args = self.model_args or ModelArguments(model_name_or_path=os.environ.get("RL_CRITIC_CRITIC_MODEL"))
         name = self.args.critic_model or model_args.model_name_or_path
         if not name:

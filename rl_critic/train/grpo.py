@@ -153,12 +153,23 @@ def main(
             function.load(policy=trainer.model, processor=processor, device=trainer.accelerator.device)
             function.group_size = training_args.num_generations
             trainer.add_callback(StopWhenCriticIsGone(function))
+            trainer.add_callback(SayUnreadableVerdicts(function))
     train_and_save(trainer, "grpo", len(dataset))
-    for function in reward_funcs:
-        line = unreadable_line(function.judge) if isinstance(function, CriticJudgeReward) else None
-        if line:
-            trainer.accelerator.print(f"critic_judge: {line}")
     return 0
+
+
+class SayUnreadableVerdicts(TrainerCallback):
+    """At the end of training, one line when most of the critic's verdicts could not be read (before the run's
+    last line, `outcome`): a run whose rewards were mostly ties says why."""
+
+    def __init__(self, reward: CriticJudgeReward) -> None:
+        self.reward = reward
+
+    def on_train_end(self, args, state, control, **kwargs):
+        line = unreadable_line(self.reward.judge)
+        if line and state.is_world_process_zero:
+            print(f"critic_judge: {line}")
+        return control
 
 
 class StopWhenCriticIsGone(TrainerCallback):
