@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rl_critic.ground.errors import UserError, first_line
+from rl_critic.ground.errors import UserError, first_line, storage_failure
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
 DATA_SUFFIXES = (".parquet", ".jsonl", ".json")
@@ -98,12 +98,16 @@ def load_any(path_or_id: str, hub_config: str | None = None, split: str | None =
     except StopIteration as err:  # `datasets` on an empty JSONL file
         raise UserError(f"{path_or_id} holds no rows") from err
     except (OSError, ValueError, TypeError, KeyError) as err:  # ValueError covers UnicodeDecodeError
+        if storage_failure(err):  # the input is fine; its cache could not be written
+            raise UserError(f"{storage_failure(err)} (while caching {path_or_id})") from err
         if "corresponds to no data" in str(err):  # only `{}` lines: no columns, so no split
             raise UserError(f"{path_or_id} holds no rows") from err
         raise UserError(f"cannot read {path_or_id}: {first_line(err)}") from err
     except Exception as err:  # datasets/pyarrow raise their own types (DatasetGenerationError, ArrowInvalid, ...)
         if type(err).__module__.split(".")[0] not in ("datasets", "pyarrow"):
             raise
+        if storage_failure(err):
+            raise UserError(f"{storage_failure(err)} (while caching {path_or_id})") from err
         raise UserError(f"cannot read {path_or_id}: {first_line(err)}") from err
     if len(dataset) == 0 or not dataset.column_names:
         raise UserError(f"{path_or_id} holds no rows")

@@ -114,7 +114,10 @@ def export(recipe: Path, method: str) -> tuple[dict, list[str]]:
 
 def export_tiny_model(name: str, beside: Path) -> Path:
     """Copy the tiny model `name` from rl-critic's cache into a folder beside the exported YAML (replacing only an
-    earlier copy), so the export and its model travel together."""
+    earlier copy), so the export and its model travel together.
+
+    File by file rather than `shutil.copytree`: copytree gathers every failure into one `shutil.Error` of strings,
+    which loses the errno a full disk is told by (one line, not a list of tuples)."""
     import shutil
 
     from rl_critic.ground.files import staged_folder
@@ -124,7 +127,10 @@ def export_tiny_model(name: str, beside: Path) -> Path:
     source = Path(resolve_model_path(name))
     target = beside / source.name
     with staged_folder(target, marker=MARKER) as staging:
-        shutil.copytree(source, staging, dirs_exist_ok=True)
+        for file in sorted(path for path in source.rglob("*") if path.is_file()):
+            copy = staging / file.relative_to(source)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, copy)
     return target
 
 

@@ -6,6 +6,8 @@ can raise and catch the same type without importing upward.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 
 
@@ -47,3 +49,28 @@ def redacted(text: str) -> str:
         text = text.replace(secret, "***")
     text = _URL_CREDENTIALS.sub(r"\1***@", text)
     return _BEARER.sub(r"\1***", text)
+
+
+# A full disk, a quota or a file-size limit: libraries (datasets, pyarrow, safetensors) wrap these in their own
+# exceptions, but to the user they are all "the output could not be written".
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+
+
+def storage_failure(err: BaseException) -> str | None:
+    """The one line for an exception caused (anywhere in its chain) by a storage failure, else None."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in _STORAGE_ERRNOS:
+            return os_error_line(err)
+        code = re.search(r"\(os error (\d+)\)", str(err))  # safetensors (Rust) reports the errno in its text
+        if code and int(code.group(1)) in _STORAGE_ERRNOS:
+            return f"{os.strerror(int(code.group(1)))} (while writing weights)"
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def os_error_line(err: OSError) -> str:
+    """`No space left on device: /data/out/.x.partial-...`: what failed and on which file, in one line."""
+    where = f": {err.filename}" if err.filename else " (while writing)" if err.errno in _STORAGE_ERRNOS else ""
+    return f"{err.strerror or str(err).splitlines()[0]}{where}"

@@ -8,7 +8,6 @@ one-line errors as `rl-critic train <method>` without importing the command line
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import signal
@@ -17,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from rl_critic.ground.errors import UserError, redacted
+from rl_critic.ground.errors import UserError, os_error_line, redacted, storage_failure
 from rl_critic.ground.files import OutputClaim
 from rl_critic.script.noise import route_library_warnings
 
@@ -39,7 +38,7 @@ def run_module(name: str, main_function: Callable[[list[str]], int | None], argv
             raise
         if _interrupt_in_chain(err) is not None:  # a worker pool's error on the way out of a Ctrl-C
             return _interrupted(name, _interrupt_in_chain(err))
-        message = str(err) if isinstance(err, UserError) else _os_error_line(err)
+        message = str(err) if isinstance(err, UserError) else os_error_line(err)
         return _fail(name, f"error: {message}", 1)
     except KeyboardInterrupt as err:
         return _interrupted(name, err)
@@ -52,7 +51,7 @@ def run_module(name: str, main_function: Callable[[list[str]], int | None], argv
         interrupt = _interrupt_in_chain(err)
         if interrupt is not None:  # e.g. `datasets`' process pool raises TimeoutError after its workers got Ctrl-C
             return _interrupted(name, interrupt)
-        cause = _storage_failure(err)
+        cause = storage_failure(err)
         if cause is None or os.environ.get("RL_CRITIC_DEBUG"):
             raise
         return _fail(name, f"error: {cause}", 1)
@@ -123,28 +122,3 @@ def _fail(name: str, message: str, code: int) -> int:
         bar.close()
     print(f"rl-critic {name}: {redacted(message)}", file=sys.stderr)
     return code
-
-
-# A full disk, a quota or a file-size limit: libraries (datasets, pyarrow, safetensors) wrap these in their own
-# exceptions, but to the user they are all "the output could not be written".
-_STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
-
-
-def _storage_failure(err: BaseException) -> str | None:
-    """The one line for an exception caused (anywhere in its chain) by a storage failure, else None."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, OSError) and err.errno in _STORAGE_ERRNOS:
-            return _os_error_line(err)
-        code = re.search(r"\(os error (\d+)\)", str(err))  # safetensors (Rust) reports the errno in its text
-        if code and int(code.group(1)) in _STORAGE_ERRNOS:
-            return f"{os.strerror(int(code.group(1)))} (while writing weights)"
-        err = err.__cause__ or err.__context__
-    return None
-
-
-def _os_error_line(err: OSError) -> str:
-    """`No space left on device: /data/out/.x.partial-...`: what failed and on which file, in one line."""
-    where = f": {err.filename}" if err.filename else " (while writing)" if err.errno in _STORAGE_ERRNOS else ""
-    return f"{err.strerror or str(err).splitlines()[0]}{where}"
