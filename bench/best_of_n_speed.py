@@ -70,6 +70,7 @@ def main() -> None:
     timings, picks, calls, raws = {}, {}, {}, {}
     for name, batch_size in (("batched", args.batch_size), ("naive", 1)):
         judge = Judge(HFEngine(model, processor), greedy, batch_size=batch_size)
+        judge.unreadable_ok = True  # a random tiny critic, timed: its verdicts are never read
         start = time.perf_counter()
         selections = select("knockout", problems, judge)
         timings[name] = time.perf_counter() - start

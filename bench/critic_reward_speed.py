@@ -68,6 +68,7 @@ def _reward_call(questions: Path, generations: int, max_new_tokens: int, batch_s
     timings, rewards, calls = {}, {}, {}
     for name, size in (("batched", batch_size), ("naive", 1)):
         judge = Judge(HFEngine(model, processor), greedy, batch_size=size)
+        judge.unreadable_ok = True  # a random tiny critic, timed: its verdicts are never read
         reward = CriticJudgeReward(CriticRewardArguments(), judge=judge)
         start = time.perf_counter()
         rewards[name] = reward(prompts=prompts, completions=completions, image=images)

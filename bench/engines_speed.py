@@ -89,6 +89,7 @@ def _judge_seconds(engine, requests, max_new_tokens: int) -> tuple[float, list[s
     from rl_critic.generation.settings import SamplingSettings
 
     judge = Judge(engine, SamplingSettings(max_new_tokens=max_new_tokens), batch_size=16)
+    judge.unreadable_ok = True  # a random tiny critic, timed: its verdicts are never read
     start = time.perf_counter()
     verdicts = judge.compare(requests)
     return time.perf_counter() - start, [v.raw for v in verdicts]

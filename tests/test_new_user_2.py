@@ -6,6 +6,8 @@ test_multi_machine.py.)"""
 
 from __future__ import annotations
 
+import importlib
+import json
 import re
 import shlex
 import subprocess
@@ -71,3 +73,21 @@ def test_the_benchmarks_print_no_library_noise():
     for probe in ("import bench, bitsandbytes, trl", "import runpy; runpy.run_path('bench/bare_grpo.py')"):
         done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert "kernels" not in done.stderr, done.stderr[-1000:]
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "identical"),
+    [
+        ("bench.best_of_n_speed", ["--questions", "2", "--n", "2", "--max-new-tokens", "8"], "identical_picks"),
+        ("bench.judged_reference_speed", ["--questions", "4", "--max-new-tokens", "8"], "identical_reviews"),
+    ],
+)
+def test_the_judging_benchmarks_time_an_untrained_critic(module, argv, identical, monkeypatch, tmp_path):
+    """The benchmarks time the random tiny critic on purpose: its unreadable verdicts must not stop them (they did,
+    once the judges stopped at a first batch with no verdict)."""
+    bench = importlib.import_module(module)
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "result.json")  # the clone's bench/results stays as it was
+    monkeypatch.setattr(sys, "argv", [module, *argv])
+    bench.main()
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result[identical] is True and result["naive_seconds"]

@@ -6,9 +6,10 @@ a seed gives the same numbers on a fast machine and on a slow one; only the time
 here (`estimated_minutes`) and measured in the report, never used to decide anything. `--minutes` picks the plan:
 the full one from 8 minutes up, else a reduced one (fewer rows and steps: the slow test's smoke run).
 
-Sizes measured on 2 CPU cores with the tiny Qwen2.5-VL (critic SFT ~6.5 steps/s on one thread): when the
-critic's warm start begins to compare the responses with the picture depends on the seed (step 700 to 1,300, or
-not within 2,000: docs/demo.md); 2,000 steps keep the full plan within ~11 minutes when it runs to the end.
+Sizes measured on 2 CPU cores with the demo's tiny Qwen2.5-VL (`tiny-model --size demo`, critic SFT ~8 steps/s
+on one thread): when the critic's warm start begins to compare the responses with the picture depends on the seed
+(step 400 to 1,500 on the seeds measured, or not within 2,000: seed 1, docs/demo.md); 2,000 steps keep the full
+plan within ~11 minutes when it runs to the end (measured 2026-12-07: 450-561 s a seed).
 """
 
 from __future__ import annotations

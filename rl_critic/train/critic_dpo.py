@@ -132,6 +132,7 @@ def run_round(
         policy, processor = load_model_and_processor(round_model, trust_remote_code=dpo_args.trust_remote_code)
         set_seed(seed)
         records = _best_of_k(HFEngine(policy, processor), judge, sampling, args).run(questions)
+    round_dir.mkdir(parents=True)  # once judged: a run stopped by its critic leaves no empty round behind
     rows, skipped, unusable = [], 0, []
     with_video = any(question.problem is not None and question.problem.media.videos for question in questions)
     with (
@@ -313,7 +314,6 @@ def main(
             print(f"critic-dpo: round {m} already done, skipping")
             continue
         shutil.rmtree(round_dir, ignore_errors=True)  # an unfinished round starts over
-        round_dir.mkdir(parents=True)
         start = time.perf_counter()
         summary = run_round(
             round_dir, policy_name, questions, judge, sampling, args, model_args, dpo_args, dpo_args.seed + m
