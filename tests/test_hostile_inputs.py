@@ -98,6 +98,16 @@ def records(path: Path) -> list[dict]:
 # 1. What another command made is never overwritten --------------------------------------------------------
 
 
+def _eval_tiny_critic(data, report) -> list[str]:
+    """`eval critic` with the untrained tiny critic, told to go on past its unreadable verdicts, answers cut short."""
+    return ["eval", "critic", "--model", "tiny", "--data", str(data), "--out", str(report)] + [
+        "--unreadable_ok",
+        "true",
+        "--max_new_tokens",
+        "2",
+    ]
+
+
 def test_outputs_of_other_commands_and_user_files_are_never_replaced(tmp_path):
     from datasets import Dataset
 
@@ -322,21 +332,7 @@ def test_silent_servers_fifos_huge_trees_and_huge_questions_end_in_seconds(tmp_p
                 env=env,
                 timeout=90,
             ),
-            Command(
-                [
-                    "eval",
-                    "critic",
-                    "--model",
-                    "tiny",
-                    "--data",
-                    str(eval_data),
-                    "--out",
-                    str(report),
-                    "--unreadable_ok",
-                    "true",
-                ]
-                + ["--max_new_tokens", "2"]
-            ),
+            Command(_eval_tiny_critic(eval_data, report)),
             Command(["best-of-n", *TINY_BEST_OF_N, "--input", "/", "--out", str(tmp_path / "x.jsonl")]),
             Command(
                 ["convert", "--source", "preference", "--input", str(tmp_path / "root"), "--task", "dpo"]
@@ -444,21 +440,7 @@ def test_bad_rows_are_their_own_errors_and_the_run_goes_on(tmp_path):
             Command(["best-of-n", *TINY_BEST_OF_N, "--input", str(questions), "--out", str(picks)]),
             Command([*convert, str(pairs), "--out", str(tmp_path / "converted")]),
             *(Command([*convert, str(deep[n]), "--out", str(tmp_path / f"d{n}")]) for n in deep),
-            Command(
-                [
-                    "eval",
-                    "critic",
-                    "--model",
-                    "tiny",
-                    "--data",
-                    str(eval_data),
-                    "--out",
-                    str(report),
-                    "--unreadable_ok",
-                    "true",
-                ]
-                + ["--max_new_tokens", "2"]
-            ),
+            Command(_eval_tiny_critic(eval_data, report)),
         ]
     )
     assert results[0].returncode == 0, results[0].stderr[-1500:]
