@@ -5,6 +5,9 @@
 from pathlib import Path
 
 import rl_critic  # noqa: F401 - quiets the library loggers nobody can act on (rl_critic.script.noise), first
+from rl_critic.script.noise import route_library_warnings  # noqa: E402
+
+route_library_warnings("bench")  # and their warnings, as every rl-critic command does
 
 
 def synthetic_grpo_data(folder: Path, rows: int = 256) -> Path:

@@ -179,3 +179,16 @@ def test_dynamic_sampling_draws_more_prompts_through_colocated_vllm(tmp_path):
     assert sum(entry["dynamic_sampling/dropped_all_right"] for entry in logged) > 0
     assert max(entry["dynamic_sampling/generation_batches"] for entry in logged) > 1
     assert all(torch.isfinite(torch.tensor(entry["loss"])) for entry in logged)
+
+
+def test_vllm_starts_without_torch_internals_on_the_terminal():
+    """vLLM's import on a CPU made torch and vLLM warn about their own internals (`make bench`'s engines rows); the
+    loggers rl_critic quiets on import (rl_critic.script.noise) keep them off the terminal."""
+    import subprocess
+    import sys
+
+    probe = "import bench, vllm\nfrom vllm import LLM"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for noise in ("is deprecated, use", "No CUDA runtime is found", "Triton is installed, but"):
+        assert noise not in done.stderr, done.stderr[-2000:]

@@ -2,10 +2,11 @@
 
 Libraries warn about their own internals: transformers deprecates `gradient_checkpointing` for
 `activation_checkpointing` (TRL's configs still set the old name, 2-4 times a run), torch's DDP notes that
-`find_unused_parameters` found none, bitsandbytes says at import that an optional `kernels` package is missing
-(its CPU 4-bit path works without it). A user cannot change any of these, and they bury the lines that matter
-(a reward with no signal, a skipped row). Each is matched here by category and text; a match goes to
-`<cache>/logs/warnings.log` (one line, with the command), everything else is shown as Python would.
+`find_unused_parameters` found none, bitsandbytes says at import that an optional `kernels` package is missing (its
+CPU 4-bit path works without it), and vLLM's start on a CPU brings torch's own. A user cannot change any of these,
+and they bury the lines that matter (a reward with no signal, a skipped row). Each is matched here by category and
+text; a match goes to `<cache>/logs/warnings.log` (one line, with the command), everything else is shown as Python
+would.
 """
 
 from __future__ import annotations
@@ -22,9 +23,17 @@ NOISE: tuple[tuple[type[Warning], re.Pattern[str]], ...] = (
     (FutureWarning, re.compile(r"`(is_)?gradient_checkpointing` is deprecated")),
     (UserWarning, re.compile(r"find_unused_parameters=True was specified in DDP constructor")),
     (UserWarning, re.compile(r"`max_length` is ignored when `padding`=`True`")),
+    (FutureWarning, re.compile(r"`torch\.distributed\.reduce_op` is deprecated")),  # vLLM's, as it starts
 )
-# Loggers whose records at WARNING are of the same kind.
-QUIET_LOGGERS = ("bitsandbytes.backends.cpu.ops",)
+# Loggers whose records at WARNING are of the same kind. The torch and vLLM ones speak when vLLM is imported on a
+# CPU (torch internals vLLM still calls; no CUDA runtime; a Triton without a CPU backend).
+QUIET_LOGGERS = (
+    "bitsandbytes.backends.cpu.ops",
+    "torch._opaque_base",
+    "torch._library.opaque_object",
+    "torch.utils.cpp_extension",
+    "vllm.triton_utils.importing",
+)
 # (logger, pattern of a record): of the same kind, where the logger also says what matters. A resumed run of a
 # model whose output layer is its tied input embedding (the tiny models) finds no `lm_head.weight` in the
 # checkpoint (safetensors saves a tied weight once) and ties it again; transformers still warns of a missing key.
