@@ -4,10 +4,11 @@
 
 from pathlib import Path
 
-import rl_critic  # noqa: F401 - quiets the library loggers nobody can act on (rl_critic.script.noise), first
-from rl_critic.script.noise import route_library_warnings  # noqa: E402
+# First: importing rl_critic quiets the library loggers nobody can act on, and the warnings are routed as every
+# rl-critic command routes them (rl_critic.script.noise).
+from rl_critic.script.noise import route_library_warnings
 
-route_library_warnings("bench")  # and their warnings, as every rl-critic command does
+route_library_warnings("bench")
 
 
 def synthetic_grpo_data(folder: Path, rows: int = 256) -> Path:

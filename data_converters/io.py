@@ -97,17 +97,17 @@ def load_any(path_or_id: str, hub_config: str | None = None, split: str | None =
         raise
     except StopIteration as err:  # `datasets` on an empty JSONL file
         raise UserError(f"{path_or_id} holds no rows") from err
-    except (OSError, ValueError, TypeError, KeyError) as err:  # ValueError covers UnicodeDecodeError
-        if storage_failure(err):  # the input is fine; its cache could not be written
-            raise UserError(f"{storage_failure(err)} (while caching {path_or_id})") from err
-        if "corresponds to no data" in str(err):  # only `{}` lines: no columns, so no split
-            raise UserError(f"{path_or_id} holds no rows") from err
-        raise UserError(f"cannot read {path_or_id}: {first_line(err)}") from err
-    except Exception as err:  # datasets/pyarrow raise their own types (DatasetGenerationError, ArrowInvalid, ...)
-        if type(err).__module__.split(".")[0] not in ("datasets", "pyarrow"):
+    except Exception as err:
+        # ValueError covers UnicodeDecodeError; datasets/pyarrow raise their own types (DatasetGenerationError,
+        # ArrowInvalid, ...). Anything else is a bug, not the input's fault.
+        builtin = isinstance(err, (OSError, ValueError, TypeError, KeyError))
+        if not builtin and type(err).__module__.split(".")[0] not in ("datasets", "pyarrow"):
             raise
-        if storage_failure(err):
-            raise UserError(f"{storage_failure(err)} (while caching {path_or_id})") from err
+        cause = storage_failure(err)
+        if cause:  # the input is fine; its cache could not be written
+            raise UserError(f"{cause} (while caching {path_or_id})") from err
+        if builtin and "corresponds to no data" in str(err):  # only `{}` lines: no columns, so no split
+            raise UserError(f"{path_or_id} holds no rows") from err
         raise UserError(f"cannot read {path_or_id}: {first_line(err)}") from err
     if len(dataset) == 0 or not dataset.column_names:
         raise UserError(f"{path_or_id} holds no rows")
