@@ -16,6 +16,7 @@ from rl_critic.demo.figures import plot_curves, plot_policy
 from rl_critic.demo.pipeline import STAGES, Demo
 from rl_critic.demo.plan import DemoPlan
 from rl_critic.demo.report import _best_of_n_reading, accuracy_table, best_of_n_table, policy_table, summary
+from rl_critic.demo.watch import in_step_order, train_watched, twice_at_least
 from rl_critic.ground.errors import UserError
 from tests.test_cli import _error_line
 
@@ -29,6 +30,9 @@ def test_plan_is_in_steps_and_the_same_on_any_machine(monkeypatch):
         50,
         100,
     )
+    # the curriculum's short-layout phase ends on a validation step, inside the warm start's budget
+    for plan in (full, DemoPlan.for_minutes(2)):
+        assert 0 < plan.sft_short_first_steps < plan.sft_steps and plan.sft_short_first_steps % plan.sft_every == 0
     assert reduced.name == "reduced" and reduced.seed == 3 and reduced.dpo_rounds == 1 and reduced.sft_steps == 300
     assert reduced.critic_rows < full.critic_rows and reduced.test_questions < full.test_questions
     assert replace(DemoPlan.for_minutes(30), minutes=8) == DemoPlan.for_minutes(8)  # more minutes, not more steps
@@ -73,8 +77,11 @@ def _results() -> dict:
             "train_seconds": 180.0,
             "steps": 1500,
             "stopped": "validation target",
-            "chosen_run": "sft",
-            "validation": {"sft": {"100": 0.5, "600": 0.92, "700": 0.94}},
+            "chosen_run": "seed-1000",
+            "validation": {
+                "seed-0": {"100": 0.5, "600": 0.5, "700": 0.5},
+                "seed-1000": {"100": 0.5, "600": 0.92, "700": 0.94},
+            },
         },
         "answers": {**test(0.74), "seconds": 30.0, "steps": 60},
         "grpo": {
@@ -216,10 +223,10 @@ def test_dynamic_sampling_table_compares_each_grpo_run_with_its_control():
 def test_a_critic_that_never_learned_stops_the_demo_with_one_line():
     from rl_critic.demo.critic_stages import critic_did_not_learn
 
-    run = {"steps": 2000, "validation": {"sft": {"100": 0.3, "1500": 0.52, "1600": 0.52, "2000": 0.49}}}
-    line = critic_did_not_learn(run, 0.9, seed=1)
-    assert line.startswith("the critic did not learn to judge on seed 1: ")
-    assert "(90% twice in a row) for all 2000 steps (best 52.0% at step 1500)" in line
+    curves = {"seed-1": {"100": 0.3, "1500": 0.52, "1600": 0.52}, "seed-1001": {"100": 0.5, "1200": 0.76}}
+    line = critic_did_not_learn({"steps": 2000, "validation": curves}, 0.9, seed=1)
+    assert line.startswith("the critic did not learn to judge on seed 1: its 2 runs stayed below ")
+    assert "(90% twice in a row) for all 2000 steps (best 76.0% at step 1200, seed-1001)" in line
     assert "\n" not in line and "another --seed" in line
 
 
@@ -455,3 +462,76 @@ def test_run_parallel_returns_the_failed_commands_when_asked_and_stops_otherwise
     assert list(failed) == ["broken"] and failed["broken"].startswith("rl-critic convert: error:"), failed
     with pytest.raises(UserError, match=r"broken failed \(exit 2\)"):
         runner.run_parallel(commands)
+
+
+class _FinishedTraining:
+    """A training run that already wrote its checkpoints (what `train_watched` reads), for the bookkeeping alone."""
+
+    def __init__(self, output_dir: Path, steps: list[int]) -> None:
+        for step in steps:
+            (output_dir / f"checkpoint-{step}").mkdir(parents=True)
+            (output_dir / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+
+    def running(self) -> bool:
+        return False
+
+    def wait(self, check: bool = True) -> int:
+        return 0
+
+
+def test_a_curriculum_phase_is_watched_in_steps_from_the_start_of_training(tmp_path):
+    """The warm start's second phase (after 400 short-layout steps) saves checkpoint-100, -200, ...: they are
+    scored, reported and chosen as steps 500, 600, ..., and the chosen folder is still the run's own."""
+
+    class Runner:
+        def start(self, argv, log, threads, steps, position):
+            return _FinishedTraining(Path(argv[argv.index("--output_dir") + 1]), [100, 200, 300])
+
+    scored, said = [], []
+    accuracy = {"step-500": 0.5, "step-600": 0.95, "step-700": 0.97}
+
+    def score(checkpoint: Path, name: str) -> float:
+        scored.append((checkpoint.name, name))
+        return accuracy[name.rsplit("/", 1)[1]]
+
+    run = train_watched(
+        Runner(), tmp_path / "sft", "sft", {"sft": []}, 1600, score, twice_at_least(0.9), said.append, steps_before=400
+    )
+    assert scored == [
+        ("checkpoint-100", "sft_val/step-500"),
+        ("checkpoint-200", "sft_val/step-600"),
+        ("checkpoint-300", "sft_val/step-700"),
+    ]
+    assert said[-1] == "  sft step 700: validation accuracy 0.970"
+    assert (run["stopped"], run["chosen_step"], run["steps"]) == ("validation target", 700, 2000)
+    assert run["checkpoint"] == str(tmp_path / "sft" / "checkpoint-300")
+    assert run["validation"]["sft"] == {"500": 0.5, "600": 0.95, "700": 0.97}
+
+
+def test_runs_racing_to_a_target_are_scored_in_step_order_so_the_fewest_steps_win(tmp_path):
+    """Two warm starts race to the validation target: the winner is the run that met it in fewer steps, even
+    when the other is listed first and has every checkpoint saved sooner (a machine where it trains faster)."""
+    curves = {
+        "a": {"checkpoint-100": 0.5, "checkpoint-200": 0.5, "checkpoint-300": 0.95, "checkpoint-400": 0.95},
+        "b": {"checkpoint-100": 0.5, "checkpoint-200": 0.95, "checkpoint-300": 0.97, "checkpoint-400": 0.2},
+    }
+
+    class Runner:
+        def start(self, argv, log, threads, steps, position):
+            return _FinishedTraining(Path(argv[argv.index("--output_dir") + 1]), [100, 200, 300, 400])
+
+    order = []
+
+    def score(checkpoint: Path, name: str) -> float:
+        order.append(name.rsplit("/", 1)[1])
+        return curves[checkpoint.parent.name][checkpoint.name]
+
+    run = train_watched(Runner(), tmp_path, "sft", {"a": [], "b": []}, 400, score, twice_at_least(0.9), print)
+    assert order == ["a-step-100", "b-step-100", "a-step-200", "b-step-200", "a-step-300", "b-step-300"]
+    assert (run["chosen_run"], run["chosen_step"]) == ("b", 300)
+    assert run["checkpoint"] == str(tmp_path / "b" / "checkpoint-300")
+    # while both train, a checkpoint waits for the other run to save that step; a finished run holds nothing up
+    pending = [(500, 0, "a"), (500, 1, "b"), (600, 1, "b")]
+    assert in_step_order(pending, {"a": [500], "b": [500, 600]}, {"a", "b"}) == pending[:2]
+    assert in_step_order(pending, {"a": [500], "b": [500, 600]}, {"b"}) == pending
+    assert in_step_order(pending[1:], {"a": [], "b": [500, 600]}, {"a", "b"}) == []  # a saved nothing yet

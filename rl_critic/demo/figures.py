@@ -28,13 +28,13 @@ def plot_curves(out: Path, results: dict[str, Any]) -> Path:
     logged = [h for h in history if "reward" in h]
     steps = [h["step"] for h in logged]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    [sft_val] = results["sft"]["validation"].values()
-    left.plot([int(s) for s in sft_val], list(sft_val.values()), "o-", ms=4)
+    for name, curve in results["sft"]["validation"].items():  # the warm start's runs racing to its target
+        left.plot([int(s) for s in curve], list(curve.values()), "o-", ms=4, label=name)
     left.axvline(results["sft"]["chosen_step"], ls="--", color="tab:green", lw=0.8, label="kept")
     left.legend(fontsize=8, loc="upper left")
     left.axhline(0.5, ls=":", color="black", lw=0.8)
     left.set(
-        title="SFT warm start (validation at fixed steps)",
+        title=f"SFT warm start ({results['sft']['chosen_run']} kept; validation at fixed steps)",
         xlabel="step",
         ylabel="validation pairwise accuracy",
         ylim=(0, 1.02),

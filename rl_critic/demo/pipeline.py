@@ -36,7 +36,7 @@ STAGES = {
     "start": "starting policy: question->answer SFT, then on an annotator who calls green blue, yellow red (train sft)",
     "pairs": "critic pairs from the starting policy's own answers (make-pairs, convert)",
     "untrained": "the policy's base as a critic, before critic training (eval critic)",
-    "sft": "critic warm start: R1-format SFT from the policy's base, stops on validation (train sft)",
+    "sft": "critic warm start: R1-format SFT, short layout first, two data orders race to validation (train sft)",
     "answers": "the critic gets its answers back: a short SFT on the policy data + critic rows (train sft)",
     "grpo": "critic GRPO with the official reward, 0.9 preference + 0.1 format (train grpo)",
     "blank": "the critic with every picture blank: does it read the image? (eval critic --blank-image)",
@@ -140,7 +140,14 @@ class Demo(CriticStages, PolicyStages):
         }
 
     def _watch(
-        self, method: str, runs: dict[str, list[str]], steps: int, score, stop, label: str | None = None
+        self,
+        method: str,
+        runs: dict[str, list[str]],
+        steps: int,
+        score,
+        stop,
+        label: str | None = None,
+        steps_before: int = 0,
     ) -> dict[str, Any]:
         return train_watched(
             self.runner,
@@ -152,6 +159,7 @@ class Demo(CriticStages, PolicyStages):
             stop,
             self.say,
             label,
+            steps_before,
         )
 
 

@@ -36,6 +36,8 @@ class DemoPlan:
     start_clean_steps: int  # the starting policy learns the colours from right answers first
     start_confused_steps: int  # then the annotator's (`annotator.py`)
     sft_steps: int  # the critic warm start's last step (it stops earlier on its validation rule)
+    sft_short_first_steps: int  # the warm start's first steps, on the short layout alone (`stage_sft`)
+    sft_runs: int  # warm starts racing to the validation target, each on its own data order (`stage_sft`)
     sft_every: int  # steps between the warm start's checkpoints (each scored on validation)
     sft_stop_at: float  # the warm start ends when two checkpoints in a row are this accurate on validation
     answer_steps: int
@@ -69,6 +71,8 @@ class DemoPlan:
             start_clean_steps=200,
             start_confused_steps=100,
             sft_steps=2000 if full else 300,
+            sft_short_first_steps=400 if full else 100,
+            sft_runs=2,
             sft_every=100 if full else 50,
             sft_stop_at=0.9,
             answer_steps=300 if full else 60,  # measured in `CriticStages.stage_answers`

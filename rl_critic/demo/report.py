@@ -294,7 +294,9 @@ def write_report(
             f"{date}, {platform.machine()} CPU, `rl-critic demo --minutes {plan.minutes:g} --seed {plan.seed}`: "
             f"**{wall_seconds / 60:.1f} min** wall time, peak RSS of one command **{peak_rss_mb:.0f} MB**.",
             "",
-            f"The {plan.name} plan (`plan.json`), in steps: critic SFT up to {plan.sft_steps} (validation every "
+            f"The {plan.name} plan (`plan.json`), in steps: critic SFT up to {plan.sft_steps} in {plan.sft_runs} "
+            f"runs racing to the target, the first {plan.sft_short_first_steps} on the short layout alone (then "
+            "validation every "
             f"{plan.sft_every}, stop at two in a row >= {100 * plan.sft_stop_at:.0f}%), its answers back "
             f"{plan.answer_steps}, critic GRPO {plan.grpo_steps}, critic-DPO {plan.dpo_rounds} rounds of "
             f"{plan.dpo_questions} questions, policy GRPO {plan.policy_grpo_steps}, best-of-{plan.best_of_n} on "
@@ -366,8 +368,9 @@ def write_report(
             "",
             *stage_times,
             "",
-            f"Critic warm start ({plan.name} plan, one run, seed {plan.seed}): validation accuracy by step "
-            f"{json.dumps(sft['validation']['sft'])}; ended at the {sft['stopped']}, kept step {sft['chosen_step']}. "
+            f"Critic warm start ({plan.name} plan, {len(sft['validation'])} runs racing to the target, one data order "
+            f"each): validation accuracy by step {json.dumps(sft['validation'])}; ended at the {sft['stopped']}, kept "
+            f"{sft['chosen_run']}'s step {sft['chosen_step']}. "
             f"GRPO: {json.dumps(grpo['validation']['grpo'])}. Every stage runs a fixed number of steps (the warm "
             "start stops on its validation rule, checked at fixed steps) and every checkpoint is scored, so the "
             "numbers above depend on the seed and the plan, not on the machine's speed; only these times do.",

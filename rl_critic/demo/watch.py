@@ -29,10 +29,13 @@ def train_watched(
     stop: Callable[[list[float]], bool] | None,
     say: Callable[[str], None],
     label: str | None = None,
+    steps_before: int = 0,
 ) -> dict[str, Any]:
     """Train each run (`rl-critic train <method> ARGS --output_dir root[/name]`) in the background, one
     thread each, scoring every checkpoint in step order with `score(checkpoint, name)`; `stop(scores so far)`
-    ends every run. Returns the chosen checkpoint and the validation curves."""
+    ends every run. Returns the chosen checkpoint and the validation curves. A run that continues an earlier
+    phase of the same training (a curriculum) passes that phase's `steps_before`: its checkpoints are then
+    reported, and the returned steps counted, from the start of the whole training."""
     label = label or method
     if root.exists():
         shutil.rmtree(root)
@@ -48,22 +51,28 @@ def train_watched(
         for index, (name, args) in enumerate(runs.items())
     }
     start, history, stopped, hit = time.monotonic(), {name: {} for name in runs}, "last step", None
+    order = list(runs)
     try:
         while hit is None:
-            finished = not any(p.running() for p in processes.values())  # read before looking for checkpoints
-            pending = [
-                (name, checkpoint)
-                for name, directory in dirs.items()
-                for checkpoint in checkpoints(directory)
-                if step_of(checkpoint) not in history[name]
-            ]
+            running = {name for name, process in processes.items() if process.running()}  # before the folders
+            saved = {
+                name: [step_of(c) + steps_before for c in checkpoints(directory)] for name, directory in dirs.items()
+            }
+            pending = sorted(
+                (step, order.index(name), name)
+                for name, steps_saved in saved.items()
+                for step in steps_saved
+                if step not in history[name]
+            )
+            if stop is not None:
+                pending = in_step_order(pending, saved, running)
             if not pending:
-                if finished:
+                if not running:
                     break
                 time.sleep(0.5)
                 continue
-            for name, checkpoint in pending:
-                step = step_of(checkpoint)
+            for step, _, name in pending:
+                checkpoint = dirs[name] / f"checkpoint-{step - steps_before}"
                 who = f"{label} {name}" if len(runs) > 1 else label
                 accuracy = score(
                     checkpoint, f"{label}_val/{name}-step-{step}" if len(runs) > 1 else f"{label}_val/step-{step}"
@@ -93,13 +102,29 @@ def train_watched(
     return {
         "stopped": stopped,
         "train_seconds": train_seconds,
-        "steps": steps,
+        "steps": steps + steps_before,
         "chosen_run": name,
         "chosen_step": chosen,
-        "checkpoint": str(dirs[name] / f"checkpoint-{chosen}"),
+        "checkpoint": str(dirs[name] / f"checkpoint-{chosen - steps_before}"),
         "last_checkpoint": str(checkpoints(dirs[name])[-1]),
         "validation": {n: {str(s): a for s, a in sorted(curve.items())} for n, curve in history.items()},
     }
+
+
+def in_step_order(
+    pending: list[tuple[int, int, str]], saved: dict[str, list[int]], running: set[str]
+) -> list[tuple[int, int, str]]:
+    """The checkpoints (step, run index, run) that can be scored now without a faster run getting ahead of a
+    slower one: a stop rule ends every run at the first checkpoint that meets it, so runs racing to a target
+    are scored in step order across all of them (at one step, in the order they were given); a checkpoint
+    waits until every run still training has saved that step too. Then the run that wins is the one that
+    reached the target in fewer steps, on any machine, not the one that happened to train faster."""
+    ready = []
+    for step, index, name in pending:
+        if any(not saved[other] or saved[other][-1] < step for other in running - {name}):
+            break
+        ready.append((step, index, name))
+    return ready
 
 
 def twice_at_least(threshold: float) -> Callable[[list[float]], bool]:
