@@ -8,8 +8,8 @@ the full one from 8 minutes up, else a reduced one (fewer rows and steps: the sl
 
 Sizes measured on 2 CPU cores with the demo's tiny Qwen2.5-VL (`tiny-model --size demo`, critic SFT ~8 steps/s
 on one thread): when the critic's warm start begins to compare the responses with the picture depends on the seed
-(step 400 to 1,500 on the seeds measured, or not within 2,000: seed 1, docs/demo.md); 2,000 steps keep the full
-plan within ~11 minutes when it runs to the end (measured 2026-12-07: 450-561 s a seed).
+and the data order (step 400 to 2,000 on the runs measured, and 1 run in 12 not within 2,000: docs/demo.md), so two
+orders race on the two cores; 2,000 steps keep the full plan within ~11 minutes when it runs to the end.
 """
 
 from __future__ import annotations
