@@ -201,24 +201,16 @@ class CriticStages:
         p, d = self.plan, self.data
         seeds = [p.seed + 1000 * run for run in range(p.sft_runs)]
         short_first = {seed: self.out / "runs" / "sft-short" / f"seed-{seed}" for seed in seeds}
+        mix = [d / "sft-r1", d / "sft-r1-model-pairs", d / "sft-r1-short"]
         self.runner.run_parallel(
             [
                 (
                     [
                         "train",
                         "sft",
-                        "--config",
-                        str(RECIPES / "sft_critic.yaml"),
-                        "--model_name_or_path",
-                        str(self.critic_base),
-                        "--dataset_name",
-                        str(d / "sft-r1-short"),
-                        "--max_steps",
-                        str(p.sft_short_first_steps),
+                        *critic_sft(self.critic_base, [d / "sft-r1-short"], p.sft_short_first_steps, seed),
                         "--save_strategy",
                         "no",
-                        "--seed",
-                        str(seed),
                         "--output_dir",
                         str(short_first[seed]),
                     ],
@@ -229,21 +221,9 @@ class CriticStages:
         )
         runs = {
             f"seed-{seed}": [
-                "--config",
-                str(RECIPES / "sft_critic.yaml"),
-                "--model_name_or_path",
-                str(short_first[seed]),
-                "--dataset_name",
-                str(d / "sft-r1"),
-                "--extra_datasets",
-                str(d / "sft-r1-model-pairs"),
-                str(d / "sft-r1-short"),
-                "--max_steps",
-                str(p.sft_steps - p.sft_short_first_steps),
+                *critic_sft(short_first[seed], mix, p.sft_steps - p.sft_short_first_steps, seed),
                 "--save_steps",
                 str(p.sft_every),  # each scoring takes a core for seconds: not more often
-                "--seed",
-                str(seed),
             ]
             for seed in seeds
         }
@@ -274,21 +254,14 @@ class CriticStages:
             [
                 "train",
                 "sft",
-                "--config",
-                str(RECIPES / "sft_critic.yaml"),
-                "--model_name_or_path",
-                str(self.out / "sft"),
-                "--dataset_name",
-                str(d / "sft-policy-confused"),
-                "--extra_datasets",
-                str(d / "sft-r1-replay"),
-                str(d / "sft-r1-model-pairs"),
-                "--max_steps",
-                str(p.answer_steps),
+                *critic_sft(
+                    self.out / "sft",
+                    [d / "sft-policy-confused", d / "sft-r1-replay", d / "sft-r1-model-pairs"],
+                    p.answer_steps,
+                    p.seed,
+                ),
                 "--save_strategy",
                 "no",
-                "--seed",
-                str(p.seed),
                 "--output_dir",
                 str(run_dir),
             ],
@@ -384,6 +357,26 @@ class CriticStages:
             "accuracies": selection_accuracies(records, "knockout"),
             "judgments": sum(r.get("num_judgments", 0) for r in records),
         }
+
+
+def critic_sft(model: Path, data: list[Path], steps: int, seed: int) -> list[str]:
+    """`train sft` arguments of the critic's recipe on `data` (the first the dataset, the rest appended to it),
+    the one place the warm start's two phases and the answers stage say what they train on."""
+    first, *extra = data
+    appended = ["--extra_datasets", *map(str, extra)] if extra else []
+    return [
+        "--config",
+        str(RECIPES / "sft_critic.yaml"),
+        "--model_name_or_path",
+        str(model),
+        "--dataset_name",
+        str(first),
+        *appended,
+        "--max_steps",
+        str(steps),
+        "--seed",
+        str(seed),
+    ]
 
 
 def critic_did_not_learn(run: dict[str, Any], target: float, seed: int) -> str:

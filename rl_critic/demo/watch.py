@@ -51,7 +51,7 @@ def train_watched(
         for index, (name, args) in enumerate(runs.items())
     }
     start, history, stopped, hit = time.monotonic(), {name: {} for name in runs}, "last step", None
-    order = list(runs)
+    index = {name: position for position, name in enumerate(runs)}
     try:
         while hit is None:
             running = {name for name, process in processes.items() if process.running()}  # before the folders
@@ -59,7 +59,7 @@ def train_watched(
                 name: [step_of(c) + steps_before for c in checkpoints(directory)] for name, directory in dirs.items()
             }
             pending = sorted(
-                (step, order.index(name), name)
+                (step, index[name], name)
                 for name, steps_saved in saved.items()
                 for step in steps_saved
                 if step not in history[name]
