@@ -190,6 +190,13 @@ class _RowSettings:
     layout: str
     name_shape: bool
     drawing: str
+    better_deck: tuple[str, ...]  # with `balanced`: the better response of row i, else empty
+
+    def better(self, rng: random.Random, index: int) -> str:
+        """Which response (`1` or `2`) row `index` makes the better one. The draw is made either way, so a
+        balanced set has the same pictures and questions as an unbalanced one of the same seed."""
+        drawn = rng.choice(("1", "2"))
+        return self.better_deck[index] if self.better_deck else drawn
 
     def scene_question(self, rng: random.Random) -> tuple[bytes, tuple[str, str, str, str]]:
         """A scene and one question about it: (png, (kind, question, right answer, wrong answer))."""
@@ -202,7 +209,7 @@ def _pair_row(rng: random.Random, index: int, settings: _RowSettings) -> dict[st
     if rng.random() < settings.tie_rate:
         responses, better = [right, right.replace("The ", "I think the ", 1)], "tie"
     else:
-        better = rng.choice(("1", "2"))
+        better = settings.better(rng, index)
         responses = [right, wrong] if better == "1" else [wrong, right]
     style = index % len(PAIR_STYLES)
     return judge_row(
@@ -229,7 +236,7 @@ def _point_row(rng: random.Random, index: int, settings: _RowSettings) -> dict[s
         gpt = f"The response says: {response} It is {'correct' if correct else 'wrong'}. Final Score: {score}"
         return raw_row(f"synthetic-score-{index}", f"synthetic-{kind}", human, gpt, png)
     tie = rng.random() < settings.tie_rate
-    better = "tie" if tie else rng.choice(("1", "2"))
+    better = "tie" if tie else settings.better(rng, index)
     responses = [right, right] if tie else ([right, wrong] if better == "1" else [wrong, right])
     if style == 1:  # LLaVA-Bench: two scores on the first line
         high, low = rng.randint(8, 10), rng.randint(1, 4)
@@ -260,6 +267,7 @@ def synthetic_rows(
     layout: str = "mixed",
     name_shape: bool | None = None,
     drawing: str = "plain",
+    balanced: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """`n` rows of the `pairwise` or `pointwise` config (or `both`, alternating), asking `questions` kinds
     about scenes of 1-`max_shapes` shapes. `layout="short"` writes every pairwise row with one brief
@@ -267,7 +275,10 @@ def synthetic_rows(
     and asks about a lone shape as "the shape"; `mixed` varies instructions and markers like the real data.
     `name_shape` (default: all but `short`) names a lone shape in the question ("What colour is the
     square?"); without it answers differ only in what is asked, the one thing a judge must check. `drawing`:
-    `plain` pictures, `varied` ones or `unseen` ones (`DRAWINGS`)."""
+    `plain` pictures, `varied` ones or `unseen` ones (`DRAWINGS`). `balanced` makes the first response the better
+    one in exactly half the rows, in a shuffled order (with ties, half the rows less those tied): a held-out set on
+    which a judge that always names one position, or never looks at the picture, scores 50%, not the share a
+    random draw happened to give that position (measured: 61.5% on one 200-row demo test split)."""
     if kind not in ("pairwise", "pointwise", "both"):
         raise ValueError(f"kind must be pairwise, pointwise or both, not {kind!r}")
     questions = tuple(questions)
@@ -282,7 +293,9 @@ def synthetic_rows(
     if drawing not in DRAWINGS:
         raise ValueError(f"drawing must be one of {', '.join(DRAWINGS)}, not {drawing!r}")
     name_shape = layout != "short" if name_shape is None else name_shape
-    settings = _RowSettings(tie_rate, questions, max_shapes, layout, name_shape, drawing)
+    deck = ["1", "2"] * (n // 2) + ["1"] * (n % 2) if balanced else []
+    random.Random(f"balanced-{seed}").shuffle(deck)
+    settings = _RowSettings(tie_rate, questions, max_shapes, layout, name_shape, drawing, tuple(deck))
     rng = random.Random(seed)
     for index in range(n):
         pair = kind == "pairwise" or (kind == "both" and index % 2 == 0)

@@ -665,3 +665,31 @@ def test_other_drawings_change_the_picture_but_not_what_it_shows(drawing):
     assert not set(varied.backgrounds) & set(unseen.backgrounds)
     with pytest.raises(ValueError, match="drawing must be one of plain, varied, unseen"):
         list(synthetic_rows(1, drawing="sketchy"))
+
+
+def test_a_balanced_set_puts_the_better_response_first_in_exactly_half_the_rows(tmp_path):
+    """`make-synthetic --balanced`: a held-out set whose chance line is 50% (a judge blind to the picture, or always
+    naming one side, scores half), shuffled so no marker style or row position gives the side away, and the same
+    pictures and questions as the same seed without it."""
+    from rl_critic.cli import main
+
+    settings = ["--n", "201", "--seed", "4", "--tie-rate", "0", "--questions", "colour", "--max-shapes", "1"]
+    for name, extra in (("balanced", ["--balanced"]), ("drawn", [])):
+        assert main(["make-synthetic", *settings, *extra, "--out", str(tmp_path / f"{name}.parquet")]) == 0
+        convert("llava-critic-pairwise", str(tmp_path / f"{name}.parquet"), "eval", str(tmp_path / name), seed=None)
+    balanced, drawn = (list(load_any(str(tmp_path / name))) for name in ("balanced", "drawn"))
+    solutions = [row["solution"] for row in balanced]
+    assert solutions.count("1") == 101 and solutions.count("2") == 100
+    assert [row["solution"] for row in drawn].count("1") != 101  # this seed's own draw is not balanced
+    by_style = {style: {s for s in solutions[style::4]} for style in range(4)}
+    assert all(sides == {"1", "2"} for sides in by_style.values()), by_style
+    assert max(len(run) for run in "".join(solutions).replace("12", "1 2").replace("21", "2 1").split()) < 12
+    for row, unbalanced in zip(balanced, drawn):
+        assert row["question"] == unbalanced["question"]
+        assert sorted(row["responses"]) == sorted(unbalanced["responses"])
+        assert row["image"].tobytes() == unbalanced["image"].tobytes()
+    ties = list(synthetic_rows(100, "pairwise", seed=4, tie_rate=0.2, balanced=True))
+    verdicts = [row["conversations"][1]["value"] for row in ties]
+    decided = [verdict for verdict in verdicts if not verdict.startswith("Both")]
+    first = [verdict.endswith(("[first]", "[1]", "[A]")) for verdict in decided]
+    assert 10 < len(verdicts) - len(decided) < 30 and 0.4 < sum(first) / len(decided) < 0.6

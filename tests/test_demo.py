@@ -67,7 +67,10 @@ def test_another_plan_needs_force(tmp_path):
 def _results() -> dict:
     test = lambda accuracy, failures=0.0: {"test": {"accuracy": accuracy, "parse_failure_rate": failures, "n": 200}}  # noqa: E731
     return {
-        "data": {"seconds": 20.0, "hard_negatives": {"sft-r1-replay": {"rate": 0.5, "rows": 1009}}},
+        "data": {
+            "seconds": 20.0,
+            "hard_negatives": {"sft-r1-replay": {"rate": 0.5, "rows": 1009}, "grpo": {"rate": 0.5, "rows": 8093}},
+        },
         "start": {"seconds": 30.0, "steps": 200, "validation": 0.6},
         "untrained": {**test(0.0, 1.0), "seconds": 15.0},
         "sft": {
@@ -234,8 +237,8 @@ def test_the_report_says_whether_the_critic_can_be_gamed():
     from rl_critic.demo.report import probe_section
 
     text = "\n".join(probe_section(DemoPlan.for_minutes(12), _results()))
-    assert "hard negatives while it got its answers back (`convert --hard_negatives 0.5` on the replayed" in text
-    assert "critic rows: 1,009 pairs whose worse response is a master key" in text
+    assert "hard negatives while it got its answers back and in its GRPO (`convert --hard_negatives 0.5` on" in text
+    assert "critic rows and on the GRPO prompts: 1,009 and 8,093 pairs whose worse response is a master key" in text
     assert "was preferred to the better one at a rate of **0.012** (95% interval 0.007 - 0.020)" in text
     assert (
         "| master_key | all | 1400 | 0.012 | 0.007 - 0.020 |" in text and "| master_key | colon | 200 | 0.050 |" in text

@@ -33,9 +33,9 @@ class DemoArguments:
     hard_negatives: float = field(
         default=HARD_NEGATIVES,
         metadata={
-            "help": "Share of the critic pairs replayed while the critic gets its answers back that add a "
-            "master-key or cut-off twin (`convert --hard_negatives`); 0 trains the critic without them (the "
-            "control of docs/demo.md)."
+            "help": "Share of the critic pairs replayed while the critic gets its answers back, and of its GRPO "
+            "prompts, that add a master-key or cut-off twin (`convert --hard_negatives`); 0 trains the critic "
+            "without them (the control of docs/demo.md)."
         },
     )
     force: bool = field(default=False, metadata={"help": "Re-run every stage, even finished ones."})

@@ -53,6 +53,14 @@ class MakeSyntheticArguments:
             "choices": list(DRAWINGS),
         },
     )
+    balanced: bool = field(
+        default=False,
+        metadata={
+            "help": "Make the first response the better one in exactly half the rows (shuffled; tied rows aside): a "
+            "held-out set on which a judge that ignores the picture or always picks one side is right half the time. The same "
+            "pictures and questions as without it."
+        },
+    )
     edge_cases: bool = field(
         default=False, metadata={"help": "Append hand-made edge-case rows (odd spellings, rows that must be rejected)."}
     )
@@ -78,7 +86,17 @@ def main(argv: list[str]) -> int:
 
     questions = tuple(q.strip() for q in args.questions.split(",") if q.strip())
     name_shape = False if args.generic_shape else None
-    settings = (args.kind, args.seed, args.tie_rate, questions, args.max_shapes, args.layout, name_shape, args.drawing)
+    settings = (
+        args.kind,
+        args.seed,
+        args.tie_rate,
+        questions,
+        args.max_shapes,
+        args.layout,
+        name_shape,
+        args.drawing,
+        args.balanced,
+    )
     try:
         list(synthetic_rows(0, *settings))
     except ValueError as err:

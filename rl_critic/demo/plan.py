@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 FULL_PLAN_MINUTES = 8  # `--minutes` from here up runs the full plan, below it the reduced one
-HARD_NEGATIVES = 0.5  # `convert --hard_negatives` on the critic rows replayed in the answers stage (docs/demo.md)
+HARD_NEGATIVES = 0.5  # `convert --hard_negatives` on the answers stage's replayed rows and the critic GRPO prompts
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class DemoPlan:
     dpo_rounds: int
     dpo_questions: int
     policy_grpo_steps: int  # each of the two policy GRPO runs; the best checkpoint on validation is kept
-    hard_negatives: float  # share of the replayed critic pairs (answers stage) that add a master-key / cut-off twin
+    hard_negatives: float  # share of the replayed pairs (answers stage) and GRPO prompts that add a master-key twin
     model_size: str  # `tiny-model --size`: `demo` gives the critic 4 attention heads (docs/demo.md, issue 46)
 
     @classmethod

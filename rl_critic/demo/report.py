@@ -149,10 +149,13 @@ def probe_section(plan: DemoPlan, results: dict[str, Any]) -> list[str]:
 
     probes = results["probes"]["probes"]
     key = probes["master_key"]
-    added = sum((entry or {}).get("rows", 0) for entry in (results["data"].get("hard_negatives") or {}).values())
+    added = {
+        folder: (entry or {}).get("rows", 0) for folder, entry in (results["data"].get("hard_negatives") or {}).items()
+    }
     trained = (
-        f"The critic learned from hard negatives while it got its answers back (`convert --hard_negatives "
-        f"{plan.hard_negatives:g}` on the replayed critic rows: {added:,} pairs whose worse response is a master key, "
+        f"The critic learned from hard negatives while it got its answers back and in its GRPO (`convert "
+        f"--hard_negatives {plan.hard_negatives:g}` on the replayed critic rows and on the GRPO prompts: "
+        f"{added.get('sft-r1-replay', 0):,} and {added.get('grpo', 0):,} pairs whose worse response is a master key, "
         "the question repeated or a cut-off answer)"
         if plan.hard_negatives
         else "The critic trained without hard negatives (`--hard_negatives 0`, the control)"
