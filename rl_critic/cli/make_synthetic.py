@@ -57,8 +57,8 @@ class MakeSyntheticArguments:
         default=False,
         metadata={
             "help": "Make the first response the better one in exactly half the rows (shuffled; tied rows aside): a "
-            "held-out set on which a judge that ignores the picture or always picks one side is right half the time. The same "
-            "pictures and questions as without it."
+            "held-out set on which a judge that ignores the picture or always picks one side is right half the "
+            "time. The same pictures and questions as without it."
         },
     )
     edge_cases: bool = field(
