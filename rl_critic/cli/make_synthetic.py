@@ -86,24 +86,24 @@ def main(argv: list[str]) -> int:
 
     questions = tuple(q.strip() for q in args.questions.split(",") if q.strip())
     name_shape = False if args.generic_shape else None
-    settings = (
-        args.kind,
-        args.seed,
-        args.tie_rate,
-        questions,
-        args.max_shapes,
-        args.layout,
-        name_shape,
-        args.drawing,
-        args.balanced,
+    settings = dict(
+        kind=args.kind,
+        seed=args.seed,
+        tie_rate=args.tie_rate,
+        questions=questions,
+        max_shapes=args.max_shapes,
+        layout=args.layout,
+        name_shape=name_shape,
+        drawing=args.drawing,
+        balanced=args.balanced,
     )
     try:
-        list(synthetic_rows(0, *settings))
+        list(synthetic_rows(0, **settings))
     except ValueError as err:
         raise UserError(str(err)) from err
 
     def rows():
-        yield from synthetic_rows(args.n, *settings)
+        yield from synthetic_rows(args.n, **settings)
         if args.edge_cases:
             yield from edge_case_rows(args.seed)
 
